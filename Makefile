@@ -1,0 +1,52 @@
+# One verb per target. Every target installs what it needs first (a virtualenv in .venv).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint check schema migrate seed bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: the service on the embedded stack (or DATABASE_URL/REDIS_URL), migrated and seeded
+run: install
+	$(BIN)/newsfacts serve --seed
+
+## test: the whole suite against real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL/TEST_REDIS_URL)
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## lint: formatting, lint rules and strict typing
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## check: lint plus the contract drift tests (SDL and OpenAPI)
+check: lint
+	$(BIN)/pytest tests/contract -q
+
+## schema: regenerate schema/schema.graphql from the strawberry types
+schema: install
+	$(BIN)/python -m schema.export > schema/schema.graphql
+
+migrate: install
+	$(BIN)/newsfacts migrate
+
+seed: install
+	$(BIN)/newsfacts seed
+
+## bench: every benchmark under bench/, writing bench/results/latest.md
+bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The newsfacts ASGI application: settings, embedded services, REST, GraphQL, events, webhooks, CLI."""

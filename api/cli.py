@@ -1,0 +1,212 @@
+"""The ``newsfacts`` command: serve, migrate, seed, load, generate, keys. Each command resolves its
+services the same way as the server: the URLs in the environment, or the embedded stack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+from api.embedded import EmbeddedStack, ensure_services
+from api.settings import Settings
+from db import bulk, generate, keys
+from db.migrate import migrate
+from db.pool import connect
+from db.seed import seed
+
+log = logging.getLogger("newsfacts")
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
+        stream=sys.stderr,
+    )
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every initdb line at INFO
+
+
+@contextlib.asynccontextmanager
+async def _database(settings: Settings, stack: EmbeddedStack) -> AsyncIterator[asyncpg.Connection[Any]]:
+    conn = await connect(stack.database_url)
+    try:
+        await migrate(conn)
+        yield conn
+    finally:
+        await conn.close()
+
+
+def _with_db(
+    settings: Settings, body: Callable[[asyncpg.Connection[Any]], Awaitable[int]], *, need_redis: bool = False
+) -> int:
+    # Commands that only need PostgreSQL do not start an embedded Redis.
+    stack = ensure_services(settings.database_url, settings.redis_url, settings.data_dir, need_redis=need_redis)
+
+    async def run() -> int:
+        async with _database(settings, stack) as conn:
+            return await body(conn)
+
+    try:
+        return asyncio.run(run())
+    finally:
+        stack.stop()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(conn: asyncpg.Connection[Any]) -> int:
+        print("schema is current", file=sys.stderr)
+        return 0
+
+    return _with_db(settings, body)
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(conn: asyncpg.Connection[Any]) -> int:
+        report = await seed(conn)
+        if report is None:
+            print("seed article already present; nothing to do", file=sys.stderr)
+            return 0
+        print(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+        return 1 if report.rejected else 0
+
+    return _with_db(settings, body)
+
+
+def _progress(report: bulk.LoadReport) -> None:
+    rate = report.total_loaded / report.seconds if report.seconds else 0.0
+    print(
+        f"\rloaded {report.total_loaded:,} · rejected {len(report.rejected):,} · {rate:,.0f} facts/s",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(conn: asyncpg.Connection[Any]) -> int:
+        report = await bulk.load_file(
+            conn, Path(args.file), changed_by=args.changed_by, batch_size=args.batch_size,
+            progress=None if args.quiet else _progress,
+        )  # fmt: skip
+        if not args.quiet:
+            print(file=sys.stderr)
+        summary = report.as_dict()
+        summary["rejected"] = summary["rejected"][: args.show_rejected]
+        summary["rejectedCount"] = len(report.rejected)
+        print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+        return 2 if report.rejected else 0
+
+    return _with_db(settings, body)
+
+
+def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
+    out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")
+    try:
+        n = generate.write_ndjson(out, args.articles, args.claims, seed=args.seed)
+    finally:
+        if out is not sys.stdout.buffer:
+            out.close()
+    print(f"wrote {n:,} records", file=sys.stderr)
+    return 0
+
+
+def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(conn: asyncpg.Connection[Any]) -> int:
+        key, secret = await keys.create(conn, name=args.name, scope=args.scope)
+        print(f"created {key.id} ({key.scope}); this secret is shown once:", file=sys.stderr)
+        print(secret)
+        return 0
+
+    return _with_db(settings, body)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    stack = ensure_services(settings.database_url, settings.redis_url, settings.data_dir)
+    # Worker processes re-read the environment: hand them the resolved URLs (embedded or given).
+    os.environ["DATABASE_URL"] = stack.database_url
+    os.environ["REDIS_URL"] = stack.redis_url
+    if args.seed:
+        _with_db(Settings.from_environ(), lambda conn: _seed_quietly(conn))
+    try:
+        uvicorn.run(
+            "api.asgi:app_from_environ",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers or settings.workers,
+            loop="uvloop",
+            http="httptools",
+            log_level=settings.log_level,
+            access_log=False,  # the app writes its own structured access log
+            proxy_headers=True,
+        )
+    finally:
+        stack.stop()
+    return 0
+
+
+async def _seed_quietly(conn: asyncpg.Connection[Any]) -> int:
+    report = await seed(conn)
+    log.info("seed: %s", "already present" if report is None else f"loaded {report.total_loaded} facts")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsfacts", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API server (uvicorn)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="server processes (default WORKERS or 1)")
+    serve.add_argument("--seed", action="store_true", help="load the seed article first (idempotent)")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed", help="load the seed article and its facts (idempotent)").set_defaults(func=cmd_seed)
+
+    load = sub.add_parser("load", help="bulk-load a JSON or NDJSON document through the write service")
+    load.add_argument("file")
+    load.add_argument("--batch-size", type=int, default=2_000)
+    load.add_argument("--changed-by", default="cli:load")
+    load.add_argument("--show-rejected", type=int, default=100, help="how many rejections to print in full")
+    load.add_argument("--quiet", action="store_true")
+    load.set_defaults(func=cmd_load)
+
+    gen = sub.add_parser("generate", help="write a deterministic synthetic corpus as NDJSON")
+    gen.add_argument("--articles", type=int, default=1_000)
+    gen.add_argument("--claims", type=int, default=10_000)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--out", default="-")
+    gen.set_defaults(func=cmd_generate)
+
+    keys_parser = sub.add_parser("keys", help="API keys")
+    keys_sub = keys_parser.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key; prints its secret once")
+    create.add_argument("--scope", choices=keys.SCOPES, required=True)
+    create.add_argument("--name", default="cli")
+    create.set_defaults(func=cmd_keys_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_environ()
+    _configure_logging(settings)
+    result: int = args.func(settings, args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Liveness (/healthz: the process answers) and readiness (/readyz: PostgreSQL and Redis answer)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.state import get_state
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    state = get_state(request)
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(2):
+            await state.pool.fetchval("SELECT 1")
+        checks["postgres"] = "ok"
+    except Exception as exc:  # readiness reports any failure rather than raising it
+        checks["postgres"] = f"error: {type(exc).__name__}"
+    try:
+        async with asyncio.timeout(2):
+            await state.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "degraded", "checks": checks}, status_code=200 if ready else 503
+    )
+
+
+routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]

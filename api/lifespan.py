@@ -1,0 +1,57 @@
+"""Opens and closes what the app shares across requests: the asyncpg pool and the Redis client.
+Migrations run here too, under their advisory lock, so any number of processes may start at once."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+
+from api.settings import Settings
+from api.state import State
+from db.migrate import migrate
+from db.pool import create_pool
+
+log = logging.getLogger("newsfacts")
+
+# Hooks other parts of the app register to start/stop their background work with the app.
+Hook = Callable[[State], Awaitable[None]]
+
+
+def make_lifespan(
+    settings: Settings, *, on_start: list[Hook] | None = None, on_stop: list[Hook] | None = None
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not settings.database_url or not settings.redis_url:
+            raise RuntimeError("create_app needs DATABASE_URL and REDIS_URL resolved (see api.embedded)")
+        pool = await create_pool(
+            settings.database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+        )
+        redis = aioredis.Redis.from_url(
+            settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30
+        )
+        async with pool.acquire() as conn:
+            applied = await migrate(conn)
+        if applied:
+            log.info("applied migrations %s", ", ".join(applied))
+        state = State(settings=settings, pool=pool, redis=redis)
+        app.state.newsfacts = state
+        try:
+            for hook in on_start or []:
+                await hook(state)
+            yield
+        finally:
+            for hook in reversed(on_stop or []):
+                with contextlib.suppress(Exception):
+                    await hook(state)
+            await redis.aclose()
+            await pool.close()
+
+    return lifespan

@@ -1,0 +1,94 @@
+"""All configuration, read from the environment in one place (``Settings.from_environ``) and passed
+explicitly everywhere else. Nothing reads os.environ at import time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, its environment variable (upper-cased name) and its default.
+
+    The README's configuration table lists the same names; tests/api/test_settings.py keeps them in step."""
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    environment: str = "development"
+    log_level: str = "info"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    db_statement_timeout_ms: int = 30_000
+    max_body_bytes: int = 2_000_000
+    anonymous_reads: bool = True
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    cors_origins: tuple[str, ...] = ()
+    rate_limit_anonymous: int = 60
+    rate_limit_key: int = 600
+    event_retention_days: int = 30
+    webhook_allowed_networks: tuple[str, ...] = ()
+    webhook_require_https: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return (not self.production) if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return (not self.production) if self.introspection is None else self.introspection
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``environ`` (default: os.environ); a bad value names its variable."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            name = f.name.upper()
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[f.name] = _parse(f.type, raw)
+            except ValueError as exc:
+                raise ValueError(f"environment variable {name}: {exc}") from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _parse(annotation: object, raw: str) -> object:
+    kind = str(annotation)
+    if "bool" in kind:
+        return _bool(raw)
+    if kind == "int":
+        return int(raw)
+    if "tuple" in kind:
+        return _list(raw)
+    if "Path" in kind:
+        return Path(raw)
+    return raw

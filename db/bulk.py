@@ -1,0 +1,202 @@
+"""Bulk loading through the write service: records are validated and inserted in batches (one
+transaction each, with their revisions and events), and a bad record is reported, never fatal —
+the good records around it still load. Input is read as a stream, so memory stays flat."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg
+import orjson
+
+from db import writes
+from db.errors import RecordRejection, from_postgres
+from db.registry import FACT_TYPES, LOAD_ORDER
+
+PLURALS = {kind + "s": kind for kind in FACT_TYPES}
+
+
+@dataclass
+class LoadReport:
+    loaded: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LOAD_ORDER, 0))
+    rejected: list[RecordRejection] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total_loaded(self) -> int:
+        return sum(self.loaded.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "loaded": self.loaded,
+            "totalLoaded": self.total_loaded,
+            "rejected": [r.as_dict() for r in self.rejected],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+Item = tuple[int, str | None, Any]  # (position in the input, kind or None when unknown, record)
+
+
+def read_records(stream: IO[bytes]) -> Iterator[Item]:
+    """Records from a JSON document (``{"actors": [...], ...}`` or a list of records with
+    ``"object"``) or from NDJSON (one record per line, each with ``"object"``). NDJSON is read line
+    by line; a line that is not JSON becomes an item with kind None."""
+    first = stream.readline()
+    while first and not first.strip():
+        first = stream.readline()
+    if not first:
+        return
+    try:
+        head = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        head = None
+    if isinstance(head, dict) and "object" in head:
+        yield from _ndjson_items(first, stream)
+    elif head is not None:
+        yield from _document_items(head)  # a whole document on one line
+    else:
+        try:
+            document = orjson.loads(first + stream.read())
+        except orjson.JSONDecodeError:
+            # Not one document: treat it as NDJSON so each bad line is reported on its own.
+            stream.seek(0)
+            yield from _ndjson_items(b"", stream)
+            return
+        yield from _document_items(document)
+
+
+def _ndjson_items(first: bytes, stream: IO[bytes]) -> Iterator[Item]:
+    index = 0
+    for line in itertools.chain((first,), stream):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield index, None, f"not JSON: {exc}"
+        else:
+            kind = record.get("object") if isinstance(record, dict) else None
+            yield index, kind if kind in FACT_TYPES else None, record
+        index += 1
+
+
+def _document_items(document: Any) -> Iterator[Item]:
+    if isinstance(document, list):
+        for index, record in enumerate(document):
+            kind = record.get("object") if isinstance(record, dict) else None
+            yield index, kind if kind in FACT_TYPES else None, record
+        return
+    if not isinstance(document, dict):
+        yield 0, None, "a load document is an object of lists or a list of records"
+        return
+    index = 0
+    for key, records in document.items():
+        kind = PLURALS.get(key)
+        for record in records if isinstance(records, list) else [records]:
+            yield index, kind, record
+            index += 1
+
+
+async def load(
+    conn: asyncpg.Connection[Any],
+    items: Iterable[Item] | AsyncIterator[Item],
+    *,
+    changed_by: str,
+    batch_size: int = 2_000,
+    progress: Callable[[LoadReport], None] | None = None,
+) -> LoadReport:
+    """Load records in batches of one kind each. Before a batch of kind K is written, pending
+    batches of the kinds K may reference are flushed, so references within the input resolve."""
+    report = LoadReport()
+    started = time.perf_counter()
+    buffers: dict[str, list[tuple[int, Any]]] = {kind: [] for kind in LOAD_ORDER}
+
+    async def flush(upto: str) -> None:
+        for kind in LOAD_ORDER[: LOAD_ORDER.index(upto) + 1]:
+            if buffers[kind]:
+                batch, buffers[kind] = buffers[kind], []
+                await _load_batch(conn, kind, batch, report, changed_by=changed_by)
+                report.seconds = time.perf_counter() - started
+                if progress is not None:
+                    progress(report)
+
+    async def consume(item: Item) -> None:
+        index, kind, record = item
+        if kind is None:
+            message = record if isinstance(record, str) else 'record has no known "object" type'
+            report.rejected.append(RecordRejection(index, "unknown", "BAD_USER_INPUT", message))
+            return
+        buffers[kind].append((index, record))
+        if len(buffers[kind]) >= batch_size:
+            await flush(kind)
+
+    if isinstance(items, AsyncIterator):
+        async for item in items:
+            await consume(item)
+    else:
+        for item in items:
+            await consume(item)
+    await flush(LOAD_ORDER[-1])
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _load_batch(
+    conn: asyncpg.Connection[Any], kind: str, batch: list[tuple[int, Any]], report: LoadReport, *, changed_by: str
+) -> None:
+    positions = [i for i, _ in batch]
+    async with conn.transaction():
+        good, bad = await writes.validate_batch(conn, kind, [r for _, r in batch])
+        for rejected in bad:
+            first = rejected.errors[0] if rejected.errors else None
+            report.rejected.append(
+                RecordRejection(
+                    positions[rejected.index],
+                    kind,
+                    "BAD_USER_INPUT",
+                    f"{first.pointer()}: {first.message}" if first else "invalid",
+                    rejected.errors,
+                    _record_id(batch[rejected.index][1]),
+                )
+            )
+        try:
+            async with conn.transaction():  # a savepoint: a constraint failure must not lose the batch
+                await writes.insert_validated(conn, kind, good, changed_by=changed_by)
+            report.loaded[kind] += len(good)
+            return
+        except asyncpg.PostgresError:
+            pass
+        # Something in the batch collides (a duplicate uri or id): find it record by record.
+        for row in good:
+            try:
+                async with conn.transaction():
+                    await writes.insert_validated(conn, kind, [row], changed_by=changed_by)
+                report.loaded[kind] += 1
+            except asyncpg.PostgresError as exc:
+                err = from_postgres(exc)
+                report.rejected.append(
+                    RecordRejection(positions[row.index], kind, err.code, err.detail, err.errors, row.columns.get("id"))
+                )
+
+
+def _record_id(record: Any) -> str | None:
+    value = record.get("id") if isinstance(record, dict) else None
+    return value if isinstance(value, str) else None
+
+
+async def load_file(
+    conn: asyncpg.Connection[Any],
+    path: Path,
+    *,
+    changed_by: str,
+    batch_size: int = 2_000,
+    progress: Callable[[LoadReport], None] | None = None,
+) -> LoadReport:
+    with path.open("rb") as stream:
+        return await load(conn, read_records(stream), changed_by=changed_by, batch_size=batch_size, progress=progress)

@@ -1,0 +1,74 @@
+"""Claims: who said what, quoted or paraphrased, reported by whom, about whom — with provenance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db.facts import FactType, FilterDef, OrderDef, common_filters, common_orders
+from db.fields import Checks, Field, article_ids_of, date, enum, list_of, ref, references, text
+
+QUOTE_TYPES = ("direct", "indirect", "assertion", "analysis")
+STATUSES = ("reported", "corroborated", "disputed", "denied", "retracted")
+PRECISIONS = ("day", "month", "year")
+_DATE_KEY = "coalesce(c.claim_date, '0001-01-01'::date)"
+
+
+def _cross_check(values: dict[str, Any], checks: Checks) -> None:
+    if values["quoteType"] == "direct" and not values["quote"]:
+        checks.fail(("quote",), "REQUIRED", "a direct claim needs the verbatim quote")
+    if values["claimDatePrecision"] and not values["claimDate"]:
+        checks.fail(("claimDatePrecision",), "INVALID_VALUE", "needs a claimDate")
+
+
+def _derive(columns: dict[str, Any]) -> None:
+    if columns.get("claim_date") and not columns.get("claim_date_precision"):
+        columns["claim_date_precision"] = "day"
+    columns["article_ids"] = article_ids_of(columns.get("refs"))
+
+
+TYPE = FactType(
+    kind="claim",
+    table="claims",
+    alias="c",
+    fields=(
+        Field("statement", text(), required=True),
+        Field("quote", text()),
+        Field("quoteType", enum(*QUOTE_TYPES), column="quote_type", required=True),
+        Field("speaker", ref("actor"), column="speaker_id"),
+        Field("speakerDescription", text(max_len=1000), column="speaker_description"),
+        Field("reportedBy", ref("actor"), column="reported_by_id"),
+        Field("subjects", list_of(ref("actor"), unique=True), column="subject_ids", default=list),
+        Field("claimDate", date(), column="claim_date"),
+        Field("claimDatePrecision", enum(*PRECISIONS), column="claim_date_precision"),
+        Field("status", enum(*STATUSES), default="reported"),
+        Field("supersedes", list_of(ref("claim"), unique=True), column="supersedes_ids", default=list),
+        Field("contradicts", list_of(ref("claim"), unique=True), column="contradicts_ids", default=list),
+        Field("sameAs", list_of(ref("claim"), unique=True), column="same_as_ids", default=list),
+        Field("references", references(), column="refs", default=list),
+    ),
+    filters=(
+        *common_filters("c"),
+        FilterDef("speaker", ref("actor"), "c.speaker_id = {p}::text", "claims made by this actor"),
+        FilterDef("reportedBy", ref("actor"), "c.reported_by_id = {p}::text", "claims reported by this actor"),
+        FilterDef("subject", ref("actor"), "c.subject_ids @> ARRAY[{p}::text]", "claims about this actor"),
+        FilterDef("article", ref("article"), "c.article_ids @> ARRAY[{p}::text]", "claims cited from this article"),
+        FilterDef("status", enum(*STATUSES), "c.status = {p}::text"),
+        FilterDef("quoteType", enum(*QUOTE_TYPES), "c.quote_type = {p}::text"),
+        FilterDef(
+            "claimDateFrom",
+            date(),
+            f"{_DATE_KEY} >= ({{p}}::text)::date AND c.claim_date IS NOT NULL",
+            "claims dated on or after this day",
+        ),
+        FilterDef(
+            "claimDateTo",
+            date(),
+            f"{_DATE_KEY} <= ({{p}}::text)::date AND c.claim_date IS NOT NULL",
+            "claims dated on or before this day",
+        ),
+    ),
+    orders=(*common_orders("c"), OrderDef("claimDate", _DATE_KEY, "date")),
+    cross_check=_cross_check,
+    derive=_derive,
+    on_retract={"status": "retracted"},
+)

@@ -1,0 +1,115 @@
+"""Deployments: who sent what where — each asset with its own quantity, attributes and provenance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db.facts import FactType, FilterDef, OrderDef, common_filters, common_orders
+from db.fields import (
+    Checks,
+    Field,
+    article_ids_of,
+    date,
+    enum,
+    geojson,
+    list_of,
+    obj,
+    quantity,
+    ref,
+    references,
+    text,
+    with_ids,
+)
+
+STATUSES = ("announced", "active", "withdrawn")
+ASSET_TYPES = (
+    "aircraftCarrier",
+    "warship",
+    "submarine",
+    "troops",
+    "fighterJet",
+    "bomber",
+    "drone",
+    "helicopter",
+    "aircraft",
+    "missileSystem",
+    "airDefense",
+    "armoredVehicle",
+    "artillery",
+    "other",
+)
+_STARTED_KEY = "coalesce(d.started_on, '0001-01-01'::date)"
+
+ASSET_FIELDS = (
+    Field("assetType", enum(*ASSET_TYPES), required=True),
+    Field("name", text(max_len=300)),
+    Field("quantity", quantity()),
+    Field("attributes", list_of(text(max_len=100), unique=True), default=list),
+    Field("references", references(), default=list),
+)
+
+REGION = obj((Field("name", text(max_len=300)), Field("geojson", geojson())))
+
+
+def _cross_check(values: dict[str, Any], checks: Checks) -> None:
+    if values["startedOn"] and values["endedOn"] and values["endedOn"] < values["startedOn"]:
+        checks.fail(("endedOn",), "INVALID_RANGE", "must not be before startedOn")
+
+
+def _derive(columns: dict[str, Any]) -> None:
+    assets = columns.get("assets") or []
+    columns["asset_types"] = sorted({a["assetType"] for a in assets})
+    refs = list(columns.get("refs") or [])
+    for asset in assets:
+        refs.extend(asset.get("references") or [])
+    columns["article_ids"] = article_ids_of(refs)
+
+
+def _region_columns(region: dict[str, Any] | None) -> dict[str, Any]:
+    region = region or {}
+    return {"region_name": region.get("name"), "region_geojson": region.get("geojson")}
+
+
+TYPE = FactType(
+    kind="deployment",
+    table="deployments",
+    alias="d",
+    fields=(
+        Field("deployer", ref("actor"), column="deployer_id"),
+        Field("region", REGION, store=_region_columns),
+        Field("statedPurpose", text(), column="stated_purpose"),
+        Field("status", enum(*STATUSES), default="announced"),
+        Field("startedOn", date(), column="started_on"),
+        Field("endedOn", date(), column="ended_on"),
+        Field("assets", with_ids("asset", ASSET_FIELDS), default=list),
+        Field("references", references(), column="refs", default=list),
+    ),
+    filters=(
+        *common_filters("d"),
+        FilterDef("deployer", ref("actor"), "d.deployer_id = {p}::text", "deployments by this actor"),
+        FilterDef("status", enum(*STATUSES), "d.status = {p}::text"),
+        FilterDef(
+            "region",
+            text(max_len=300),
+            "lower(d.region_name) = lower({p}::text)",
+            "region name (case-insensitive)",
+        ),
+        FilterDef(
+            "assetType",
+            enum(*ASSET_TYPES),
+            "d.asset_types @> ARRAY[{p}::text]",
+            "deployments with this asset type",
+        ),
+        FilterDef(
+            "article",
+            ref("article"),
+            "d.article_ids @> ARRAY[{p}::text]",
+            "deployments cited from this article",
+        ),
+        FilterDef("startedFrom", date(), f"{_STARTED_KEY} >= ({{p}}::text)::date AND d.started_on IS NOT NULL"),
+        FilterDef("startedTo", date(), f"{_STARTED_KEY} <= ({{p}}::text)::date AND d.started_on IS NOT NULL"),
+    ),
+    orders=(*common_orders("d"), OrderDef("startedOn", _STARTED_KEY, "date")),
+    cross_check=_cross_check,
+    derive=_derive,
+)

@@ -1,0 +1,140 @@
+"""FactType: what the generic write service and list queries need to know about one kind of fact —
+its table, its input fields, derived columns, filters and sort orders. Each of db/actors.py,
+db/articles.py, db/claims.py, db/deployments.py and db/incidents.py declares one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from db.fields import INVALID, Checks, Field, Validator
+from db.ids import PREFIXES, is_id
+
+# Fields every document carries that a client cannot write.
+READ_ONLY = frozenset({"id", "object", "createdAt", "updatedAt", "version", "retractedAt"})
+
+
+@dataclass(frozen=True)
+class FilterDef:
+    """A list filter: ``parse`` validates the raw value, ``sql`` is a WHERE fragment in which ``{p}``
+    stands for the bound parameter (always passed as text or text[] and cast in SQL)."""
+
+    name: str
+    parse: Validator
+    sql: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class OrderDef:
+    """A keyset sort order: ``key`` is the SQL expression rows are ordered by (then by id, which
+    breaks ties); ``cast`` turns the cursor's text back into the key's type."""
+
+    name: str
+    key: str
+    cast: str
+
+
+@dataclass(frozen=True)
+class FactType:
+    kind: str
+    table: str
+    alias: str
+    fields: tuple[Field, ...]
+    filters: tuple[FilterDef, ...] = ()
+    orders: tuple[OrderDef, ...] = ()
+    derive: Callable[[dict[str, Any]], None] | None = None
+    cross_check: Callable[[dict[str, Any], Checks], None] | None = None
+    on_retract: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return PREFIXES[self.kind]
+
+    @property
+    def doc_function(self) -> str:
+        return f"{self.kind}_doc"
+
+    @property
+    def field_names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields)
+
+    def filter(self, name: str) -> FilterDef | None:
+        return next((f for f in self.filters if f.name == name), None)
+
+    def order(self, name: str) -> OrderDef | None:
+        return next((o for o in self.orders if o.name == name), None)
+
+    def validate(self, record: Any, checks: Checks, *, allow_id: bool = True) -> dict[str, Any] | None:
+        """Validate one input record (camelCase) into column values, or None when it is invalid
+        (``checks.errors`` then says why). The id is kept when given and well-formed."""
+        if not isinstance(record, dict):
+            checks.fail((), "INVALID_TYPE", f"a {self.kind} must be a JSON object")
+            return None
+        known = self.field_names
+        for key in record:
+            if key not in known and not (key == "id" and allow_id) and key not in READ_ONLY:
+                checks.fail((key,), "UNKNOWN_FIELD", f"is not a field of {self.kind}")
+        columns: dict[str, Any] = {}
+        if "id" in record and allow_id:
+            if not is_id(record["id"], self.kind):
+                checks.fail(("id",), "INVALID_ID", f"must be an id of the form {self.prefix}_<26 characters>")
+            else:
+                columns["id"] = record["id"]
+        values: dict[str, Any] = {}
+        for f in self.fields:
+            raw = record.get(f.name)
+            if raw is None:
+                if f.required:
+                    checks.fail((f.name,), "REQUIRED", "is required")
+                value = f.default() if callable(f.default) else f.default
+            else:
+                value = f.validate(raw, (f.name,), checks)
+            values[f.name] = value
+            if value is not INVALID:
+                columns.update(f.columns(value))
+        if checks.errors:
+            return None
+        if self.cross_check is not None:
+            self.cross_check(values, checks)
+            if checks.errors:
+                return None
+        if self.derive is not None:
+            self.derive(columns)
+        return columns
+
+
+def common_filters(alias: str) -> tuple[FilterDef, ...]:
+    """Filters every fact type has."""
+    from db.fields import text, timestamp
+
+    return (
+        FilterDef(
+            "updatedSince",
+            timestamp(),
+            f"{alias}.updated_at >= ({{p}}::text)::timestamptz",
+            "only facts changed at or after this time",
+        ),
+        FilterDef(
+            "query",
+            text(max_len=500),
+            f"{alias}.search @@ websearch_to_tsquery('english', {{p}}::text)",
+            'full-text search (web search syntax: words, "phrases", -exclusions, OR)',
+        ),
+    )
+
+
+def common_orders(alias: str) -> tuple[OrderDef, ...]:
+    return (
+        OrderDef("createdAt", f"{alias}.id", "text"),
+        OrderDef("updatedAt", f"{alias}.updated_at", "timestamptz"),
+    )
+
+
+def without_read_only(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document turned back into input shape (what an update merges its patch into)."""
+    return {k: v for k, v in doc.items() if k not in READ_ONLY}
+
+
+__all__ = ["INVALID", "READ_ONLY", "FactType", "FilterDef", "OrderDef", "common_filters", "common_orders"]

@@ -1,0 +1,54 @@
+"""Prefixed, time-sortable public ids (``clm_01JD…``): a 48-bit millisecond timestamp and 80 random
+bits in Crockford base32 (the ULID layout), so ids sort by creation time in byte order."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+PREFIXES: dict[str, str] = {
+    "actor": "act",
+    "article": "art",
+    "claim": "clm",
+    "deployment": "dep",
+    "incident": "inc",
+    "event": "evt",
+    "asset": "ast",
+    "key": "key",
+}
+TYPE_BY_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
+
+_ID_RE = re.compile(r"^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})$")
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_id(kind: str, *, at_ms: int | None = None) -> str:
+    """A fresh id for an object of ``kind`` (e.g. ``"claim"`` → ``clm_…``)."""
+    ms = int(time.time() * 1000) if at_ms is None else at_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    return f"{PREFIXES[kind]}_{_encode(ms, 10)}{_encode(rand, 16)}"
+
+
+def id_type(value: object) -> str | None:
+    """The object type an id names (``"claim"`` for ``clm_…``), or None when it is not a well-formed id."""
+    if not isinstance(value, str):
+        return None
+    match = _ID_RE.match(value)
+    if match is None:
+        return None
+    return TYPE_BY_PREFIX.get(match.group(1))
+
+
+def is_id(value: object, kind: str) -> bool:
+    """True when ``value`` is a well-formed id of an object of ``kind``."""
+    return id_type(value) == kind

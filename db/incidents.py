@@ -1,0 +1,104 @@
+"""Incidents: what happened, to and by whom, when and where, with counts that keep their uncertainty."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db.facts import FactType, FilterDef, OrderDef, common_filters, common_orders
+from db.fields import (
+    Checks,
+    Field,
+    article_ids_of,
+    date,
+    enum,
+    geojson,
+    list_of,
+    obj,
+    pattern_text,
+    quantity,
+    ref,
+    references,
+    text,
+)
+
+ROLES = ("perpetrator", "target", "authorizer", "victim", "witness", "investigator")
+PRECISIONS = ("day", "month", "year")
+_OCCURRED_KEY = "coalesce(i.occurred_from, '0001-01-01'::date)"
+
+INCIDENT_ACTOR = obj((Field("actor", ref("actor"), required=True), Field("role", enum(*ROLES), required=True)))
+LOCATION = obj((Field("name", text(max_len=300)), Field("geojson", geojson())))
+
+
+def _cross_check(values: dict[str, Any], checks: Checks) -> None:
+    if values["occurredFrom"] and values["occurredTo"] and values["occurredTo"] < values["occurredFrom"]:
+        checks.fail(("occurredTo",), "INVALID_RANGE", "must not be before occurredFrom")
+
+
+def _derive(columns: dict[str, Any]) -> None:
+    columns["actor_ids"] = sorted({a["actor"] for a in columns.get("actors") or []})
+    if columns.get("occurred_from") and not columns.get("occurred_precision"):
+        columns["occurred_precision"] = "day"
+    columns["article_ids"] = article_ids_of(columns.get("refs"))
+
+
+def _location_columns(location: dict[str, Any] | None) -> dict[str, Any]:
+    location = location or {}
+    return {"location_name": location.get("name"), "location_geojson": location.get("geojson")}
+
+
+def _role_filter(role: str) -> FilterDef:
+    return FilterDef(
+        role,
+        ref("actor"),
+        f"""i.actors @> jsonb_build_array(jsonb_build_object('actor', {{p}}::text, 'role', '{role}'))""",
+        f"incidents in which this actor is the {role}",
+    )
+
+
+TYPE = FactType(
+    kind="incident",
+    table="incidents",
+    alias="i",
+    fields=(
+        Field(
+            "incidentType",
+            pattern_text(r"[a-z][a-zA-Z]{1,63}", "a camelCase word such as strike"),
+            column="incident_type",
+            required=True,
+        ),
+        Field("description", text()),
+        Field("actors", list_of(INCIDENT_ACTOR), default=list),
+        Field("location", LOCATION, store=_location_columns),
+        Field("occurredFrom", date(), column="occurred_from"),
+        Field("occurredTo", date(), column="occurred_to"),
+        Field("occurredPrecision", enum(*PRECISIONS), column="occurred_precision"),
+        Field("count", quantity()),
+        Field("fatalities", quantity()),
+        Field("injuries", quantity()),
+        Field("references", references(), column="refs", default=list),
+    ),
+    filters=(
+        *common_filters("i"),
+        FilterDef("incidentType", text(max_len=64), "i.incident_type = {p}::text"),
+        FilterDef(
+            "actor",
+            ref("actor"),
+            "i.actor_ids @> ARRAY[{p}::text]",
+            "incidents involving this actor in any role",
+        ),
+        _role_filter("perpetrator"),
+        _role_filter("target"),
+        _role_filter("authorizer"),
+        FilterDef(
+            "article",
+            ref("article"),
+            "i.article_ids @> ARRAY[{p}::text]",
+            "incidents cited from this article",
+        ),
+        FilterDef("occurredFrom", date(), f"{_OCCURRED_KEY} >= ({{p}}::text)::date AND i.occurred_from IS NOT NULL"),
+        FilterDef("occurredTo", date(), f"{_OCCURRED_KEY} <= ({{p}}::text)::date AND i.occurred_from IS NOT NULL"),
+    ),
+    orders=(*common_orders("i"), OrderDef("occurredFrom", _OCCURRED_KEY, "date")),
+    cross_check=_cross_check,
+    derive=_derive,
+)

@@ -1,0 +1,72 @@
+"""Applies db/migrations/NNNN_name.sql in order, each in its own transaction, recording it in
+schema_migrations. A transaction-level advisory lock makes concurrent starters queue instead of race:
+the second one waits, then finds everything applied."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import asyncpg
+
+from db.errors import NewsfactsError
+
+# Arbitrary constant shared by every newsfacts process: "nfmigr" in ASCII.
+MIGRATION_LOCK_KEY = 0x6E666D696772
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def available() -> list[Migration]:
+    """Every migration shipped with the package, in version order."""
+    folder = resources.files("db") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version, _, rest = entry.name.partition("_")
+            found.append(Migration(version, rest.removesuffix(".sql"), entry.read_text("utf-8")))
+    return sorted(found, key=lambda m: m.version)
+
+
+async def migrate(conn: asyncpg.Connection[Any]) -> list[str]:
+    """Apply pending migrations; returns the versions applied by this call."""
+    async with conn.transaction():
+        # Under the lock too: two first-ever starters would otherwise race on CREATE TABLE.
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_KEY)
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+    applied: list[str] = []
+    for migration in available():
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_KEY)
+            row = await conn.fetchrow("SELECT checksum FROM schema_migrations WHERE version = $1", migration.version)
+            if row is not None:
+                if row["checksum"] != migration.checksum:
+                    raise NewsfactsError(
+                        f"migration {migration.version}_{migration.name} changed after it was applied; "
+                        "migrations are forward-only: add a new one instead"
+                    )
+                continue
+            await conn.execute(migration.sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                migration.version,
+                migration.name,
+                migration.checksum,
+            )
+            applied.append(migration.version)
+    return applied

@@ -1,0 +1,204 @@
+"""Reads: one fact, many facts by id (for DataLoaders), a fact as of a time, and filtered keyset
+pages. PostgreSQL filters, orders and builds each document (``<kind>_doc``); Python only passes
+them through."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from db import pagination
+from db.errors import BadUserInput, FieldError
+from db.facts import FactType
+from db.fields import INVALID, Checks
+from db.registry import fact_type
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """``limit`` rows after (or, ``backward``, before) ``cursor`` in ``order``, ascending unless ``descending``."""
+
+    limit: int = 20
+    cursor: str | None = None
+    order: str = "createdAt"
+    descending: bool = False
+    backward: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    docs: list[dict[str, Any]]
+    cursors: list[str]
+    has_more: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.cursors[0] if self.cursors else None
+
+
+class _Params:
+    """Accumulates bind parameters and hands out their $n placeholders."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def parse_filters(t: FactType, raw: Mapping[str, Any], *, location: str = "filter") -> dict[str, Any]:
+    """Validate filter values by name; unknown names and bad values are BadUserInput naming each."""
+    checks = Checks()
+    parsed: dict[str, Any] = {}
+    for name, value in raw.items():
+        if value is None:
+            continue
+        f = t.filter(name)
+        if f is None:
+            checks.fail((location, name), "UNKNOWN_FILTER", f"is not a filter of {t.table}")
+            continue
+        result = f.parse(value, (location, name), checks)
+        if result is not INVALID:
+            parsed[name] = result
+    if checks.errors:
+        raise BadUserInput(f"invalid {location}: {checks.errors[0].message}", errors=checks.errors)
+    return parsed
+
+
+def _where(t: FactType, filters: Mapping[str, Any], params: _Params) -> list[str]:
+    clauses = []
+    for name, value in filters.items():
+        f = t.filter(name)
+        assert f is not None, name
+        clauses.append("(" + f.sql.format(p=params.add(value)) + ")")
+    return clauses
+
+
+def _page_sql(
+    t: FactType, filters: Mapping[str, Any], page: PageRequest, params: _Params, *, select: str
+) -> tuple[str, bool]:
+    order = t.order(page.order)
+    if order is None:
+        names = ", ".join(o.name for o in t.orders)
+        raise BadUserInput(
+            f"unknown order {page.order!r}",
+            errors=[FieldError(("orderBy",), "INVALID_ENUM", f"must be one of: {names}")],
+        )
+    a = t.alias
+    where = _where(t, filters, params)
+    # Walking backward is walking forward in the opposite direction, then reversing the rows.
+    descending = page.descending != page.backward
+    op, direction = ("<", "DESC") if descending else (">", "ASC")
+    if page.cursor is not None:
+        cur = pagination.decode(page.cursor, order=page.order, param="before" if page.backward else "cursor")
+        if order.key == f"{a}.id":
+            where.append(f"{a}.id {op} {params.add(cur.id)}::text")
+        else:
+            where.append(
+                f"({order.key}, {a}.id) {op} (({params.add(cur.key)}::text)::{order.cast}, {params.add(cur.id)}::text)"
+            )
+    sql = f"SELECT {select}, ({order.key})::text AS sort_key FROM {t.table} {a}"  # noqa: S608 - specs only
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {order.key} {direction}, {a}.id {direction}"
+    if order.key == f"{a}.id":
+        sql = sql.replace(f", {a}.id {direction}", "")
+    return sql, descending
+
+
+async def list_page(conn: asyncpg.Connection[Any], kind: str, filters: Mapping[str, Any], page: PageRequest) -> Page:
+    """One keyset page of documents; ``filters`` must come from ``parse_filters``."""
+    t = fact_type(kind)
+    limit = max(1, min(page.limit, MAX_PAGE))
+    params = _Params()
+    sql, _ = _page_sql(t, filters, page, params, select=f"{t.doc_function}({t.alias}) AS doc, {t.alias}.id")
+    sql += f" LIMIT {params.add(limit + 1)}"
+    rows = await conn.fetch(sql, *params.values)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if page.backward:
+        rows = list(reversed(rows))
+    cursors = [pagination.encode(pagination.Cursor(page.order, r["sort_key"], r["id"])) for r in rows]
+    return Page([r["doc"] for r in rows], cursors, has_more)
+
+
+def export_sql(kind: str, filters: Mapping[str, Any], order: str = "createdAt") -> tuple[str, list[Any]]:
+    """The SQL and parameters of a whole filtered listing, for streaming through a server-side cursor."""
+    t = fact_type(kind)
+    params = _Params()
+    sql, _ = _page_sql(t, filters, PageRequest(order=order), params, select=f"{t.doc_function}({t.alias}) AS doc")
+    return sql, params.values
+
+
+async def count(conn: asyncpg.Connection[Any], kind: str, filters: Mapping[str, Any]) -> int:
+    t = fact_type(kind)
+    params = _Params()
+    where = _where(t, filters, params)
+    sql = f"SELECT count(*) FROM {t.table} {t.alias}"  # noqa: S608
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return int(await conn.fetchval(sql, *params.values))
+
+
+async def get(conn: asyncpg.Connection[Any], kind: str, fact_id: str) -> dict[str, Any] | None:
+    t = fact_type(kind)
+    doc = await conn.fetchval(
+        f"SELECT {t.doc_function}(x) FROM {t.table} x WHERE id = $1",  # noqa: S608
+        fact_id,
+    )
+    return dict(doc) if doc is not None else None
+
+
+async def get_many(conn: asyncpg.Connection[Any], kind: str, ids: Sequence[str]) -> list[dict[str, Any] | None]:
+    """Documents for ``ids`` in the same order (None where missing): the DataLoader batch function."""
+    t = fact_type(kind)
+    rows = await conn.fetch(
+        f"SELECT x.id, {t.doc_function}(x) AS doc FROM {t.table} x WHERE id = ANY($1::text[])",  # noqa: S608
+        list(ids),
+    )
+    by_id = {r["id"]: r["doc"] for r in rows}
+    return [by_id.get(i) for i in ids]
+
+
+async def get_as_of(conn: asyncpg.Connection[Any], fact_id: str, at: str) -> dict[str, Any] | None:
+    """The fact as it stood at ``at`` (ISO 8601): the newest revision made at or before it."""
+    doc = await conn.fetchval(
+        """SELECT snapshot FROM revisions
+           WHERE fact_id = $1 AND changed_at <= ($2::text)::timestamptz
+           ORDER BY version DESC LIMIT 1""",
+        fact_id,
+        at,
+    )
+    return dict(doc) if doc is not None else None
+
+
+async def revisions(conn: asyncpg.Connection[Any], fact_id: str) -> list[dict[str, Any]]:
+    """Every version of a fact, oldest first: who changed it, when, why, and what it became."""
+    rows = await conn.fetch(
+        """SELECT version, change_kind, reason, changed_by, changed_at, snapshot
+           FROM revisions WHERE fact_id = $1 ORDER BY version""",
+        fact_id,
+    )
+    return [
+        {
+            "object": "revision",
+            "factId": fact_id,
+            "version": r["version"],
+            "changeKind": r["change_kind"],
+            "reason": r["reason"],
+            "changedBy": r["changed_by"],
+            "changedAt": r["changed_at"].isoformat(),
+            "snapshot": r["snapshot"],
+        }
+        for r in rows
+    ]

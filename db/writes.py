@@ -1,0 +1,367 @@
+"""The write service: create, update (merge-patch, optionally a correction) and retract facts.
+REST, GraphQL, the CLI and the bulk loader all write through here, so every write is validated the
+same way and, in the same transaction, leaves a revision and an outbox event — or nothing at all."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from db import events
+from db.errors import Conflict, FieldError, NewsfactsError, NotFound, ValidationFailed, VersionConflict, from_postgres
+from db.facts import READ_ONLY, FactType, without_read_only
+from db.fields import Checks, Path
+from db.ids import new_id
+from db.registry import FACT_TYPES, fact_type
+
+
+@dataclass
+class Validated:
+    """One record that passed validation: its position in the input and its column values."""
+
+    index: int
+    columns: dict[str, Any]
+
+
+@dataclass
+class Rejected:
+    """One record that failed validation, with every reason."""
+
+    index: int
+    errors: list[FieldError]
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge recursively, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+async def validate_batch(
+    conn: asyncpg.Connection[Any], kind: str, records: Sequence[Any], *, allow_id: bool = True
+) -> tuple[list[Validated], list[Rejected]]:
+    """Validate records of one kind, including what needs the database: every referenced id must
+    exist (or be created in this batch) and every reference's quoteText must match its article."""
+    t = fact_type(kind)
+    checked: list[tuple[int, Checks, dict[str, Any] | None]] = []
+    for i, record in enumerate(records):
+        checks = Checks()
+        columns = t.validate(record, checks, allow_id=allow_id)
+        if columns is not None and "id" not in columns:
+            columns["id"] = new_id(kind)
+        checked.append((i, checks, columns))
+
+    batch_ids = {c["id"] for _, _, c in checked if c is not None}
+    await _check_refs(conn, kind, checked, batch_ids)
+    await _check_quotes(conn, checked)
+
+    good, bad = [], []
+    for i, checks, columns in checked:
+        if checks.errors or columns is None:
+            bad.append(Rejected(i, checks.errors))
+        else:
+            good.append(Validated(i, columns))
+    return good, bad
+
+
+async def _check_refs(
+    conn: asyncpg.Connection[Any],
+    kind: str,
+    checked: list[tuple[int, Checks, dict[str, Any] | None]],
+    batch_ids: set[str],
+) -> None:
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for _, checks, _columns in checked:
+        for r in checks.refs:
+            wanted[r.kind].add(r.id)
+    existing: set[str] = set(batch_ids)
+    for ref_kind, ids in wanted.items():
+        table = FACT_TYPES[ref_kind].table
+        # table comes from our own registry, never from input.
+        rows = await conn.fetch(f"SELECT id FROM {table} WHERE id = ANY($1::text[])", list(ids))  # noqa: S608
+        existing.update(r["id"] for r in rows)
+    # Records that already failed static checks are checked too: a caller learns everything at once.
+    for _, checks, _columns in checked:
+        for r in checks.refs:
+            if r.id not in existing:
+                checks.fail(r.path, "REF_NOT_FOUND", f"no {r.kind} has the id {r.id}")
+
+
+_QUOTE_CHECK = """
+SELECT q.i, a.id IS NULL AS missing, length(a.body) AS body_length,
+       substr(a.body, q.s + 1, q.e - q.s) AS found
+FROM unnest($1::int[], $2::text[], $3::int[], $4::int[], $5::text[]) AS q(i, article, s, e, quote)
+LEFT JOIN articles a ON a.id = q.article
+WHERE a.id IS NULL OR q.e > length(a.body) OR substr(a.body, q.s + 1, q.e - q.s) <> q.quote
+"""
+
+
+async def _check_quotes(
+    conn: asyncpg.Connection[Any], checked: list[tuple[int, Checks, dict[str, Any] | None]]
+) -> None:
+    # Offsets count Unicode code points on both sides: Python str indexing and PostgreSQL substr()
+    # on a UTF-8 database agree, unlike byte or UTF-16 offsets.
+    flat: list[tuple[Checks, Path, Any]] = []
+    for _, checks, _columns in checked:
+        for q in checks.quotes:
+            flat.append((checks, q.path, q))
+    if not flat:
+        return
+    rows = await conn.fetch(
+        _QUOTE_CHECK,
+        list(range(len(flat))),
+        [q.article for _, _, q in flat],
+        [q.char_start for _, _, q in flat],
+        [q.char_end for _, _, q in flat],
+        [q.quote_text for _, _, q in flat],
+    )
+    for row in rows:
+        checks, path, q = flat[row["i"]]
+        if row["missing"]:
+            continue  # the article ref itself is reported by _check_refs
+        if q.char_end > row["body_length"]:
+            checks.fail(
+                (*path, "charEnd"), "OUT_OF_RANGE", f"is past the end of the article body ({row['body_length']})"
+            )
+        else:
+            checks.fail(
+                (*path, "quoteText"),
+                "QUOTE_MISMATCH",
+                f"does not match the article body at [{q.char_start}, {q.char_end}): found {row['found']!r}",
+            )
+
+
+def _raise_rejections(bad: list[Rejected], *, single: bool) -> None:
+    errors = []
+    for r in bad:
+        errors.extend(r.errors if single else [FieldError((r.index, *e.path), e.code, e.message) for e in r.errors])
+    first = errors[0] if errors else None
+    where = f" at {first.pointer()}: {first.message}" if first else ""
+    raise ValidationFailed(f"{len(errors)} invalid field(s){where}", errors=errors)
+
+
+async def insert_validated(
+    conn: asyncpg.Connection[Any], kind: str, rows: Sequence[Validated], *, changed_by: str, reason: str | None = None
+) -> list[dict[str, Any]]:
+    """Insert validated rows with their first revision and ``<kind>.created`` events; returns the
+    new documents. Must run inside a transaction that the caller commits."""
+    if not rows:
+        return []
+    t = fact_type(kind)
+    docs = await _insert_rows(conn, t, [r.columns for r in rows], changed_by=changed_by, reason=reason)
+    await events.append(conn, [events.PendingEvent(f"{kind}.created", d["id"], d["version"]) for d in docs])
+    return docs
+
+
+async def _insert_rows(
+    conn: asyncpg.Connection[Any], t: FactType, rows: list[dict[str, Any]], *, changed_by: str, reason: str | None
+) -> list[dict[str, Any]]:
+    columns = sorted(rows[0])
+    cols = ", ".join(columns)
+    # Identifiers come from FactType specs (our code), values travel as one jsonb parameter that
+    # PostgreSQL maps onto the table's row type: one round trip for the whole batch.
+    sql = f"""
+        WITH ins AS (
+            INSERT INTO {t.table} ({cols})
+            SELECT {cols} FROM jsonb_populate_recordset(NULL::{t.table}, $1::jsonb)
+            RETURNING *
+        )
+        INSERT INTO revisions (fact_id, version, fact_type, change_kind, reason, changed_by, changed_at, snapshot)
+        SELECT ins.id, ins.version, '{t.kind}', 'created', $2, $3, ins.updated_at,
+               {t.doc_function}(ins::{t.table})
+        FROM ins
+        RETURNING snapshot
+    """  # noqa: S608
+    result = await conn.fetch(sql, rows, reason, changed_by)
+    return [r["snapshot"] for r in result]
+
+
+async def create(
+    conn: asyncpg.Connection[Any], kind: str, record: Any, *, changed_by: str, reason: str | None = None
+) -> dict[str, Any]:
+    """Create one fact; raises ValidationFailed naming every bad field, Conflict on a duplicate."""
+    (doc,) = await create_many(conn, kind, [record], changed_by=changed_by, reason=reason, _single=True)
+    return doc
+
+
+async def create_many(
+    conn: asyncpg.Connection[Any],
+    kind: str,
+    records: Sequence[Any],
+    *,
+    changed_by: str,
+    reason: str | None = None,
+    _single: bool = False,
+) -> list[dict[str, Any]]:
+    """Create facts all-or-nothing: one bad record refuses the whole call (errors carry its index)."""
+    try:
+        async with conn.transaction():
+            good, bad = await validate_batch(conn, kind, records)
+            if bad:
+                _raise_rejections(bad, single=_single)
+            return await insert_validated(conn, kind, good, changed_by=changed_by, reason=reason)
+    except asyncpg.PostgresError as exc:
+        raise from_postgres(exc) from exc
+
+
+async def _lock_current(conn: asyncpg.Connection[Any], t: FactType, fact_id: str) -> dict[str, Any]:
+    if not isinstance(fact_id, str) or not fact_id.startswith(t.prefix + "_"):
+        raise NotFound(f"no {t.kind} has the id {fact_id!r}")
+    # FOR UPDATE: a concurrent update of the same fact waits here, then sees this one's result,
+    # so both apply in order (two revisions) instead of one silently overwriting the other.
+    doc = await conn.fetchval(
+        f"SELECT {t.doc_function}(x) FROM {t.table} x WHERE id = $1 FOR UPDATE",  # noqa: S608
+        fact_id,
+    )
+    if doc is None:
+        raise NotFound(f"no {t.kind} has the id {fact_id}")
+    return dict(doc)
+
+
+async def _write_version(
+    conn: asyncpg.Connection[Any],
+    t: FactType,
+    fact_id: str,
+    columns: dict[str, Any],
+    *,
+    change_kind: str,
+    changed_by: str,
+    reason: str | None,
+    retract: bool = False,
+) -> dict[str, Any]:
+    columns = {k: v for k, v in columns.items() if k != "id"}
+    sets = ["version = version + 1", "updated_at = now()"]
+    if columns:
+        cols = ", ".join(sorted(columns))
+        sets.append(f"({cols}) = (SELECT {cols} FROM jsonb_populate_record(NULL::{t.table}, $2::jsonb))")  # noqa: S608
+    if retract:
+        sets.append("retracted_at = now()")
+    sql = f"""
+        WITH upd AS (
+            UPDATE {t.table} SET {", ".join(sets)}
+            WHERE id = $1
+            RETURNING *
+        )
+        INSERT INTO revisions (fact_id, version, fact_type, change_kind, reason, changed_by, changed_at, snapshot)
+        SELECT upd.id, upd.version, '{t.kind}', $3, $4, $5, upd.updated_at, {t.doc_function}(upd::{t.table})
+        FROM upd
+        RETURNING snapshot
+    """  # noqa: S608 - identifiers from FactType specs only
+    # $2 is only referenced when there are columns to set; give PostgreSQL its type either way.
+    sql = sql.replace("WHERE id = $1", "WHERE id = $1 AND $2::jsonb IS NOT NULL", 1) if not columns else sql
+    doc = await conn.fetchval(sql, fact_id, columns, change_kind, reason, changed_by)
+    event_type = f"{t.kind}.{change_kind}"
+    await events.append(conn, [events.PendingEvent(event_type, doc["id"], doc["version"])])
+    return dict(doc)
+
+
+def _check_version(doc: dict[str, Any], expected_version: int | None) -> None:
+    if expected_version is not None and doc["version"] != expected_version:
+        raise VersionConflict(
+            f"{doc['id']} is at version {doc['version']}, not {expected_version}: re-read it and retry",
+            current_version=doc["version"],
+        )
+
+
+async def update(
+    conn: asyncpg.Connection[Any],
+    kind: str,
+    fact_id: str,
+    patch: Any,
+    *,
+    changed_by: str,
+    reason: str | None = None,
+    correction: bool = False,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
+    """Apply a JSON merge patch to a fact. A correction must say why (``reason``) and emits
+    ``<kind>.corrected``; otherwise ``<kind>.updated``. ``expected_version`` makes it conditional."""
+    t = fact_type(kind)
+    if not isinstance(patch, dict):
+        raise ValidationFailed(
+            "the patch must be a JSON object", errors=[FieldError((), "INVALID_TYPE", "must be an object")]
+        )
+    read_only = [FieldError((k,), "READ_ONLY", "cannot be changed") for k in patch if k in READ_ONLY]
+    if read_only:
+        raise ValidationFailed(f"{read_only[0].path[0]} cannot be changed", errors=read_only)
+    if correction and not (isinstance(reason, str) and reason.strip()):
+        raise ValidationFailed(
+            "a correction needs a reason", errors=[FieldError(("reason",), "REQUIRED", "is required")]
+        )
+    try:
+        async with conn.transaction():
+            current = await _lock_current(conn, t, fact_id)
+            _check_version(current, expected_version)
+            if current.get("retractedAt"):
+                raise Conflict(f"{fact_id} was retracted; retracted facts keep their last version")
+            merged = merge_patch(without_read_only(current), patch)
+            good, bad = await validate_batch(conn, kind, [merged], allow_id=False)
+            if bad:
+                _raise_rejections(bad, single=True)
+            return await _write_version(
+                conn,
+                t,
+                fact_id,
+                good[0].columns,
+                change_kind="corrected" if correction else "updated",
+                changed_by=changed_by,
+                reason=reason,
+            )
+    except asyncpg.PostgresError as exc:
+        raise from_postgres(exc) from exc
+
+
+async def retract(
+    conn: asyncpg.Connection[Any],
+    kind: str,
+    fact_id: str,
+    *,
+    changed_by: str,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
+    """Retract a fact: it stays readable, with its history, marked retracted (claims: status retracted)."""
+    t = fact_type(kind)
+    try:
+        async with conn.transaction():
+            current = await _lock_current(conn, t, fact_id)
+            _check_version(current, expected_version)
+            if current.get("retractedAt"):
+                raise Conflict(f"{fact_id} is already retracted")
+            return await _write_version(
+                conn,
+                t,
+                fact_id,
+                dict(t.on_retract),
+                change_kind="retracted",
+                changed_by=changed_by,
+                reason=reason,
+                retract=True,
+            )
+    except asyncpg.PostgresError as exc:
+        raise from_postgres(exc) from exc
+
+
+__all__ = [
+    "NewsfactsError",
+    "Rejected",
+    "Validated",
+    "create",
+    "create_many",
+    "insert_validated",
+    "merge_patch",
+    "retract",
+    "update",
+    "validate_batch",
+]

@@ -1,0 +1,129 @@
+"""Real services for the tests: PostgreSQL and Redis (embedded ones, unless TEST_DATABASE_URL /
+TEST_REDIS_URL point elsewhere), a live in-process uvicorn, and ``newsfacts serve`` subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from api.app import create_app
+from api.embedded import free_port
+from api.settings import Settings
+
+
+def wait_for_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout}s ({last})")
+
+
+@dataclass
+class LiveServer:
+    """A uvicorn server running create_app(settings) in a thread of the test process."""
+
+    settings: Settings
+    port: int = 0
+    server: uvicorn.Server | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LiveServer:
+        self.port = self.port or free_port()
+        config = uvicorn.Config(
+            create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+            ws="websockets-sansio" if _has_sansio() else "websockets",
+        )  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        wait_for_http(self.url + "/healthz")
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+def _has_sansio() -> bool:
+    try:
+        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class ServerProcess:
+    """``newsfacts serve`` in its own process (as in production), on a free port."""
+
+    env: dict[str, str]
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.port = self.port or free_port()
+        env = {**os.environ, **self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
+        log = open(self.log_path or os.devnull, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve"], env=env, stdout=log, stderr=log, start_new_session=True
+        )
+        wait_for_http(self.url + "/healthz", timeout=timeout)
+        return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+
+@contextmanager
+def server_process(env: dict[str, str], log_path: Path | None = None) -> Iterator[ServerProcess]:
+    proc = ServerProcess(env, log_path=log_path).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def run(coro: Any) -> Any:
+    """Run a coroutine to completion from synchronous test code."""
+    return asyncio.run(coro)
