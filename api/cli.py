@@ -20,7 +20,7 @@ from api.embedded import EmbeddedStack, ensure_services
 from api.settings import Settings
 from db import bulk, generate, keys
 from db.migrate import migrate
-from db.pool import connect
+from db.pool import Conn, connect
 from db.seed import seed
 
 log = logging.getLogger("newsfacts")
@@ -62,7 +62,7 @@ def _with_db(
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    async def body(conn: asyncpg.Connection[Any]) -> int:
+    async def body(conn: Conn) -> int:
         print("schema is current", file=sys.stderr)
         return 0
 
@@ -70,7 +70,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
-    async def body(conn: asyncpg.Connection[Any]) -> int:
+    async def body(conn: Conn) -> int:
         report = await seed(conn)
         if report is None:
             print("seed article already present; nothing to do", file=sys.stderr)
@@ -92,7 +92,7 @@ def _progress(report: bulk.LoadReport) -> None:
 
 
 def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
-    async def body(conn: asyncpg.Connection[Any]) -> int:
+    async def body(conn: Conn) -> int:
         report = await bulk.load_file(
             conn, Path(args.file), changed_by=args.changed_by, batch_size=args.batch_size,
             progress=None if args.quiet else _progress,
@@ -120,7 +120,7 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
-    async def body(conn: asyncpg.Connection[Any]) -> int:
+    async def body(conn: Conn) -> int:
         key, secret = await keys.create(conn, name=args.name, scope=args.scope)
         print(f"created {key.id} ({key.scope}); this secret is shown once:", file=sys.stderr)
         print(secret)
@@ -156,7 +156,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _seed_quietly(conn: asyncpg.Connection[Any]) -> int:
+async def _seed_quietly(conn: Conn) -> int:
     report = await seed(conn)
     log.info("seed: %s", "already present" if report is None else f"loaded {report.total_loaded} facts")
     return 0

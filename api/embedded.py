@@ -95,7 +95,7 @@ class EmbeddedPostgres:
 
         self.folder.mkdir(parents=True, exist_ok=True)
         # pgserver runs postgres as a "pgserver" system user when we are root: it must own the folder.
-        self.server = pgserver.get_server(self.folder.resolve(), cleanup_mode="stop")
+        self.server = pgserver.get_server(self.folder.resolve(), cleanup_mode="stop")  # type: ignore[attr-defined]
         return self
 
     @property

@@ -75,7 +75,8 @@ def exception_handlers(settings: Settings) -> dict[Any, Any]:
         assert isinstance(exc, HTTPException)
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         title = code.replace("_", " ").capitalize()
-        return problem(exc.status_code, code, title, str(exc.detail), instance=request.url.path, headers=exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return problem(exc.status_code, code, title, str(exc.detail), instance=request.url.path, headers=headers)
 
     async def on_postgres_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, asyncpg.PostgresError)

@@ -16,6 +16,7 @@ import orjson
 
 from db import writes
 from db.errors import RecordRejection, from_postgres
+from db.pool import Conn
 from db.registry import FACT_TYPES, LOAD_ORDER
 
 PLURALS = {kind + "s": kind for kind in FACT_TYPES}
@@ -104,7 +105,7 @@ def _document_items(document: Any) -> Iterator[Item]:
 
 
 async def load(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     items: Iterable[Item] | AsyncIterator[Item],
     *,
     changed_by: str,
@@ -148,7 +149,7 @@ async def load(
 
 
 async def _load_batch(
-    conn: asyncpg.Connection[Any], kind: str, batch: list[tuple[int, Any]], report: LoadReport, *, changed_by: str
+    conn: Conn, kind: str, batch: list[tuple[int, Any]], report: LoadReport, *, changed_by: str
 ) -> None:
     positions = [i for i, _ in batch]
     async with conn.transaction():
@@ -191,7 +192,7 @@ def _record_id(record: Any) -> str | None:
 
 
 async def load_file(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     path: Path,
     *,
     changed_by: str,

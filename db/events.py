@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from db.ids import new_id
+from db.pool import Conn
 
 NOTIFY_CHANNEL = "newsfacts_events"  # also spelled out in _APPEND
 
@@ -40,7 +41,7 @@ SELECT max(sequence) AS last, count(*) AS n, pg_notify('newsfacts_events', max(s
 """
 
 
-async def append(conn: asyncpg.Connection[Any], pending: Sequence[PendingEvent]) -> int:
+async def append(conn: Conn, pending: Sequence[PendingEvent]) -> int:
     """Append events for committed-with-this-transaction revisions; returns the last sequence."""
     if not pending:
         return 0
@@ -71,7 +72,7 @@ def event_doc(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def list_after(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     after: int,
     *,
     limit: int = 100,
@@ -93,6 +94,6 @@ async def list_after(
     return [event_doc(r) for r in rows]
 
 
-async def last_sequence(conn: asyncpg.Connection[Any]) -> int:
+async def last_sequence(conn: Conn) -> int:
     value = await conn.fetchval("SELECT last FROM event_counter")
     return int(value or 0)

@@ -6,11 +6,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
-
-import asyncpg
 
 from db.ids import new_id
+from db.pool import Conn
 
 SCOPES = ("read", "write", "admin")
 # Each scope includes the ones before it.
@@ -31,7 +29,7 @@ def hash_secret(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-async def create(conn: asyncpg.Connection[Any], *, name: str, scope: str) -> tuple[ApiKey, str]:
+async def create(conn: Conn, *, name: str, scope: str) -> tuple[ApiKey, str]:
     """A new key and its secret; the secret is not stored and cannot be shown again."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}")
@@ -47,7 +45,7 @@ async def create(conn: asyncpg.Connection[Any], *, name: str, scope: str) -> tup
     return key, secret
 
 
-async def authenticate(conn: asyncpg.Connection[Any], secret: str) -> ApiKey | None:
+async def authenticate(conn: Conn, secret: str) -> ApiKey | None:
     """The live key whose secret this is, or None."""
     row = await conn.fetchrow(
         "SELECT id, name, scope FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", hash_secret(secret)
@@ -55,6 +53,6 @@ async def authenticate(conn: asyncpg.Connection[Any], secret: str) -> ApiKey | N
     return ApiKey(row["id"], row["name"], row["scope"]) if row else None
 
 
-async def revoke(conn: asyncpg.Connection[Any], key_id: str) -> bool:
+async def revoke(conn: Conn, key_id: str) -> bool:
     result = await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id)
     return result.endswith(" 1")

@@ -7,11 +7,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
-
-import asyncpg
 
 from db.errors import NewsfactsError
+from db.pool import Conn
 
 # Arbitrary constant shared by every newsfacts process: "nfmigr" in ASCII.
 MIGRATION_LOCK_KEY = 0x6E666D696772
@@ -39,7 +37,7 @@ def available() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-async def migrate(conn: asyncpg.Connection[Any]) -> list[str]:
+async def migrate(conn: Conn) -> list[str]:
     """Apply pending migrations; returns the versions applied by this call."""
     async with conn.transaction():
         # Under the lock too: two first-ever starters would otherwise race on CREATE TABLE.

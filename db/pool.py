@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
 
 
 def _dumps(value: Any) -> str:
@@ -19,7 +20,7 @@ async def init_connection(conn: asyncpg.Connection[Any]) -> None:
         await conn.set_type_codec(typename, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
-class _NoResetConnection(asyncpg.Connection):  # type: ignore[type-arg]
+class _NoResetConnection(asyncpg.Connection[Any]):
     """Skips asyncpg's per-release reset query. Safe because no code path leaves session state
     (no SET, LISTEN, temp tables or advisory session locks) on a pooled connection; LISTEN and
     leader election use dedicated connections outside the pool."""
@@ -53,3 +54,7 @@ async def connect(dsn: str) -> asyncpg.Connection[Any]:
     conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn, server_settings={"TimeZone": "UTC"})
     await init_connection(conn)
     return conn
+
+
+# What db functions accept: a standalone connection or one acquired from the pool.
+Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]

@@ -8,12 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from db import pagination
 from db.errors import BadUserInput, FieldError
 from db.facts import FactType
 from db.fields import INVALID, Checks
+from db.pool import Conn
 from db.registry import fact_type
 
 MAX_PAGE = 100
@@ -116,7 +115,7 @@ def _page_sql(
     return sql, descending
 
 
-async def list_page(conn: asyncpg.Connection[Any], kind: str, filters: Mapping[str, Any], page: PageRequest) -> Page:
+async def list_page(conn: Conn, kind: str, filters: Mapping[str, Any], page: PageRequest) -> Page:
     """One keyset page of documents; ``filters`` must come from ``parse_filters``."""
     t = fact_type(kind)
     limit = max(1, min(page.limit, MAX_PAGE))
@@ -140,7 +139,7 @@ def export_sql(kind: str, filters: Mapping[str, Any], order: str = "createdAt") 
     return sql, params.values
 
 
-async def count(conn: asyncpg.Connection[Any], kind: str, filters: Mapping[str, Any]) -> int:
+async def count(conn: Conn, kind: str, filters: Mapping[str, Any]) -> int:
     t = fact_type(kind)
     params = _Params()
     where = _where(t, filters, params)
@@ -150,7 +149,7 @@ async def count(conn: asyncpg.Connection[Any], kind: str, filters: Mapping[str, 
     return int(await conn.fetchval(sql, *params.values))
 
 
-async def get(conn: asyncpg.Connection[Any], kind: str, fact_id: str) -> dict[str, Any] | None:
+async def get(conn: Conn, kind: str, fact_id: str) -> dict[str, Any] | None:
     t = fact_type(kind)
     doc = await conn.fetchval(
         f"SELECT {t.doc_function}(x) FROM {t.table} x WHERE id = $1",  # noqa: S608
@@ -159,7 +158,7 @@ async def get(conn: asyncpg.Connection[Any], kind: str, fact_id: str) -> dict[st
     return dict(doc) if doc is not None else None
 
 
-async def get_many(conn: asyncpg.Connection[Any], kind: str, ids: Sequence[str]) -> list[dict[str, Any] | None]:
+async def get_many(conn: Conn, kind: str, ids: Sequence[str]) -> list[dict[str, Any] | None]:
     """Documents for ``ids`` in the same order (None where missing): the DataLoader batch function."""
     t = fact_type(kind)
     rows = await conn.fetch(
@@ -170,7 +169,7 @@ async def get_many(conn: asyncpg.Connection[Any], kind: str, ids: Sequence[str])
     return [by_id.get(i) for i in ids]
 
 
-async def get_as_of(conn: asyncpg.Connection[Any], fact_id: str, at: str) -> dict[str, Any] | None:
+async def get_as_of(conn: Conn, fact_id: str, at: str) -> dict[str, Any] | None:
     """The fact as it stood at ``at`` (ISO 8601): the newest revision made at or before it."""
     doc = await conn.fetchval(
         """SELECT snapshot FROM revisions
@@ -182,7 +181,7 @@ async def get_as_of(conn: asyncpg.Connection[Any], fact_id: str, at: str) -> dic
     return dict(doc) if doc is not None else None
 
 
-async def revisions(conn: asyncpg.Connection[Any], fact_id: str) -> list[dict[str, Any]]:
+async def revisions(conn: Conn, fact_id: str) -> list[dict[str, Any]]:
     """Every version of a fact, oldest first: who changed it, when, why, and what it became."""
     rows = await conn.fetch(
         """SELECT version, change_kind, reason, changed_by, changed_at, snapshot

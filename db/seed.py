@@ -7,10 +7,10 @@ import io
 from importlib import resources
 from typing import Any
 
-import asyncpg
 import orjson
 
 from db import bulk
+from db.pool import Conn
 
 FIXTURE = "atlantic-maduro-exile.json"
 
@@ -21,7 +21,7 @@ def fixture_document() -> dict[str, Any]:
     return document
 
 
-async def seed(conn: asyncpg.Connection[Any]) -> bulk.LoadReport | None:
+async def seed(conn: Conn) -> bulk.LoadReport | None:
     """Load the seed unless its article exists; returns the report, or None when already seeded."""
     document = fixture_document()
     uri = document["articles"][0]["uri"]

@@ -16,6 +16,7 @@ from db.errors import Conflict, FieldError, NewsfactsError, NotFound, Validation
 from db.facts import READ_ONLY, FactType, without_read_only
 from db.fields import Checks, Path
 from db.ids import new_id
+from db.pool import Conn
 from db.registry import FACT_TYPES, fact_type
 
 
@@ -49,7 +50,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 async def validate_batch(
-    conn: asyncpg.Connection[Any], kind: str, records: Sequence[Any], *, allow_id: bool = True
+    conn: Conn, kind: str, records: Sequence[Any], *, allow_id: bool = True
 ) -> tuple[list[Validated], list[Rejected]]:
     """Validate records of one kind, including what needs the database: every referenced id must
     exist (or be created in this batch) and every reference's quoteText must match its article."""
@@ -76,7 +77,7 @@ async def validate_batch(
 
 
 async def _check_refs(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     kind: str,
     checked: list[tuple[int, Checks, dict[str, Any] | None]],
     batch_ids: set[str],
@@ -107,9 +108,7 @@ WHERE a.id IS NULL OR q.e > length(a.body) OR substr(a.body, q.s + 1, q.e - q.s)
 """
 
 
-async def _check_quotes(
-    conn: asyncpg.Connection[Any], checked: list[tuple[int, Checks, dict[str, Any] | None]]
-) -> None:
+async def _check_quotes(conn: Conn, checked: list[tuple[int, Checks, dict[str, Any] | None]]) -> None:
     # Offsets count Unicode code points on both sides: Python str indexing and PostgreSQL substr()
     # on a UTF-8 database agree, unlike byte or UTF-16 offsets.
     flat: list[tuple[Checks, Path, Any]] = []
@@ -152,7 +151,7 @@ def _raise_rejections(bad: list[Rejected], *, single: bool) -> None:
 
 
 async def insert_validated(
-    conn: asyncpg.Connection[Any], kind: str, rows: Sequence[Validated], *, changed_by: str, reason: str | None = None
+    conn: Conn, kind: str, rows: Sequence[Validated], *, changed_by: str, reason: str | None = None
 ) -> list[dict[str, Any]]:
     """Insert validated rows with their first revision and ``<kind>.created`` events; returns the
     new documents. Must run inside a transaction that the caller commits."""
@@ -165,7 +164,7 @@ async def insert_validated(
 
 
 async def _insert_rows(
-    conn: asyncpg.Connection[Any], t: FactType, rows: list[dict[str, Any]], *, changed_by: str, reason: str | None
+    conn: Conn, t: FactType, rows: list[dict[str, Any]], *, changed_by: str, reason: str | None
 ) -> list[dict[str, Any]]:
     columns = sorted(rows[0])
     cols = ", ".join(columns)
@@ -187,16 +186,14 @@ async def _insert_rows(
     return [r["snapshot"] for r in result]
 
 
-async def create(
-    conn: asyncpg.Connection[Any], kind: str, record: Any, *, changed_by: str, reason: str | None = None
-) -> dict[str, Any]:
+async def create(conn: Conn, kind: str, record: Any, *, changed_by: str, reason: str | None = None) -> dict[str, Any]:
     """Create one fact; raises ValidationFailed naming every bad field, Conflict on a duplicate."""
     (doc,) = await create_many(conn, kind, [record], changed_by=changed_by, reason=reason, _single=True)
     return doc
 
 
 async def create_many(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     kind: str,
     records: Sequence[Any],
     *,
@@ -215,7 +212,7 @@ async def create_many(
         raise from_postgres(exc) from exc
 
 
-async def _lock_current(conn: asyncpg.Connection[Any], t: FactType, fact_id: str) -> dict[str, Any]:
+async def _lock_current(conn: Conn, t: FactType, fact_id: str) -> dict[str, Any]:
     if not isinstance(fact_id, str) or not fact_id.startswith(t.prefix + "_"):
         raise NotFound(f"no {t.kind} has the id {fact_id!r}")
     # FOR UPDATE: a concurrent update of the same fact waits here, then sees this one's result,
@@ -230,7 +227,7 @@ async def _lock_current(conn: asyncpg.Connection[Any], t: FactType, fact_id: str
 
 
 async def _write_version(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     t: FactType,
     fact_id: str,
     columns: dict[str, Any],
@@ -275,7 +272,7 @@ def _check_version(doc: dict[str, Any], expected_version: int | None) -> None:
 
 
 async def update(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     kind: str,
     fact_id: str,
     patch: Any,
@@ -323,7 +320,7 @@ async def update(
 
 
 async def retract(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     kind: str,
     fact_id: str,
     *,

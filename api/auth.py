@@ -1,0 +1,105 @@
+"""Who is calling: ``Authorization: Bearer <api key>`` → Principal, shared by REST, GraphQL and
+WebSocket/SSE. Anonymous callers may read when ANONYMOUS_READS is on (the default).
+
+Key lookups are cached in-process for KEY_CACHE_SECONDS: a revoked key keeps working on a server
+process for at most that long, in exchange for no database round trip per request."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from api.state import State, get_state
+from db import keys
+from db.errors import Forbidden, Unauthenticated
+
+KEY_CACHE_SECONDS = 30.0
+_CACHE_MAX = 10_000
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: an API key (id and scope) or anonymous, plus the client address for rate limits."""
+
+    key_id: str | None
+    scope: str | None
+    client: str
+
+    @property
+    def anonymous(self) -> bool:
+        return self.key_id is None
+
+    @property
+    def rate_key(self) -> str:
+        """What rate limits count against: the key, or the client address for anonymous callers."""
+        return f"key:{self.key_id}" if self.key_id else f"ip:{self.client}"
+
+    def allows(self, scope: str) -> bool:
+        return self.scope is not None and keys.SCOPE_RANK[self.scope] >= keys.SCOPE_RANK[scope]
+
+
+class KeyCache:
+    """A small TTL cache of secret-hash → ApiKey (or None for unknown secrets), per process."""
+
+    def __init__(self) -> None:
+        self._entries: dict[bytes, tuple[float, keys.ApiKey | None]] = {}
+
+    def get(self, digest: bytes) -> tuple[bool, keys.ApiKey | None]:
+        entry = self._entries.get(digest)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, digest: bytes, key: keys.ApiKey | None) -> None:
+        if len(self._entries) >= _CACHE_MAX:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic() + KEY_CACHE_SECONDS, key)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header; raises Unauthenticated for other schemes."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("use 'Authorization: Bearer <api key>'")
+    return token.strip()
+
+
+async def principal_for_token(state: State, token: str | None, client: str) -> Principal:
+    """The Principal for an API key secret (None: anonymous); an unknown or revoked key is refused."""
+    if token is None:
+        return Principal(None, None, client)
+    cache: KeyCache = state.services.setdefault("key_cache", KeyCache())
+    digest = keys.hash_secret(token)
+    hit, key = cache.get(digest)
+    if not hit:
+        async with state.pool.acquire() as conn:
+            key = await keys.authenticate(conn, token)
+        cache.put(digest, key)
+    if key is None:
+        raise Unauthenticated("the API key is unknown or revoked")
+    return Principal(key.id, key.scope, client)
+
+
+async def authenticate(conn: HTTPConnection) -> Principal:
+    """The Principal of a request or WebSocket handshake (memoised on its scope)."""
+    cached = conn.scope.get("newsfacts.principal")
+    if isinstance(cached, Principal):
+        return cached
+    client = conn.client.host if conn.client else "unknown"
+    principal = await principal_for_token(get_state(conn), bearer_token(conn.headers.get("authorization")), client)
+    conn.scope["newsfacts.principal"] = principal
+    return principal
+
+
+def require(principal: Principal, scope: str, *, anonymous_reads: bool) -> None:
+    """Refuse unless ``principal`` may act with ``scope`` (anonymous callers may only read, if allowed)."""
+    if principal.anonymous:
+        if scope == "read" and anonymous_reads:
+            return
+        raise Unauthenticated(f"this needs an API key with the {scope} scope")
+    if not principal.allows(scope):
+        raise Forbidden(f"this needs the {scope} scope; the key has {principal.scope}")
