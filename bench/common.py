@@ -1,0 +1,149 @@
+"""Shared benchmark helpers: markdown tables, latency percentiles, peak RSS of a process tree, and
+embedded PostgreSQL / Redis under a temporary folder. Stable API: other bench scripts import it."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from api.embedded import EmbeddedPostgres, EmbeddedRedis
+
+__all__ = [
+    "RssSampler",
+    "embedded_postgres",
+    "embedded_redis",
+    "markdown_table",
+    "percentile",
+    "print_table",
+    "summarise_ms",
+    "temp_dir",
+]
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub markdown table; floats get thousands separators and at most 2 decimals."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:,.2f}"
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:,}"
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, note: str = "") -> str:
+    """Print ``### title``, the table and an optional note; returns the same markdown."""
+    text = f"### {title}\n\n{markdown_table(headers, rows)}\n"
+    if note:
+        text += f"\n{note}\n"
+    print(text, flush=True)
+    return text
+
+
+def percentile(samples: Sequence[float], p: float) -> float:
+    """The ``p``-th percentile (0-100) by nearest rank; samples need not be sorted."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def summarise_ms(samples_s: Sequence[float]) -> dict[str, float]:
+    """p50 / p99 / mean / max of durations given in seconds, in milliseconds."""
+    ms = [s * 1000 for s in samples_s]
+    return {
+        "p50": percentile(ms, 50),
+        "p99": percentile(ms, 99),
+        "mean": statistics.fmean(ms) if ms else float("nan"),
+        "max": max(ms) if ms else float("nan"),
+    }
+
+
+@dataclass
+class RssSampler:
+    """Samples the resident memory of a process and its children every ``interval`` seconds in a
+    background thread; ``peak_mb`` is the largest total seen. Use as a context manager."""
+
+    pid: int
+    interval: float = 0.05
+    include_children: bool = True
+    peak_bytes: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_bytes / 1_048_576
+
+    def sample(self) -> int:
+        try:
+            proc = psutil.Process(self.pid)
+            procs = [proc, *(proc.children(recursive=True) if self.include_children else [])]
+        except psutil.Error:
+            return 0
+        total = 0
+        for p in procs:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        self.peak_bytes = max(self.peak_bytes, total)
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> RssSampler:
+        self.sample()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+
+@contextlib.contextmanager
+def temp_dir(prefix: str = "newsfacts-bench-") -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        yield Path(folder)
+
+
+@contextlib.contextmanager
+def embedded_postgres(folder: Path | None = None) -> Iterator[str]:
+    """A fresh embedded PostgreSQL 16 (pgserver); yields its URL and stops it afterwards."""
+    with contextlib.ExitStack() as stack:
+        base = folder or stack.enter_context(temp_dir())
+        pg = EmbeddedPostgres(base / "postgres").start()
+        stack.callback(pg.stop)
+        yield pg.url
+
+
+@contextlib.contextmanager
+def embedded_redis(folder: Path | None = None) -> Iterator[str]:
+    """A fresh embedded Redis (no persistence); yields its URL and stops it afterwards."""
+    with contextlib.ExitStack() as stack:
+        base = folder or stack.enter_context(temp_dir())
+        server = EmbeddedRedis(base / "redis", persist=False).start()
+        stack.callback(server.stop)
+        yield server.url
+
+
+def elapsed(start: float) -> float:
+    """Seconds since ``start`` (a time.perf_counter() value)."""
+    return time.perf_counter() - start
