@@ -3,7 +3,7 @@ release (we never leave session state behind, and the reset costs 10-28% of a si
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
@@ -20,7 +20,17 @@ async def init_connection(conn: asyncpg.Connection[Any]) -> None:
         await conn.set_type_codec(typename, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
-class _NoResetConnection(asyncpg.Connection[Any]):
+# What db functions accept: a standalone connection or one acquired from the pool.
+# asyncpg's classes are generic only in the stubs: subscripting them at run time raises TypeError.
+if TYPE_CHECKING:
+    _Connection = asyncpg.Connection[Any]
+    Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
+else:
+    _Connection = asyncpg.Connection
+    Conn = asyncpg.Connection | PoolConnectionProxy
+
+
+class _NoResetConnection(_Connection):
     """Skips asyncpg's per-release reset query. Safe because no code path leaves session state
     (no SET, LISTEN, temp tables or advisory session locks) on a pooled connection; LISTEN and
     leader election use dedicated connections outside the pool."""
@@ -54,7 +64,3 @@ async def connect(dsn: str) -> asyncpg.Connection[Any]:
     conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn, server_settings={"TimeZone": "UTC"})
     await init_connection(conn)
     return conn
-
-
-# What db functions accept: a standalone connection or one acquired from the pool.
-Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
