@@ -45,7 +45,11 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     rate_limit_anonymous: int = 60
     rate_limit_key: int = 600
+    rate_limit_window_seconds: int = 60
     event_retention_days: int = 30
+    event_stream_maxlen: int = 100_000
+    event_heartbeat_seconds: int = 15
+    subscriptions_per_connection: int = 25
     webhook_allowed_networks: tuple[str, ...] = ()
     webhook_require_https: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
