@@ -1,0 +1,52 @@
+"""Fixtures for the db tests: an empty database of its own (for migration tests) and row counts of
+everything a write leaves behind (to prove a refused write left nothing)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import asyncpg
+import pytest
+
+from db.pool import Conn
+
+WRITE_TABLES = ("actors", "articles", "claims", "deployments", "incidents", "revisions", "events")
+
+
+def with_database(server_url: str, name: str) -> str:
+    """``server_url`` pointing at database ``name`` instead."""
+    base, _, query = server_url.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+async def empty_database(postgres_server_url: str) -> AsyncIterator[str]:
+    """A brand-new database with no schema, dropped after the test."""
+    name = f"nf_empty_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(postgres_server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield with_database(postgres_server_url, name)
+    finally:
+        admin = await asyncpg.connect(postgres_server_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def table_counts(conn: Conn) -> dict[str, int]:
+    """Rows in every table a write touches, plus the event counter."""
+    counts = {t: int(await conn.fetchval(f"SELECT count(*) FROM {t}")) for t in WRITE_TABLES}
+    counts["event_counter"] = int(await conn.fetchval("SELECT last FROM event_counter"))
+    return counts
+
+
+@pytest.fixture
+def counts() -> Callable[[Conn], Coroutine[Any, Any, dict[str, int]]]:
+    return table_counts
