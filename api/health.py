@@ -30,10 +30,12 @@ async def readyz(request: Request) -> JSONResponse:
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
-    ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "degraded", "checks": checks}, status_code=200 if ready else 503
-    )
+    # PostgreSQL is the source of truth: without it we cannot serve. Without Redis we still serve
+    # (from PostgreSQL, with local rate limits), so stay in rotation but say we are degraded.
+    if checks["postgres"] != "ok":
+        return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)
+    status = "ready" if checks["redis"] == "ok" else "degraded"
+    return JSONResponse({"status": status, "checks": checks}, status_code=200)
 
 
 routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]

@@ -1,0 +1,28 @@
+"""The response cache: two tiers (in-process and Redis) invalidated by the event log."""
+
+from __future__ import annotations
+
+from api.cache.invalidator import Invalidator
+from api.cache.store import Entry, LocalTier, ResponseCache
+from api.state import State
+
+__all__ = ["Entry", "Invalidator", "LocalTier", "ResponseCache", "start", "stop"]
+
+
+async def start(state: State) -> None:
+    """Lifespan hook: the cache and its invalidator for this process (and the metrics registry)."""
+    from api.metrics import Metrics
+
+    state.services.setdefault("metrics", Metrics())
+    cache = ResponseCache(state.redis, ttl=float(state.settings.cache_ttl_seconds))
+    assert state.settings.database_url is not None
+    invalidator = Invalidator(cache, state.settings.database_url)
+    await invalidator.start()
+    state.services["cache"] = cache
+    state.services["cache_invalidator"] = invalidator
+
+
+async def stop(state: State) -> None:
+    invalidator: Invalidator | None = state.services.get("cache_invalidator")
+    if invalidator is not None:
+        await invalidator.stop()

@@ -1,0 +1,157 @@
+"""Caches successful REST GETs of facts (pure ASGI, in front of the routes): the key is the
+normalised request (path, sorted query, representation headers) plus the caller's scope; a hit is
+answered here — 304 when the client's ETag still matches — without touching the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import authenticate
+from api.cache.store import Entry, ResponseCache
+from api.cache.tags import ids_in, list_tag
+from api.state import get_state
+from db.errors import NewsfactsError
+
+_PLURALS = {
+    "articles": "article",
+    "actors": "actor",
+    "claims": "claim",
+    "deployments": "deployment",
+    "incidents": "incident",
+}
+# Per-request or per-caller headers never stored with an entry.
+_VOLATILE = {b"x-request-id", b"ratelimit", b"ratelimit-policy", b"retry-after", b"date", b"set-cookie", b"x-cache"}
+MAX_ENTRY_BYTES = 1_000_000
+WAIT_FOR_LEADER_SECONDS = 5.0
+
+
+def cache_key(scope: Scope, caller: str) -> str:
+    headers = dict(scope["headers"])
+    query = urlencode(sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)))
+    parts = [
+        scope["method"], scope["path"], query, caller,
+        headers.get(b"accept", b"").decode("latin-1"), headers.get(b"accept-encoding", b"").decode("latin-1"),
+    ]  # fmt: skip
+    return "rest:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def path_tags(path: str) -> set[str]:
+    """List families a path shows: ``/v1/claims`` and ``/v1/actors/{id}/claims`` are claim lists."""
+    segments = [s for s in path.split("/") if s]
+    if len(segments) >= 2 and segments[0] == "v1":
+        if len(segments) == 2 and segments[1] in _PLURALS:
+            return {list_tag(_PLURALS[segments[1]])}
+        if len(segments) == 4 and segments[3] in _PLURALS:
+            return {list_tag(_PLURALS[segments[3]])}
+    return set()
+
+
+def cacheable(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        return False
+    segments = scope["path"].split("/")
+    if len(segments) < 3 or segments[1] != "v1" or segments[2] not in _PLURALS:
+        return False
+    headers = dict(scope["headers"])
+    if b"x-ndjson" in headers.get(b"accept", b""):
+        return False  # streams are exported, not cached
+    return b"no-cache" not in headers.get(b"cache-control", b"")
+
+
+class CacheMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not cacheable(scope):
+            await self.app(scope, receive, send)
+            return
+        state = get_state(HTTPConnection(scope))
+        cache: ResponseCache | None = state.services.get("cache")
+        if cache is None or not cache.enabled:
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = await authenticate(HTTPConnection(scope))
+        except NewsfactsError:
+            await self.app(scope, receive, send)  # the app renders the authentication error
+            return
+        key = cache_key(scope, principal.scope or "anonymous")
+        entry, tier = await cache.get(key)
+        if entry is None:
+            pending = await cache.single_flight(key)
+            if pending is not None:
+                with contextlib.suppress(TimeoutError):
+                    entry = await asyncio.wait_for(asyncio.shield(pending), WAIT_FOR_LEADER_SECONDS)
+                tier = "shared" if entry is not None else "miss"
+        if entry is not None:
+            await _send_entry(scope, send, entry, tier)
+            return
+        await self._compute(scope, receive, send, cache, key)
+
+    async def _compute(self, scope: Scope, receive: Receive, send: Send, cache: ResponseCache, key: str) -> None:
+        seq = cache.applied_seq  # before reading: anything committed later will have bumped a tag past it
+        start: Message | None = None
+        chunks: list[bytes] = []
+        size = 0
+        storable = True
+
+        async def capture(message: Message) -> None:
+            nonlocal start, size, storable
+            if message["type"] == "http.response.start":
+                start = message
+                storable = message["status"] == 200
+                message = {**message, "headers": [*message.get("headers", []), (b"x-cache", b"miss")]}
+            elif message["type"] == "http.response.body" and storable:
+                body = message.get("body", b"")
+                size += len(body)
+                if size > MAX_ENTRY_BYTES:
+                    storable = False
+                    chunks.clear()
+                else:
+                    chunks.append(body)
+            await send(message)
+
+        entry: Entry | None = None
+        try:
+            await self.app(scope, receive, capture)
+            if start is not None and storable:
+                body = b"".join(chunks)
+                headers = tuple(
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in start.get("headers", [])
+                    if k.lower() not in _VOLATILE
+                )
+                entry = Entry(200, headers, body, frozenset(ids_in(body) | path_tags(scope["path"])), seq)
+                await cache.put(key, entry)
+        finally:
+            cache.finish_flight(key, entry)
+
+
+async def _send_entry(scope: Scope, send: Send, entry: Entry, tier: str) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in entry.headers]
+    headers.append((b"x-cache", f"hit; tier={tier}".encode()))
+    etag = next((v for k, v in entry.headers if k.lower() == "etag"), None)
+    if_none_match = dict(scope["headers"]).get(b"if-none-match", b"").decode("latin-1")
+    if etag is not None and if_none_match and _etag_matches(if_none_match, etag):
+        kept = [
+            (k, v) for k, v in headers if k.lower() not in (b"content-length", b"content-type", b"content-encoding")
+        ]
+        await send({"type": "http.response.start", "status": 304, "headers": kept})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else entry.body})
+
+
+def _etag_matches(if_none_match: str, etag: str) -> bool:
+    if if_none_match.strip() == "*":
+        return True
+    wanted = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return etag.removeprefix("W/") in wanted

@@ -1,0 +1,101 @@
+"""Prometheus metrics at /metrics: request counts and latency per route template and per GraphQL
+operation, cache hits and misses, DB pool usage, and gauges other parts register (relay lag,
+webhook queue depth). One registry per app, kept in State — no process-global registry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.state import get_state
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class Metrics:
+    """The app's metric families. ``collectors`` are async callbacks refreshing gauges at scrape time."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("newsfacts_http_requests", "HTTP requests", ["route", "method", "status"], registry=r)
+        self.latency = Histogram(
+            "newsfacts_http_request_seconds", "HTTP request latency", ["route", "method"], buckets=_BUCKETS, registry=r
+        )
+        self.graphql = Histogram(
+            "newsfacts_graphql_operation_seconds", "GraphQL operation latency", ["operation", "outcome"],
+            buckets=_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.cache = Counter("newsfacts_cache_lookups", "Response cache lookups", ["surface", "result"], registry=r)
+        self.pool_size = Gauge("newsfacts_db_pool_connections", "DB pool connections", ["state"], registry=r)
+        self.relay_lag = Gauge("newsfacts_event_relay_lag_events", "Committed events not yet relayed", registry=r)
+        self.cache_lag = Gauge(
+            "newsfacts_cache_invalidation_lag_events", "Events not yet applied to the cache", registry=r
+        )
+        self.webhook_queue = Gauge("newsfacts_webhook_queue_depth", "Webhook deliveries waiting", registry=r)
+        self.webhook_failures = Gauge(
+            "newsfacts_webhook_failing_endpoints", "Endpoints whose last attempt failed", registry=r
+        )
+        self.collectors: list[Callable[[], Awaitable[None]]] = []
+
+
+def route_label(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by its route template (never by raw path: bounded labels)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        metrics: Metrics | None = get_state(HTTPConnection(scope)).services.get("metrics")
+        if metrics is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            label = route_label(scope)
+            metrics.requests.labels(label, scope["method"], str(status)).inc()
+            metrics.latency.labels(label, scope["method"]).observe(time.perf_counter() - started)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    state = get_state(request)
+    metrics: Metrics = state.services["metrics"]
+    metrics.pool_size.labels("total").set(state.pool.get_size())
+    metrics.pool_size.labels("idle").set(state.pool.get_idle_size())
+    cache = state.services.get("cache")
+    if cache is not None:
+        async with state.pool.acquire() as conn:
+            last = await conn.fetchval("SELECT last FROM event_counter")
+        metrics.cache_lag.set(max(0, int(last or 0) - cache.applied_seq))
+    for collect in metrics.collectors:
+        await collect()
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+routes = [Route("/metrics", metrics_endpoint, methods=["GET"])]
