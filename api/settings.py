@@ -47,6 +47,8 @@ class Settings:
     rate_limit_key: int = 600
     rate_limit_window_seconds: int = 60
     event_retention_days: int = 30
+    cache_enabled: bool = True
+    cache_ttl_seconds: int = 300
     event_stream_maxlen: int = 100_000
     event_heartbeat_seconds: int = 15
     subscriptions_per_connection: int = 25
