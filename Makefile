@@ -46,6 +46,7 @@ seed: install
 ## bench: every benchmark under bench/, writing bench/results/latest.md
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m bench.run_all
 
 clean:
