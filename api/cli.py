@@ -156,6 +156,38 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+
+    from api.webhooks.worker import Worker
+    from db.pool import create_pool
+
+    stack = ensure_services(settings.database_url, settings.redis_url, settings.data_dir, need_redis=False)
+    concurrency = args.concurrency or settings.webhook_concurrency
+
+    async def run() -> None:
+        pool = await create_pool(
+            stack.database_url, min_size=1, max_size=min(concurrency, 20) + 2,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+        )  # fmt: skip
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await Worker(settings, pool, stack.database_url, concurrency=concurrency).run(stop)
+        finally:
+            await pool.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        stack.stop()
+    return 0
+
+
 async def _seed_quietly(conn: Conn) -> int:
     report = await seed(conn)
     log.info("seed: %s", "already present" if report is None else f"loaded {report.total_loaded} facts")
@@ -172,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="server processes (default WORKERS or 1)")
     serve.add_argument("--seed", action="store_true", help="load the seed article first (idempotent)")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="deliver webhooks (run any number of these)")
+    worker.add_argument("--concurrency", type=int, help="deliveries in flight (default WEBHOOK_CONCURRENCY)")
+    worker.set_defaults(func=cmd_worker)
 
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the seed article and its facts (idempotent)").set_defaults(func=cmd_seed)

@@ -54,6 +54,18 @@ class Settings:
     subscriptions_per_connection: int = 25
     webhook_allowed_networks: tuple[str, ...] = ()
     webhook_require_https: bool = True
+    webhook_max_payload_bytes: int = 256_000
+    webhook_timeout_ms: int = 15_000
+    # Seconds before each attempt (the first is immediate): Standard Webhooks' schedule, ≈ 2.8 days.
+    webhook_retry_schedule: tuple[str, ...] = (
+        "0", "5", "300", "1800", "7200", "18000", "36000", "36000", "36000", "36000", "36000", "36000",
+    )  # fmt: skip
+    webhook_retry_after_max_seconds: int = 36_000
+    webhook_disable_after_hours: int = 120
+    webhook_secret_grace_hours: int = 24
+    webhook_concurrency: int = 32
+    webhook_endpoint_concurrency: int = 4
+    public_url: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

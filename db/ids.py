@@ -18,6 +18,8 @@ PREFIXES: dict[str, str] = {
     "event": "evt",
     "asset": "ast",
     "key": "key",
+    "webhook_endpoint": "whe",
+    "webhook_delivery": "whd",
 }
 TYPE_BY_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
 

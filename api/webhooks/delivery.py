@@ -1,0 +1,286 @@
+"""One delivery attempt: the SSRF guard (at registration and on every connection), the signed
+Standard Webhooks request, and what its answer means (success, retry when, or disable the endpoint)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import random
+import socket
+import time
+import typing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+import orjson
+
+from api.settings import Settings
+from api.webhooks import signing
+from db.errors import FieldError, ValidationFailed
+from db.webhooks import Claimed, Outcome
+
+MAX_RESPONSE_BODY = 2048
+USER_AGENT = "newsfacts-webhooks/1"
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeAddress(Exception):
+    """The endpoint's host resolves to an address webhooks may not reach."""
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses webhooks may connect to: public unicast ones, plus the allow-listed networks."""
+
+    allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AddressPolicy:
+        return cls(tuple(ipaddress.ip_network(n, strict=False) for n in settings.webhook_allowed_networks))
+
+    def refusal(self, ip: IPAddress) -> str | None:
+        """Why ``ip`` is refused, or None when it may be reached."""
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+        if any(ip in net for net in self.allowed):
+            return None
+        if ip.is_loopback:
+            return "a loopback address"
+        if ip.is_link_local:
+            return "a link-local address (cloud metadata lives here)"
+        if ip.is_unspecified:
+            return "the unspecified address"
+        if ip.is_multicast:
+            return "a multicast address"
+        if ip.is_private or not ip.is_global:
+            return "a private or reserved address"
+        return None
+
+
+async def resolve(host: str, port: int, policy: AddressPolicy) -> list[str]:
+    """Every address ``host`` resolves to, all of them allowed (UnsafeAddress otherwise): one bad
+    answer refuses the host, so a DNS name cannot mix a public and a private address."""
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise UnsafeAddress(f"{host} does not resolve ({exc.strerror or exc})") from None
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    for address in addresses:
+        reason = policy.refusal(ipaddress.ip_address(address.split("%")[0]))
+        if reason is not None:
+            raise UnsafeAddress(f"{host} resolves to {address}, {reason}; see WEBHOOK_ALLOWED_NETWORKS")
+    return addresses
+
+
+async def validate_url(url: object, settings: Settings, *, pointer: str = "url") -> str:
+    """The endpoint URL if it is acceptable; ValidationFailed naming what is wrong otherwise."""
+
+    def bad(message: str) -> ValidationFailed:
+        return ValidationFailed(f"{pointer} {message}", errors=[FieldError((pointer,), "INVALID_URL", message)])
+
+    if not isinstance(url, str) or not url:
+        raise bad("must be a non-empty string")
+    if len(url) > 2048:
+        raise bad("must be at most 2048 characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise bad(f"is not a valid URL ({exc})") from None
+    allowed_schemes = ("https",) if settings.webhook_require_https else ("https", "http")
+    if parts.scheme not in allowed_schemes:
+        raise bad(f"must use {' or '.join(allowed_schemes)}")
+    if not parts.hostname:
+        raise bad("has no host")
+    if parts.username or parts.password:
+        raise bad("must not carry credentials; authenticate the signature instead")
+    if parts.fragment:
+        raise bad("must not have a #fragment")
+    try:
+        await resolve(
+            parts.hostname, port or (443 if parts.scheme == "https" else 80), AddressPolicy.from_settings(settings)
+        )
+    except UnsafeAddress as exc:
+        raise bad(f"is refused: {exc}") from None
+    return url
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves and checks the host on every new connection and connects to the address it checked,
+    so a DNS answer that changes after registration (rebinding) cannot reach a private address."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self._policy = policy
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
+        local_address: str | None = None,
+        socket_options: typing.Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await resolve(host, port, self._policy)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
+        socket_options: typing.Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise UnsafeAddress("unix sockets are not webhook endpoints")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def make_client(settings: Settings, *, max_connections: int = 100) -> httpx.AsyncClient:
+    """The worker's HTTP client: no redirects, no proxies from the environment, guarded connections."""
+    transport = httpx.AsyncHTTPTransport(retries=0)
+    ssl_context = transport._pool._ssl_context  # keep httpx's verified default context
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl_context,
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=30.0,
+        network_backend=GuardedBackend(AddressPolicy.from_settings(settings)),
+    )
+    timeout = settings.webhook_timeout_ms / 1000
+    return httpx.AsyncClient(
+        transport=transport, follow_redirects=False, trust_env=False, timeout=httpx.Timeout(timeout)
+    )
+
+
+def schedule(settings: Settings) -> list[float]:
+    return [float(s) for s in settings.webhook_retry_schedule]
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date), None when absent/invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+def next_delay(settings: Settings, attempts_done: int, retry_after: float | None) -> float | None:
+    """Seconds until the next attempt after ``attempts_done`` attempts, or None: give up. ±20 % jitter
+    spreads retries of a recovering receiver; a Retry-After (capped) is a floor."""
+    steps = schedule(settings)
+    if attempts_done >= len(steps):
+        return None
+    delay = steps[attempts_done] * random.uniform(0.8, 1.2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, float(settings.webhook_retry_after_max_seconds)))
+    return delay
+
+
+_PLURAL = {
+    "actor": "actors",
+    "article": "articles",
+    "claim": "claims",
+    "deployment": "deployments",
+    "incident": "incidents",
+}
+
+
+def message(claimed: Claimed, settings: Settings) -> tuple[str, bytes] | None:
+    """The webhook-id and body of a delivery, thin when the full body is over the size limit;
+    None when its event no longer exists (expired from the log)."""
+    if claimed.payload is not None:
+        return claimed.id, orjson.dumps(claimed.payload)
+    event = claimed.event
+    if event is None:
+        return None
+    head = {
+        "id": event["id"],
+        "type": event["type"],
+        "timestamp": event["created_at"].isoformat(),
+        "sequence": event["sequence"],
+    }
+    body = orjson.dumps({**head, "data": event["data"]})
+    if len(body) > settings.webhook_max_payload_bytes:
+        base = settings.public_url or f"http://{settings.host}:{settings.port}"
+        plural = _PLURAL.get(event["object_type"], event["object_type"] + "s")
+        thin = {
+            "id": event["object_id"],
+            "object": event["object_type"],
+            "url": f"{base}/v1/{plural}/{event['object_id']}",
+        }
+        body = orjson.dumps({**head, "data": thin, "thin": True})
+    return event["id"], body
+
+
+async def attempt(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) -> Outcome:
+    """Send one delivery and judge the answer."""
+    built = message(claimed, settings)
+    if built is None:
+        return Outcome(False, None, 0, None, "the event is no longer in the event log", None)
+    msg_id, body = built
+    sent_at = time.time()
+    headers = {
+        **signing.headers(claimed.secrets, msg_id, int(sent_at), body),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+    started = time.monotonic()
+    status: int | None = None
+    response_body: str | None = None
+    retry_after: float | None = None
+    error: str | None = None
+    try:
+        async with asyncio.timeout(settings.webhook_timeout_ms / 1000):
+            async with client.stream("POST", claimed.url, content=body, headers=headers) as response:
+                status = response.status_code
+                retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
+                chunks = bytearray()
+                async for chunk in response.aiter_raw():
+                    chunks += chunk
+                    if len(chunks) >= MAX_RESPONSE_BODY:
+                        break
+                response_body = chunks[:MAX_RESPONSE_BODY].decode("utf-8", "replace")
+    except TimeoutError:
+        error = f"no answer within {settings.webhook_timeout_ms / 1000:g} s"
+    except UnsafeAddress as exc:
+        error = f"refused: {exc}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    duration_ms = int((time.monotonic() - started) * 1000)
+    attempts_done = claimed.attempt_count + 1
+    if status is not None and 200 <= status < 300:
+        return Outcome(True, status, duration_ms, response_body, None, None)
+    if status == 410:
+        reason = f"the endpoint answered 410 Gone at {datetime.now(UTC).isoformat(timespec='seconds')}"
+        return Outcome(False, status, duration_ms, response_body, "410 Gone", None, disable_reason=reason)
+    if status is not None:
+        error = f"HTTP {status}" + (" (redirects are not followed)" if 300 <= status < 400 else "")
+    delay = next_delay(settings, attempts_done, retry_after)
+    return Outcome(False, status, duration_ms, response_body, error, delay)

@@ -1,0 +1,495 @@
+"""Webhook SQL: endpoints, the fan-out from the outbox into the delivery queue, claiming due
+deliveries with leases, recording attempts, and the delivery log. Design notes in 0003_webhooks.sql."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from db.ids import new_id
+from db.pool import Conn
+
+WAKE_CHANNEL = "newsfacts_webhooks"  # NOTIFYed when deliveries become due, so idle workers wake
+
+
+def endpoint_doc(row: asyncpg.Record) -> dict[str, Any]:
+    """The public shape of an endpoint; never includes a secret."""
+    return {
+        "id": row["id"],
+        "object": "webhook_endpoint",
+        "url": row["url"],
+        "description": row["description"],
+        "enabledEvents": list(row["enabled_events"]),
+        "status": row["status"],
+        "disabledReason": row["disabled_reason"],
+        "disabledAt": _iso(row["disabled_at"]),
+        "failingSince": _iso(row["failing_since"]),
+        "lastSuccessAt": _iso(row["last_success_at"]),
+        "lastFailureAt": _iso(row["last_failure_at"]),
+        "createdSequence": row["created_sequence"],
+        "createdAt": _iso(row["created_at"]),
+        "updatedAt": _iso(row["updated_at"]),
+    }
+
+
+def attempt_doc(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
+    return {
+        "object": "webhook_attempt",
+        "attemptedAt": _iso(row["attempted_at"]) if isinstance(row["attempted_at"], datetime) else row["attempted_at"],
+        "outcome": row["outcome"],
+        "responseStatus": row["response_status"],
+        "durationMs": row["duration_ms"],
+        "responseBody": row["response_body"],
+        "error": row["error"],
+    }
+
+
+def delivery_doc(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "object": "webhook_delivery",
+        "endpoint": row["endpoint_id"],
+        "event": row["event_id"],
+        "sequence": row["sequence"],
+        "type": row["type"],
+        "reason": row["reason"],
+        "status": row["status"],
+        "attemptCount": row["attempt_count"],
+        "nextAttemptAt": _iso(row["next_attempt_at"]) if row["status"] == "pending" else None,
+        "lastStatusCode": row["last_status_code"],
+        "lastError": row["last_error"],
+        "deliveredAt": _iso(row["delivered_at"]),
+        "createdAt": _iso(row["created_at"]),
+        "attempts": [attempt_doc(a) for a in (row["attempts"] or [])],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# --- endpoints -------------------------------------------------------------------------------
+
+
+async def create_endpoint(
+    conn: Conn, *, url: str, description: str | None, enabled_events: Sequence[str], secret: str, created_by: str | None
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """INSERT INTO webhook_endpoints (id, url, description, enabled_events, secret, created_sequence, created_by)
+           SELECT $1, $2, $3, $4, $5, last, $6 FROM event_counter RETURNING *""",
+        new_id("webhook_endpoint"),
+        url,
+        description,
+        list(enabled_events),
+        secret,
+        created_by,
+    )
+    assert row is not None
+    created: asyncpg.Record = row
+    return created
+
+
+async def get_endpoint(conn: Conn, endpoint_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM webhook_endpoints WHERE id = $1", endpoint_id)
+
+
+async def list_endpoints(conn: Conn, *, limit: int, after: str | None) -> tuple[list[asyncpg.Record], bool]:
+    rows = await conn.fetch(
+        "SELECT * FROM webhook_endpoints WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2", after, limit + 1
+    )
+    return list(rows[:limit]), len(rows) > limit
+
+
+async def update_endpoint(
+    conn: Conn,
+    endpoint_id: str,
+    *,
+    url: str | None = None,
+    description: str | None = None,
+    set_description: bool = False,
+    enabled_events: Sequence[str] | None = None,
+    status: str | None = None,
+) -> asyncpg.Record | None:
+    """Change the given fields; re-enabling clears the disable reason and the failure clock."""
+    return await conn.fetchrow(
+        """UPDATE webhook_endpoints SET
+               url = coalesce($2, url),
+               description = CASE WHEN $3 THEN $4 ELSE description END,
+               enabled_events = coalesce($5, enabled_events),
+               status = coalesce($6, status),
+               disabled_reason = CASE WHEN $6 = 'enabled' THEN NULL
+                                      WHEN $6 = 'disabled' AND status = 'enabled' THEN 'disabled by an administrator'
+                                      ELSE disabled_reason END,
+               disabled_at = CASE WHEN $6 = 'enabled' THEN NULL
+                                  WHEN $6 = 'disabled' AND status = 'enabled' THEN now() ELSE disabled_at END,
+               failing_since = CASE WHEN $6 = 'enabled' THEN NULL ELSE failing_since END,
+               updated_at = now()
+           WHERE id = $1 RETURNING *""",
+        endpoint_id,
+        url,
+        set_description,
+        description,
+        list(enabled_events) if enabled_events is not None else None,
+        status,
+    )
+
+
+async def delete_endpoint(conn: Conn, endpoint_id: str) -> bool:
+    result = await conn.execute("DELETE FROM webhook_endpoints WHERE id = $1", endpoint_id)
+    return result.endswith(" 1")
+
+
+async def rotate_secret(conn: Conn, endpoint_id: str, new_secret: str, grace_seconds: int) -> asyncpg.Record | None:
+    """Make ``new_secret`` current; the old one keeps signing for ``grace_seconds`` (expired ones drop)."""
+    return await conn.fetchrow(
+        """UPDATE webhook_endpoints SET
+               previous_secrets = (
+                   SELECT coalesce(jsonb_agg(s), '[]') FROM (
+                       SELECT s FROM jsonb_array_elements(previous_secrets) s
+                       WHERE (s->>'expiresAt')::timestamptz > now()
+                       UNION ALL
+                       SELECT jsonb_build_object('secret', secret, 'expiresAt', now() + make_interval(secs => $3))
+                       WHERE $3 > 0
+                   ) kept),
+               secret = $2, updated_at = now()
+           WHERE id = $1 RETURNING *""",
+        endpoint_id,
+        new_secret,
+        grace_seconds,
+    )
+
+
+def signing_secrets(row: asyncpg.Record | dict[str, Any], now: datetime) -> list[str]:
+    """The current secret then every previous one not yet expired."""
+    found = [row["secret"]]
+    for old in row["previous_secrets"] or []:
+        if datetime.fromisoformat(old["expiresAt"]) > now:
+            found.append(old["secret"])
+    return found
+
+
+# --- fan-out ---------------------------------------------------------------------------------
+
+
+async def dispatch(conn: Conn, *, batch: int = 1000) -> int | None:
+    """Fan out up to ``batch`` events after the cursor; returns how many events were consumed,
+    or None when another worker holds the cursor (it is doing this very job)."""
+    async with conn.transaction():
+        last = await conn.fetchval("SELECT last_sequence FROM webhook_cursor FOR UPDATE SKIP LOCKED")
+        if last is None:
+            return None
+        row = await conn.fetchrow(
+            """WITH ev AS (
+                   SELECT sequence, id, type, object_id FROM events WHERE sequence > $1 ORDER BY sequence LIMIT $2
+               ), ins AS (
+                   INSERT INTO webhook_deliveries (id, endpoint_id, event_id, sequence, object_id, type)
+                   SELECT newsfacts_new_id('whd'), w.id, ev.id, ev.sequence, ev.object_id, ev.type
+                   FROM ev JOIN webhook_endpoints w
+                     ON w.status = 'enabled' AND ev.sequence > w.created_sequence
+                    AND w.enabled_events && ARRAY['*', ev.type]
+                   ORDER BY ev.sequence
+                   RETURNING 1
+               )
+               SELECT (SELECT count(*) FROM ev) AS events, (SELECT max(sequence) FROM ev) AS last,
+                      (SELECT count(*) FROM ins) AS deliveries""",
+            last,
+            batch,
+        )
+        assert row is not None
+        if row["events"]:
+            await conn.execute("UPDATE webhook_cursor SET last_sequence = $1, updated_at = now()", row["last"])
+        if row["deliveries"]:
+            await conn.execute("SELECT pg_notify($1, 'dispatch')", WAKE_CHANNEL)
+        return int(row["events"])
+
+
+# --- delivery queue --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A leased delivery with what sending it needs."""
+
+    id: str
+    endpoint_id: str
+    url: str
+    secrets: list[str]
+    event_id: str | None
+    type: str
+    payload: dict[str, Any] | None
+    attempt_count: int
+    event: dict[str, Any] | None
+
+
+_CANDIDATES = """
+SELECT d.id, d.endpoint_id FROM webhook_deliveries d
+JOIN webhook_endpoints w ON w.id = d.endpoint_id
+WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+  AND (d.locked_until IS NULL OR d.locked_until <= now())
+  AND w.status = 'enabled'
+  AND NOT (d.endpoint_id = ANY($2::text[]))
+  AND NOT EXISTS (
+      SELECT 1 FROM webhook_deliveries p
+      WHERE p.endpoint_id = d.endpoint_id AND p.object_id = d.object_id
+        AND p.status = 'pending' AND p.sequence < d.sequence)
+ORDER BY d.next_attempt_at, d.sequence
+LIMIT $1
+FOR UPDATE OF d SKIP LOCKED
+"""
+
+
+async def claim(
+    conn: Conn,
+    *,
+    worker: str,
+    limit: int,
+    lease_seconds: float,
+    in_flight: dict[str, int],
+    per_endpoint: int,
+) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries, at most ``per_endpoint`` in flight per endpoint counting
+    ``in_flight`` (this worker's current ones), so one slow endpoint cannot take every slot."""
+    busy = [e for e, n in in_flight.items() if n >= per_endpoint]
+    async with conn.transaction():
+        rows = await conn.fetch(_CANDIDATES, limit * 4, busy)
+        taken: list[str] = []
+        counts = dict(in_flight)
+        for r in rows:
+            if len(taken) >= limit:
+                break
+            if counts.get(r["endpoint_id"], 0) >= per_endpoint:
+                continue
+            counts[r["endpoint_id"]] = counts.get(r["endpoint_id"], 0) + 1
+            taken.append(r["id"])
+        if not taken:
+            return []
+        leased = await conn.fetch(
+            """UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2), locked_by = $3
+               FROM webhook_endpoints w
+               WHERE d.id = ANY($1::text[]) AND w.id = d.endpoint_id
+               RETURNING d.id, d.endpoint_id, d.event_id, d.type, d.payload, d.attempt_count, d.sequence,
+                         w.url, w.secret, w.previous_secrets""",
+            taken,
+            lease_seconds,
+            worker,
+        )
+        events = await conn.fetch(
+            "SELECT * FROM events WHERE id = ANY($1::text[])", [r["event_id"] for r in leased if r["event_id"]]
+        )
+        now = await conn.fetchval("SELECT now()")
+    by_id = {e["id"]: dict(e) for e in events}
+    leased = sorted(leased, key=lambda r: (r["sequence"] is None, r["sequence"]))
+    return [
+        Claimed(
+            id=r["id"],
+            endpoint_id=r["endpoint_id"],
+            url=r["url"],
+            secrets=signing_secrets(r, now),
+            event_id=r["event_id"],
+            type=r["type"],
+            payload=r["payload"],
+            attempt_count=r["attempt_count"],
+            event=by_id.get(r["event_id"]) if r["event_id"] else None,
+        )
+        for r in leased
+    ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One finished attempt and what it means for the delivery and the endpoint."""
+
+    succeeded: bool
+    response_status: int | None
+    duration_ms: int
+    response_body: str | None
+    error: str | None
+    retry_in_seconds: float | None  # None: no more attempts (delivered, or given up)
+    disable_reason: str | None = None  # set: disable the endpoint now (e.g. 410 Gone)
+
+
+async def record(
+    conn: Conn, claimed: Claimed, outcome: Outcome, *, worker: str, disable_after_seconds: float
+) -> tuple[bool, str | None]:
+    """Store the attempt and move the delivery on; returns (lease still ours, endpoint disabled reason)."""
+    if outcome.succeeded:
+        status = "delivered"
+    elif outcome.retry_in_seconds is None:
+        status = "failed"
+    else:
+        status = "pending"
+    async with conn.transaction():
+        await conn.execute(
+            """INSERT INTO webhook_attempts
+                   (delivery_id, endpoint_id, outcome, response_status, duration_ms, response_body, error, worker)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+            claimed.id,
+            claimed.endpoint_id,
+            "succeeded" if outcome.succeeded else "failed",
+            outcome.response_status,
+            outcome.duration_ms,
+            outcome.response_body,
+            outcome.error,
+            worker,
+        )
+        # Only the lease holder moves the delivery on: a worker whose lease lapsed must not undo
+        # what the next holder did.
+        ours = await conn.fetchval(
+            """UPDATE webhook_deliveries SET
+                   status = $3, attempt_count = attempt_count + 1,
+                   next_attempt_at = now() + make_interval(secs => coalesce($4, 0)),
+                   locked_until = NULL, locked_by = NULL,
+                   last_status_code = $5, last_error = $6,
+                   delivered_at = CASE WHEN $3 = 'delivered' THEN now() ELSE delivered_at END
+               WHERE id = $1 AND locked_by = $2 RETURNING true""",
+            claimed.id,
+            worker,
+            status,
+            outcome.retry_in_seconds,
+            outcome.response_status,
+            outcome.error,
+        )
+        if outcome.succeeded:
+            await conn.execute(
+                "UPDATE webhook_endpoints SET failing_since = NULL, last_success_at = now() WHERE id = $1",
+                claimed.endpoint_id,
+            )
+            return bool(ours), None
+        reason = await conn.fetchval(
+            """UPDATE webhook_endpoints SET
+                   failing_since = coalesce(failing_since, now()), last_failure_at = now(),
+                   status = CASE WHEN new.disable THEN 'disabled' ELSE status END,
+                   disabled_reason = CASE WHEN new.disable THEN new.reason ELSE disabled_reason END,
+                   disabled_at = CASE WHEN new.disable THEN now() ELSE disabled_at END
+               FROM (SELECT status = 'enabled' AND ($2::text IS NOT NULL
+                              OR failing_since < now() - make_interval(secs => $3)) AS disable,
+                            coalesce($2, 'no successful delivery since '
+                                     || to_char(failing_since, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                                     || '; last error: ' || coalesce($4, 'unknown')) AS reason
+                     FROM webhook_endpoints WHERE id = $1) new
+               WHERE id = $1 RETURNING CASE WHEN new.disable THEN new.reason END""",
+            claimed.endpoint_id,
+            outcome.disable_reason,
+            disable_after_seconds,
+            outcome.error,
+        )
+        return bool(ours), reason
+
+
+async def release(conn: Conn, delivery_ids: Sequence[str], worker: str) -> None:
+    """Give leases back (on shutdown) so other workers need not wait for them to lapse."""
+    await conn.execute(
+        """UPDATE webhook_deliveries SET locked_until = NULL, locked_by = NULL
+           WHERE id = ANY($1::text[]) AND locked_by = $2""",
+        list(delivery_ids),
+        worker,
+    )
+
+
+async def seconds_until_due(conn: Conn) -> float | None:
+    """How long until the next pending delivery is due (≤ 0: now), None when nothing is pending."""
+    value = await conn.fetchval(
+        """SELECT extract(epoch FROM min(greatest(d.next_attempt_at, coalesce(d.locked_until, d.next_attempt_at))) - now())
+           FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.status = 'enabled'
+           WHERE d.status = 'pending'"""
+    )
+    return float(value) if value is not None else None
+
+
+# --- recovery and the delivery log -----------------------------------------------------------
+
+
+async def ping(conn: Conn, endpoint_id: str, payload: dict[str, Any]) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """INSERT INTO webhook_deliveries (id, endpoint_id, type, payload, reason)
+           VALUES (newsfacts_new_id('whd'), $1, $2, $3, 'ping') RETURNING *, NULL::jsonb AS attempts""",
+        endpoint_id,
+        payload["type"],
+        payload,
+    )
+    await conn.execute("SELECT pg_notify($1, 'ping')", WAKE_CHANNEL)
+    assert row is not None
+    created: asyncpg.Record = row
+    return created
+
+
+async def replay(conn: Conn, endpoint_id: str, *, after_sequence: int | None, since: datetime | None) -> int:
+    """Queue every event the endpoint subscribes to after a sequence or since a time; returns how many.
+    Events not yet fanned out are left to the dispatcher, so nothing is queued twice by this call."""
+    async with conn.transaction():
+        head = await conn.fetchval("SELECT last_sequence FROM webhook_cursor FOR UPDATE")
+        count = await conn.fetchval(
+            """WITH ins AS (
+                   INSERT INTO webhook_deliveries (id, endpoint_id, event_id, sequence, object_id, type, reason)
+                   SELECT newsfacts_new_id('whd'), w.id, e.id, e.sequence, e.object_id, e.type, 'replay'
+                   FROM webhook_endpoints w JOIN events e
+                     ON e.sequence <= greatest($2::bigint, w.created_sequence)
+                    AND w.enabled_events && ARRAY['*', e.type]
+                   WHERE w.id = $1
+                     AND ($3::bigint IS NULL OR e.sequence > $3)
+                     AND ($4::timestamptz IS NULL OR e.created_at >= $4)
+                   ORDER BY e.sequence
+                   RETURNING 1)
+               SELECT count(*) FROM ins""",
+            endpoint_id,
+            head,
+            after_sequence,
+            since,
+        )
+        await conn.execute("SELECT pg_notify($1, 'replay')", WAKE_CHANNEL)
+    return int(count)
+
+
+_DELIVERY_SELECT = """
+SELECT d.*, (SELECT jsonb_agg(jsonb_build_object(
+                 'attempted_at', a.attempted_at, 'outcome', a.outcome, 'response_status', a.response_status,
+                 'duration_ms', a.duration_ms, 'response_body', a.response_body, 'error', a.error) ORDER BY a.id)
+             FROM webhook_attempts a WHERE a.delivery_id = d.id) AS attempts
+FROM webhook_deliveries d
+"""
+
+
+async def get_delivery(conn: Conn, delivery_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(_DELIVERY_SELECT + " WHERE d.id = $1", delivery_id)
+
+
+async def list_deliveries(
+    conn: Conn,
+    *,
+    endpoint_id: str | None,
+    event_id: str | None,
+    status: str | None,
+    limit: int,
+    before: str | None,
+) -> tuple[list[asyncpg.Record], bool]:
+    """Newest first, keyset on id."""
+    rows = await conn.fetch(
+        _DELIVERY_SELECT
+        + """ WHERE ($1::text IS NULL OR d.endpoint_id = $1) AND ($2::text IS NULL OR d.event_id = $2)
+              AND ($3::text IS NULL OR d.status = $3) AND ($4::text IS NULL OR d.id < $4)
+              ORDER BY d.id DESC LIMIT $5""",
+        endpoint_id,
+        event_id,
+        status,
+        before,
+        limit + 1,
+    )
+    return list(rows[:limit]), len(rows) > limit
+
+
+async def retry_delivery(conn: Conn, delivery_id: str) -> asyncpg.Record | None:
+    """Make a delivery due now with a fresh retry schedule (its attempts stay in the log)."""
+    row = await conn.fetchrow(
+        """UPDATE webhook_deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = now(),
+               locked_until = NULL, locked_by = NULL
+           WHERE id = $1 AND (locked_until IS NULL OR locked_until <= now()) RETURNING id""",
+        delivery_id,
+    )
+    if row is None:
+        return None
+    await conn.execute("SELECT pg_notify($1, 'retry')", WAKE_CHANNEL)
+    return await get_delivery(conn, delivery_id)
