@@ -6,16 +6,20 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from api import health, problems
+from api import docs, events, graphql, health, middleware, problems, rest
 from api.lifespan import make_lifespan
+from api.rest import events as rest_events
+from api.rest import webhook_endpoints as rest_webhooks
+from api.rest import writes as rest_writes
 from api.settings import Settings
 
 
 def create_app(settings: Settings) -> Starlette:
     """The whole ASGI app for ``settings`` (whose database_url and redis_url must be resolved)."""
-    routes: list[BaseRoute] = [*health.routes]
+    routes: list[BaseRoute] = [*health.routes, *rest_events.routes, *rest.routes(rest_writes.operations()), *rest_webhooks.routes(), *docs.routes(), *graphql.routes(settings)]
     return Starlette(
         routes=routes,
+        middleware=middleware.stack(settings),
         exception_handlers=problems.exception_handlers(settings),
-        lifespan=make_lifespan(settings),
+        lifespan=make_lifespan(settings, on_start=[events.start], on_stop=[events.stop]),
     )

@@ -131,12 +131,21 @@ async def list_page(conn: Conn, kind: str, filters: Mapping[str, Any], page: Pag
     return Page([r["doc"] for r in rows], cursors, has_more)
 
 
-def export_sql(kind: str, filters: Mapping[str, Any], order: str = "createdAt") -> tuple[str, list[Any]]:
-    """The SQL and parameters of a whole filtered listing, for streaming through a server-side cursor."""
+def export_sql(
+    kind: str, filters: Mapping[str, Any], order: str = "createdAt", *, descending: bool = False, as_text: bool = False
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters of a whole filtered listing, for streaming through a server-side cursor.
+    ``as_text`` returns each document as JSON text, so a stream can pass it on without decoding it."""
     t = fact_type(kind)
     params = _Params()
-    sql, _ = _page_sql(t, filters, PageRequest(order=order), params, select=f"{t.doc_function}({t.alias}) AS doc")
+    select = f"{t.doc_function}({t.alias}){'::text' if as_text else ''} AS doc"
+    sql, _ = _page_sql(t, filters, PageRequest(order=order, descending=descending), params, select=select)
     return sql, params.values
+
+
+async def exists(conn: Conn, kind: str, fact_id: str) -> bool:
+    t = fact_type(kind)
+    return bool(await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {t.table} WHERE id = $1)", fact_id))  # noqa: S608
 
 
 async def count(conn: Conn, kind: str, filters: Mapping[str, Any]) -> int:

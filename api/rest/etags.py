@@ -1,0 +1,80 @@
+"""Entity tags and HTTP dates for facts: a fact's strong ETag is ``"<id>.v<version>"`` (reads answer
+If-None-Match with it; writes check If-Match against the same format), a list's is a hash of its
+members' ids and versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from email.utils import format_datetime
+from typing import Any
+
+
+def etag(fact_id: str, version: int) -> str:
+    return f'"{fact_id}.v{version}"'
+
+
+def etag_of(doc: Mapping[str, Any]) -> str:
+    return etag(str(doc["id"]), int(doc.get("version") or 0))
+
+
+def list_etag(docs: Iterable[Mapping[str, Any]], *salt: str) -> str:
+    """A strong tag for a list: changes when any member, its version, the order or ``salt`` changes."""
+    h = hashlib.blake2b(digest_size=12)
+    for part in salt:
+        h.update(part.encode())
+        h.update(b"\x00")
+    for doc in docs:
+        h.update(f"{doc.get('id')}.{doc.get('version')}\x00".encode())
+    return f'"l.{h.hexdigest()}"'
+
+
+def parse_tags(header: str | None) -> list[str] | None:
+    """The entity tags of an If-Match / If-None-Match header (``["*"]`` for a wildcard, None when absent)."""
+    if header is None:
+        return None
+    tags = []
+    for raw in header.split(","):
+        tag = raw.strip()
+        if tag == "*":
+            return ["*"]
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag:
+            tags.append(tag)
+    return tags
+
+
+def none_match(header: str | None, current: str) -> bool:
+    """True when If-None-Match names ``current`` (weak comparison, as RFC 9110 asks for GET): answer 304."""
+    tags = parse_tags(header)
+    return tags is not None and ("*" in tags or current in tags)
+
+
+def if_match(header: str | None, current: str) -> bool:
+    """True when If-Match is absent or names ``current`` (strong comparison, for writes)."""
+    if header is None:
+        return True
+    tags = [t.strip() for t in header.split(",") if t.strip()]
+    return "*" in tags or current in tags
+
+
+def version_of(tag: str) -> int | None:
+    """The version in one of our fact ETags, or None when it is not one."""
+    inner = tag.strip().strip('"')
+    _, sep, version = inner.rpartition(".v")
+    return int(version) if sep and version.isdigit() else None
+
+
+def http_date(iso: str | None) -> str | None:
+    """An ISO 8601 timestamp (as in documents) as an IMF-fixdate for Last-Modified."""
+    if not iso:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return format_datetime(parsed.astimezone(dt.UTC), usegmt=True)

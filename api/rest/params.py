@@ -1,0 +1,176 @@
+"""Query parameters of the REST reads, parsed strictly: an unknown or repeated parameter, a bad
+value, an unknown filter, sort, expansion or field is a 400 naming each bad parameter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from api.rest.expand import expandable
+from db.errors import BadUserInput, FieldError
+from db.facts import READ_ONLY, FactType
+from db.fields import INVALID, Checks, timestamp
+from db.queries import MAX_PAGE, parse_filters
+
+PAGING = frozenset({"limit", "cursor", "sort", "expand", "fields", "format"})
+ITEM = frozenset({"expand", "fields", "format", "asOf"})
+# Filters a client names differently in a query string than the FactType does.
+RENAMED = {"q": "query"}
+FORMATS = {"article": ("json", "ninjs"), "claim": ("json", "jsonld")}
+MEDIA_FORMATS = {"application/ninjs+json": "ninjs", "application/ld+json": "jsonld", "application/x-ndjson": "ndjson"}
+
+
+@dataclass
+class Common:
+    expand: list[str] = field(default_factory=list)
+    fields: frozenset[str] | None = None
+    format: str = "json"
+
+
+@dataclass
+class ListParams(Common):
+    limit: int = 20
+    cursor: str | None = None
+    order: str = "createdAt"
+    descending: bool = False
+    filters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ItemParams(Common):
+    as_of: str | None = None
+
+
+def filter_params(t: FactType, fixed: frozenset[str] = frozenset()) -> list[str]:
+    """The query-string names of ``t``'s filters (``q`` for full text), minus those the path fixes."""
+    inverse = {v: k for k, v in RENAMED.items()}
+    return [inverse.get(f.name, f.name) for f in t.filters if f.name not in fixed]
+
+
+def _fail(errors: list[FieldError]) -> BadUserInput:
+    names = ", ".join(str(e.path[-1]) for e in errors)
+    return BadUserInput(f"invalid query parameters: {names}", errors=errors)
+
+
+def _values(request: Request, allowed: frozenset[str] | set[str]) -> dict[str, str]:
+    errors = []
+    values: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in allowed:
+            hint = ", ".join(sorted(allowed)) or "none"
+            errors.append(
+                FieldError(("query", name), "UNKNOWN_PARAMETER", f"is not a parameter here (allowed: {hint})")
+            )
+        elif name in values:
+            errors.append(FieldError(("query", name), "REPEATED_PARAMETER", "is given more than once"))
+        else:
+            values[name] = value
+    if errors:
+        raise _fail(errors)
+    return values
+
+
+def _format(request: Request, kind: str, raw: str | None, errors: list[FieldError], *, listing: bool) -> str:
+    allowed = [*FORMATS.get(kind, ("json",)), *(("ndjson",) if listing else ())]
+    if raw is not None:
+        if raw not in allowed:
+            errors.append(FieldError(("query", "format"), "INVALID_ENUM", f"must be one of: {', '.join(allowed)}"))
+            return "json"
+        return raw
+    accept = request.headers.get("accept", "")
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        chosen = MEDIA_FORMATS.get(media)
+        if chosen is not None and chosen in allowed:
+            return chosen
+    return "json"
+
+
+def _common(
+    request: Request, t: FactType, values: dict[str, str], errors: list[FieldError], *, listing: bool
+) -> Common:
+    common = Common(format=_format(request, t.kind, values.get("format"), errors, listing=listing))
+    if "expand" in values:
+        known = expandable(t.kind)
+        for name in filter(None, (p.strip() for p in values["expand"].split(","))):
+            if name not in known:
+                hint = ", ".join(sorted(known)) or "nothing (this kind has no relations)"
+                errors.append(
+                    FieldError(("query", "expand"), "INVALID_EXPAND", f"{name!r} cannot be expanded; use: {hint}")
+                )
+            elif name not in common.expand:
+                common.expand.append(name)
+    if "fields" in values:
+        known_fields = t.field_names | READ_ONLY
+        chosen = {p.strip() for p in values["fields"].split(",") if p.strip()}
+        bad = sorted(chosen - known_fields)
+        if bad:
+            errors.append(
+                FieldError(("query", "fields"), "INVALID_FIELD", f"unknown field(s) {', '.join(bad)} of {t.kind}")
+            )
+        common.fields = frozenset(chosen | {"id", "object"})
+    return common
+
+
+def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset()) -> ListParams:
+    """Paging, sort, expansion, fields, format and filters of a list request on ``t``."""
+    names = set(filter_params(t, fixed))
+    values = _values(request, PAGING | names)
+    errors: list[FieldError] = []
+    common = _common(request, t, values, errors, listing=True)
+    params = ListParams(expand=common.expand, fields=common.fields, format=common.format)
+    if "limit" in values:
+        raw = values["limit"]
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+            errors.append(FieldError(("query", "limit"), "INVALID_LIMIT", f"must be an integer from 1 to {MAX_PAGE}"))
+        else:
+            params.limit = int(raw)
+    if "sort" in values:
+        raw = values["sort"].strip()
+        name = raw.removeprefix("-")
+        if t.order(name) is None:
+            orders = ", ".join(o.name for o in t.orders)
+            errors.append(
+                FieldError(("query", "sort"), "INVALID_SORT", f"must be one of {orders}, optionally prefixed by -")
+            )
+        else:
+            params.order, params.descending = name, raw.startswith("-")
+    params.cursor = values.get("cursor")
+    raw_filters = {RENAMED.get(k, k): v for k, v in values.items() if k in names}
+    try:
+        params.filters = parse_filters(t, raw_filters, location="query")
+    except BadUserInput as exc:
+        inverse = {v: k for k, v in RENAMED.items()}
+        errors.extend(
+            FieldError(("query", inverse.get(str(e.path[-1]), str(e.path[-1]))), e.code, e.message) for e in exc.errors
+        )
+    if params.format == "ndjson":
+        for name in ("limit", "cursor", "expand"):
+            if name in values:
+                errors.append(
+                    FieldError(("query", name), "NOT_FOR_EXPORT", "an NDJSON export streams the whole listing")
+                )
+    if errors:
+        raise _fail(errors)
+    return params
+
+
+def parse_item(request: Request, t: FactType) -> ItemParams:
+    values = _values(request, ITEM)
+    errors: list[FieldError] = []
+    common = _common(request, t, values, errors, listing=False)
+    params = ItemParams(expand=common.expand, fields=common.fields, format=common.format)
+    if "asOf" in values:
+        checks = Checks()
+        parsed = timestamp()(values["asOf"], ("query", "asOf"), checks)
+        errors.extend(checks.errors)
+        params.as_of = None if parsed is INVALID else parsed
+    if errors:
+        raise _fail(errors)
+    return params
+
+
+def parse_none(request: Request) -> None:
+    _values(request, frozenset())
