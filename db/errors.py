@@ -92,6 +92,28 @@ class VersionConflict(Conflict):
     title = "Precondition failed"
 
 
+class UnsupportedMediaType(BadUserInput):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+    title = "Unsupported media type"
+
+
+class IdempotencyKeyReused(NewsfactsError):
+    """An Idempotency-Key sent again with a different request than the one it first came with."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = 422
+    title = "Idempotency key reused"
+
+
+class CursorExpired(NewsfactsError):
+    """An event cursor older than the retained log: the events after it were pruned."""
+
+    code = "CURSOR_EXPIRED"
+    status = 410
+    title = "Cursor expired"
+
+
 class QueryTooComplex(NewsfactsError):
     code = "QUERY_TOO_COMPLEX"
     status = 400

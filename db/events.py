@@ -97,3 +97,43 @@ async def list_after(
 async def last_sequence(conn: Conn) -> int:
     value = await conn.fetchval("SELECT last FROM event_counter")
     return int(value or 0)
+
+
+async def oldest_sequence(conn: Conn) -> int | None:
+    """The lowest retained sequence (None when no event is retained)."""
+    value = await conn.fetchval("SELECT min(sequence) FROM events")
+    return None if value is None else int(value)
+
+
+async def prune(conn: Conn, *, retention_days: int, keep_after: int) -> int:
+    """Delete events older than the retention period, never one above ``keep_after`` (the relay's
+    published sequence: an unpublished event is kept whatever its age). Returns how many went."""
+    status = await conn.execute(
+        "DELETE FROM events WHERE created_at < now() - make_interval(days => $1) AND sequence <= $2",
+        retention_days,
+        keep_after,
+    )
+    return int(status.split()[-1])
+
+
+async def published_sequence(conn: Conn) -> int:
+    """How far the relay has published the outbox (see relay_state in 0002_events.sql)."""
+    value = await conn.fetchval("SELECT published_sequence FROM relay_state")
+    return int(value or 0)
+
+
+async def record_published(conn: Conn, sequence: int) -> None:
+    await conn.execute(
+        "UPDATE relay_state SET published_sequence = greatest(published_sequence, $1), published_at = now()",
+        sequence,
+    )
+
+
+async def record_leader(conn: Conn, leader: str) -> None:
+    await conn.execute("UPDATE relay_state SET leader = $1, leader_since = now()", leader)
+
+
+async def stream_key(conn: Conn) -> str:
+    """The name of this database's Redis Stream (see relay_state.stream)."""
+    value = await conn.fetchval("SELECT stream FROM relay_state")
+    return str(value)

@@ -1,0 +1,45 @@
+"""Live events: the relay (outbox → Redis Stream, one leader across processes), the per-process
+broadcaster (Redis Stream → local subscribers, PostgreSQL when Redis cannot help) and Feeds
+(lossless catch-up + live reading for SSE and GraphQL subscriptions)."""
+
+from __future__ import annotations
+
+from api.events.broadcaster import Broadcaster
+from api.events.relay import Relay
+from api.state import State
+
+RELAY = "relay"
+BROADCASTER = "broadcaster"
+
+
+async def start(state: State) -> None:
+    """Lifespan hook: start this process's broadcaster and its candidate relay."""
+    settings = state.settings
+    assert settings.database_url and settings.redis_url
+    broadcaster = Broadcaster(state.pool, settings.redis_url)
+    await broadcaster.start()
+    state.services[BROADCASTER] = broadcaster
+    relay = Relay(
+        settings.database_url,
+        state.redis,
+        maxlen=settings.event_stream_maxlen,
+        retention_days=settings.event_retention_days,
+    )
+    relay.start()
+    state.services[RELAY] = relay
+
+
+async def stop(state: State) -> None:
+    """Lifespan hook: stop the relay (releasing leadership at once) and the broadcaster."""
+    relay = state.services.pop(RELAY, None)
+    if isinstance(relay, Relay):
+        await relay.stop()
+    broadcaster = state.services.pop(BROADCASTER, None)
+    if isinstance(broadcaster, Broadcaster):
+        await broadcaster.stop()
+
+
+def broadcaster_of(state: State) -> Broadcaster:
+    found = state.services.get(BROADCASTER)
+    assert isinstance(found, Broadcaster), "the events lifespan hook has not run"
+    return found

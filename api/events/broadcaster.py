@@ -1,0 +1,176 @@
+"""The per-process broadcaster: follows the Redis Stream (XREAD BLOCK) and fans each event out to
+this process's subscribers, in sequence order, each sequence once. PostgreSQL is the source of
+truth: a hole in the stream (Redis restarted, stream trimmed, relay slow or dead, Redis down) is
+filled from the events table, so subscribers never miss an event."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from db import events
+
+log = logging.getLogger("newsfacts.broadcaster")
+
+Event = dict[str, Any]
+# What a subscriber's queue yields besides events: a wake-up after overflow or shutdown.
+WAKE = None
+
+
+class Subscriber:
+    """One consumer's queue. ``start_head`` is the last sequence delivered before it subscribed:
+    every later event that matches is queued, unless the queue overflows (then the consumer
+    re-reads what it missed from PostgreSQL, see api/events/feed.py)."""
+
+    def __init__(self, start_head: int, matches: Callable[[Event], bool] | None, maxsize: int) -> None:
+        self.start_head = start_head
+        self.matches = matches
+        self.maxsize = maxsize
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.overflowed = False
+        self.closed = False
+
+    def offer(self, event: Event) -> None:
+        if self.overflowed or (self.matches is not None and not self.matches(event)):
+            return
+        if self.queue.qsize() >= self.maxsize:
+            self.overflowed = True
+            self.queue.put_nowait(WAKE)
+            return
+        self.queue.put_nowait(event)
+
+    def close(self) -> None:
+        self.closed = True
+        self.queue.put_nowait(WAKE)
+
+
+class Broadcaster:
+    """Delivers every committed event once, in order, to every local subscriber."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        redis_url: str,
+        *,
+        block_ms: int = 1000,
+        idle_check_seconds: float = 2.0,
+        poll_seconds: float = 0.25,
+        queue_size: int = 10_000,
+    ) -> None:
+        self.pool = pool
+        self.redis_url = redis_url
+        self.block_ms = block_ms
+        self.idle_check_seconds = idle_check_seconds
+        self.poll_seconds = poll_seconds
+        self.queue_size = queue_size
+        self.head = 0
+        self.stream = ""
+        self.using_redis = False
+        self._subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    async def start(self) -> None:
+        async with self.pool.acquire() as conn:
+            self.stream = await events.stream_key(conn)
+            self.head = await events.last_sequence(conn)
+        self._task = asyncio.create_task(self.run(), name="newsfacts-broadcaster")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        for sub in list(self._subscribers):
+            sub.close()
+        self._subscribers.clear()
+
+    def subscribe(self, matches: Callable[[Event], bool] | None = None) -> Subscriber:
+        # Synchronous on purpose: no event can be delivered between reading head and joining.
+        sub = Subscriber(self.head, matches, self.queue_size)
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._subscribers.discard(sub)
+
+    def _deliver(self, event: Event) -> None:
+        self.head = event["sequence"]
+        for sub in list(self._subscribers):
+            sub.offer(event)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._follow_redis()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                if self.using_redis:
+                    log.warning("broadcaster lost Redis (%s); reading events from PostgreSQL", exc)
+                self.using_redis = False
+            except Exception:
+                log.exception("broadcaster failed; restarting")
+            try:
+                await self._fill_from_database()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("broadcaster cannot read events from PostgreSQL: %s", exc)
+            await asyncio.sleep(self.poll_seconds)
+
+    async def _follow_redis(self) -> None:
+        client = aioredis.Redis.from_url(
+            self.redis_url, socket_timeout=self.block_ms / 1000 + 3.0, socket_connect_timeout=1.0
+        )
+        try:
+            silent_since = time.monotonic()
+            while True:
+                reply = await client.xread({self.stream: f"{self.head}-0"}, count=1000, block=self.block_ms)
+                if not self.using_redis:
+                    log.info("broadcaster is following the Redis Stream from sequence %d", self.head)
+                    self.using_redis = True
+                if reply:
+                    await self._take(reply[0][1])  # type: ignore[index,arg-type]
+                    silent_since = time.monotonic()
+                elif time.monotonic() - silent_since >= self.idle_check_seconds:
+                    # Nothing on the stream for a while: if the relay is dead or between leaders,
+                    # committed events are still in PostgreSQL. Costs one indexed query per check.
+                    await self._fill_from_database()
+                    silent_since = time.monotonic()
+        finally:
+            await client.aclose()
+
+    async def _take(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        for entry_id, fields in entries:
+            sequence = int(entry_id.split(b"-", 1)[0])
+            if sequence <= self.head:
+                continue
+            if sequence > self.head + 1:
+                await self._fill_from_database(upto=sequence - 1)
+            if sequence == self.head + 1:
+                self._deliver(orjson.loads(fields[b"e"]))
+
+    async def _fill_from_database(self, upto: int | None = None) -> None:
+        """Deliver events after head from PostgreSQL (up to ``upto`` when given)."""
+        while upto is None or self.head < upto:
+            async with self.pool.acquire() as conn:
+                batch = await events.list_after(conn, self.head, limit=1000)
+            for event in batch:
+                if upto is not None and event["sequence"] > upto:
+                    return
+                self._deliver(event)
+            if len(batch) < 1000:
+                return

@@ -1,0 +1,146 @@
+"""A Feed is one consumer's ordered, lossless view of the event log: it replays what came after the
+consumer's cursor from PostgreSQL, then continues live from the broadcaster, with no gap and no
+duplicate at the seam. SSE, GraphQL subscriptions and the benchmarks read events through it."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from api.events.broadcaster import Broadcaster, Event, Subscriber
+from db import events
+from db.errors import BadUserInput, FieldError
+from db.registry import FACT_TYPES
+
+CHANGE_KINDS = ("created", "updated", "corrected", "retracted")
+EVENT_TYPES = tuple(f"{kind}.{change}" for kind in FACT_TYPES for change in CHANGE_KINDS)
+REPLAY_PAGE = 500
+
+
+class FeedClosed(Exception):
+    """The server is shutting down: the consumer should reconnect with its cursor."""
+
+
+def parse_types(raw: Sequence[str], *, location: tuple[str | int, ...] = ("type",)) -> tuple[str, ...]:
+    """Event type filters: exact types (``claim.created``) or a kind (``claim``) for all its types."""
+    wanted: list[str] = []
+    errors = []
+    for i, item in enumerate(raw):
+        if item in EVENT_TYPES:
+            wanted.append(item)
+        elif item in FACT_TYPES:
+            wanted.extend(f"{item}.{change}" for change in CHANGE_KINDS)
+        else:
+            errors.append(
+                FieldError((*location, i), "UNKNOWN_EVENT_TYPE", f"{item!r} is not an event type or fact kind")
+            )
+    if errors:
+        raise BadUserInput(f"unknown event type {raw[errors[0].path[-1]]!r}", errors=errors)  # type: ignore[index]
+    return tuple(dict.fromkeys(wanted))
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a consumer wants: types, one object, and any extra predicate (typed subscriptions)."""
+
+    types: tuple[str, ...] = ()
+    object_id: str | None = None
+    predicate: Callable[[Event], bool] | None = field(default=None, compare=False)
+
+    def matches(self, event: Event) -> bool:
+        if self.types and event["type"] not in self.types:
+            return False
+        if self.object_id is not None and event["objectId"] != self.object_id:
+            return False
+        return self.predicate is None or self.predicate(event)
+
+
+class Feed:
+    """Events after ``after`` (or from now, when None) that pass ``filter``, in sequence order.
+
+    Use as ``async with Feed(...) as feed: event = await feed.next(timeout)``."""
+
+    def __init__(self, broadcaster: Broadcaster, pool: asyncpg.Pool, *, after: int | None, filter: EventFilter) -> None:
+        self.broadcaster = broadcaster
+        self.pool = pool
+        self.filter = filter
+        self.last = after  # the highest sequence this consumer has been given or skipped past
+        self._sub: Subscriber | None = None
+        self._replay_from = 0
+        self._replay_to: int | None = None  # replaying (_replay_from, _replay_to] from PostgreSQL
+        self._backlog: collections.deque[Event] = collections.deque()
+
+    async def __aenter__(self) -> Feed:
+        self._subscribe()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._sub is not None:
+            self.broadcaster.unsubscribe(self._sub)
+            self._sub = None
+
+    def _subscribe(self) -> None:
+        # Live first, then replay up to the head seen at this instant: the replay ends exactly
+        # where the live queue begins, so nothing falls between them and nothing appears twice.
+        self._sub = self.broadcaster.subscribe(self.filter.matches)
+        head = self._sub.start_head
+        if self.last is None:
+            self.last = head
+        elif self.last < head:
+            self._replay_from, self._replay_to = self.last, head
+
+    async def next(self, wait: float | None = None) -> Event | None:
+        """The next event, or None if none arrived within ``wait`` seconds."""
+        while True:
+            if self._backlog:
+                event = self._backlog.popleft()
+                self.last = event["sequence"]
+                return event
+            if self._replay_to is not None:
+                await self._replay_page()
+                continue
+            sub = self._sub
+            assert sub is not None, "use the Feed in 'async with'"
+            if sub.closed:
+                raise FeedClosed("the server is shutting down")
+            if sub.overflowed and sub.queue.empty():
+                # Too slow to keep up: rejoin live and re-read the missed stretch from PostgreSQL.
+                self.broadcaster.unsubscribe(sub)
+                self._subscribe()
+                continue
+            try:
+                item = await asyncio.wait_for(sub.queue.get(), wait) if wait is not None else await sub.queue.get()
+            except TimeoutError:
+                return None
+            if item is None:
+                continue
+            assert self.last is not None
+            if item["sequence"] <= self.last:
+                continue
+            self.last = item["sequence"]
+            return item
+
+    async def _replay_page(self) -> None:
+        assert self._replay_to is not None
+        async with self.pool.acquire() as conn:
+            page = await events.list_after(
+                conn,
+                self._replay_from,
+                limit=REPLAY_PAGE,
+                types=self.filter.types or None,
+                object_id=self.filter.object_id,
+            )
+        finished = len(page) < REPLAY_PAGE
+        for event in page:
+            if event["sequence"] > self._replay_to:
+                finished = True  # the live queue holds everything after the seam
+                break
+            self._replay_from = event["sequence"]
+            if self.filter.predicate is None or self.filter.predicate(event):
+                self._backlog.append(event)
+        if finished:
+            self._replay_to = None

@@ -1,0 +1,161 @@
+"""The relay: publishes the outbox to a bounded Redis Stream in sequence order. Every server process
+runs one, but only the holder of a PostgreSQL advisory lock (on a dedicated connection) is active;
+the others retry every second and take over within seconds if the holder's process dies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+import asyncpg
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from db import events, idempotency
+from db.pool import connect
+
+log = logging.getLogger("newsfacts.relay")
+
+# Arbitrary constant shared by every newsfacts process: "nfrely" in ASCII.
+RELAY_LOCK_KEY = 0x6E6672656C79
+BATCH = 500
+
+
+class Relay:
+    """Leader-elected publisher of ``events`` rows to the database's Redis Stream.
+
+    Progress (the last published sequence) is stored in PostgreSQL; stream entry ids are
+    ``<sequence>-0``, so Redis itself refuses a duplicate if a new leader republishes an event the
+    old one published but had not yet recorded."""
+
+    def __init__(
+        self,
+        database_url: str,
+        redis: aioredis.Redis,
+        *,
+        maxlen: int,
+        retention_days: int,
+        retry_seconds: float = 1.0,
+        prune_every_seconds: float = 3600.0,
+    ) -> None:
+        self.database_url = database_url
+        self.redis = redis
+        self.maxlen = maxlen
+        self.retention_days = retention_days
+        self.retry_seconds = retry_seconds
+        self.prune_every_seconds = prune_every_seconds
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.is_leader = False
+        self.published = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="newsfacts-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._contend()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a lost connection or database restart: contend again
+                log.warning("relay %s lost its connection (%s); retrying", self.name, exc)
+            self.is_leader = False
+            await asyncio.sleep(self.retry_seconds)
+
+    async def _contend(self) -> None:
+        conn = await connect(self.database_url)
+        try:
+            while True:
+                if await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+                    break
+                await asyncio.sleep(self.retry_seconds)
+            # The session lock lives as long as this connection: if this process dies, PostgreSQL
+            # sees the socket close and releases it, and a waiting process takes over.
+            self.is_leader = True
+            await events.record_leader(conn, self.name)
+            log.info("relay %s is now the leader", self.name)
+            wake = asyncio.Event()
+
+            def on_notify(*_: Any) -> None:
+                wake.set()
+
+            await conn.add_listener(events.NOTIFY_CHANNEL, on_notify)
+            await self._lead(conn, wake)
+        finally:
+            self.is_leader = False
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), timeout=2.0)
+
+    async def _lead(self, conn: asyncpg.Connection[Any], wake: asyncio.Event) -> None:
+        stream = await events.stream_key(conn)
+        self.published = await events.published_sequence(conn)
+        next_prune = 0.0
+        redis_down = False
+        while True:
+            wake.clear()
+            rows = await conn.fetch(
+                "SELECT * FROM events WHERE sequence > $1 ORDER BY sequence LIMIT $2", self.published, BATCH
+            )
+            if rows:
+                try:
+                    await self._publish(stream, rows)
+                except (RedisError, OSError) as exc:
+                    if not redis_down:
+                        log.warning("relay cannot reach Redis (%s); the outbox keeps events until it can", exc)
+                    redis_down = True
+                    # The poll below (1 s) is the retry: the outbox keeps everything meanwhile.
+                    await asyncio.sleep(self.retry_seconds)
+                    continue
+                if redis_down:
+                    log.info("relay reached Redis again; catching up from sequence %d", self.published)
+                redis_down = False
+                self.published = rows[-1]["sequence"]
+                await events.record_published(conn, self.published)
+                if len(rows) == BATCH:
+                    continue
+            if time.monotonic() >= next_prune:
+                await self._prune(conn)
+                next_prune = time.monotonic() + self.prune_every_seconds
+            # NOTIFY wakes us at once; the timeout also checks the lock connection is alive.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=1.0)
+
+    async def _publish(self, stream: str, rows: list[asyncpg.Record]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for row in rows:
+            pipe.xadd(
+                stream,
+                {"e": orjson.dumps(events.event_doc(row))},
+                id=f"{row['sequence']}-0",
+                maxlen=self.maxlen,
+                approximate=True,
+            )
+        results = await pipe.execute(raise_on_error=False)
+        for result in results:
+            if isinstance(result, ResponseError) and "equal or smaller" in str(result):
+                continue  # already published by a previous leader
+            if isinstance(result, Exception):
+                raise result
+
+    async def _prune(self, conn: asyncpg.Connection[Any]) -> None:
+        try:
+            gone = await events.prune(conn, retention_days=self.retention_days, keep_after=self.published)
+            keys = await idempotency.prune(conn)
+        except asyncpg.PostgresError as exc:
+            log.warning("pruning failed: %s", exc)
+            return
+        if gone or keys:
+            log.info("pruned %d events older than %d days and %d idempotency keys", gone, self.retention_days, keys)
