@@ -64,8 +64,9 @@ async def validate_batch(
         checked.append((i, checks, columns))
 
     batch_ids = {c["id"] for _, _, c in checked if c is not None}
-    await _check_refs(conn, kind, checked, batch_ids)
+    stored = await _check_refs(conn, kind, checked, batch_ids)
     await _check_quotes(conn, checked)
+    _drop_refs_to_rejected(checked, stored)
 
     good, bad = [], []
     for i, checks, columns in checked:
@@ -81,22 +82,42 @@ async def _check_refs(
     kind: str,
     checked: list[tuple[int, Checks, dict[str, Any] | None]],
     batch_ids: set[str],
-) -> None:
+) -> set[str]:
+    """Fails every ref naming neither a stored fact nor a record of this batch; returns the stored ids."""
     wanted: dict[str, set[str]] = defaultdict(set)
     for _, checks, _columns in checked:
         for r in checks.refs:
             wanted[r.kind].add(r.id)
-    existing: set[str] = set(batch_ids)
+    stored: set[str] = set()
     for ref_kind, ids in wanted.items():
         table = FACT_TYPES[ref_kind].table
         # table comes from our own registry, never from input.
         rows = await conn.fetch(f"SELECT id FROM {table} WHERE id = ANY($1::text[])", list(ids))  # noqa: S608
-        existing.update(r["id"] for r in rows)
+        stored.update(r["id"] for r in rows)
+    existing = stored | batch_ids
     # Records that already failed static checks are checked too: a caller learns everything at once.
     for _, checks, _columns in checked:
         for r in checks.refs:
             if r.id not in existing:
                 checks.fail(r.path, "REF_NOT_FOUND", f"no {r.kind} has the id {r.id}")
+    return stored
+
+
+def _drop_refs_to_rejected(checked: list[tuple[int, Checks, dict[str, Any] | None]], stored: set[str]) -> None:
+    # A record may cite another record of its batch that then failed a database check: it would be
+    # inserted pointing at nothing. Repeat until stable, since rejecting one can strand another.
+    while True:
+        rejected = {c["id"] for _, checks, c in checked if c is not None and checks.errors}
+        stranded = False
+        for _, checks, columns in checked:
+            if columns is None or checks.errors:
+                continue
+            for r in checks.refs:
+                if r.id in rejected and r.id not in stored:
+                    checks.fail(r.path, "REF_NOT_FOUND", f"no {r.kind} has the id {r.id} (it was rejected)")
+                    stranded = True
+        if not stranded:
+            return
 
 
 _QUOTE_CHECK = """
