@@ -42,6 +42,9 @@ class Settings:
     anonymous_reads: bool = True
     graphiql: bool | None = None
     introspection: bool | None = None
+    graphql_max_cost: int = 5_000
+    graphql_max_depth: int = 12
+    graphql_persisted_only: bool = False
     cors_origins: tuple[str, ...] = ()
     rate_limit_anonymous: int = 60
     rate_limit_key: int = 600

@@ -1,0 +1,106 @@
+"""/graphql: strawberry's ASGI view, per request: authenticate (read scope), resolve persisted
+queries, build the schema Context (pool, fresh DataLoaders, caller), and answer every error — even
+those raised before execution — as GraphQL JSON with ``extensions.code``. Path onward:
+schema/<noun>.py → schema/loaders.py → db/."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.types import ExecutionResult
+
+from api.auth import authenticate, require
+from api.settings import Settings
+from api.state import get_state
+from db.errors import NewsfactsError
+from schema import build_schema, persisted
+from schema.context import Context
+from schema.errors import error_body, format_error
+from schema.limits import Limits
+
+_HTTP_CODES = {400: "BAD_USER_INPUT", 404: "NOT_FOUND", 405: "BAD_USER_INPUT", 413: "BAD_USER_INPUT"}
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        limits = Limits(
+            max_depth=settings.graphql_max_depth,
+            max_cost=settings.graphql_max_cost,
+        )
+        super().__init__(
+            build_schema(limits=limits, introspection=settings.introspection_enabled, **kwargs),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            allow_queries_via_get=False,
+        )
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except NewsfactsError as exc:
+            response = self._error(exc.status, exc.code, exc.detail)
+        except HTTPException as exc:
+            response = self._error(exc.status_code, _HTTP_CODES.get(exc.status_code, "BAD_USER_INPUT"), exc.reason)
+        await response(scope, receive, send)
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> Response:
+        return Response(orjson.dumps(error_body(code, message)), status_code=status, media_type="application/json")
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        state = get_state(request)
+        principal = await authenticate(request)
+        require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
+        return Context(pool=state.pool, principal=principal, production=self.settings.production)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        query = await persisted.resolve(
+            get_state(request).redis,
+            request_data.query,
+            request_data.extensions,
+            allow_list_only=self.settings.graphql_persisted_only,
+        )
+        if query != request_data.query:
+            request_data = dataclasses.replace(request_data, query=query)
+        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        data: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            production = self.settings.production
+            data["errors"] = [format_error(e, production=production) for e in result.errors]
+        if result.extensions:
+            data["extensions"] = result.extensions
+        return data
+
+    def _handle_errors(self, errors: list[GraphQLError], response_data: GraphQLHTTPResponse) -> None:
+        """Errors were already logged by the schema (process_errors)."""
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+def routes(settings: Settings) -> list[Route]:
+    return [Route("/graphql", GraphQLApp(settings), methods=["GET", "POST"])]

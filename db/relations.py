@@ -1,0 +1,96 @@
+"""Batched reverse relations for DataLoaders: for many parent ids at once, the facts that point at
+each (an actor's claims, an article's deployments, …), their counts, and revisions of many facts.
+A relation is named by the FactType filter that expresses it, so list filters and relations agree."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from db import pagination
+from db.pool import Conn
+from db.registry import fact_type
+
+RELATED_ORDER = "createdAt"
+
+# Relations that are not list filters: claims that link to a claim (supersede, contradict, same as).
+_EXTRA: dict[tuple[str, str], str] = {
+    ("claim", "linksTo"): "(c.supersedes_ids || c.contradicts_ids || c.same_as_ids) @> ARRAY[{p}::text]",
+}
+
+
+def _relation_sql(kind: str, relation: str) -> tuple[str, str]:
+    """(table + alias, WHERE fragment with the parent id as ``k.key``) of one relation."""
+    t = fact_type(kind)
+    f = t.filter(relation)
+    spec = f.sql if f is not None else _EXTRA.get((kind, relation))
+    if spec is None:
+        raise ValueError(f"{relation!r} is not a relation of {t.table}")
+    return f"{t.table} {t.alias}", spec.format(p="k.key")
+
+
+async def related_pages(
+    conn: Conn, kind: str, relation: str, keys: Sequence[tuple[str, str | None]], limit: int
+) -> list[tuple[list[dict[str, Any]], list[str], bool]]:
+    """For each (parent id, after id) in ``keys``: up to ``limit`` docs of ``kind`` related to the
+    parent by ``relation``, ordered by id after ``after``, their cursors, and whether more follow —
+    all in one statement (a LATERAL join per key)."""
+    t = fact_type(kind)
+    source, where = _relation_sql(kind, relation)
+    a = t.alias
+    # Only the relation's own SQL and the table name are interpolated; both come from FactType specs.
+    sql = f"""
+        SELECT k.ord, x.id, x.doc FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(key, after, ord)
+        CROSS JOIN LATERAL (
+            SELECT {a}.id, {t.doc_function}({a}) AS doc FROM {source}
+            WHERE {where} AND (k.after IS NULL OR {a}.id > k.after)
+            ORDER BY {a}.id LIMIT $3
+        ) x
+        ORDER BY k.ord, x.id"""  # noqa: S608
+    rows = await conn.fetch(sql, [k for k, _ in keys], [after for _, after in keys], limit + 1)
+    grouped: list[list[tuple[str, dict[str, Any]]]] = [[] for _ in keys]
+    for r in rows:
+        grouped[r["ord"] - 1].append((r["id"], r["doc"]))
+    out = []
+    for items in grouped:
+        page = items[:limit]
+        cursors = [pagination.encode(pagination.Cursor(RELATED_ORDER, i, i)) for i, _ in page]
+        out.append(([d for _, d in page], cursors, len(items) > limit))
+    return out
+
+
+async def related_counts(conn: Conn, kind: str, relation: str, parents: Sequence[str]) -> list[int]:
+    """How many facts of ``kind`` relate to each parent by ``relation``, in one statement."""
+    source, where = _relation_sql(kind, relation)
+    sql = f"""SELECT k.ord, (SELECT count(*) FROM {source} WHERE {where}) AS n
+              FROM unnest($1::text[]) WITH ORDINALITY AS k(key, ord) ORDER BY k.ord"""  # noqa: S608
+    rows = await conn.fetch(sql, list(parents))
+    return [int(r["n"]) for r in rows]
+
+
+async def revisions_of(conn: Conn, fact_ids: Sequence[str]) -> list[list[dict[str, Any]]]:
+    """Every version of each fact, oldest first, for many facts in one statement."""
+    rows = await conn.fetch(
+        """SELECT fact_id, version, change_kind, reason, changed_by, changed_at, snapshot
+           FROM revisions WHERE fact_id = ANY($1::text[]) ORDER BY fact_id, version""",
+        list(fact_ids),
+    )
+    by_fact: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_fact.setdefault(r["fact_id"], []).append(
+            {
+                "factId": r["fact_id"],
+                "version": r["version"],
+                "changeKind": r["change_kind"],
+                "reason": r["reason"],
+                "changedBy": r["changed_by"],
+                "changedAt": r["changed_at"].isoformat(),
+                "snapshot": r["snapshot"],
+            }
+        )
+    return [by_fact.get(i, []) for i in fact_ids]
+
+
+async def article_by_uri(conn: Conn, uri: str) -> dict[str, Any] | None:
+    doc = await conn.fetchval("SELECT article_doc(r) FROM articles r WHERE r.uri = $1", uri)
+    return dict(doc) if doc is not None else None

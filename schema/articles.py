@@ -1,0 +1,146 @@
+"""Articles: the reports facts are drawn from — outlet, authors, relayed outlets, and every claim,
+deployment and incident citing them; root fields ``article`` (by id or uri) and ``articles``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from db import articles as spec
+from db import relations
+from db.errors import BadUserInput, FieldError, NotFound
+from schema.common import Connection, DateTime, OrderDirection, filter_dict, from_doc, make_enum
+from schema.context import Context
+from schema.node import Fact, fetch_one, linked, linked_one, list_connection, related
+
+if TYPE_CHECKING:
+    from schema.actors import Actor
+    from schema.claims import Claim
+    from schema.deployments import Deployment
+    from schema.incidents import Incident
+
+PubStatus = make_enum("PubStatus", spec.PUB_STATUSES)
+ActorRef = Annotated["Actor", strawberry.lazy("schema.actors")]
+ClaimRef = Annotated["Claim", strawberry.lazy("schema.claims")]
+DeploymentRef = Annotated["Deployment", strawberry.lazy("schema.deployments")]
+IncidentRef = Annotated["Incident", strawberry.lazy("schema.incidents")]
+
+
+@strawberry.type(description="A news report that facts are drawn from.")
+class Article(Fact):
+    uri: str
+    url: str | None
+    headline: str
+    summary: str | None
+    body: str
+    language: str
+    published_at: DateTime | None
+    subjects: list[str] = strawberry.field(description="IPTC Media Topic codes (medtop:…).")
+    pub_status: PubStatus  # type: ignore[valid-type]
+
+    @strawberry.field(description="The outlet that published the article.")
+    async def outlet(self, info: Info[Context, None]) -> ActorRef | None:
+        return await linked_one(info, "actor", self.doc["outlet"])  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def authors(self, info: Info[Context, None]) -> list[ActorRef]:
+        return await linked(info, "actor", self.doc["authors"])
+
+    @strawberry.field(description="Outlets whose reporting this article relays.")
+    async def based_on(self, info: Info[Context, None]) -> list[ActorRef]:
+        return await linked(info, "actor", self.doc["basedOn"])
+
+    @strawberry.field(description="Outlet, authors and relayed outlets, once each.")
+    async def actors(self, info: Info[Context, None]) -> list[ActorRef]:
+        ids = dict.fromkeys(
+            [*([self.doc["outlet"]] if self.doc["outlet"] else []), *self.doc["authors"], *self.doc["basedOn"]]
+        )
+        return await linked(info, "actor", list(ids))
+
+    @strawberry.field(description="Claims citing this article.")
+    async def claims(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[ClaimRef]:
+        return await related(info, "claim", "article", self.id, first, after)
+
+    @strawberry.field(description="Deployments citing this article.")
+    async def deployments(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[DeploymentRef]:
+        return await related(info, "deployment", "article", self.id, first, after)
+
+    @strawberry.field(description="Incidents citing this article.")
+    async def incidents(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[IncidentRef]:
+        return await related(info, "incident", "article", self.id, first, after)
+
+
+@strawberry.input(description="Article filters; all given conditions must hold.")
+class ArticleFilter:
+    outlet: strawberry.ID | None = None
+    actor: strawberry.ID | None = strawberry.field(default=None, description="Author, outlet or relayed outlet.")
+    subject: str | None = strawberry.field(default=None, description="IPTC Media Topic code.")
+    pub_status: PubStatus | None = None  # type: ignore[valid-type]
+    published_from: DateTime | None = None
+    published_to: DateTime | None = None
+    updated_since: DateTime | None = None
+    query: str | None = strawberry.field(default=None, description="Full-text search over headlines and bodies.")
+
+
+@strawberry.enum
+class ArticleOrderField(Enum):
+    CREATED_AT = "createdAt"
+    UPDATED_AT = "updatedAt"
+    PUBLISHED_AT = "publishedAt"
+
+
+@strawberry.input
+class ArticleOrder:
+    field: ArticleOrderField
+    direction: OrderDirection = OrderDirection.ASC
+
+
+@strawberry.type
+class ArticleQueries:
+    @strawberry.field(description="One article by id or uri; with asOf, as it stood at that time.")
+    async def article(
+        self,
+        info: Info[Context, None],
+        id: strawberry.ID | None = None,
+        uri: str | None = None,
+        as_of: DateTime | None = None,
+    ) -> Article | None:
+        if (id is None) == (uri is None):
+            raise BadUserInput(
+                "pass exactly one of id and uri", errors=[FieldError(("id",), "CONFLICTING_ARGUMENTS", "id or uri")]
+            )
+        if id is not None:
+            return await fetch_one(info, "article", id, as_of)  # type: ignore[no-any-return]
+        async with info.context.connection() as conn:
+            doc = await relations.article_by_uri(conn, uri or "")
+        if doc is None:
+            raise NotFound(f"no article with uri {uri}")
+        if as_of is not None:
+            return await fetch_one(info, "article", doc["id"], as_of)  # type: ignore[no-any-return]
+        return from_doc(Article, doc)
+
+    @strawberry.field(description="Articles, filtered and ordered, as a keyset connection.")
+    async def articles(
+        self,
+        info: Info[Context, None],
+        filter: ArticleFilter | None = None,
+        order_by: ArticleOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Article]:
+        order = order_by or ArticleOrder(field=ArticleOrderField.CREATED_AT)
+        return await list_connection(
+            info, "article", filter_dict(filter), order.field.value, order.direction is OrderDirection.DESC,
+            first, after, last, before,
+        )  # fmt: skip

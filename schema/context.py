@@ -1,0 +1,42 @@
+"""What every resolver of one GraphQL operation shares: the pool, that operation's DataLoaders,
+the caller, and the flags it needs from settings. Built per request by api/graphql.py."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from db.pool import Conn
+from schema.loaders import Loaders
+
+QueryLogger = Callable[[Any], None]
+
+
+@dataclass
+class Context:
+    pool: asyncpg.Pool
+    principal: Any = None
+    production: bool = False
+    max_cost: int = 5_000
+    # Called with each SQL statement the operation runs (asyncpg LoggedQuery); tests count them.
+    query_logger: QueryLogger | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.connection)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        async with self.pool.acquire() as conn:
+            if self.query_logger is None:
+                yield conn
+                return
+            conn.add_query_logger(self.query_logger)
+            try:
+                yield conn
+            finally:
+                conn.remove_query_logger(self.query_logger)

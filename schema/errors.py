@@ -1,0 +1,84 @@
+"""GraphQL errors from the one catalogue (db/errors.py): a NewsfactsError becomes
+``extensions.code`` (+ ``extensions.errors`` naming each bad field); syntax and validation errors
+are BAD_USER_INPUT; anything else is INTERNAL, its message masked in production. No error ever
+carries a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from graphql import GraphQLError
+
+from db.errors import NewsfactsError, from_postgres
+
+log = logging.getLogger("newsfacts.graphql")
+
+# Every code a GraphQL client can see (the REST catalogue plus GraphQL-only ones).
+CODES = (
+    "BAD_USER_INPUT",
+    "NOT_FOUND",
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "QUERY_TOO_COMPLEX",
+    "RATE_LIMITED",
+    "PERSISTED_QUERY_NOT_FOUND",
+    "PERSISTED_QUERY_NOT_ALLOWED",
+    "CONFLICT",
+    "VERSION_CONFLICT",
+    "UNAVAILABLE",
+    "INTERNAL",
+)
+_TOKEN_LIMIT = "Document contains more than"
+
+
+def classify(error: GraphQLError) -> tuple[str, str, dict[str, Any]]:
+    """(code, client-facing message, extra extensions) of an error."""
+    original = error.original_error
+    if isinstance(original, asyncpg.PostgresError):
+        original = from_postgres(original)
+    if isinstance(original, NewsfactsError):
+        extra: dict[str, Any] = {}
+        if original.errors:
+            extra["errors"] = [e.as_dict() for e in original.errors]
+        if original.code == "INTERNAL":
+            return "INTERNAL", "internal error", {}
+        return original.code, original.detail, extra
+    if original is None or isinstance(original, GraphQLError):
+        code = (error.extensions or {}).get("code")
+        if isinstance(code, str):
+            return code, error.message, {}
+        if _TOKEN_LIMIT in error.message:
+            return "QUERY_TOO_COMPLEX", error.message, {"limit": "tokens"}
+        return "BAD_USER_INPUT", error.message, {}
+    return "INTERNAL", f"{type(original).__name__}: {original}", {}
+
+
+def format_error(error: GraphQLError, *, production: bool) -> dict[str, Any]:
+    """The JSON of one error, with ``extensions.code`` always set."""
+    code, message, extra = classify(error)
+    if code == "INTERNAL" and production:
+        message = "internal error"
+    out: dict[str, Any] = {"message": message}
+    if error.locations:
+        out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        out["path"] = list(error.path)
+    extensions = {k: v for k, v in (error.extensions or {}).items() if k not in ("exception", "stacktrace")}
+    extensions.update(extra)
+    extensions["code"] = code
+    out["extensions"] = extensions
+    return out
+
+
+def log_errors(errors: list[GraphQLError]) -> None:
+    """Log what the server got wrong (INTERNAL) with its traceback; client errors are not logged."""
+    for error in errors:
+        if classify(error)[0] == "INTERNAL":
+            log.error("GraphQL resolver failed at %s", error.path, exc_info=error.original_error)
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """A whole response body for a request refused before execution."""
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}

@@ -1,0 +1,83 @@
+"""Per-operation DataLoaders: facts by id (one ``get_many`` per kind per tick), reverse relations
+and their counts (one LATERAL statement per relation shape), and revisions. Statements therefore
+depend on the shape of a query, never on how many rows it returns."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from db import queries, relations
+from db.pool import Conn
+from db.registry import FACT_TYPES
+
+Connect = Callable[[], contextlib.AbstractAsyncContextManager[Conn]]
+# (kind, relation, parent id, limit, after id)
+RelatedKey = tuple[str, str, str, int, str | None]
+RelatedPage = tuple[list[dict[str, Any]], list[str], bool]
+
+
+class Loaders:
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+        self.by_kind: dict[str, DataLoader[str, dict[str, Any] | None]] = {
+            kind: DataLoader(load_fn=self._by_id(kind)) for kind in FACT_TYPES
+        }
+        self.related: DataLoader[RelatedKey, RelatedPage] = DataLoader(load_fn=self._related)
+        self.related_count: DataLoader[tuple[str, str, str], int] = DataLoader(load_fn=self._related_count)
+        self.revisions: DataLoader[str, list[dict[str, Any]]] = DataLoader(load_fn=self._revisions)
+
+    def _by_id(self, kind: str) -> Callable[[list[str]], Any]:
+        async def load(ids: list[str]) -> list[dict[str, Any] | None]:
+            async with self._connect() as conn:
+                return await queries.get_many(conn, kind, ids)
+
+        return load
+
+    async def fact(self, kind: str, fact_id: str | None) -> dict[str, Any] | None:
+        return None if fact_id is None else await self.by_kind[kind].load(fact_id)
+
+    async def facts(self, kind: str, ids: Sequence[str] | None) -> list[dict[str, Any]]:
+        docs = await self.by_kind[kind].load_many(list(ids or ()))
+        return [d for d in docs if d is not None]
+
+    async def _related(self, keys: list[RelatedKey]) -> list[RelatedPage]:
+        groups: dict[tuple[str, str, int], list[int]] = {}
+        for i, (kind, relation, _, limit, _) in enumerate(keys):
+            groups.setdefault((kind, relation, limit), []).append(i)
+        out: list[RelatedPage | None] = [None] * len(keys)
+
+        async def run(group: tuple[str, str, int], positions: list[int]) -> None:
+            kind, relation, limit = group
+            async with self._connect() as conn:
+                pages = await relations.related_pages(
+                    conn, kind, relation, [(keys[i][2], keys[i][4]) for i in positions], limit
+                )
+            for i, page in zip(positions, pages, strict=True):
+                out[i] = page
+
+        await asyncio.gather(*(run(g, p) for g, p in groups.items()))
+        return [p for p in out if p is not None]
+
+    async def _related_count(self, keys: list[tuple[str, str, str]]) -> list[int]:
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, (kind, relation, _) in enumerate(keys):
+            groups.setdefault((kind, relation), []).append(i)
+        out = [0] * len(keys)
+
+        async def run(group: tuple[str, str], positions: list[int]) -> None:
+            async with self._connect() as conn:
+                counts = await relations.related_counts(conn, *group, [keys[i][2] for i in positions])
+            for i, n in zip(positions, counts, strict=True):
+                out[i] = n
+
+        await asyncio.gather(*(run(g, p) for g, p in groups.items()))
+        return out
+
+    async def _revisions(self, ids: list[str]) -> list[list[dict[str, Any]]]:
+        async with self._connect() as conn:
+            return await relations.revisions_of(conn, ids)
