@@ -54,21 +54,17 @@ def _fail(errors: list[FieldError]) -> BadUserInput:
     return BadUserInput(f"invalid query parameters: {names}", errors=errors)
 
 
-def _values(request: Request, allowed: frozenset[str] | set[str]) -> dict[str, str]:
-    errors = []
+def _values(request: Request, allowed: frozenset[str] | set[str], errors: list[FieldError]) -> dict[str, str]:
+    """The query parameters by name; unknown and repeated ones are added to ``errors``."""
     values: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         if name not in allowed:
             hint = ", ".join(sorted(allowed)) or "none"
-            errors.append(
-                FieldError(("query", name), "UNKNOWN_PARAMETER", f"is not a parameter here (allowed: {hint})")
-            )
+            errors.append(FieldError(("query", name), "UNKNOWN_PARAMETER", f"is not a parameter here (allowed: {hint})"))
         elif name in values:
             errors.append(FieldError(("query", name), "REPEATED_PARAMETER", "is given more than once"))
         else:
             values[name] = value
-    if errors:
-        raise _fail(errors)
     return values
 
 
@@ -117,8 +113,8 @@ def _common(
 def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset()) -> ListParams:
     """Paging, sort, expansion, fields, format and filters of a list request on ``t``."""
     names = set(filter_params(t, fixed))
-    values = _values(request, PAGING | names)
     errors: list[FieldError] = []
+    values = _values(request, PAGING | names, errors)
     common = _common(request, t, values, errors, listing=True)
     params = ListParams(expand=common.expand, fields=common.fields, format=common.format)
     if "limit" in values:
@@ -158,8 +154,8 @@ def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset(
 
 
 def parse_item(request: Request, t: FactType) -> ItemParams:
-    values = _values(request, ITEM)
     errors: list[FieldError] = []
+    values = _values(request, ITEM, errors)
     common = _common(request, t, values, errors, listing=False)
     params = ItemParams(expand=common.expand, fields=common.fields, format=common.format)
     if "asOf" in values:
@@ -173,4 +169,7 @@ def parse_item(request: Request, t: FactType) -> ItemParams:
 
 
 def parse_none(request: Request) -> None:
-    _values(request, frozenset())
+    errors: list[FieldError] = []
+    _values(request, frozenset(), errors)
+    if errors:
+        raise _fail(errors)

@@ -25,7 +25,7 @@ from api.rest.responses import (
 )
 from api.state import get_state
 from db import queries
-from db.errors import NotFound
+from db.errors import BadUserInput, FieldError, NotFound
 from db.ids import is_id
 from db.registry import fact_type
 
@@ -79,12 +79,17 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
             return export.stream(
                 state, kind, params.filters, order=params.order, descending=params.descending, fields=params.fields
             )
-        page = await queries.list_page(
-            conn,
-            kind,
-            params.filters,
-            queries.PageRequest(params.limit, params.cursor, params.order, params.descending),
-        )
+        try:
+            page = await queries.list_page(
+                conn,
+                kind,
+                params.filters,
+                queries.PageRequest(params.limit, params.cursor, params.order, params.descending),
+            )
+        except BadUserInput as exc:
+            # The cursor is checked while the page is read; name it as the query parameter it is.
+            exc.errors = [FieldError(("query", *e.path), e.code, e.message) for e in exc.errors]
+            raise
         docs = page.docs
         paths = [*params.expand, *(p for p in formats.NEEDS.get(params.format, []) if p not in params.expand)]
         if paths and docs:
