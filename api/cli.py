@@ -150,6 +150,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             log_level=settings.log_level,
             access_log=False,  # the app writes its own structured access log
             proxy_headers=True,
+            # SSE streams and WebSockets never end by themselves: give them a few seconds, then close.
+            timeout_graceful_shutdown=5,
         )
     finally:
         stack.stop()

@@ -95,9 +95,12 @@ class ServerProcess:
         self.port = self.port or free_port()
         env = {**os.environ, **self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
         log = open(self.log_path or os.devnull, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve"], env=env, stdout=log, stderr=log, start_new_session=True
-        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "serve"], env=env, stdout=log, stderr=log, start_new_session=True
+            )
+        finally:
+            log.close()  # the child holds its own copy of the descriptor
         wait_for_http(self.url + "/healthz", timeout=timeout)
         return self
 
