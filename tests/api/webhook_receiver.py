@@ -11,17 +11,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import asyncpg
+import httpx
 import orjson
+import pytest
 
 from api.embedded import free_port
 from api.settings import Settings
 from api.webhooks.worker import Worker
+from db import keys
 from db.pool import create_pool
+from tests.services import LiveServer, run
 
 
 @dataclass
@@ -201,3 +206,61 @@ async def running_worker(settings: Settings, database_url: str, concurrency: int
             await asyncio.wait_for(task, 15)
         finally:
             await pool.close()
+
+
+# --- fixtures shared by the webhook test modules (import them by name) --------------------
+
+
+@pytest.fixture(scope="module")
+def wh_settings(settings: Settings) -> Settings:
+    return webhook_settings(settings)
+
+
+@pytest.fixture(scope="module")
+def wh_api(wh_settings: Settings) -> Iterator[LiveServer]:
+    """An API server whose settings let endpoints point at this machine (the receiver)."""
+    live = LiveServer(wh_settings).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture(scope="module")
+def wh_admin(database_url: str) -> dict[str, str]:
+    async def make() -> str:
+        conn = await asyncpg.connect(database_url)
+        try:
+            _, secret = await keys.create(conn, name="webhook-tests", scope="admin")
+        finally:
+            await conn.close()
+        return secret
+
+    return {"Authorization": f"Bearer {run(make())}"}
+
+
+@pytest.fixture
+async def wh_client(wh_api: LiveServer, wh_admin: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=wh_api.url, headers=wh_admin, timeout=10) as c:
+        yield c
+        # Leave no endpoint behind to be retried against a receiver that is gone.
+        listing = (await c.get("/v1/webhook-endpoints", params={"limit": 100})).json()
+        for endpoint in listing["data"]:
+            await c.delete(f"/v1/webhook-endpoints/{endpoint['id']}")
+
+
+@pytest.fixture
+def wh_receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+async def register(client: httpx.AsyncClient, url: str, **fields: Any) -> dict[str, Any]:
+    """Create an endpoint through the API; returns it with its secret."""
+    response = await client.post("/v1/webhook-endpoints", json={"url": url, **fields})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
