@@ -13,7 +13,7 @@ from api.state import State
 from db import queries
 
 MEDIA_TYPE = "application/x-ndjson"
-CHUNK_ROWS = 2_000
+CHUNK_ROWS = 500
 
 
 def stream(
