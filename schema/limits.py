@@ -1,7 +1,7 @@
 """Limits a hostile query hits before it costs anything: depth and alias counts (validation rules,
 cached with the document), tokens (the parser's own limit), and a GitHub-style cost computed from
 the document and its variables before execution — every object counts once per parent it may be
-fetched for, connections multiply their children by ``first``/``last`` — reported in
+fetched for, connections multiply their nodes by ``first``/``last`` — reported in
 ``extensions.cost`` and refused with QUERY_TOO_COMPLEX over budget."""
 
 from __future__ import annotations
@@ -119,7 +119,17 @@ def query_cost(schema: GraphQLSchema, document: Any, variables: dict[str, Any] |
     root = schema.get_root_type(op.operation)
     if root is None:
         return 0
-    return _cost(schema, root, op.selection_set, fragments, variables or {}, 1)
+    return _cost(schema, root, op.selection_set, fragments, variables or {}, 1, 1)
+
+
+def _size(args: dict[str, Any], *names: str) -> int | None:
+    for name in names:
+        value = args.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return max(1, min(value, 100))
+        if name == "ids" and isinstance(value, list):
+            return max(1, len(value))
+    return None
 
 
 def _cost(
@@ -129,7 +139,10 @@ def _cost(
     fragments: dict[str, FragmentDefinitionNode],
     variables: dict[str, Any],
     multiplier: int,
+    page: int,
 ) -> int:
+    """Objects under ``sel``: each object field counts once per parent instance (``multiplier``);
+    inside a connection, ``nodes`` and ``edges`` count once per item of the page (``page``)."""
     total = 0
     for node, condition in _fields(sel, fragments):
         owner = schema.get_type(condition) if condition else parent
@@ -140,15 +153,15 @@ def _cost(
         named = get_named_type(field.type)
         if not hasattr(named, "fields") and not hasattr(named, "types"):
             continue  # scalars and enums are free
+        m = multiplier * page if node.name.value in ("nodes", "edges") and page > 1 else multiplier
         args = {a.name.value: value_from_ast_untyped(a.value, variables) for a in node.arguments or ()}
-        size = multiplier
         if named.name.endswith("Connection"):
-            n = args.get("first") or args.get("last") or DEFAULT_PAGE
-            size = multiplier * max(1, min(int(n), 100)) if isinstance(n, int) else multiplier * DEFAULT_PAGE
-        elif _is_list(field.type):
-            n = args.get("first") or (len(args["ids"]) if isinstance(args.get("ids"), list) else None) or DEFAULT_PAGE
-            size = multiplier * max(1, int(n) if isinstance(n, int) else DEFAULT_PAGE)
-        total += multiplier + _cost(schema, named, node.selection_set, fragments, variables, size)
+            size = _size(args, "first", "last") or DEFAULT_PAGE
+            total += m + _cost(schema, named, node.selection_set, fragments, variables, m, size)
+        elif _is_list(field.type) and (size := _size(args, "first", "ids")) is not None:
+            total += m * size + _cost(schema, named, node.selection_set, fragments, variables, m * size, 1)
+        else:
+            total += m + _cost(schema, named, node.selection_set, fragments, variables, m, 1)
     return total
 
 

@@ -105,7 +105,10 @@ async def list_connection(
             errors=[FieldError(("before",), "CONFLICTING_ARGUMENTS", "use after or before")],
         )
     backward = last is not None or before is not None
-    request = queries.PageRequest(size, before if backward else after, order, descending, backward)
+    cursor = before if backward else after
+    if cursor is not None:  # decoded here too so the error names the GraphQL argument
+        pagination.decode(cursor, order=order, param="before" if backward else "after")
+    request = queries.PageRequest(size, cursor, order, descending, backward)
     ctx = info.context
     async with ctx.connection() as conn:
         page = await queries.list_page(conn, kind, filters, request)

@@ -1,0 +1,55 @@
+"""No N+1: the SQL statements a query runs depend on its shape, not on how many rows it returns
+(counted on the connections the GraphQL context acquires, via asyncpg's query logger)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from schema import build_schema
+from schema.context import Context
+from tests.schema.conftest import Corpus
+
+THREE_LEVELS = """query($outlet: ID!, $n: Int!) {
+  articles(filter: {outlet: $outlet}, first: $n) {
+    nodes { id headline outlet { name }
+      claims(first: 5) { nodes { id statement speaker { id name } subjects { name } references { article { id } } } } } } }"""
+
+
+async def _run(pool: asyncpg.Pool, query: str, variables: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    statements: list[str] = []
+    ctx = Context(pool=pool, query_logger=lambda q: statements.append(q.query))
+    result = await build_schema().execute(query, variable_values=variables, context_value=ctx)
+    assert not result.errors, result.errors
+    assert result.data is not None
+    return result.data, statements
+
+
+@pytest.mark.anyio
+async def test_three_levels_over_100_articles_take_a_fixed_number_of_statements(
+    pool: asyncpg.Pool, corpus: Corpus
+) -> None:
+    data, statements = await _run(pool, THREE_LEVELS, {"outlet": corpus.outlet, "n": 100})
+    articles = data["articles"]["nodes"]
+    assert len(articles) == 100
+    claims = [c for a in articles for c in a["claims"]["nodes"]]
+    assert len(claims) == 500
+    assert all(c["speaker"]["id"] in corpus.actors for c in claims)
+    # articles page, claims per article (one LATERAL), actors by id (outlets, speakers, subjects),
+    # articles by id (references): four shapes.
+    assert len(statements) <= 4, statements
+
+    _, few = await _run(pool, THREE_LEVELS, {"outlet": corpus.outlet, "n": 3})
+    assert len(few) == len(statements), "statement count must not depend on row count"
+
+
+@pytest.mark.anyio
+async def test_total_count_runs_only_when_selected(pool: asyncpg.Pool, corpus: Corpus) -> None:
+    query = "query($o: ID!) { claims(filter: {reportedBy: $o}, first: 1) { nodes { id } %s } }"
+    _, without = await _run(pool, query % "", {"o": corpus.outlet})
+    data, with_count = await _run(pool, query % "totalCount", {"o": corpus.outlet})
+    assert len(with_count) == len(without) + 1
+    assert any("count(*)" in s for s in with_count) and not any("count(*)" in s for s in without)
+    assert data["claims"]["totalCount"] == len(corpus.claims)
