@@ -37,9 +37,10 @@ async def test_three_levels_over_100_articles_take_a_fixed_number_of_statements(
     claims = [c for a in articles for c in a["claims"]["nodes"]]
     assert len(claims) == 500
     assert all(c["speaker"]["id"] in corpus.actors for c in claims)
-    # articles page, claims per article (one LATERAL), actors by id (outlets, speakers, subjects),
-    # articles by id (references): four shapes.
-    assert len(statements) <= 4, statements
+    # One per level and kind: the articles page, their outlets (actors by id), the claims of all
+    # articles (one LATERAL), the claims' speakers and subjects (actors by id, one batch), and the
+    # referenced articles (articles by id).
+    assert len(statements) == 5, statements
 
     _, few = await _run(pool, THREE_LEVELS, {"outlet": corpus.outlet, "n": 3})
     assert len(few) == len(statements), "statement count must not depend on row count"
