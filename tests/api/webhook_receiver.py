@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -173,13 +174,23 @@ class WorkerProcess:
         self.env = {**os.environ, **env}
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.TemporaryFile()
 
     def start(self) -> WorkerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "worker", "--concurrency", str(self.concurrency)],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            env=self.env, stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True,
         )  # fmt: skip
         return self
+
+    def output(self) -> str:
+        """What the worker logged (for failure messages)."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-4000:]
+
+    def close(self) -> None:
+        self.kill()
+        self.log.close()
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process is not None and self.process.poll() is None:
