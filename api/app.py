@@ -7,6 +7,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from api import docs, events, graphql, health, middleware, problems, rest
+from api.events import graphql_ws
 from api.lifespan import make_lifespan
 from api.rest import events as rest_events
 from api.rest import webhook_endpoints as rest_webhooks
@@ -16,7 +17,7 @@ from api.settings import Settings
 
 def create_app(settings: Settings) -> Starlette:
     """The whole ASGI app for ``settings`` (whose database_url and redis_url must be resolved)."""
-    routes: list[BaseRoute] = [*health.routes, *rest_events.routes, *rest.routes(rest_writes.operations()), *rest_webhooks.routes(), *docs.routes(), *graphql.routes(settings)]
+    routes: list[BaseRoute] = [*health.routes, *rest_events.routes, *rest.routes(rest_writes.operations()), *rest_webhooks.routes(), *docs.routes(), *graphql_ws.routes(settings), *graphql.routes(settings)]
     return Starlette(
         routes=routes,
         middleware=middleware.stack(settings),

@@ -15,6 +15,10 @@ from db.ids import new_id
 from db.pool import Conn
 
 NOTIFY_CHANNEL = "newsfacts_events"  # also spelled out in _APPEND
+# Every event type: "<kind>.<change>", e.g. claim.corrected.
+CHANGE_KINDS = ("created", "updated", "corrected", "retracted")
+EVENT_KINDS = ("actor", "article", "claim", "deployment", "incident")
+EVENT_TYPES = tuple(f"{kind}.{change}" for kind in EVENT_KINDS for change in CHANGE_KINDS)
 
 
 @dataclass(frozen=True)

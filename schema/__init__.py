@@ -72,9 +72,8 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    kwargs: dict[str, Any] = {}
-    if mutation is not None:
-        kwargs["mutation"] = mutation
-    if subscription is not None:
-        kwargs["subscription"] = subscription
+    from schema.mutations import Mutation
+    from schema.subscriptions import Subscription
+
+    kwargs: dict[str, Any] = {"mutation": mutation or Mutation, "subscription": subscription or Subscription}
     return NewsfactsSchema(query=Query, extensions=extensions, config=StrawberryConfig(scalar_map=SCALARS), **kwargs)

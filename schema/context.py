@@ -24,6 +24,8 @@ class Context:
     max_cost: int = 5_000
     # Called with each SQL statement the operation runs (asyncpg LoggedQuery); tests count them.
     query_logger: QueryLogger | None = None
+    # The event log for subscriptions (schema/subscriptions.py EventSource); set over WebSocket only.
+    events: Any = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -14,10 +14,8 @@ import asyncpg
 from api.events.broadcaster import Broadcaster, Event, Subscriber
 from db import events
 from db.errors import BadUserInput, FieldError
-from db.registry import FACT_TYPES
+from db.events import CHANGE_KINDS, EVENT_KINDS, EVENT_TYPES
 
-CHANGE_KINDS = ("created", "updated", "corrected", "retracted")
-EVENT_TYPES = tuple(f"{kind}.{change}" for kind in FACT_TYPES for change in CHANGE_KINDS)
 REPLAY_PAGE = 500
 
 
@@ -32,7 +30,7 @@ def parse_types(raw: Sequence[str], *, location: tuple[str | int, ...] = ("type"
     for i, item in enumerate(raw):
         if item in EVENT_TYPES:
             wanted.append(item)
-        elif item in FACT_TYPES:
+        elif item in EVENT_KINDS:
             wanted.extend(f"{item}.{change}" for change in CHANGE_KINDS)
         else:
             errors.append(

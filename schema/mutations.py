@@ -1,0 +1,197 @@
+"""GraphQL mutations: create / update (merge patch) / correct / retract for every fact kind, through
+the one write service (db/writes.py), scope ``write``. Refusals the caller can fix come back in
+the payload as typed ``userErrors`` (field path + code from the one catalogue, db/errors.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from db import writes
+from db.errors import BadUserInput, Conflict, Forbidden, NewsfactsError, NotFound, Unauthenticated
+from db.pool import Conn
+from schema.actors import Actor
+from schema.articles import Article
+from schema.claims import Claim
+from schema.common import from_doc
+from schema.context import Context
+from schema.deployments import Deployment
+from schema.incidents import Incident
+
+
+@strawberry.type(description="Why a mutation was refused: the input field at fault and a catalogue code.")
+class UserError:
+    path: list[str] = strawberry.field(description="Path of the input field, e.g. [references, 0, quoteText].")
+    code: str = strawberry.field(description="A code from the error catalogue, e.g. QUOTE_MISMATCH.")
+    message: str
+
+
+@strawberry.type(description="An actor mutation's result: the actor, or why the change was refused.")
+class ActorPayload:
+    actor: Actor | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="An article mutation's result: the article, or why the change was refused.")
+class ArticlePayload:
+    article: Article | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="A claim mutation's result: the claim, or why the change was refused.")
+class ClaimPayload:
+    claim: Claim | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="A deployment mutation's result: the deployment, or why the change was refused.")
+class DeploymentPayload:
+    deployment: Deployment | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="An incident mutation's result: the incident, or why the change was refused.")
+class IncidentPayload:
+    incident: Incident | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+KINDS: dict[str, tuple[type, type]] = {
+    "actor": (Actor, ActorPayload),
+    "article": (Article, ArticlePayload),
+    "claim": (Claim, ClaimPayload),
+    "deployment": (Deployment, DeploymentPayload),
+    "incident": (Incident, IncidentPayload),
+}
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+def _writer(info: Info[Context, None]) -> str:
+    principal = info.context.principal
+    if principal is None or principal.anonymous:
+        raise Unauthenticated("mutations need an API key with the write scope")
+    if not principal.allows("write"):
+        raise Forbidden(f"mutations need the write scope; the key has {principal.scope}")
+    return f"key:{principal.key_id}"
+
+
+def _user_errors(exc: NewsfactsError, where: tuple[str | int, ...] = ()) -> list[UserError]:
+    if exc.errors:
+        return [UserError(path=[str(p) for p in (*where, *e.path)], code=e.code, message=e.message) for e in exc.errors]
+    return [UserError(path=[str(p) for p in where], code=exc.code, message=exc.detail)]
+
+
+async def _run(
+    info: Info[Context, None],
+    kind: str,
+    write: Callable[[Conn, str], Awaitable[dict[str, Any]]],
+    where: tuple[str | int, ...],
+) -> Any:
+    cls, payload = KINDS[kind]
+    changed_by = _writer(info)
+    try:
+        async with info.context.connection() as conn:
+            doc = await write(conn, changed_by)
+    except (BadUserInput, NotFound, Conflict) as exc:
+        # VersionConflict is a Conflict: it names expectedVersion so the client knows to re-read.
+        at = ("expectedVersion",) if exc.code == "VERSION_CONFLICT" else ("id",) if isinstance(exc, NotFound) else where
+        return payload(user_errors=_user_errors(exc, at if not exc.errors else where))
+    return payload(**{kind: from_doc(cls, doc)})
+
+
+def _create(kind: str) -> Any:
+    async def resolver(info: Info[Context, None], input: JSON, reason: str | None = None) -> Any:
+        return await _run(
+            info, kind, lambda conn, by: writes.create(conn, kind, input, changed_by=by, reason=reason), ("input",)
+        )
+
+    resolver.__annotations__ = {"info": Info, "input": JSON, "reason": str | None, "return": KINDS[kind][1]}
+    return strawberry.mutation(resolver=resolver, description=f"Create {_a(kind)} from its fields (as in REST).")
+
+
+def _update(kind: str, *, correction: bool) -> Any:
+    async def resolver(
+        info: Info[Context, None],
+        id: strawberry.ID,
+        patch: JSON,
+        reason: str | None = None,
+        expected_version: int | None = None,
+    ) -> Any:
+        return await _run(
+            info,
+            kind,
+            lambda conn, by: writes.update(
+                conn,
+                kind,
+                id,
+                patch,
+                changed_by=by,
+                reason=reason,
+                correction=correction,
+                expected_version=expected_version,
+            ),
+            ("patch",),
+        )
+
+    resolver.__annotations__ = {
+        "info": Info,
+        "id": strawberry.ID,
+        "patch": JSON,
+        "reason": str if correction else str | None,
+        "expected_version": int | None,
+        "return": KINDS[kind][1],
+    }
+    if correction:
+        resolver.__defaults__ = (None,)  # reason is required; expectedVersion stays optional
+        doc = f"Correct {_a(kind)} (JSON merge patch) and say why: emits {kind}.corrected."
+    else:
+        doc = f"Update {_a(kind)} with a JSON merge patch: emits {kind}.updated. expectedVersion makes it conditional."
+    return strawberry.mutation(resolver=resolver, description=doc)
+
+
+def _retract(kind: str) -> Any:
+    async def resolver(
+        info: Info[Context, None], id: strawberry.ID, reason: str | None = None, expected_version: int | None = None
+    ) -> Any:
+        return await _run(
+            info,
+            kind,
+            lambda conn, by: writes.retract(
+                conn, kind, id, changed_by=by, reason=reason, expected_version=expected_version
+            ),
+            (),
+        )
+
+    resolver.__annotations__ = {
+        "info": Info,
+        "id": strawberry.ID,
+        "reason": str | None,
+        "expected_version": int | None,
+        "return": KINDS[kind][1],
+    }
+    return strawberry.mutation(
+        resolver=resolver, description=f"Retract {_a(kind)}: it stays readable with its history."
+    )
+
+
+def _fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for kind in KINDS:  # → createActor, updateClaim, correctClaim, retractIncident, …
+        fields[f"create_{kind}"] = _create(kind)
+        fields[f"update_{kind}"] = _update(kind, correction=False)
+        fields[f"correct_{kind}"] = _update(kind, correction=True)
+        fields[f"retract_{kind}"] = _retract(kind)
+    return fields
+
+
+Mutation = strawberry.type(
+    type("Mutation", (), _fields()),
+    description="Write facts (scope write). Refusals are userErrors in each payload.",
+)

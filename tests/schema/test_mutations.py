@@ -1,0 +1,106 @@
+"""GraphQL mutations over real HTTP: writes through the one service, typed userErrors naming the
+field and catalogue code, optimistic concurrency, corrections emitting *.corrected, scope checks."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.live_events import api_key, bearer
+from tests.services import LiveServer
+
+ARTICLE = "art_0SEED000000000000000000001"
+
+
+@pytest.fixture(scope="module")
+def write_key(database_url: str) -> str:
+    return asyncio.run(api_key(database_url, "write"))
+
+
+@pytest.fixture(scope="module")
+def read_key(database_url: str) -> str:
+    return asyncio.run(api_key(database_url, "read"))
+
+
+def gql(server: LiveServer, query: str, variables: dict[str, Any], key: str | None) -> dict[str, Any]:
+    response = httpx.post(
+        server.url + "/graphql",
+        json={"query": query, "variables": variables},
+        headers=bearer(key) if key else {},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+CREATE_ACTOR = """mutation($input: JSON!) {
+  createActor(input: $input) { actor { id name version } userErrors { path code message } }
+}"""
+
+
+def test_create_update_correct_retract(server: LiveServer, write_key: str) -> None:
+    created = gql(server, CREATE_ACTOR, {"input": {"kind": "person", "name": "Gql Person"}}, write_key)
+    payload = created["data"]["createActor"]
+    assert payload["userErrors"] == [] and payload["actor"]["name"] == "Gql Person"
+    actor_id = payload["actor"]["id"]
+
+    update = """mutation($id: ID!, $v: Int) {
+      updateActor(id: $id, patch: {description: "from graphql"}, expectedVersion: $v) {
+        actor { version description } userErrors { path code }
+      }
+    }"""
+    ok = gql(server, update, {"id": actor_id, "v": 1}, write_key)["data"]["updateActor"]
+    assert ok["actor"] == {"version": 2, "description": "from graphql"} and ok["userErrors"] == []
+    stale = gql(server, update, {"id": actor_id, "v": 1}, write_key)["data"]["updateActor"]
+    assert stale["actor"] is None and stale["userErrors"] == [{"path": ["expectedVersion"], "code": "VERSION_CONFLICT"}]
+
+    correct = """mutation($id: ID!) {
+      correctActor(id: $id, patch: {name: "Gql Person (fixed)"}, reason: "misspelt") { actor { name version } }
+    }"""
+    fixed = gql(server, correct, {"id": actor_id}, write_key)["data"]["correctActor"]["actor"]
+    assert fixed == {"name": "Gql Person (fixed)", "version": 3}
+    log = httpx.get(server.url + "/v1/events", params={"objectId": actor_id}, timeout=10).json()["data"]
+    assert [e["type"] for e in log] == ["actor.created", "actor.updated", "actor.corrected"]
+
+    retract = (
+        'mutation($id: ID!) { retractActor(id: $id, reason: "dup") { actor { retractedAt } userErrors { code } } }'
+    )
+    gone = gql(server, retract, {"id": actor_id}, write_key)["data"]["retractActor"]
+    assert gone["actor"]["retractedAt"] is not None
+    again = gql(server, retract, {"id": actor_id}, write_key)["data"]["retractActor"]
+    assert again["actor"] is None and again["userErrors"][0]["code"] == "CONFLICT"
+
+
+def test_user_errors_name_each_bad_field(server: LiveServer, write_key: str) -> None:
+    query = """mutation($input: JSON!) {
+      createClaim(input: $input) { claim { id } userErrors { path code message } }
+    }"""
+    record = {
+        "statement": "x",
+        "quoteType": "shouted",
+        "references": [{"article": ARTICLE, "charStart": 0, "charEnd": 5, "quoteText": "nope!"}],
+    }
+    payload = gql(server, query, {"input": record}, write_key)["data"]["createClaim"]
+    assert payload["claim"] is None
+    found = {(tuple(e["path"]), e["code"]) for e in payload["userErrors"]}
+    # Paths start at the argument: the record is the "input" argument.
+    assert ("input", "quoteType") in {p for p, _ in found}
+    assert (("input", "references", "0", "quoteText"), "QUOTE_MISMATCH") in found
+    missing = gql(
+        server,
+        'mutation { retractClaim(id: "clm_00000000000000000000000000") { userErrors { path code } } }',
+        {},
+        write_key,
+    )
+    assert missing["data"]["retractClaim"]["userErrors"] == [{"path": ["id"], "code": "NOT_FOUND"}]
+
+
+def test_mutations_need_the_write_scope(server: LiveServer, read_key: str) -> None:
+    anonymous = gql(server, CREATE_ACTOR, {"input": {"kind": "person", "name": "No"}}, None)
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    reader = gql(server, CREATE_ACTOR, {"input": {"kind": "person", "name": "No"}}, read_key)
+    assert reader["errors"][0]["extensions"]["code"] == "FORBIDDEN"
