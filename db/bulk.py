@@ -4,9 +4,12 @@ the good records around it still load. Input is read as a stream, so memory stay
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -113,47 +116,96 @@ async def load(
     progress: Callable[[LoadReport], None] | None = None,
 ) -> LoadReport:
     """Load records in batches of one kind each. Before a batch of kind K is written, pending
-    batches of the kinds K may reference are flushed, so references within the input resolve."""
+    batches of the kinds K may reference are written, so references within the input resolve.
+
+    Two stages overlap: while one batch is checked against and written to the database (each in
+    its own transaction, in input order), the next batch's static checks run in a worker thread,
+    so Python's CPU work and PostgreSQL's run side by side. At most a few batches are in flight."""
     report = LoadReport()
     started = time.perf_counter()
     buffers: dict[str, list[tuple[int, Any]]] = {kind: [] for kind in LOAD_ORDER}
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=2)
 
-    async def flush(upto: str) -> None:
-        for kind in LOAD_ORDER[: LOAD_ORDER.index(upto) + 1]:
-            if buffers[kind]:
-                batch, buffers[kind] = buffers[kind], []
-                await _load_batch(conn, kind, batch, report, changed_by=changed_by)
-                report.seconds = time.perf_counter() - started
-                if progress is not None:
-                    progress(report)
+    async def writer() -> None:
+        while (batch := await pending.get()) is not None:
+            checked = await batch.checked
+            await _load_batch(conn, batch.kind, batch.records, report, changed_by=changed_by, checked=checked)
+            report.seconds = time.perf_counter() - started
+            if progress is not None:
+                progress(report)
 
-    async def consume(item: Item) -> None:
-        index, kind, record = item
-        if kind is None:
-            message = record if isinstance(record, str) else 'record has no known "object" type'
-            report.rejected.append(RecordRejection(index, "unknown", "BAD_USER_INPUT", message))
-            return
-        buffers[kind].append((index, record))
-        if len(buffers[kind]) >= batch_size:
-            await flush(kind)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsfacts-load") as executor:
+        writing = asyncio.create_task(writer())
 
-    if isinstance(items, AsyncIterator):
-        async for item in items:
-            await consume(item)
-    else:
-        for item in items:
-            await consume(item)
-    await flush(LOAD_ORDER[-1])
+        async def submit(kind: str) -> None:
+            records, buffers[kind] = buffers[kind], []
+            checked = loop.run_in_executor(executor, writes.static_checks, kind, [r for _, r in records])
+            put = asyncio.ensure_future(pending.put(_Batch(kind, records, checked)))
+            # A failed writer must stop the input side rather than leave it blocked on a full queue.
+            await asyncio.wait({put, writing}, return_when=asyncio.FIRST_COMPLETED)
+            if not put.done():
+                put.cancel()
+            if writing.done():
+                writing.result()  # re-raises the writer's error
+                raise RuntimeError("the bulk writer stopped early")
+
+        async def flush(upto: str) -> None:
+            for kind in LOAD_ORDER[: LOAD_ORDER.index(upto) + 1]:
+                if buffers[kind]:
+                    await submit(kind)
+
+        async def consume(item: Item) -> None:
+            index, kind, record = item
+            if kind is None:
+                message = record if isinstance(record, str) else 'record has no known "object" type'
+                report.rejected.append(RecordRejection(index, "unknown", "BAD_USER_INPUT", message))
+                return
+            buffers[kind].append((index, record))
+            if len(buffers[kind]) >= batch_size:
+                await flush(kind)
+
+        try:
+            if isinstance(items, AsyncIterator):
+                async for item in items:
+                    await consume(item)
+            else:
+                for item in items:
+                    await consume(item)
+            await flush(LOAD_ORDER[-1])
+            await pending.put(None)
+            await writing
+        finally:
+            if not writing.done():
+                writing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writing
+    report.rejected.sort(key=lambda r: r.index)
     report.seconds = time.perf_counter() - started
     return report
 
 
+@dataclass
+class _Batch:
+    kind: str
+    records: list[tuple[int, Any]]
+    checked: asyncio.Future[writes.Checked]
+
+
 async def _load_batch(
-    conn: Conn, kind: str, batch: list[tuple[int, Any]], report: LoadReport, *, changed_by: str
+    conn: Conn,
+    kind: str,
+    batch: list[tuple[int, Any]],
+    report: LoadReport,
+    *,
+    changed_by: str,
+    checked: writes.Checked | None = None,
 ) -> None:
     positions = [i for i, _ in batch]
+    if checked is None:
+        checked = writes.static_checks(kind, [r for _, r in batch])
     async with conn.transaction():
-        good, bad = await writes.validate_batch(conn, kind, [r for _, r in batch])
+        good, bad = await writes.check_in_database(conn, kind, checked)
         for rejected in bad:
             first = rejected.errors[0] if rejected.errors else None
             report.rejected.append(
