@@ -5,7 +5,10 @@ killing the relay leader hands over; concurrent writers are seen in one order by
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,7 +22,15 @@ import redis.asyncio as aioredis
 from api.embedded import EmbeddedRedis
 from db.migrate import migrate
 from db.pool import connect
-from tests.api.live_events import SSEReader, api_key, bearer, create_actor, last_sequence
+from tests.api.live_events import (
+    SSEReader,
+    api_key,
+    bearer,
+    create_actor,
+    graphql_ws,
+    last_sequence,
+    next_message,
+)
 from tests.services import ServerProcess
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -67,8 +78,16 @@ class Cluster:
                 setattr(self, attr, self._start(attr))
 
     def stop(self) -> None:
-        self.a.stop()
-        self.b.stop()
+        # Both at once: each may take a few seconds to close its streams.
+        procs = [p.process for p in (self.a, self.b) if p.process is not None and p.process.poll() is None]
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +136,22 @@ async def _until(predicate: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_write_through_one_process_reaches_sse_on_the_other(running: Cluster, cluster_key: str) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+async def test_write_through_one_process_reaches_sse_and_graphql_on_the_other(
+    running: Cluster, cluster_key: str
+) -> None:
+    query = "subscription { events(types: [ACTOR_CREATED]) { sequence objectId fact { ... on Actor { name } } } }"
+    async with httpx.AsyncClient(timeout=10) as client, graphql_ws(running.b.url) as ws:
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
         async with SSEReader(client, f"{running.b.url}/v1/events/stream") as on_b:
+            await asyncio.sleep(0.2)  # the subscription starts live: let it begin before the write
             actor = await create_actor(client, running.a.url, cluster_key)
             got = await on_b.wait_for(1)
             assert got[0]["objectId"] == actor["id"] and got[0]["data"]["name"] == actor["name"]
+            message = await next_message(ws)
+            assert message["type"] == "next", message
+            event = message["payload"]["data"]["events"]
+            assert event["objectId"] == actor["id"] and event["fact"]["name"] == actor["name"]
+            assert event["sequence"] == got[0]["sequence"]
 
 
 async def test_resume_with_last_cursor_gets_exactly_the_missed_events(running: Cluster, cluster_key: str) -> None:
