@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         corpus = folder / "corpus.ndjson"
         gen_seconds, records = generate(corpus, args.articles, args.claims)
         size_mb = corpus.stat().st_size / 1_048_576
-        with embedded_postgres(folder) if not args.database_url else _given(args.database_url) as url:
+        given = contextlib.nullcontext(args.database_url) if args.database_url else None
+        with given or embedded_postgres(folder) as url:
             asyncio.run(prepare(url))
             load_seconds, peak_mb, report = load(corpus, url, args.batch_size, args.profile)
             counts = asyncio.run(verify(url))
@@ -152,19 +154,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     ok = not report["rejected"] and counts["facts"] == counts["revisions"] == counts["events"] == loaded
     return 0 if ok else 1
-
-
-class _given:
-    """A context manager yielding a URL the caller supplied."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def __enter__(self) -> str:
-        return self.url
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 if __name__ == "__main__":
