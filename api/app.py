@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from api import docs, events, graphql, health, middleware, problems, rest
+from api import cache, docs, events, graphql, health, metrics, middleware, problems, rest
 from api.events import graphql_ws
 from api.lifespan import make_lifespan
 from api.rest import events as rest_events
@@ -17,10 +17,21 @@ from api.settings import Settings
 
 def create_app(settings: Settings) -> Starlette:
     """The whole ASGI app for ``settings`` (whose database_url and redis_url must be resolved)."""
-    routes: list[BaseRoute] = [*health.routes, *rest_events.routes, *rest.routes(rest_writes.operations()), *rest_webhooks.routes(), *docs.routes(), *graphql_ws.routes(settings), *graphql.routes(settings)]
+    routes: list[BaseRoute] = [
+        *health.routes,
+        *metrics.routes,
+        *rest_events.routes,
+        *rest.routes(rest_writes.operations()),
+        *rest_webhooks.routes(),
+        *docs.routes(),
+        *graphql_ws.routes(settings),
+        *graphql.routes(settings),
+    ]
     return Starlette(
         routes=routes,
         middleware=middleware.stack(settings),
         exception_handlers=problems.exception_handlers(settings),
-        lifespan=make_lifespan(settings, on_start=[events.start], on_stop=[events.stop]),
+        lifespan=make_lifespan(
+            settings, on_start=[metrics.start, events.start, cache.start], on_stop=[cache.stop, events.stop]
+        ),
     )

@@ -4,6 +4,7 @@ webhook queue depth). One registry per app, kept in State — no process-global 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -14,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.state import get_state
+from api.state import State, get_state
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
@@ -46,10 +47,24 @@ class Metrics:
         self.collectors: list[Callable[[], Awaitable[None]]] = []
 
 
+_ID_SEGMENT = re.compile(r"/[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}")
+
+
 def route_label(scope: Scope) -> str:
+    """The route template; cache hits never reach the router, so they are labelled by their path
+    with ids folded to ``{id}`` (cacheable paths are a fixed family: labels stay bounded)."""
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    if isinstance(path, str):
+        return path
+    if scope.get("newsfacts.cache") == "hit":
+        return _ID_SEGMENT.sub("/{id}", scope["path"])
+    return "unmatched"
+
+
+async def start(state: State) -> None:
+    """Lifespan hook: this app's metrics registry."""
+    state.services.setdefault("metrics", Metrics())
 
 
 class MetricsMiddleware:

@@ -10,10 +10,9 @@ __all__ = ["Entry", "Invalidator", "LocalTier", "ResponseCache", "start", "stop"
 
 
 async def start(state: State) -> None:
-    """Lifespan hook: the cache and its invalidator for this process (and the metrics registry)."""
-    from api.metrics import Metrics
-
-    state.services.setdefault("metrics", Metrics())
+    """Lifespan hook: the cache and its invalidator for this process (when CACHE_ENABLED)."""
+    if not state.settings.cache_enabled:
+        return
     cache = ResponseCache(state.redis, ttl=float(state.settings.cache_ttl_seconds))
     assert state.settings.database_url is not None
     invalidator = Invalidator(cache, state.settings.database_url)

@@ -90,7 +90,11 @@ class CacheMiddleware:
                 with contextlib.suppress(TimeoutError):
                     entry = await asyncio.wait_for(asyncio.shield(pending), WAIT_FOR_LEADER_SECONDS)
                 tier = "shared" if entry is not None else "miss"
+        metrics = state.services.get("metrics")
+        if metrics is not None:
+            metrics.cache.labels("rest", tier if entry is not None else "miss").inc()
         if entry is not None:
+            scope["newsfacts.cache"] = "hit"
             await _send_entry(scope, send, entry, tier)
             return
         await self._compute(scope, receive, send, cache, key)

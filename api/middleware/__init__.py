@@ -1,5 +1,6 @@
-"""The app-wide middleware stack, outermost first: request ids and the access log, CORS, rate
-limits, then gzip (which skips NDJSON and event streams)."""
+"""The app-wide middleware stack, outermost first: metrics, request ids and the access log, CORS,
+rate limits, gzip (which skips NDJSON and event streams), then the response cache — innermost, so
+it stores uncompressed bodies without per-request headers and a hit still counts against limits."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
+from api.cache.middleware import CacheMiddleware
+from api.metrics import MetricsMiddleware
 from api.middleware.request_id import RequestIdMiddleware
 from api.ratelimit import RateLimitMiddleware
 from api.settings import Settings
@@ -21,7 +24,7 @@ GZIP_MIN_BYTES = 1_024
 
 
 def stack(settings: Settings) -> list[Middleware]:
-    middleware = [Middleware(RequestIdMiddleware)]
+    middleware = [Middleware(MetricsMiddleware), Middleware(RequestIdMiddleware)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -41,4 +44,6 @@ def stack(settings: Settings) -> list[Middleware]:
             exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/x-ndjson"),
         )
     )
+    if settings.cache_enabled:
+        middleware.append(Middleware(CacheMiddleware))
     return middleware
