@@ -60,7 +60,9 @@ def _values(request: Request, allowed: frozenset[str] | set[str], errors: list[F
     for name, value in request.query_params.multi_items():
         if name not in allowed:
             hint = ", ".join(sorted(allowed)) or "none"
-            errors.append(FieldError(("query", name), "UNKNOWN_PARAMETER", f"is not a parameter here (allowed: {hint})"))
+            errors.append(
+                FieldError(("query", name), "UNKNOWN_PARAMETER", f"is not a parameter here (allowed: {hint})")
+            )
         elif name in values:
             errors.append(FieldError(("query", name), "REPEATED_PARAMETER", "is given more than once"))
         else:
