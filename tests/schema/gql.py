@@ -8,7 +8,7 @@ import httpx
 
 
 def gql(
-    url: str, query: str, variables: dict[str, Any] | None = None, *, expect_status: int = 200, **extra: Any
+    url: str, query: str | None, variables: dict[str, Any] | None = None, *, expect_status: int = 200, **extra: Any
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"query": query, "variables": variables or {}, **extra}
     response = httpx.post(url + "/graphql", json=body, timeout=10)
