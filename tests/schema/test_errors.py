@@ -78,10 +78,8 @@ def test_unsupported_content_type(server: LiveServer) -> None:
 
 
 def test_depth_limit(server: LiveServer) -> None:
-    nested = 'claim(id: "%s") { %s }' % (
-        CANDY,
-        "reportedBy { claimsReported(first: 1) { nodes { " * 5 + "id" + " } } }" * 5,
-    )  # noqa: UP031
+    inner = "reportedBy { claimsReported(first: 1) { nodes { " * 5 + "id" + " } } }" * 5
+    nested = f'claim(id: "{CANDY}") {{ {inner} }}'
     r = gql(server.url, "{ " + nested + " }")
     assert codes(r) == ["QUERY_TOO_COMPLEX"]
     assert "depth" in r["errors"][0]["message"]
