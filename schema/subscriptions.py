@@ -19,6 +19,7 @@ from schema.claims import Claim, ClaimStatus
 from schema.common import DateTime, from_doc
 from schema.context import Context
 from schema.deployments import Deployment
+from schema.loaders import Loaders
 from schema.node import Fact, as_object, check_id
 
 EventDoc = dict[str, Any]
@@ -99,6 +100,11 @@ def _actor_id(value: str | None, argument: str) -> str | None:
     return value
 
 
+def _fresh(info: Info[Context, None]) -> None:
+    """New DataLoaders for each event: a long subscription must not serve facts cached hours ago."""
+    info.context.loaders = Loaders(info.context.connection)
+
+
 def _event(doc: EventDoc) -> Event:
     return from_doc(Event, doc)
 
@@ -123,6 +129,7 @@ class Subscription:
             while True:
                 doc = await feed.next()
                 if doc is not None:
+                    _fresh(info)
                     yield _event(doc)
 
     @strawberry.subscription(description="Changes to claims, optionally by speaker, subject or status.")
@@ -151,6 +158,7 @@ class Subscription:
             while True:
                 doc = await feed.next()
                 if doc is not None:
+                    _fresh(info)
                     yield ClaimChange(event=_event(doc), claim=from_doc(Claim, doc["data"]))
 
     @strawberry.subscription(description="Articles as they are published, optionally about one subject (medtop code).")
@@ -167,6 +175,7 @@ class Subscription:
             while True:
                 doc = await feed.next()
                 if doc is not None:
+                    _fresh(info)
                     yield ArticlePublication(event=_event(doc), article=from_doc(Article, doc["data"]))
 
     @strawberry.subscription(description="Changes to deployments, optionally by deployer or region (name contains).")
@@ -192,4 +201,5 @@ class Subscription:
             while True:
                 doc = await feed.next()
                 if doc is not None:
+                    _fresh(info)
                     yield DeploymentChange(event=_event(doc), deployment=from_doc(Deployment, doc["data"]))

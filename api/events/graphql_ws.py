@@ -23,6 +23,7 @@ from strawberry.types.graphql import OperationType
 from api.auth import bearer_token, principal_for_token, require
 from api.events import broadcaster_of
 from api.events.feed import EventFilter, Feed
+from api.events.shared import SharedSubscriptions, shareable
 from api.settings import Settings
 from api.state import State, get_state
 from db.errors import NewsfactsError
@@ -45,6 +46,9 @@ UNSUPPORTED_SUBPROTOCOL = 4406
 INIT_TIMED_OUT = 4408
 DUPLICATE_ID = 4409
 TOO_MANY_INITS = 4429
+TRY_AGAIN_LATER = 1013
+# Frames queued for one client before it counts as too slow (then closed; it resumes with after:).
+OUTBOX_LIMIT = 10_000
 
 
 class FeedSource:
@@ -75,35 +79,73 @@ class _Close(Exception):
 class Connection:
     """One graphql-transport-ws connection and its running operations."""
 
-    def __init__(self, ws: WebSocket, schema: Any, settings: Settings) -> None:
+    def __init__(self, ws: WebSocket, schema: Any, settings: Settings, hub: SharedSubscriptions) -> None:
         self.ws = ws
         self.schema = schema
+        self.hub = hub
         self.settings = settings
         self.state = get_state(ws)
         self.context: Context | None = None
         self.operations: dict[str, asyncio.Task[None]] = {}
-        self.send_lock = asyncio.Lock()
+        self.shared_ids: set[str] = set()
+        # Outgoing frames go through one queue and one writer: a slow client never blocks a
+        # shared execution that feeds other connections too.
+        self.outbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self.too_slow = False
 
     async def send(self, message: dict[str, Any]) -> None:
-        if self.ws.application_state != WebSocketState.CONNECTED:
+        await self.send_raw(orjson.dumps(message))
+
+    async def send_raw(self, frame: bytes) -> None:
+        if self.too_slow:
             return
-        async with self.send_lock:
-            await self.ws.send_text(orjson.dumps(message).decode())
+        if self.outbox.qsize() >= OUTBOX_LIMIT:
+            # The client reads slower than events arrive: drop the connection rather than the
+            # events; it resumes losslessly with after: its last sequence.
+            self.too_slow = True
+            self.outbox.put_nowait(b"")
+            return
+        self.outbox.put_nowait(frame)
+
+    async def _write(self) -> None:
+        while True:
+            frame = await self.outbox.get()
+            if not frame:
+                with contextlib.suppress(Exception):
+                    await self.ws.close(code=TRY_AGAIN_LATER, reason="client too slow; resume with after:")
+                return
+            if self.ws.application_state != WebSocketState.CONNECTED:
+                return
+            await self.ws.send_text(frame.decode())
 
     async def run(self) -> None:
         pinger = asyncio.create_task(self._ping())
+        writer = asyncio.create_task(self._write())
+        receiver = asyncio.create_task(self._receive_loop())
         try:
-            await self._receive_loop()
-        except _Close as close:
-            with contextlib.suppress(Exception):
-                await self.ws.close(code=close.code, reason=close.reason)
-        except WebSocketDisconnect:
-            pass
+            await asyncio.wait([writer, receiver], return_when=asyncio.FIRST_COMPLETED)
+            if receiver.done() and not receiver.cancelled():
+                exc = receiver.exception()
+                if isinstance(exc, _Close):
+                    await self._drain(writer)
+                    with contextlib.suppress(Exception):
+                        await self.ws.close(code=exc.code, reason=exc.reason)
+                elif exc is not None and not isinstance(exc, WebSocketDisconnect):
+                    log.error("graphql-ws connection failed: %r", exc)
         finally:
-            pinger.cancel()
-            for task in self.operations.values():
+            for op_id in list(self.shared_ids):
+                self.hub.leave(self.send_raw, op_id)
+            tasks = [pinger, writer, receiver, *self.operations.values()]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(pinger, *self.operations.values(), return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _drain(self, writer: asyncio.Task[None]) -> None:
+        # Let already queued frames (e.g. an error for the operation) go out before closing.
+        for _ in range(50):
+            if self.outbox.empty() or writer.done():
+                return
+            await asyncio.sleep(0.01)
 
     async def _ping(self) -> None:
         while True:
@@ -144,9 +186,13 @@ class Connection:
         elif kind == "subscribe":
             await self._subscribe(message)
         elif kind == "complete":
-            task = self.operations.pop(str(message.get("id")), None)
+            op_id = str(message.get("id"))
+            task = self.operations.pop(op_id, None)
             if task is not None:
                 task.cancel()
+            if op_id in self.shared_ids:
+                self.shared_ids.discard(op_id)
+                self.hub.leave(self.send_raw, op_id)
         else:
             raise _Close(BAD_MESSAGE, f"Invalid message type {kind!r}")
 
@@ -163,14 +209,18 @@ class Connection:
             require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
         except NewsfactsError as exc:
             raise _Close(FORBIDDEN, f"Forbidden: {exc.detail}"[:120]) from None
-        self.context = Context(
+        self.context = self._new_context(principal)
+        await self.send({"type": "connection_ack"})
+
+    def _new_context(self, principal: Any) -> Context:
+        context = Context(
             pool=self.state.pool,
             principal=principal,
             production=self.settings.production,
             max_cost=self.settings.graphql_max_cost,
         )
-        self.context.events = FeedSource(self.state)
-        await self.send({"type": "connection_ack"})
+        context.events = FeedSource(self.state)
+        return context
 
     async def _subscribe(self, message: dict[str, Any]) -> None:
         if self.context is None:
@@ -181,13 +231,22 @@ class Connection:
         query, variables, name = payload.get("query"), payload.get("variables"), payload.get("operationName")
         if not isinstance(query, str) or not isinstance(variables, dict | None) or not isinstance(name, str | None):
             raise _Close(BAD_MESSAGE, "payload needs query (string), optional variables (object), operationName")
-        if op_id in self.operations:
+        if op_id in self.operations or op_id in self.shared_ids:
             raise _Close(DUPLICATE_ID, f"Subscriber for {op_id} already exists")
         cap = self.settings.subscriptions_per_connection
-        if len(self.operations) >= cap:
+        if len(self.operations) + len(self.shared_ids) >= cap:
             message_text = f"at most {cap} operations may run on one connection; complete one or open another"
             error = {"message": message_text, "extensions": {"code": "TOO_MANY_SUBSCRIPTIONS", "limit": cap}}
             await self.send({"type": "error", "id": op_id, "payload": [error]})
+            return
+        if shareable(query, variables, name):
+            self.shared_ids.add(op_id)
+            context = self.context
+            self.hub.join(
+                self.send_raw, op_id, query, variables, name,
+                context=lambda: self._new_context(context.principal if context else None),
+                on_end=lambda: self.shared_ids.discard(op_id),
+            )  # fmt: skip
             return
         self.operations[op_id] = asyncio.create_task(self._operate(op_id, query, variables, name))
 
@@ -229,6 +288,7 @@ def routes(settings: Settings) -> list[WebSocketRoute]:
         limits=Limits(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost),
         introspection=settings.introspection_enabled,
     )
+    hub = SharedSubscriptions(schema, settings.production)
 
     async def endpoint(ws: WebSocket) -> None:
         if PROTOCOL not in ws.scope.get("subprotocols", []):
@@ -237,6 +297,6 @@ def routes(settings: Settings) -> list[WebSocketRoute]:
             await ws.close(code=UNSUPPORTED_SUBPROTOCOL, reason="Subprotocol not acceptable")
             return
         await ws.accept(subprotocol=PROTOCOL)
-        await Connection(ws, schema, settings).run()
+        await Connection(ws, schema, settings, hub).run()
 
     return [WebSocketRoute("/graphql", endpoint)]

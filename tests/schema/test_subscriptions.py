@@ -171,3 +171,22 @@ async def test_subscription_cap_per_connection(server: LiveServer) -> None:
         await subscribe(ws, "fits-now", EVENTS)
         await ws.send(json.dumps({"type": "ping"}))
         assert (await next_message(ws))["type"] == "pong"
+
+
+async def test_identical_live_subscriptions_share_one_execution_but_end_separately(
+    server: LiveServer, write_key: str
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as client, graphql_ws(server.url) as one, graphql_ws(server.url) as two:
+        await subscribe(one, "a", EVENTS, {"types": ["ACTOR_CREATED"]})
+        await subscribe(two, "b", EVENTS, {"types": ["ACTOR_CREATED"]})
+        await asyncio.sleep(0.2)
+        first = await create_actor(client, server.url, write_key)
+        got_one = (await next_event(one, "a"))["events"]
+        got_two = (await next_event(two, "b"))["events"]
+        assert got_one == got_two and got_one["objectId"] == first["id"]
+        await one.send(json.dumps({"id": "a", "type": "complete"}))
+        await asyncio.sleep(0.1)
+        second = await create_actor(client, server.url, write_key)
+        assert (await next_event(two, "b"))["events"]["objectId"] == second["id"]
+        with pytest.raises(TimeoutError):
+            await next_message(one, 0.5)  # the completed operation gets nothing more

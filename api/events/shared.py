@@ -1,0 +1,159 @@
+"""Shared live subscriptions: every connection of this process that runs the same live-only
+subscription (same document, variables and operation name, no ``after:``) is served by ONE
+execution whose results are serialised once and sent to each member. Executing the selection set
+costs ~100x more than sending the bytes, so this is what lets one process serve thousands of
+identical subscribers. Subscriptions with ``after:`` replay from their own cursor and run alone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from graphql import DocumentNode, NullValueNode, OperationDefinitionNode, VariableNode, parse
+from graphql.error import GraphQLSyntaxError
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
+
+from schema.errors import format_error
+
+log = logging.getLogger("newsfacts.graphql_ws")
+
+Send = Callable[[bytes], Awaitable[None]]
+Key = tuple[str, bytes, str | None]
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(query: str) -> DocumentNode | None:
+    try:
+        return parse(query)
+    except GraphQLSyntaxError:
+        return None
+
+
+def shareable(query: str, variables: dict[str, Any] | None, name: str | None) -> bool:
+    """A subscription operation none of whose root fields is given a non-null ``after``."""
+    document = _parse(query)
+    if document is None:
+        return False
+    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    op = next((o for o in ops if name is None or (o.name and o.name.value == name)), None)
+    if op is None or (name is None and len(ops) != 1) or op.operation.value != "subscription":
+        return False
+    for selection in op.selection_set.selections:
+        for argument in getattr(selection, "arguments", None) or ():
+            if argument.name.value != "after":
+                continue
+            value = argument.value
+            if isinstance(value, VariableNode):
+                if (variables or {}).get(value.name.value) is not None:
+                    return False
+            elif not isinstance(value, NullValueNode):
+                return False
+    return True
+
+
+def frame(kind: str, op_id: str, payload: bytes | None = None) -> bytes:
+    head = b'{"type":"' + kind.encode() + b'","id":' + orjson.dumps(op_id)
+    return head + (b',"payload":' + payload + b"}" if payload is not None else b"}")
+
+
+class Group:
+    """One execution of a live subscription and the (send, operation id) members it feeds."""
+
+    def __init__(self, hub: SharedSubscriptions, key: Key) -> None:
+        self.hub = hub
+        self.key = key
+        self.members: dict[tuple[Send, str], None] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self, schema: Any, context: Any, production: bool) -> None:
+        query, variables, name = self.key
+        try:
+            stream = await schema.stream(
+                query,
+                variable_values=orjson.loads(variables),
+                context_value=context,
+                operation_name=name,
+                allowed_operation_types=(OperationType.SUBSCRIPTION,),
+            )
+            async for result in stream:
+                if isinstance(result, PreExecutionError) or (
+                    isinstance(result, ExecutionResult) and result.data is None and result.errors
+                ):
+                    errors = orjson.dumps([format_error(e, production=production) for e in result.errors or []])
+                    await self._broadcast("error", errors)
+                    return
+                body: dict[str, Any] = {"data": result.data}
+                if result.errors:
+                    body["errors"] = [format_error(e, production=production) for e in result.errors]
+                await self._broadcast("next", orjson.dumps(body))
+            await self._broadcast("complete", None)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("shared subscription failed")
+            await self._broadcast(
+                "error", orjson.dumps([{"message": "internal error", "extensions": {"code": "INTERNAL"}}])
+            )
+        finally:
+            self.hub.groups.pop(self.key, None)
+            ended = list(self.members)
+            self.members.clear()
+            for member in ended:
+                self.hub.on_end(member)
+
+    async def _broadcast(self, kind: str, payload: bytes | None) -> None:
+        for send, op_id in list(self.members):
+            await send(frame(kind, op_id, payload))
+
+
+class SharedSubscriptions:
+    """This process's shared groups, keyed by (document, variables, operation name)."""
+
+    def __init__(self, schema: Any, production: bool) -> None:
+        self.schema = schema
+        self.production = production
+        self.groups: dict[Key, Group] = {}
+        self._ended: dict[tuple[Send, str], Callable[[], None]] = {}
+
+    def join(
+        self,
+        send: Send,
+        op_id: str,
+        query: str,
+        variables: dict[str, Any] | None,
+        name: str | None,
+        context: Callable[[], Any],
+        on_end: Callable[[], None],
+    ) -> None:
+        key: Key = (query, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS), name)
+        group = self.groups.get(key)
+        if group is None:
+            group = Group(self, key)
+            self.groups[key] = group
+            group.task = asyncio.create_task(group.run(self.schema, context(), self.production))
+        group.members[(send, op_id)] = None
+        self._ended[(send, op_id)] = on_end
+
+    def leave(self, send: Send, op_id: str) -> None:
+        self._ended.pop((send, op_id), None)
+        for key, group in list(self.groups.items()):
+            if (send, op_id) not in group.members:
+                continue
+            del group.members[(send, op_id)]
+            if not group.members and group.task is not None:
+                # The last member left: stop executing for nobody.
+                self.groups.pop(key, None)
+                group.task.cancel()
+
+    def on_end(self, member: tuple[Send, str]) -> None:
+        callback = self._ended.pop(member, None)
+        if callback is not None:
+            with contextlib.suppress(Exception):
+                callback()
