@@ -138,17 +138,20 @@ async def load(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsfacts-load") as executor:
         writing = asyncio.create_task(writer())
 
-        async def submit(kind: str) -> None:
-            records, buffers[kind] = buffers[kind], []
-            checked = loop.run_in_executor(executor, writes.static_checks, kind, [r for _, r in records])
-            put = asyncio.ensure_future(pending.put(_Batch(kind, records, checked)))
+        async def hand_over(batch: _Batch | None) -> None:
+            put = asyncio.ensure_future(pending.put(batch))
             # A failed writer must stop the input side rather than leave it blocked on a full queue.
             await asyncio.wait({put, writing}, return_when=asyncio.FIRST_COMPLETED)
             if not put.done():
                 put.cancel()
-            if writing.done():
+            if writing.done() and (batch is not None or writing.exception() is not None):
                 writing.result()  # re-raises the writer's error
                 raise RuntimeError("the bulk writer stopped early")
+
+        async def submit(kind: str) -> None:
+            records, buffers[kind] = buffers[kind], []
+            checked = loop.run_in_executor(executor, writes.static_checks, kind, [r for _, r in records])
+            await hand_over(_Batch(kind, records, checked))
 
         async def flush(upto: str) -> None:
             for kind in LOAD_ORDER[: LOAD_ORDER.index(upto) + 1]:
@@ -173,7 +176,7 @@ async def load(
                 for item in items:
                     await consume(item)
             await flush(LOAD_ORDER[-1])
-            await pending.put(None)
+            await hand_over(None)
             await writing
         finally:
             if not writing.done():

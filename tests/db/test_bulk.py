@@ -3,16 +3,21 @@ and reports each bad one with its position and reason; nothing bad is written.""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import random
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 
-from db import bulk
-from db.pool import Conn
+from db import bulk, generate
+from db.errors import NewsfactsError
+from db.pool import Conn, connect
 
 pytestmark = pytest.mark.anyio
 
@@ -166,3 +171,20 @@ async def test_a_claim_linking_to_a_rejected_claim_of_the_same_batch_is_rejected
         await conn.fetchval("SELECT count(*) FROM claims WHERE id = ANY($1::text[])", [ids["claim"], ids["claim2"]])
         == 0
     )
+
+
+async def test_a_load_whose_connection_dies_midway_raises_instead_of_hanging(database_url: str, conn: Conn) -> None:
+    loader = await connect(database_url)
+    seed = random.randrange(1_000_000, 2**31)
+
+    async def items() -> AsyncIterator[bulk.Item]:
+        for i, record in enumerate(generate.records(10, 400, seed=seed)):
+            if i == 250:
+                await conn.execute("SELECT pg_terminate_backend($1)", loader.get_server_pid())
+            yield i, record.pop("object"), record
+
+    try:
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError, NewsfactsError)):
+            await asyncio.wait_for(bulk.load(loader, items(), changed_by="test", batch_size=50), timeout=30)
+    finally:
+        await loader.close()
