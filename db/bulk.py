@@ -223,7 +223,7 @@ async def _load_batch(
             )
         try:
             async with conn.transaction():  # a savepoint: a constraint failure must not lose the batch
-                await writes.insert_validated(conn, kind, good, changed_by=changed_by)
+                await writes.insert_validated(conn, kind, good, changed_by=changed_by, returning=False)
             report.loaded[kind] += len(good)
             return
         except asyncpg.PostgresError:
@@ -232,7 +232,7 @@ async def _load_batch(
         for row in good:
             try:
                 async with conn.transaction():
-                    await writes.insert_validated(conn, kind, [row], changed_by=changed_by)
+                    await writes.insert_validated(conn, kind, [row], changed_by=changed_by, returning=False)
                 report.loaded[kind] += 1
             except asyncpg.PostgresError as exc:
                 err = from_postgres(exc)

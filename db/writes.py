@@ -187,20 +187,36 @@ def _raise_rejections(bad: list[Rejected], *, single: bool) -> None:
 
 
 async def insert_validated(
-    conn: Conn, kind: str, rows: Sequence[Validated], *, changed_by: str, reason: str | None = None
+    conn: Conn,
+    kind: str,
+    rows: Sequence[Validated],
+    *,
+    changed_by: str,
+    reason: str | None = None,
+    returning: bool = True,
 ) -> list[dict[str, Any]]:
     """Insert validated rows with their first revision and ``<kind>.created`` events; returns the
-    new documents. Must run inside a transaction that the caller commits."""
+    new documents (or nothing, ``returning=False``: the bulk loader has no use for a million
+    documents coming back). Must run inside a transaction that the caller commits."""
     if not rows:
         return []
     t = fact_type(kind)
-    docs = await _insert_rows(conn, t, [r.columns for r in rows], changed_by=changed_by, reason=reason)
-    await events.append(conn, [events.PendingEvent(f"{kind}.created", d["id"], d["version"]) for d in docs])
+    columns = [r.columns for r in rows]
+    docs = await _insert_rows(conn, t, columns, changed_by=changed_by, reason=reason, returning=returning)
+    # A new fact is always at version 1.
+    created = [c["id"] for c in columns]
+    await events.append(conn, [events.PendingEvent(f"{kind}.created", fact_id, 1) for fact_id in created])
     return docs
 
 
 async def _insert_rows(
-    conn: Conn, t: FactType, rows: list[dict[str, Any]], *, changed_by: str, reason: str | None
+    conn: Conn,
+    t: FactType,
+    rows: list[dict[str, Any]],
+    *,
+    changed_by: str,
+    reason: str | None,
+    returning: bool = True,
 ) -> list[dict[str, Any]]:
     columns = sorted(rows[0])
     cols = ", ".join(columns)
@@ -216,9 +232,11 @@ async def _insert_rows(
         SELECT ins.id, ins.version, '{t.kind}', 'created', $2, $3, ins.updated_at,
                {t.doc_function}(ins::{t.table})
         FROM ins
-        RETURNING snapshot
     """  # noqa: S608
-    result = await conn.fetch(sql, rows, reason, changed_by)
+    if not returning:
+        await conn.execute(sql, rows, reason, changed_by)
+        return []
+    result = await conn.fetch(sql + " RETURNING snapshot", rows, reason, changed_by)
     return [r["snapshot"] for r in result]
 
 
