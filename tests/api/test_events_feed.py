@@ -71,7 +71,8 @@ async def test_prune_deletes_only_old_published_events(conn: asyncpg.Connection[
     try:
         for row in (old, recent):
             await conn.execute(
-                f"INSERT INTO events ({columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, now() - make_interval(days => $8))", *row
+                f"INSERT INTO events ({columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, now() - make_interval(days => $8))",
+                *row,
             )
         assert await events.prune(conn, retention_days=30, keep_after=-3) == 0, "unpublished events stay"
         assert await events.prune(conn, retention_days=30, keep_after=0) == 1
