@@ -76,11 +76,12 @@ def client_worker(urls: list[str], ready: MpEvent, stop: MpEvent, results: Any, 
                 raise RuntimeError(next(t.exception() for t in tasks if t.done() and t.exception()))
             await asyncio.sleep(0.05)
         ready.set()
+        cpu_start = time.process_time()
         await asyncio.get_running_loop().run_in_executor(None, stop.wait)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        results.put(streams)
+        results.put((streams, time.process_time() - cpu_start))
 
     asyncio.run(main())
 
@@ -199,8 +200,11 @@ def run_case(
     server_cpu_s = sum(sum(p.cpu_times()[:2]) for p in server_cpu) - cpu_before
     stop.set()
     streams: list[list[tuple[str, float]]] = []
+    client_cpu_s = 0.0
     for _ in procs:
-        streams.extend(results.get(timeout=120))
+        got_streams, cpu = results.get(timeout=120)
+        streams.extend(got_streams)
+        client_cpu_s += cpu
     for p in procs:
         p.join(timeout=30)
     latencies: list[float] = []
@@ -221,6 +225,7 @@ def run_case(
         "idle_kb_per_subscriber": (rss_idle - rss_before) / 1024 / max(1, subscribers),
         "server_cpu": server_cpu_s / drained,
         "throughput": len(latencies) / drained,
+        "client_cpu": client_cpu_s / drained,
     }
 
 
@@ -262,7 +267,7 @@ def main() -> None:
                 rows.append([
                     label, r["events"], r["deliveries"], r["lost"], r["duplicates"],
                     f"{lat['p50']:.1f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}", f"{lat['p99'] / base_p99:.2f}",
-                    f"{r['throughput']:,.0f}", f"{r['server_cpu']:.2f}",
+                    f"{r['throughput']:,.0f}", f"{r['server_cpu']:.2f}", f"{r['client_cpu']:.2f}",
                 ])  # fmt: skip
         finally:
             stop_server(a)
@@ -282,13 +287,15 @@ def main() -> None:
             "p99 ratio vs baseline",
             "deliveries/s",
             "server CPU cores busy",
+            "client CPU cores busy",
         ],
         rows,
         note=(
             f"Memory per idle subscriber (server RSS growth / subscribers, 1 process): {idle_kb:.1f} KiB. "
             f"Writes commit through the write service from the bench process; latency is from the commit "
             f"returning to the message arriving at a client process ({os.cpu_count()} CPUs shared by "
-            "PostgreSQL, Redis, the servers and the clients)."
+            "PostgreSQL, Redis, the servers and the clients; load average at the end "
+            f"{os.getloadavg()[0]:.1f} — CPU columns are the share each side actually got)."
         ),
     )
 
