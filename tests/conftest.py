@@ -110,8 +110,11 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
 def settings(database_url: str, redis_url: str, tmp_root: Path) -> Settings:
     """Settings for the session's live server."""
     # The whole suite calls from 127.0.0.1 as one anonymous client: rate limits stay out of its way
-    # here; tests of the limits start their own servers with low limits.
+    # here; tests of the limits start their own servers with low limits. Most tests write through
+    # the database and read over HTTP at once, faster than any event-driven invalidation, so the
+    # response cache is off here; tests/api/test_cache_*.py run their own server with it on.
     return Settings(
+        cache_enabled=False,
         database_url=database_url,
         redis_url=redis_url,
         data_dir=tmp_root / "data",

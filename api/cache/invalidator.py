@@ -31,6 +31,8 @@ class Invalidator:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._conn: Any = None
+        # One statement at a time on the dedicated connection: the loop and catch_up() share it.
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         self._conn = await connect(self.database_url)
@@ -55,13 +57,20 @@ class Invalidator:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             self._wake.clear()
             try:
-                await self.apply_new()
-                await self.sync_redis()
+                async with self._lock:
+                    await self.apply_new()
+                    await self.sync_redis()
             except asyncio.CancelledError:
                 raise
             except Exception:  # keep invalidating whatever one round's failure was
                 log.exception("cache invalidation round failed")
                 await self._reconnect()
+
+    async def catch_up(self) -> None:
+        """Apply every committed event now (read-your-writes: called before a write's response
+        leaves, so this process never serves what that write replaced)."""
+        async with self._lock:
+            await self.apply_new()
 
     async def _reconnect(self) -> None:
         with contextlib.suppress(Exception):

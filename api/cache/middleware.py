@@ -27,6 +27,7 @@ _PLURALS = {
 }
 # Per-request or per-caller headers never stored with an entry.
 _VOLATILE = {b"x-request-id", b"ratelimit", b"ratelimit-policy", b"retry-after", b"date", b"set-cookie", b"x-cache"}
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_ENTRY_BYTES = 1_000_000
 WAIT_FOR_LEADER_SECONDS = 5.0
 
@@ -70,7 +71,10 @@ class CacheMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not cacheable(scope):
-            await self.app(scope, receive, send)
+            if scope["type"] == "http" and scope["method"] in _WRITES:
+                await self.app(scope, receive, _after_catch_up(scope, send))
+            else:
+                await self.app(scope, receive, send)
             return
         state = get_state(HTTPConnection(scope))
         cache: ResponseCache | None = state.services.get("cache")
@@ -136,6 +140,22 @@ class CacheMiddleware:
                 await cache.put(key, entry)
         finally:
             cache.finish_flight(key, entry)
+
+
+def _after_catch_up(scope: Scope, send: Send) -> Send:
+    """Holds a successful write's response until this process' cache has applied its event, so a
+    client reading back through the same process never gets what its write replaced."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] < 400:
+            invalidator = get_state(HTTPConnection(scope)).services.get("cache_invalidator")
+            if invalidator is not None:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2):
+                        await invalidator.catch_up()
+        await send(message)
+
+    return wrapped
 
 
 async def _send_entry(scope: Scope, send: Send, entry: Entry, tier: str) -> None:

@@ -4,7 +4,9 @@ touch, scopes never share entries, concurrent misses compute once, and Redis may
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -13,6 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from api.embedded import EmbeddedRedis
+from api.settings import Settings
 from db import keys, writes
 from tests.factories import make_actor, make_claim
 from tests.services import LiveServer
@@ -38,9 +41,19 @@ async def eventually(check: Any, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.fixture(scope="module")
+def cached_server(settings: Settings) -> Iterator[LiveServer]:
+    """A live server like the session's, with the response cache on."""
+    live = LiveServer(dataclasses.replace(settings, cache_enabled=True)).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
 @pytest.fixture
-async def client(server: LiveServer) -> Any:
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as c:
+async def client(cached_server: LiveServer) -> Any:
+    async with httpx.AsyncClient(base_url=cached_server.url, timeout=10) as c:
         yield c
 
 
@@ -174,3 +187,19 @@ async def test_redis_outage_serves_without_errors_and_caching_resumes(
         assert [k async for k in back.scan_iter("nf:c:*", count=1000)], "entries are stored in Redis again"
     finally:
         await back.aclose()
+
+
+async def test_a_write_through_the_api_is_read_back_at_once(
+    client: httpx.AsyncClient, conn: asyncpg.Connection[Any]
+) -> None:
+    claim = await make_claim(conn)
+    _, secret = await keys.create(conn, name="cache-writer", scope="write")
+    auth = {"Authorization": f"Bearer {secret}"}
+    await asyncio.sleep(0.3)
+    path = f"/v1/claims/{claim['id']}"
+    for status in ("disputed", "corroborated", "denied", "reported") * 3:
+        await get(client, path, **auth)  # cached
+        patched = await client.patch(path, json={"status": status}, headers=auth)
+        assert patched.status_code == 200, patched.text
+        # No waiting: the write's response left only after this process applied its event.
+        assert (await get(client, path, **auth)).json()["status"] == status
