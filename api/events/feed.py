@@ -13,7 +13,7 @@ import asyncpg
 
 from api.events.broadcaster import Broadcaster, Event, Subscriber
 from db import events
-from db.errors import BadUserInput, FieldError
+from db.errors import BadUserInput, CursorExpired, FieldError
 from db.events import CHANGE_KINDS, EVENT_KINDS, EVENT_TYPES
 
 REPLAY_PAGE = 500
@@ -69,6 +69,7 @@ class Feed:
         self.last = after  # the highest sequence this consumer has been given or skipped past
         self._sub: Subscriber | None = None
         self._replay_from = 0
+        self._checked_retention = False
         self._replay_to: int | None = None  # replaying (_replay_from, _replay_to] from PostgreSQL
         self._backlog: collections.deque[Event] = collections.deque()
 
@@ -125,6 +126,14 @@ class Feed:
     async def _replay_page(self) -> None:
         assert self._replay_to is not None
         async with self.pool.acquire() as conn:
+            if not self._checked_retention:
+                self._checked_retention = True
+                oldest = await events.oldest_sequence(conn)
+                if self._replay_from > 0 and oldest is not None and oldest > self._replay_from + 1:
+                    raise CursorExpired(
+                        f"events after {self._replay_from} were pruned (retention); resume from after={oldest - 1}",
+                        oldest_sequence=oldest,
+                    )
             page = await events.list_after(
                 conn,
                 self._replay_from,
