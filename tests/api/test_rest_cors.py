@@ -4,27 +4,22 @@ rate-limit headers exposed; other origins get no CORS grant."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 import httpx
 import pytest
 
-from api.settings import Settings
-from tests.services import LiveServer
+from tests.services import ServerProcess, server_process
 
 ORIGIN = "https://newsroom.example"
 
 
 @pytest.fixture(scope="module")
-def cors_server(settings: Settings) -> Iterator[LiveServer]:
-    live = LiveServer(replace(settings, cors_origins=(ORIGIN,))).start()
-    try:
-        yield live
-    finally:
-        live.stop()
+def cors_server(database_url: str, redis_url: str) -> Iterator[ServerProcess]:
+    with server_process({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "CORS_ORIGINS": ORIGIN}) as proc:
+        yield proc
 
 
-def test_allowed_origin_gets_preflight_and_exposed_headers(cors_server: LiveServer) -> None:
+def test_allowed_origin_gets_preflight_and_exposed_headers(cors_server: ServerProcess) -> None:
     with httpx.Client(base_url=cors_server.url, timeout=10) as client:
         pre = client.options(
             "/v1/claims",
@@ -42,6 +37,6 @@ def test_allowed_origin_gets_preflight_and_exposed_headers(cors_server: LiveServ
         assert all(h in exposed for h in ("etag", "link", "ratelimit", "x-request-id"))
 
 
-def test_other_origins_get_no_grant(cors_server: LiveServer) -> None:
+def test_other_origins_get_no_grant(cors_server: ServerProcess) -> None:
     r = httpx.get(cors_server.url + "/v1/claims", headers={"Origin": "https://elsewhere.example"}, timeout=10)
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from db import keys
-from tests.services import LiveServer
+from tests.services import LiveServer, server_process
 
 TYPE = "https://newsfacts.dev/problems/"
 
@@ -97,14 +97,12 @@ def test_not_found_and_method_not_allowed(client: httpx.Client) -> None:
 
 
 @pytest.mark.anyio
-async def test_keys_and_anonymous_reads(server: LiveServer, conn: asyncpg.Connection[Any], settings: Any) -> None:
-    from dataclasses import replace
-
-    from tests.services import LiveServer as Live
-
+async def test_keys_and_anonymous_reads(conn: asyncpg.Connection[Any], database_url: str, redis_url: str) -> None:
     _, secret = await keys.create(conn, name="reader", scope="read")
-    closed = Live(replace(settings, anonymous_reads=False)).start()
-    try:
+    # The shared Redis response cache keys entries by caller, not by server policy: an anonymous
+    # page cached by another test's server would be served here. This test is about the policy.
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ANONYMOUS_READS": "false", "CACHE_ENABLED": "false"}
+    with server_process(env) as closed:
         async with httpx.AsyncClient(base_url=closed.url, timeout=10) as client:
             _problem(await client.get("/v1/claims"), 401, "UNAUTHENTICATED")
             _problem(
@@ -115,8 +113,6 @@ async def test_keys_and_anonymous_reads(server: LiveServer, conn: asyncpg.Connec
             assert ok.status_code == 200 and ok.headers["cache-control"].startswith("private")
             quota = (await client.get("/v1/quota", headers={"Authorization": f"Bearer {secret}"})).json()
             assert quota["subject"] == "key" and quota["scope"] == "read" and quota["keyId"].startswith("key_")
-    finally:
-        closed.stop()
 
 
 def test_hostile_inputs_never_500(client: httpx.Client) -> None:
