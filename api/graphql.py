@@ -21,6 +21,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from api.auth import authenticate, require
+from api.cache import graphql as graphql_cache
 from api.settings import Settings
 from api.state import get_state
 from db.errors import NewsfactsError
@@ -65,7 +66,9 @@ class GraphQLApp(GraphQL[Context, None]):
         state = get_state(request)
         principal = await authenticate(request)
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
-        return Context(pool=state.pool, principal=principal, production=self.settings.production)
+        context = Context(pool=state.pool, principal=principal, production=self.settings.production)
+        request.scope[graphql_cache.CONTEXT_KEY] = context  # the cache tags its entry with context.touched
+        return context
 
     async def execute_single(
         self,
@@ -84,6 +87,10 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         if query != request_data.query:
             request_data = dataclasses.replace(request_data, query=query)
+        if query is not None:
+            request.scope[graphql_cache.OPERATION_KEY] = graphql_cache.operation_type(
+                query, request_data.operation_name
+            )
         return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
@@ -103,4 +110,4 @@ class GraphQLApp(GraphQL[Context, None]):
 
 
 def routes(settings: Settings) -> list[Route]:
-    return [Route("/graphql", GraphQLApp(settings), methods=["GET", "POST"])]
+    return [Route("/graphql", graphql_cache.GraphQLCache(GraphQLApp(settings)), methods=["GET", "POST"])]

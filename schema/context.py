@@ -26,10 +26,16 @@ class Context:
     query_logger: QueryLogger | None = None
     # The event log for subscriptions (schema/subscriptions.py EventSource); set over WebSocket only.
     events: Any = None
+    # What the operation read: fact ids and ``list:<kind>`` families. The response cache tags its
+    # entry with these, so a change to any of them invalidates it (api/cache/graphql.py).
+    touched: set[str] = field(default_factory=set)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.connection)
+        self.loaders = Loaders(self.connection, self.touched)
+
+    def touch_list(self, kind: str) -> None:
+        self.touched.add(f"list:{kind}")
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:

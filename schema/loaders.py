@@ -22,8 +22,10 @@ RelatedPage = tuple[list[dict[str, Any]], list[str], bool]
 
 
 class Loaders:
-    def __init__(self, connect: Connect) -> None:
+    def __init__(self, connect: Connect, touched: set[str] | None = None) -> None:
         self._connect = connect
+        # Every id asked for (found or not: a later create changes a null answer) and every list family.
+        self.touched = touched if touched is not None else set()
         self.by_kind: dict[str, DataLoader[str, dict[str, Any] | None]] = {
             kind: DataLoader(load_fn=self._by_id(kind)) for kind in FACT_TYPES
         }
@@ -33,6 +35,7 @@ class Loaders:
 
     def _by_id(self, kind: str) -> Callable[[list[str]], Any]:
         async def load(ids: list[str]) -> list[dict[str, Any] | None]:
+            self.touched.update(ids)
             async with self._connect() as conn:
                 return await queries.get_many(conn, kind, ids)
 
@@ -46,6 +49,7 @@ class Loaders:
         return [d for d in docs if d is not None]
 
     async def _related(self, keys: list[RelatedKey]) -> list[RelatedPage]:
+        self.touched.update(f"list:{key[0]}" for key in keys)
         groups: dict[tuple[str, str, int], list[int]] = {}
         for i, (kind, relation, _, limit, _) in enumerate(keys):
             groups.setdefault((kind, relation, limit), []).append(i)
@@ -64,6 +68,7 @@ class Loaders:
         return [p for p in out if p is not None]
 
     async def _related_count(self, keys: list[tuple[str, str, str]]) -> list[int]:
+        self.touched.update(f"list:{key[0]}" for key in keys)
         groups: dict[tuple[str, str], list[int]] = {}
         for i, (kind, relation, _) in enumerate(keys):
             groups.setdefault((kind, relation), []).append(i)
@@ -79,5 +84,6 @@ class Loaders:
         return out
 
     async def _revisions(self, ids: list[str]) -> list[list[dict[str, Any]]]:
+        self.touched.update(ids)
         async with self._connect() as conn:
             return await relations.revisions_of(conn, ids)

@@ -76,6 +76,7 @@ async def fetch_one(info: Info[Context, None], kind: str, fact_id: str, as_of: s
     if as_of is None:
         doc = await ctx.loaders.fact(kind, fact_id)
     else:
+        ctx.touched.add(fact_id)
         async with ctx.connection() as conn:
             doc = await queries.get_as_of(conn, fact_id, as_of)
     if doc is None:
@@ -110,6 +111,7 @@ async def list_connection(
         pagination.decode(cursor, order=order, param="before" if backward else "after")
     request = queries.PageRequest(size, cursor, order, descending, backward)
     ctx = info.context
+    ctx.touch_list(kind)
     async with ctx.connection() as conn:
         page = await queries.list_page(conn, kind, filters, request)
 

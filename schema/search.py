@@ -49,6 +49,7 @@ class SearchQueries:
         parsed = {kind: queries.parse_filters(fact_type(kind), raw, location="query") for kind in kinds}
 
         async def one(kind: str) -> list[dict[str, Any]]:
+            ctx.touch_list(kind)
             request = queries.PageRequest(limit=size, order="updatedAt", descending=True)
             async with ctx.connection() as conn:
                 return (await queries.list_page(conn, kind, parsed[kind], request)).docs

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import authenticate
+from api.auth import authenticate, require
 from api.cache.store import Entry, ResponseCache
 from api.cache.tags import ids_in, list_tag
 from api.state import get_state
@@ -83,6 +83,8 @@ class CacheMiddleware:
             return
         try:
             principal = await authenticate(HTTPConnection(scope))
+            # Checked on hits too: entries outlive a restart with ANONYMOUS_READS switched off.
+            require(principal, "read", anonymous_reads=state.settings.anonymous_reads)
         except NewsfactsError:
             await self.app(scope, receive, send)  # the app renders the authentication error
             return
@@ -148,14 +150,20 @@ def _after_catch_up(scope: Scope, send: Send) -> Send:
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start" and message["status"] < 400:
-            invalidator = get_state(HTTPConnection(scope)).services.get("cache_invalidator")
-            if invalidator is not None:
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(2):
-                        await invalidator.catch_up()
+            await catch_up(scope)
         await send(message)
 
     return wrapped
+
+
+async def catch_up(scope: Scope) -> None:
+    """Apply every committed event to this process' cache now (bounded: a slow database only
+    delays the response by up to two seconds, and never fails it)."""
+    invalidator = get_state(HTTPConnection(scope)).services.get("cache_invalidator")
+    if invalidator is not None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await invalidator.catch_up()
 
 
 async def _send_entry(scope: Scope, send: Send, entry: Entry, tier: str) -> None:

@@ -4,9 +4,7 @@ touch, scopes never share entries, concurrent misses compute once, and Redis may
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -15,7 +13,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from api.embedded import EmbeddedRedis
-from api.settings import Settings
 from db import keys, writes
 from tests.factories import make_actor, make_claim
 from tests.services import LiveServer
@@ -39,16 +36,6 @@ async def eventually(check: Any, timeout: float = 5.0) -> None:
     while not await check():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)
-
-
-@pytest.fixture(scope="module")
-def cached_server(settings: Settings) -> Iterator[LiveServer]:
-    """A live server like the session's, with the response cache on."""
-    live = LiveServer(dataclasses.replace(settings, cache_enabled=True)).start()
-    try:
-        yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,194 @@
+"""Caches GraphQL query responses in front of strawberry: a hit is answered before any parsing,
+validation or execution. The key is the document (text or persisted-query hash), the variables,
+the operation name and the caller's scope; the tags are every fact the operation read and every
+list family it walked (schema.context.Context.touched), so writes invalidate exactly those."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from functools import lru_cache
+
+import orjson
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import authenticate, require
+from api.cache.middleware import catch_up
+from api.cache.store import Entry, ResponseCache
+from api.cache.tags import ids_in
+from api.state import get_state
+from db.errors import NewsfactsError
+
+CONTEXT_KEY = "newsfacts.graphql.context"
+OPERATION_KEY = "newsfacts.graphql.operation"
+MAX_CACHED_REQUEST = 100_000
+MAX_ENTRY_BYTES = 1_000_000
+
+
+@lru_cache(maxsize=1024)
+def operation_type(query: str, operation_name: str | None) -> str | None:
+    """ "query", "mutation" or "subscription" for the operation a request runs (None if unparsable)."""
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return None
+    if operation is None:
+        return None
+    kind: OperationType = operation.operation
+    return str(kind.value)
+
+
+def request_key(body: bytes, caller: str, persisted_only: bool) -> str | None:
+    """The cache key of a GraphQL POST body, or None when it cannot be a cacheable query."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    query = payload.get("query")
+    extensions = payload.get("extensions") or {}
+    persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+    document = query if isinstance(query, str) else None
+    if document is None and isinstance(persisted, dict):
+        digest = persisted.get("sha256Hash")
+        document = f"sha256:{digest}" if isinstance(digest, str) else None
+    if document is None:
+        return None
+    variables = orjson.dumps(payload.get("variables") or {}, option=orjson.OPT_SORT_KEYS)
+    parts = [document, variables.decode(), str(payload.get("operationName") or ""), caller, str(persisted_only)]
+    return "gql:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+class GraphQLCache:
+    """Wraps the GraphQL ASGI app; only POSTed queries are cached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = get_state(HTTPConnection(scope))
+        cache: ResponseCache | None = state.services.get("cache")
+        if scope["type"] != "http" or scope["method"] != "POST" or cache is None or not cache.enabled:
+            await self.app(scope, receive, _after_mutation(scope, send))
+            return
+        body, complete = await _read_body(receive, MAX_CACHED_REQUEST)
+        replay = _replaying(body, complete, receive)
+        try:
+            principal = await authenticate(HTTPConnection(scope))
+            require(principal, "read", anonymous_reads=state.settings.anonymous_reads)
+        except NewsfactsError:
+            await self.app(scope, replay, send)  # strawberry answers with the typed error
+            return
+        key = (
+            request_key(body, principal.scope or "anonymous", state.settings.graphql_persisted_only)
+            if complete
+            else None
+        )
+        if key is None:
+            await self.app(scope, replay, _after_mutation(scope, send))
+            return
+        entry, tier = await cache.get(key)
+        if entry is None:
+            pending = await cache.single_flight(key)
+            if pending is not None:
+                with contextlib.suppress(TimeoutError):
+                    entry = await asyncio.wait_for(asyncio.shield(pending), 5.0)
+                tier = "shared" if entry is not None else "miss"
+        metrics = state.services.get("metrics")
+        if metrics is not None:
+            metrics.cache.labels("graphql", tier if entry is not None else "miss").inc()
+        if entry is not None:
+            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in entry.headers]
+            headers.append((b"x-cache", f"hit; tier={tier}".encode()))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": entry.body})
+            return
+        await self._compute(scope, replay, send, cache, key)
+
+    async def _compute(self, scope: Scope, receive: Receive, send: Send, cache: ResponseCache, key: str) -> None:
+        seq = cache.applied_seq  # before executing: later commits bump a tag past it
+        start: Message | None = None
+        chunks: list[bytes] = []
+        size = 0
+
+        async def capture(message: Message) -> None:
+            nonlocal start, size
+            if message["type"] == "http.response.start":
+                start = message
+                message = {**message, "headers": [*message.get("headers", []), (b"x-cache", b"miss")]}
+                if scope.get(OPERATION_KEY) == "mutation":
+                    await catch_up(scope)
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+                if size <= MAX_ENTRY_BYTES:
+                    chunks.append(message.get("body", b""))
+            await send(message)
+
+        entry: Entry | None = None
+        try:
+            await self.app(scope, receive, capture)
+            context = scope.get(CONTEXT_KEY)
+            body = b"".join(chunks)
+            if (
+                start is not None
+                and start["status"] == 200
+                and size <= MAX_ENTRY_BYTES
+                and scope.get(OPERATION_KEY) == "query"
+                and context is not None
+                and not orjson.loads(body).get("errors")  # partial results are not worth keeping
+            ):
+                headers = tuple(
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in start.get("headers", [])
+                    if k.lower() in (b"content-type",)
+                )
+                entry = Entry(200, headers, body, frozenset(ids_in(body) | context.touched), seq)
+                await cache.put(key, entry)
+        finally:
+            cache.finish_flight(key, entry)
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """Up to ``limit`` bytes of the request body, and whether that was all of it."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+        if size > limit:
+            return b"".join(chunks), False
+
+
+def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """A receive that first hands back the bytes already read, then the rest of the stream."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": not complete}
+        return await receive()
+
+    return replay
+
+
+def _after_mutation(scope: Scope, send: Send) -> Send:
+    """Holds a mutation's response until this process' cache has applied its events."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start" and scope.get(OPERATION_KEY) == "mutation":
+            await catch_up(scope)
+        await send(message)
+
+    return wrapped
