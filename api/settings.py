@@ -52,6 +52,7 @@ class Settings:
     event_retention_days: int = 30
     cache_enabled: bool = True
     cache_ttl_seconds: int = 300
+    cache_local_entries: int = 2_000
     event_stream_maxlen: int = 100_000
     event_heartbeat_seconds: int = 15
     subscriptions_per_connection: int = 25

@@ -13,7 +13,8 @@ async def start(state: State) -> None:
     """Lifespan hook: the cache and its invalidator for this process (when CACHE_ENABLED)."""
     if not state.settings.cache_enabled:
         return
-    cache = ResponseCache(state.redis, ttl=float(state.settings.cache_ttl_seconds))
+    local = LocalTier(max_entries=state.settings.cache_local_entries)
+    cache = ResponseCache(state.redis, ttl=float(state.settings.cache_ttl_seconds), local=local)
     assert state.settings.database_url is not None
     invalidator = Invalidator(cache, state.settings.database_url)
     await invalidator.start()

@@ -1,0 +1,97 @@
+"""HTTP load helpers shared by the server benchmarks: start a uvicorn process pinned to one core,
+drive it with wrk pinned to the other (GET, or POST with a body), parse req/s and latency."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+LUA_POST = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open("%s", "rb"):read("*a")
+"""
+
+
+def pin(core: int) -> list[str]:
+    """taskset prefix pinning a process to ``core`` (nothing on a one-core machine)."""
+    return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+def uvicorn_cmd(target: str, port: int, *, factory: bool) -> list[str]:
+    cmd = [*pin(0), sys.executable, "-m", "uvicorn", target, "--port", str(port), "--loop", "uvloop"]
+    cmd += ["--http", "httptools", "--no-access-log", "--log-level", "warning", "--workers", "1"]
+    return cmd + (["--factory"] if factory else [])
+
+
+@contextlib.contextmanager
+def serve(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[tuple[str, int]]:
+    """Run a server command until the block ends; yields its base URL and pid."""
+    log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + probe, timeout=1)
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"server did not start; see {log.name}") from None
+                time.sleep(0.1)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wrk(
+    url: str,
+    duration: int,
+    connections: int,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    folder: Path | None = None,
+) -> dict[str, float]:
+    """req/s, p50/p99 (ms) and the count of non-2xx/3xx answers of a wrk run (POST when ``body``)."""
+    cmd = [*pin(1), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
+    if body is not None:
+        target = folder or Path(tempfile.gettempdir())
+        data = target / f"wrk-body-{abs(hash(body))}.json"
+        data.write_bytes(body)
+        script = target / f"wrk-post-{abs(hash(body))}.lua"
+        script.write_text(LUA_POST % data)
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50": _ms(out, "50%"),
+        "p99": _ms(out, "99%"),
+        "errors": int(bad.group(1)) if bad else 0,
+    }
+
+
+def _ms(out: str, label: str) -> float:
+    m = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    if m is None:
+        return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
