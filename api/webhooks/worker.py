@@ -25,6 +25,7 @@ log = logging.getLogger("newsfacts.webhooks")
 POLL_SECONDS = 1.0  # upper bound on any wait, so a lost NOTIFY only delays work by this much
 DISPATCH_BATCH = 1000
 LEASE_MARGIN_SECONDS = 5.0
+BLOCKED_POLL_SECONDS = 0.25
 
 
 class Worker:
@@ -37,6 +38,12 @@ class Worker:
         self.concurrency = max(1, concurrency or settings.webhook_concurrency)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.lease_seconds = settings.webhook_timeout_ms / 1000 + LEASE_MARGIN_SECONDS
+        try:
+            delivery.schedule(settings)
+        except ValueError:
+            raise ValueError(
+                f"WEBHOOK_RETRY_SCHEDULE must be seconds, comma-separated: {settings.webhook_retry_schedule}"
+            ) from None
         self._new_events = asyncio.Event()
         self._wake = asyncio.Event()
         self._in_flight: dict[asyncio.Task[None], webhooks.Claimed] = {}
@@ -101,18 +108,18 @@ class Worker:
                         )
                         if not claimed:
                             due = await webhooks.seconds_until_due(conn)
+                            # Due but not claimable means blocked (endpoint at its cap, an earlier event
+                            # of the object in flight): a finishing task wakes us, so poll only gently.
                             if due is not None:
-                                wait = min(POLL_SECONDS, max(0.01, due))
+                                wait = min(POLL_SECONDS, due) if due > 0.005 else BLOCKED_POLL_SECONDS
                 except (OSError, asyncpg.PostgresError) as exc:
                     log.warning("webhook claim failed: %s", exc)
             for item in claimed:
                 task = asyncio.create_task(self._deliver(item, client))
                 self._in_flight[task] = item
                 task.add_done_callback(self._done)
-            if claimed and len(claimed) == free:
-                continue
             if claimed:
-                continue  # there may be more due for endpoints that were at their cap in this batch
+                continue  # there may be more due: claim until the slots are full or nothing is claimable
             await _wait_any([self._wake, stop], wait)
         await self._drain()
 
@@ -127,7 +134,12 @@ class Worker:
         self._wake.set()  # a slot (and maybe the next event of that object) is free
 
     async def _deliver(self, item: webhooks.Claimed, client: Any) -> None:
-        outcome = await delivery.attempt(client, item, self.settings)
+        try:
+            outcome = await delivery.attempt(client, item, self.settings)
+        except Exception as exc:  # a bug must cost one attempt, not the delivery (it stays leased otherwise)
+            log.exception("webhook delivery %s failed unexpectedly", item.id)
+            delay = delivery.next_delay(self.settings, item.attempt_count + 1, None)
+            outcome = webhooks.Outcome(False, None, 0, None, f"internal error: {type(exc).__name__}", delay)
         for tries in range(5):
             try:
                 async with self.pool.acquire() as conn:
