@@ -36,8 +36,8 @@ class Role:
     doc: strawberry.Private[dict[str, Any]]
 
     @strawberry.field
-    async def organization(self, info: Info[Context, None]) -> Actor | None:
-        return await linked_one(info, "actor", self.doc.get("organization"))  # type: ignore[no-any-return]
+    def organization(self, info: Info[Context, None]) -> Actor | None:
+        return linked_one(info, "actor", self.doc.get("organization"))  # type: ignore[no-any-return]
 
 
 @strawberry.type(description="A person, organisation, government, outlet, unit or unnamed source.")

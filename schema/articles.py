@@ -42,8 +42,8 @@ class Article(Fact):
     pub_status: PubStatus  # type: ignore[valid-type]
 
     @strawberry.field(description="The outlet that published the article.")
-    async def outlet(self, info: Info[Context, None]) -> ActorRef | None:
-        return await linked_one(info, "actor", self.doc["outlet"])  # type: ignore[no-any-return]
+    def outlet(self, info: Info[Context, None]) -> ActorRef | None:
+        return linked_one(info, "actor", self.doc["outlet"])  # type: ignore[no-any-return]
 
     @strawberry.field
     async def authors(self, info: Info[Context, None]) -> list[ActorRef]:

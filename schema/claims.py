@@ -45,12 +45,12 @@ class Claim(Fact):
     status: ClaimStatus  # type: ignore[valid-type]
 
     @strawberry.field(description="The named actor who made the claim; null for unnamed sources.")
-    async def speaker(self, info: Info[Context, None]) -> ActorRef | None:
-        return await linked_one(info, "actor", self.doc["speaker"])  # type: ignore[no-any-return]
+    def speaker(self, info: Info[Context, None]) -> ActorRef | None:
+        return linked_one(info, "actor", self.doc["speaker"])  # type: ignore[no-any-return]
 
     @strawberry.field(description="The outlet or actor that reported the claim.")
-    async def reported_by(self, info: Info[Context, None]) -> ActorRef | None:
-        return await linked_one(info, "actor", self.doc["reportedBy"])  # type: ignore[no-any-return]
+    def reported_by(self, info: Info[Context, None]) -> ActorRef | None:
+        return linked_one(info, "actor", self.doc["reportedBy"])  # type: ignore[no-any-return]
 
     @strawberry.field(description="The actors the claim is about.")
     async def subjects(self, info: Info[Context, None]) -> list[ActorRef]:

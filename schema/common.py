@@ -235,10 +235,10 @@ class Reference:
     doc: strawberry.Private[dict[str, Any]]
 
     @strawberry.field(description="The article quoted.")
-    async def article(self, info: Info[Any, None]) -> Annotated[Article, strawberry.lazy("schema.articles")] | None:
+    def article(self, info: Info[Any, None]) -> Annotated[Article, strawberry.lazy("schema.articles")] | None:
         from schema.node import linked_one
 
-        return await linked_one(info, "article", self.doc["article"])  # type: ignore[no-any-return]
+        return linked_one(info, "article", self.doc["article"])  # type: ignore[no-any-return]
 
 
 def references(values: list[dict[str, Any]] | None) -> list[Reference]:

@@ -61,8 +61,8 @@ class Deployment(Fact):
     ended_on: Date | None
 
     @strawberry.field
-    async def deployer(self, info: Info[Context, None]) -> ActorRef | None:
-        return await linked_one(info, "actor", self.doc["deployer"])  # type: ignore[no-any-return]
+    def deployer(self, info: Info[Context, None]) -> ActorRef | None:
+        return linked_one(info, "actor", self.doc["deployer"])  # type: ignore[no-any-return]
 
     @strawberry.field
     def region(self) -> Place | None:

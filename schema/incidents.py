@@ -42,8 +42,8 @@ class IncidentActor:
     doc: strawberry.Private[dict[str, Any]]
 
     @strawberry.field
-    async def actor(self, info: Info[Context, None]) -> ActorRef | None:
-        return await linked_one(info, "actor", self.doc["actor"])  # type: ignore[no-any-return]
+    def actor(self, info: Info[Context, None]) -> ActorRef | None:
+        return linked_one(info, "actor", self.doc["actor"])  # type: ignore[no-any-return]
 
 
 @strawberry.type(description="Something that happened: a strike, a seizure, an arrest…")

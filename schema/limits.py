@@ -158,8 +158,8 @@ def _cost(
         if named.name.endswith("Connection"):
             size = _size(args, "first", "last") or DEFAULT_PAGE
             total += m + _cost(schema, named, node.selection_set, fragments, variables, m, size)
-        elif _is_list(field.type) and (size := _size(args, "first", "ids")) is not None:
-            total += m * size + _cost(schema, named, node.selection_set, fragments, variables, m * size, 1)
+        elif _is_list(field.type) and (items := _size(args, "first", "ids")) is not None:
+            total += m * items + _cost(schema, named, node.selection_set, fragments, variables, m * items, 1)
         else:
             total += m + _cost(schema, named, node.selection_set, fragments, variables, m, 1)
     return total

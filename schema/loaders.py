@@ -16,6 +16,16 @@ from db.pool import Conn
 from db.registry import FACT_TYPES
 
 Connect = Callable[[], contextlib.AbstractAsyncContextManager[Conn]]
+
+
+def _to_object(doc: dict[str, Any]) -> Any:
+    """A document as its strawberry object: loaders hand out objects, so each fact is built once
+    per operation however many fields point at it."""
+    from schema.node import as_object  # the types import this module
+
+    return as_object(doc)
+
+
 # (kind, relation, parent id, limit, after id)
 RelatedKey = tuple[str, str, str, int, str | None]
 RelatedPage = tuple[list[dict[str, Any]], list[str], bool]
@@ -26,7 +36,7 @@ class Loaders:
         self._connect = connect
         # Every id asked for (found or not: a later create changes a null answer) and every list family.
         self.touched = touched if touched is not None else set()
-        self.by_kind: dict[str, DataLoader[str, dict[str, Any] | None]] = {
+        self.by_kind: dict[str, DataLoader[str, Any]] = {
             kind: DataLoader(load_fn=self._by_id(kind)) for kind in FACT_TYPES
         }
         self.related: DataLoader[RelatedKey, RelatedPage] = DataLoader(load_fn=self._related)
@@ -34,19 +44,22 @@ class Loaders:
         self.revisions: DataLoader[str, list[dict[str, Any]]] = DataLoader(load_fn=self._revisions)
 
     def _by_id(self, kind: str) -> Callable[[list[str]], Any]:
-        async def load(ids: list[str]) -> list[dict[str, Any] | None]:
+        async def load(ids: list[str]) -> list[Any]:
             self.touched.update(ids)
             async with self._connect() as conn:
-                return await queries.get_many(conn, kind, ids)
+                docs = await queries.get_many(conn, kind, ids)
+            return [None if d is None else _to_object(d) for d in docs]
 
         return load
 
-    async def fact(self, kind: str, fact_id: str | None) -> dict[str, Any] | None:
-        return None if fact_id is None else await self.by_kind[kind].load(fact_id)
+    def fact(self, kind: str, fact_id: str | None) -> Any:
+        """The object of one fact (an awaitable), or None without an id. Not a coroutine: a
+        resolver can return the loader's future itself, saving a coroutine per relation."""
+        return None if fact_id is None else self.by_kind[kind].load(fact_id)
 
-    async def facts(self, kind: str, ids: Sequence[str] | None) -> list[dict[str, Any]]:
-        docs = await self.by_kind[kind].load_many(list(ids or ()))
-        return [d for d in docs if d is not None]
+    async def facts(self, kind: str, ids: Sequence[str] | None) -> list[Any]:
+        objects = await self.by_kind[kind].load_many(list(ids or ()))
+        return [o for o in objects if o is not None]
 
     async def _related(self, keys: list[RelatedKey]) -> list[RelatedPage]:
         self.touched.update(f"list:{key[0]}" for key in keys)

@@ -74,15 +74,16 @@ async def fetch_one(info: Info[Context, None], kind: str, fact_id: str, as_of: s
     check_id(fact_id, kind)
     ctx = info.context
     if as_of is None:
-        doc = await ctx.loaders.fact(kind, fact_id)
+        found = await ctx.loaders.fact(kind, fact_id)
     else:
         ctx.touched.add(fact_id)
         async with ctx.connection() as conn:
             doc = await queries.get_as_of(conn, fact_id, as_of)
-    if doc is None:
+        found = None if doc is None else from_doc(class_for(kind), doc)
+    if found is None:
         when = f" at {as_of}" if as_of else ""
         raise NotFound(f"no {kind} with id {fact_id}{when}", id=fact_id)
-    return from_doc(class_for(kind), doc)
+    return found
 
 
 async def list_connection(
@@ -145,13 +146,12 @@ async def related(
 
 
 async def linked(info: Info[Context, None], kind: str, ids: list[str] | None) -> list[Any]:
-    cls = class_for(kind)
-    return [from_doc(cls, d) for d in await info.context.loaders.facts(kind, ids)]
+    return await info.context.loaders.facts(kind, ids)
 
 
-async def linked_one(info: Info[Context, None], kind: str, fact_id: str | None) -> Any:
-    doc = await info.context.loaders.fact(kind, fact_id)
-    return None if doc is None else from_doc(class_for(kind), doc)
+def linked_one(info: Info[Context, None], kind: str, fact_id: str | None) -> Any:
+    """The related fact as an awaitable (the loader's future), or None: resolvers return it as is."""
+    return info.context.loaders.fact(kind, fact_id)
 
 
 @strawberry.type
@@ -159,8 +159,7 @@ class NodeQueries:
     @strawberry.field(description="Any fact by its global id; null when no fact has it.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         kind = check_id(id)
-        doc = await info.context.loaders.fact(kind, id)
-        return None if doc is None else as_object(doc)
+        return await info.context.loaders.fact(kind, id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Facts by global id, in the order asked (null where unknown). At most 100.")
     async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
@@ -170,5 +169,4 @@ class NodeQueries:
             )
         kinds = [check_id(i, argument=f"ids[{n}]") for n, i in enumerate(ids)]
         loaders = info.context.loaders
-        docs = await asyncio.gather(*(loaders.fact(k, i) for k, i in zip(kinds, ids, strict=True)))
-        return [None if d is None else as_object(d) for d in docs]
+        return list(await asyncio.gather(*(loaders.fact(k, i) for k, i in zip(kinds, ids, strict=True))))
