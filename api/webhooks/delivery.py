@@ -25,6 +25,7 @@ from db.errors import FieldError, ValidationFailed
 from db.webhooks import Claimed, Outcome
 
 MAX_RESPONSE_BODY = 2048
+RESOLVE_SECONDS = 5.0  # a registration request must not hang on a slow resolver
 USER_AGENT = "newsfacts-webhooks/1"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -73,7 +74,10 @@ async def resolve(host: str, port: int, policy: AddressPolicy) -> list[str]:
         addresses = [str(literal)]
     else:
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            async with asyncio.timeout(RESOLVE_SECONDS):
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except TimeoutError:
+            raise UnsafeAddress(f"{host} did not resolve within {RESOLVE_SECONDS:g} s") from None
         except OSError as exc:
             raise UnsafeAddress(f"{host} does not resolve ({exc.strerror or exc})") from None
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))

@@ -158,7 +158,10 @@ class Worker:
         else:
             return
         if not ours:
-            log.warning("webhook delivery %s: lease lapsed before the attempt was recorded", item.id)
+            log.warning(
+                "webhook delivery %s: its lease lapsed or its endpoint was deleted before the attempt was recorded",
+                item.id,
+            )
         if disabled:
             log.warning("webhook endpoint %s disabled: %s", item.endpoint_id, disabled)
 
