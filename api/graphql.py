@@ -6,6 +6,7 @@ schema/<noun>.py → schema/loaders.py → db/."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from strawberry.types import ExecutionResult
 
 from api.auth import authenticate, require
 from api.cache import graphql as graphql_cache
+from api.metrics import operation_label
 from api.settings import Settings
 from api.state import get_state
 from db.errors import NewsfactsError
@@ -30,6 +32,7 @@ from schema.context import Context
 from schema.errors import error_body, format_error
 from schema.limits import Limits
 
+OPERATION_NAME_KEY = "newsfacts.graphql.operation_name"
 _HTTP_CODES = {400: "BAD_USER_INPUT", 404: "NOT_FOUND", 405: "BAD_USER_INPUT", 413: "BAD_USER_INPUT"}
 
 
@@ -50,6 +53,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        started = time.perf_counter()
         try:
             response = await self.run(Request(scope, receive))
         except NewsfactsError as exc:
@@ -57,6 +61,11 @@ class GraphQLApp(GraphQL[Context, None]):
         except HTTPException as exc:
             response = self._error(exc.status_code, _HTTP_CODES.get(exc.status_code, "BAD_USER_INPUT"), exc.reason)
         await response(scope, receive, send)
+        metrics = get_state(Request(scope)).services.get("metrics")
+        if metrics is not None:
+            outcome = "ok" if response.status_code == 200 else "error"
+            name = operation_label(metrics, scope.get(OPERATION_NAME_KEY))
+            metrics.graphql.labels(name, outcome).observe(time.perf_counter() - started)
 
     @staticmethod
     def _error(status: int, code: str, message: str) -> Response:
@@ -91,6 +100,7 @@ class GraphQLApp(GraphQL[Context, None]):
             request.scope[graphql_cache.OPERATION_KEY] = graphql_cache.operation_type(
                 query, request_data.operation_name
             )
+        request.scope[OPERATION_NAME_KEY] = request_data.operation_name
         return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:

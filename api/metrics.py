@@ -16,6 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.state import State, get_state
+from db import stats
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
@@ -42,9 +43,10 @@ class Metrics:
         )
         self.webhook_queue = Gauge("newsfacts_webhook_queue_depth", "Webhook deliveries waiting", registry=r)
         self.webhook_failures = Gauge(
-            "newsfacts_webhook_failing_endpoints", "Endpoints whose last attempt failed", registry=r
+            "newsfacts_webhook_retrying_deliveries", "Pending webhook deliveries that failed at least once", registry=r
         )
         self.collectors: list[Callable[[], Awaitable[None]]] = []
+        self.operation_names: set[str] = set()
 
 
 _ID_SEGMENT = re.compile(r"/[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}")
@@ -60,6 +62,21 @@ def route_label(scope: Scope) -> str:
     if scope.get("newsfacts.cache") == "hit":
         return _ID_SEGMENT.sub("/{id}", scope["path"])
     return "unmatched"
+
+
+_OPERATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+MAX_OPERATION_LABELS = 200
+
+
+def operation_label(metrics: Metrics, name: object) -> str:
+    """A bounded label for a client-chosen GraphQL operation name: the first MAX_OPERATION_LABELS
+    well-formed names keep their own series, later ones share "other"."""
+    if not isinstance(name, str) or not _OPERATION_NAME.fullmatch(name):
+        return "anonymous"
+    if name in metrics.operation_names or len(metrics.operation_names) < MAX_OPERATION_LABELS:
+        metrics.operation_names.add(name)
+        return name
+    return "other"
 
 
 async def start(state: State) -> None:
@@ -103,11 +120,14 @@ async def metrics_endpoint(request: Request) -> Response:
     metrics: Metrics = state.services["metrics"]
     metrics.pool_size.labels("total").set(state.pool.get_size())
     metrics.pool_size.labels("idle").set(state.pool.get_idle_size())
+    async with state.pool.acquire() as conn:
+        figures = await stats.snapshot(conn)
+    metrics.relay_lag.set(max(0, figures.last_sequence - figures.relay_published))
+    metrics.webhook_queue.set(figures.webhook_pending)
+    metrics.webhook_failures.set(figures.webhook_retrying)
     cache = state.services.get("cache")
     if cache is not None:
-        async with state.pool.acquire() as conn:
-            last = await conn.fetchval("SELECT last FROM event_counter")
-        metrics.cache_lag.set(max(0, int(last or 0) - cache.applied_seq))
+        metrics.cache_lag.set(max(0, figures.last_sequence - cache.applied_seq))
     for collect in metrics.collectors:
         await collect()
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

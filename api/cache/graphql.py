@@ -19,6 +19,7 @@ from api.auth import authenticate, require
 from api.cache.middleware import catch_up
 from api.cache.store import Entry, ResponseCache
 from api.cache.tags import ids_in
+from api.metrics import operation_label
 from api.state import get_state
 from db.errors import NewsfactsError
 
@@ -102,6 +103,9 @@ class GraphQLCache:
         if metrics is not None:
             metrics.cache.labels("graphql", tier if entry is not None else "miss").inc()
         if entry is not None:
+            if metrics is not None:
+                name = operation_label(metrics, _operation_name(body))
+                metrics.graphql.labels(name, "cache_hit").observe(0.0)
             headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in entry.headers]
             headers.append((b"x-cache", f"hit; tier={tier}".encode()))
             await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -150,6 +154,11 @@ class GraphQLCache:
                 await cache.put(key, entry)
         finally:
             cache.finish_flight(key, entry)
+
+
+def _operation_name(body: bytes) -> object:
+    payload = orjson.loads(body)  # it parsed when the key was made
+    return payload.get("operationName")
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
