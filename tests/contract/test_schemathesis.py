@@ -12,11 +12,13 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance,
 from tests.services import LiveServer
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"
-EXAMPLES = 20  # per operation: enough to hit every parameter, small enough for make test
-
+EXAMPLES = 12  # per operation: enough to hit every parameter, small enough for make test
+# Endless streams never finish a response, so they cannot be checked case by case here; their own
+# tests (tests/api/test_events*.py) cover them over real HTTP.
+STREAMS = ["/v1/events/stream"]
 
 # Loading the document needs no server; each case is sent to the session's live server.
-schema = schemathesis.openapi.from_path(OPENAPI)
+schema = schemathesis.openapi.from_path(OPENAPI).exclude(path=STREAMS)
 
 
 @schema.parametrize()
