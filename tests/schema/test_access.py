@@ -126,3 +126,17 @@ def test_allow_list_mode_runs_only_registered_documents(allow_list: LiveServer, 
     other = "{ __typename }"
     ext_other = {"persistedQuery": {"version": 1, "sha256Hash": persisted.document_hash(other)}}
     assert codes(gql(allow_list.url, other, extensions=ext_other)) == ["PERSISTED_QUERY_NOT_ALLOWED"]
+
+
+def test_rate_limit_answers_graphql_shaped_rate_limited(settings: Settings) -> None:
+    live = LiveServer(dataclasses.replace(settings, rate_limit_anonymous=2)).start()
+    try:
+        responses = [httpx.post(live.url + "/graphql", json={"query": "{ __typename }"}) for _ in range(4)]
+    finally:
+        live.stop()
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited, [r.status_code for r in responses]
+    for r in limited:
+        assert r.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert int(r.headers["retry-after"]) >= 0
+    assert all(r.status_code in (200, 429) for r in responses)
