@@ -154,7 +154,9 @@ def _cost(
         if not hasattr(named, "fields") and not hasattr(named, "types"):
             continue  # scalars and enums are free
         m = multiplier * page if node.name.value in ("nodes", "edges") and page > 1 else multiplier
-        args = {a.name.value: value_from_ast_untyped(a.value, variables) for a in node.arguments or ()}
+        # Argument defaults count too (``search`` fetches its default 20 when ``first`` is omitted).
+        args = {name: arg.default_value for name, arg in field.args.items() if isinstance(arg.default_value, int)}
+        args.update({a.name.value: value_from_ast_untyped(a.value, variables) for a in node.arguments or ()})
         if named.name.endswith("Connection"):
             size = _size(args, "first", "last") or DEFAULT_PAGE
             total += m + _cost(schema, named, node.selection_set, fragments, variables, m, size)

@@ -123,3 +123,8 @@ def test_internal_errors_are_masked_in_production() -> None:
     assert masked["message"] == "internal error"
     assert masked["extensions"] == {"code": "INTERNAL"}
     assert "secret" in format_error(error, production=False)["message"]
+
+
+def test_cost_counts_argument_defaults(server: LiveServer) -> None:
+    assert gql(server.url, '{ search(query: "x") { __typename } }')["extensions"]["cost"]["requested"] == 20
+    assert gql(server.url, '{ search(query: "x", first: 3) { __typename } }')["extensions"]["cost"]["requested"] == 3
