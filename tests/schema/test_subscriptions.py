@@ -190,3 +190,36 @@ async def test_identical_live_subscriptions_share_one_execution_but_end_separate
         assert (await next_event(two, "b"))["events"]["objectId"] == second["id"]
         with pytest.raises(TimeoutError):
             await next_message(one, 0.5)  # the completed operation gets nothing more
+
+
+async def test_article_published_and_deployment_changed_filter_on_fields(server: LiveServer, write_key: str) -> None:
+    articles = 'subscription { articlePublished(subject: "medtop:16000000") { article { id headline } } }'
+    deployments = 'subscription { deploymentChanged(region: "caribbean") { event { type } deployment { id } } }'
+    async with httpx.AsyncClient(timeout=10) as client, graphql_ws(server.url) as ws:
+        await subscribe(ws, "art", articles)
+        await subscribe(ws, "dep", deployments)
+        await asyncio.sleep(0.2)
+
+        async def post(path: str, body: dict[str, Any]) -> str:
+            r = await client.post(f"{server.url}{path}", json=body, headers=bearer(write_key))
+            assert r.status_code == 201, r.text
+            return str(r.json()["id"])
+
+        base = {"headline": "H", "body": "Text of the article."}
+        await post("/v1/articles", {**base, "uri": f"urn:t:{uuid.uuid4().hex}", "subjects": ["medtop:01000000"]})
+        wanted_article = await post(
+            "/v1/articles", {**base, "uri": f"urn:t:{uuid.uuid4().hex}", "subjects": ["medtop:16000000"]}
+        )
+        deployment = {"deployer": TRUMP, "status": "active", "assets": []}
+        await post("/v1/deployments", {**deployment, "region": {"name": "North Sea"}})
+        wanted_deployment = await post("/v1/deployments", {**deployment, "region": {"name": "Southern Caribbean"}})
+        seen: dict[str, Any] = {}
+        while len(seen) < 2:
+            message = await next_message(ws)
+            assert message["type"] == "next" and message["id"] not in seen, message
+            seen[message["id"]] = message["payload"]["data"]
+        assert seen["art"]["articlePublished"]["article"]["id"] == wanted_article
+        assert seen["dep"]["deploymentChanged"]["deployment"]["id"] == wanted_deployment
+        assert seen["dep"]["deploymentChanged"]["event"]["type"] == "DEPLOYMENT_CREATED"
+        with pytest.raises(TimeoutError):
+            await next_message(ws, 0.5)
