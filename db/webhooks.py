@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -235,22 +235,45 @@ class Claimed:
     sequence: int | None = None
 
 
-# Ordered by next_attempt_at alone so the partial due index serves the ORDER BY and the LIMIT stops
-# the scan early. The head-of-object test is a correlated min() over the object index, evaluated per
-# candidate row whatever the (often stale) statistics of this churning table say.
-_CANDIDATES = """
-SELECT d.id, d.endpoint_id FROM webhook_deliveries d
-JOIN webhook_endpoints w ON w.id = d.endpoint_id
-WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-  AND (d.locked_until IS NULL OR d.locked_until <= now())
-  AND w.status = 'enabled'
-  AND NOT (d.endpoint_id = ANY($2::text[]))
-  AND (d.object_id IS NULL OR d.sequence = (
-      SELECT min(p.sequence) FROM webhook_deliveries p
-      WHERE p.endpoint_id = d.endpoint_id AND p.object_id = d.object_id AND p.status = 'pending'))
-ORDER BY d.next_attempt_at
-LIMIT $1
-FOR UPDATE OF d SKIP LOCKED
+# One statement, one round trip (the claim loop is serial, so its latency caps a worker's rate):
+# lock due candidates (SKIP LOCKED), keep at most ``cap`` in flight per endpoint counting this
+# worker's current ones, lease those, and return them with their events. Unpicked candidates are
+# unlocked when the statement ends. Ordered by next_attempt_at alone so the partial due index
+# serves the ORDER BY and the LIMIT stops the scan early; the head-of-object test is a correlated
+# min() over the object index, whatever the (often stale) statistics of this churning table say.
+# set_config(..., true) skips the WAL flush wait for this transaction only (see _NO_FLUSH).
+_CLAIM = """
+WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS v),
+locked AS (
+    SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d
+    JOIN webhook_endpoints w ON w.id = d.endpoint_id
+    WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+      AND (d.locked_until IS NULL OR d.locked_until <= now())
+      AND w.status = 'enabled'
+      AND NOT (d.endpoint_id = ANY($2::text[]))
+      AND (d.object_id IS NULL OR d.sequence = (
+          SELECT min(p.sequence) FROM webhook_deliveries p
+          WHERE p.endpoint_id = d.endpoint_id AND p.object_id = d.object_id AND p.status = 'pending'))
+    ORDER BY d.next_attempt_at
+    LIMIT $1
+    FOR UPDATE OF d SKIP LOCKED
+), ranked AS (
+    SELECT l.id, l.next_attempt_at,
+           row_number() OVER (PARTITION BY l.endpoint_id ORDER BY l.next_attempt_at) + coalesce(f.n, 0) AS slot
+    FROM locked l LEFT JOIN unnest($3::text[], $4::int[]) AS f(endpoint_id, n) ON f.endpoint_id = l.endpoint_id
+), picked AS (
+    SELECT id FROM ranked WHERE slot <= $5 ORDER BY next_attempt_at LIMIT $6
+), upd AS (
+    UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $7), locked_by = $8
+    FROM picked, webhook_endpoints w
+    WHERE d.id = picked.id AND w.id = d.endpoint_id
+    RETURNING d.id, d.endpoint_id, d.event_id, d.type, d.payload, d.attempt_count, d.sequence, d.object_id,
+              w.url, w.secret, w.previous_secrets
+)
+SELECT upd.*, e.sequence AS e_sequence, e.type AS e_type, e.object_type AS e_object_type,
+       e.object_id AS e_object_id, e.data AS e_data, e.created_at AS e_created_at, (SELECT v FROM cfg) AS cfg
+FROM upd LEFT JOIN events e ON e.id = upd.event_id
+ORDER BY upd.sequence NULLS LAST
 """
 
 
@@ -266,36 +289,18 @@ async def claim(
     """Lease up to ``limit`` due deliveries, at most ``per_endpoint`` in flight per endpoint counting
     ``in_flight`` (this worker's current ones), so one slow endpoint cannot take every slot."""
     busy = [e for e, n in in_flight.items() if n >= per_endpoint]
-    async with conn.transaction():
-        await conn.execute(_NO_FLUSH)
-        rows = await conn.fetch(_CANDIDATES, limit * 4, busy)
-        taken: list[str] = []
-        counts = dict(in_flight)
-        for r in rows:
-            if len(taken) >= limit:
-                break
-            if counts.get(r["endpoint_id"], 0) >= per_endpoint:
-                continue
-            counts[r["endpoint_id"]] = counts.get(r["endpoint_id"], 0) + 1
-            taken.append(r["id"])
-        if not taken:
-            return []
-        leased = await conn.fetch(
-            """UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2), locked_by = $3
-               FROM webhook_endpoints w
-               WHERE d.id = ANY($1::text[]) AND w.id = d.endpoint_id
-               RETURNING d.id, d.endpoint_id, d.event_id, d.type, d.payload, d.attempt_count, d.sequence, d.object_id,
-                         w.url, w.secret, w.previous_secrets""",
-            taken,
-            lease_seconds,
-            worker,
-        )
-        events = await conn.fetch(
-            "SELECT * FROM events WHERE id = ANY($1::text[])", [r["event_id"] for r in leased if r["event_id"]]
-        )
-        now = await conn.fetchval("SELECT now()")
-    by_id = {e["id"]: dict(e) for e in events}
-    leased = sorted(leased, key=lambda r: (r["sequence"] is None, r["sequence"]))
+    rows = await conn.fetch(
+        _CLAIM,
+        limit * 4,
+        busy,
+        list(in_flight),
+        list(in_flight.values()),
+        per_endpoint,
+        limit,
+        lease_seconds,
+        worker,
+    )
+    now = datetime.now(UTC)
     return [
         Claimed(
             id=r["id"],
@@ -306,12 +311,26 @@ async def claim(
             type=r["type"],
             payload=r["payload"],
             attempt_count=r["attempt_count"],
-            event=by_id.get(r["event_id"]) if r["event_id"] else None,
+            event=_event(r),
             object_id=r["object_id"],
             sequence=r["sequence"],
         )
-        for r in leased
+        for r in rows
     ]
+
+
+def _event(row: asyncpg.Record) -> dict[str, Any] | None:
+    if row["event_id"] is None or row["e_sequence"] is None:
+        return None  # a ping, or an event gone from the log
+    return {
+        "id": row["event_id"],
+        "sequence": row["e_sequence"],
+        "type": row["e_type"],
+        "object_type": row["e_object_type"],
+        "object_id": row["e_object_id"],
+        "data": row["e_data"],
+        "created_at": row["e_created_at"],
+    }
 
 
 @dataclass(frozen=True)
