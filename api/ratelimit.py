@@ -1,6 +1,12 @@
 """Rate limits for every surface (REST and /graphql), per API key or, for anonymous callers, per
-client address. Counts live in Redis (one atomic Lua call per request), so all server processes
-share them; a window opens at a caller's first request and lasts RATE_LIMIT_WINDOW_SECONDS.
+client address. Counts live in Redis, so all server processes share them; a window opens at a
+caller's first request and lasts RATE_LIMIT_WINDOW_SECONDS.
+
+A process does not ask Redis on every request: it *leases* a small block of the caller's tokens
+(limit/50, at most 100; one at a time once the window is nearly spent) in one atomic Lua call and
+spends it locally. Redis never grants more than the limit in total, so no caller gets past it; the
+price is that tokens leased by one process and left unused there cannot serve another process
+until the window resets (at most limit/50 per process, and only leased while plenty were left).
 
 A 304 is refunded (revalidating costs nothing). If Redis is unreachable, each process counts on its
 own with the same limits (so N processes together allow up to N times the limit) until Redis is back.
@@ -32,16 +38,39 @@ REDIS_TIMEOUT = 0.5
 REDIS_RETRY_AFTER = 2.0  # seconds of local counting after a Redis failure before trying it again
 _LOCAL_MAX = 50_000
 
-# INCR the caller's counter, opening the window on the first hit; returns {count, ms left}.
+# Lease up to ARGV[3] of the caller's tokens, never past the limit ARGV[2]; near the limit lease
+# one at a time so processes share the rest fairly. Opens the window (ARGV[1] ms) on first use.
+# Returns {tokens granted so far in this window, ms left, tokens granted by this call}.
 _LUA = """
-local n = redis.call('INCR', KEYS[1])
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+local free = tonumber(ARGV[2]) - n
+local want = tonumber(ARGV[3])
+local grant = 0
+if free > 0 then
+  if free < want * 4 then want = 1 end
+  grant = math.min(want, free)
+end
+n = redis.call('INCRBY', KEYS[1], grant)
 local ttl = redis.call('PTTL', KEYS[1])
-if n == 1 or ttl < 0 then
+if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end
-return {n, ttl}
+return {n, ttl, grant}
 """
+
+
+@dataclass
+class _Lease:
+    """Tokens of one caller this process may still spend in the current window."""
+
+    expires: float  # time.monotonic() at which the window ends
+    left: int
+    granted_total: int  # all tokens Redis had handed out in this window, after our last lease
+
+
+def lease_size(limit: int) -> int:
+    return max(1, min(100, limit // 50))
 
 
 @dataclass(frozen=True)
@@ -69,6 +98,7 @@ class RateLimiter:
         self.settings = settings
         self.window = max(1, settings.rate_limit_window_seconds)
         self._local: dict[str, list[float]] = {}
+        self._leases: dict[str, _Lease] = {}
         self._redis_down_until = 0.0
         self._script: Any = None
         self._script_client: Any = None
@@ -86,23 +116,39 @@ class RateLimiter:
     async def hit(self, redis: Any, rate_key: str) -> Decision:
         policy, limit = self._policy(rate_key)
         counter = self.counter(rate_key)
-        count, ms_left, backend = None, 0, "redis"
-        if time.monotonic() >= self._redis_down_until:
-            try:
-                if self._script is None or self._script_client is not redis:
-                    self._script, self._script_client = redis.register_script(_LUA), redis
-                async with asyncio.timeout(REDIS_TIMEOUT):
-                    count, ms_left = await self._script(keys=[counter], args=[self.window * 1000])
-            except Exception as exc:  # any Redis failure degrades to local counting, never to a 5xx
-                log.warning("rate limits: Redis unavailable (%s); counting in-process", type(exc).__name__)
-                self._redis_down_until = time.monotonic() + REDIS_RETRY_AFTER
-                count = None
-        if count is None:
-            backend = "local"
+        now = time.monotonic()
+        lease = self._leases.get(counter)
+        if lease is None or lease.expires <= now or (lease.left <= 0 and lease.granted_total < limit):
+            lease = await self._lease(redis, counter, limit, now)
+        if lease is None:  # Redis is unreachable: count in this process
             count, ms_left = self._local_hit(counter)
-        count = int(count)
-        reset = max(1, -(-int(ms_left) // 1000))
-        return Decision(policy, limit, max(0, limit - count), reset, self.window, backend, count <= limit, counter)
+            reset = max(1, -(-int(ms_left) // 1000))
+            return Decision(policy, limit, max(0, limit - count), reset, self.window, "local", count <= limit, counter)
+        allowed = lease.left > 0
+        if allowed:
+            lease.left -= 1
+        remaining = max(0, limit - lease.granted_total) + lease.left
+        reset = max(1, -(-int((lease.expires - now) * 1000) // 1000))
+        return Decision(policy, limit, remaining, reset, self.window, "redis", allowed, counter)
+
+    async def _lease(self, redis: Any, counter: str, limit: int, now: float) -> _Lease | None:
+        if now < self._redis_down_until:
+            return None
+        try:
+            if self._script is None or self._script_client is not redis:
+                self._script, self._script_client = redis.register_script(_LUA), redis
+            async with asyncio.timeout(REDIS_TIMEOUT):
+                total, ms_left, granted = await self._script(
+                    keys=[counter], args=[self.window * 1000, limit, lease_size(limit)]
+                )
+        except Exception as exc:  # any Redis failure degrades to local counting, never to a 5xx
+            log.warning("rate limits: Redis unavailable (%s); counting in-process", type(exc).__name__)
+            self._redis_down_until = time.monotonic() + REDIS_RETRY_AFTER
+            return None
+        if len(self._leases) >= _LOCAL_MAX:
+            self._leases = {k: v for k, v in self._leases.items() if v.expires > now}
+        lease = self._leases[counter] = _Lease(now + int(ms_left) / 1000, int(granted), int(total))
+        return lease
 
     def _local_hit(self, counter: str) -> tuple[int, int]:
         now = time.monotonic()
@@ -114,17 +160,17 @@ class RateLimiter:
         entry[1] += 1
         return int(entry[1]), int((entry[0] - now) * 1000)
 
-    async def refund(self, redis: Any, decision: Decision) -> None:
-        if decision.backend == "local":
-            entry = self._local.get(decision.counter)
-            if entry is not None and entry[1] > 0:
-                entry[1] -= 1
+    def refund(self, decision: Decision) -> None:
+        """Give a request's token back (a 304). Tokens come from this process' lease or local
+        count, so no Redis call is needed; a lease that expired meanwhile keeps nothing to return."""
+        if decision.backend == "redis":
+            lease = self._leases.get(decision.counter)
+            if lease is not None and lease.expires > time.monotonic():
+                lease.left += 1
             return
-        try:
-            async with asyncio.timeout(REDIS_TIMEOUT):
-                await redis.decr(decision.counter)
-        except Exception:  # a lost refund only makes the limit slightly stricter
-            log.debug("rate limits: refund failed", exc_info=True)
+        entry = self._local.get(decision.counter)
+        if entry is not None and entry[1] > 0:
+            entry[1] -= 1
 
 
 class RateLimitMiddleware:
@@ -133,7 +179,6 @@ class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.limiter = RateLimiter(settings)
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -157,9 +202,7 @@ class RateLimitMiddleware:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *decision.headers()]
                 if message["status"] == 304:
-                    task = asyncio.create_task(self.limiter.refund(redis, decision))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self.limiter.refund(decision)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,51 @@
+"""Token leases against a real Redis: processes spend leased blocks locally, yet together never let
+a caller past the limit, and refuse early by at most what other processes still hold."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from api.ratelimit import RateLimiter, lease_size
+from api.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_two_processes_never_grant_more_than_the_limit(redis: aioredis.Redis) -> None:
+    limit = 500
+    settings = Settings(rate_limit_key=limit, rate_limit_window_seconds=60)
+    first, second = RateLimiter(settings), RateLimiter(settings)
+    caller = f"key:key_{uuid.uuid4().hex}"
+    allowed = 0
+    for i in range(2 * limit):
+        decision = await (first if i % 3 else second).hit(redis, caller)
+        allowed += decision.allowed
+        assert decision.remaining >= 0
+    assert allowed <= limit
+    # Each process may hold back at most one unspent lease.
+    assert allowed >= limit - 2 * lease_size(limit)
+    assert int(await redis.get(first.counter(caller))) <= limit
+
+
+async def test_a_lease_spares_redis_most_round_trips(redis: aioredis.Redis) -> None:
+    settings = Settings(rate_limit_key=5_000, rate_limit_window_seconds=60)
+    limiter = RateLimiter(settings)
+    caller = f"key:key_{uuid.uuid4().hex}"
+    for _ in range(100):
+        assert (await limiter.hit(redis, caller)).allowed
+    # 100 requests, leases of 100 tokens: Redis handed out one block.
+    assert int(await redis.get(limiter.counter(caller))) == lease_size(5_000) == 100
+
+
+async def test_a_refund_returns_the_token_to_the_lease(redis: aioredis.Redis) -> None:
+    settings = Settings(rate_limit_key=3, rate_limit_window_seconds=60)
+    limiter = RateLimiter(settings)
+    caller = f"key:key_{uuid.uuid4().hex}"
+    decisions = [await limiter.hit(redis, caller) for _ in range(3)]
+    assert all(d.allowed for d in decisions)
+    assert not (await limiter.hit(redis, caller)).allowed
+    limiter.refund(decisions[-1])
+    assert (await limiter.hit(redis, caller)).allowed
