@@ -46,19 +46,19 @@ class Article(Fact):
         return linked_one(info, "actor", self.doc["outlet"])  # type: ignore[no-any-return]
 
     @strawberry.field
-    async def authors(self, info: Info[Context, None]) -> list[ActorRef]:
-        return await linked(info, "actor", self.doc["authors"])
+    def authors(self, info: Info[Context, None]) -> list[ActorRef]:
+        return linked(info, "actor", self.doc["authors"])  # type: ignore[no-any-return]
 
     @strawberry.field(description="Outlets whose reporting this article relays.")
-    async def based_on(self, info: Info[Context, None]) -> list[ActorRef]:
-        return await linked(info, "actor", self.doc["basedOn"])
+    def based_on(self, info: Info[Context, None]) -> list[ActorRef]:
+        return linked(info, "actor", self.doc["basedOn"])  # type: ignore[no-any-return]
 
     @strawberry.field(description="Outlet, authors and relayed outlets, once each.")
-    async def actors(self, info: Info[Context, None]) -> list[ActorRef]:
+    def actors(self, info: Info[Context, None]) -> list[ActorRef]:
         ids = dict.fromkeys(
             [*([self.doc["outlet"]] if self.doc["outlet"] else []), *self.doc["authors"], *self.doc["basedOn"]]
         )
-        return await linked(info, "actor", list(ids))
+        return linked(info, "actor", list(ids))  # type: ignore[no-any-return]
 
     @strawberry.field(description="Claims citing this article.")
     async def claims(

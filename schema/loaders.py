@@ -53,13 +53,21 @@ class Loaders:
         return load
 
     def fact(self, kind: str, fact_id: str | None) -> Any:
-        """The object of one fact (an awaitable), or None without an id. Not a coroutine: a
-        resolver can return the loader's future itself, saving a coroutine per relation."""
-        return None if fact_id is None else self.by_kind[kind].load(fact_id)
+        """The object of one fact — itself when already loaded (see schema/prefetch.py), else an
+        awaitable — or None without an id. Never a coroutine: resolvers return it as is."""
+        if fact_id is None:
+            return None
+        future = self.by_kind[kind].load(fact_id)
+        return future.result() if future.done() else future  # type: ignore[attr-defined]
 
-    async def facts(self, kind: str, ids: Sequence[str] | None) -> list[Any]:
-        objects = await self.by_kind[kind].load_many(list(ids or ()))
-        return [o for o in objects if o is not None]
+    def facts(self, kind: str, ids: Sequence[str] | None) -> Any:
+        """The objects of several facts (missing ones left out): a list when all are loaded, else
+        an awaitable of it."""
+        loader = self.by_kind[kind]
+        futures = [loader.load(i) for i in ids or ()]
+        if all(f.done() for f in futures):  # type: ignore[attr-defined]
+            return [o for o in (f.result() for f in futures) if o is not None]  # type: ignore[attr-defined]
+        return _present(futures)
 
     async def _related(self, keys: list[RelatedKey]) -> list[RelatedPage]:
         self.touched.update(f"list:{key[0]}" for key in keys)
@@ -100,3 +108,7 @@ class Loaders:
         self.touched.update(ids)
         async with self._connect() as conn:
             return await relations.revisions_of(conn, ids)
+
+
+async def _present(futures: list[Any]) -> list[Any]:
+    return [o for o in await asyncio.gather(*futures) if o is not None]

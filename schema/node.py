@@ -17,6 +17,7 @@ from db.ids import PREFIXES
 from db.registry import fact_type, type_of_id
 from schema.common import Connection, DateTime, Revision, connection, from_doc, from_docs, page_size
 from schema.context import Context
+from schema.prefetch import prefetch
 
 
 @strawberry.interface(description="An object with a global id: the prefixed id REST uses too (clm_…, act_…).")
@@ -122,6 +123,7 @@ async def list_connection(
 
     cls = class_for(kind)
     nodes: list[Any] = [from_doc(cls, d) for d in page.docs]
+    await prefetch(info, kind, nodes)
     if backward:
         return connection(nodes, page.cursors, has_next=before is not None, has_previous=page.has_more, counter=counter)
     return connection(nodes, page.cursors, has_next=page.has_more, has_previous=after is not None, counter=counter)
@@ -140,13 +142,14 @@ async def related(
         return loaders.related_count.load((kind, relation, parent_id))
 
     cls = class_for(kind)
-    return connection(
-        [from_doc(cls, d) for d in docs], cursors, has_next=more, has_previous=after is not None, counter=counter
-    )
+    nodes: list[Any] = [from_doc(cls, d) for d in docs]
+    await prefetch(info, kind, nodes)
+    return connection(nodes, cursors, has_next=more, has_previous=after is not None, counter=counter)
 
 
-async def linked(info: Info[Context, None], kind: str, ids: list[str] | None) -> list[Any]:
-    return await info.context.loaders.facts(kind, ids)
+def linked(info: Info[Context, None], kind: str, ids: list[str] | None) -> Any:
+    """The related facts: a list when already loaded, else an awaitable of it."""
+    return info.context.loaders.facts(kind, ids)
 
 
 def linked_one(info: Info[Context, None], kind: str, fact_id: str | None) -> Any:
