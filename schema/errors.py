@@ -15,21 +15,16 @@ from db.errors import NewsfactsError, from_postgres
 
 log = logging.getLogger("newsfacts.graphql")
 
-# Every code a GraphQL client can see (the REST catalogue plus GraphQL-only ones).
-CODES = (
-    "BAD_USER_INPUT",
-    "NOT_FOUND",
-    "UNAUTHENTICATED",
-    "FORBIDDEN",
-    "QUERY_TOO_COMPLEX",
-    "RATE_LIMITED",
-    "PERSISTED_QUERY_NOT_FOUND",
-    "PERSISTED_QUERY_NOT_ALLOWED",
-    "CONFLICT",
-    "VERSION_CONFLICT",
-    "UNAVAILABLE",
-    "INTERNAL",
-)
+# Codes only the GraphQL transport produces; every other code comes from db/errors.py.
+GRAPHQL_ONLY_CODES = ("PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_ALLOWED", "TOO_MANY_SUBSCRIPTIONS")
+
+
+def _catalogue(cls: type[NewsfactsError]) -> set[str]:
+    return {cls.code}.union(*(_catalogue(sub) for sub in cls.__subclasses__()))
+
+
+# Every code a GraphQL client can see: the one catalogue plus the transport's own.
+CODES = tuple(sorted(_catalogue(NewsfactsError) | set(GRAPHQL_ONLY_CODES)))
 _TOKEN_LIMIT = "Document contains more than"
 
 

@@ -128,3 +128,13 @@ def test_internal_errors_are_masked_in_production() -> None:
 def test_cost_counts_argument_defaults(server: LiveServer) -> None:
     assert gql(server.url, '{ search(query: "x") { __typename } }')["extensions"]["cost"]["requested"] == 20
     assert gql(server.url, '{ search(query: "x", first: 3) { __typename } }')["extensions"]["cost"]["requested"] == 3
+
+
+def test_every_catalogue_code_is_documented_in_the_readme() -> None:
+    from pathlib import Path
+
+    from schema.errors import CODES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [code for code in CODES if f"`{code}`" not in readme]
+    assert missing == [], f"codes the README does not explain: {missing}"
