@@ -12,30 +12,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import os
 import pstats
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import psutil
 
 from api.embedded import free_port
-from bench.common import embedded_postgres, embedded_redis, print_table, temp_dir
-from db import bulk, generate
-from db.migrate import migrate
-from db.pool import connect, create_pool
+from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, temp_dir
+from bench.http import serve, uvicorn_cmd, wrk
+from db.pool import create_pool
 
 QUERIES = {
     "(a) { __typename }": ("{ __typename }", {}),
@@ -50,97 +43,6 @@ QUERIES = {
         {},
     ),
 }
-LUA = """wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = io.open("%s", "rb"):read("*a")
-"""
-
-
-def _pin(core: int) -> list[str]:
-    return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
-
-
-async def load_corpus(database_url: str, articles: int, claims: int) -> str:
-    """Migrate, bulk-load the generated corpus, and return one claim id for query (b)."""
-    conn = await connect(database_url)
-    try:
-        await migrate(conn)
-        items = ((i, r.pop("object"), r) for i, r in enumerate(generate.records(articles, claims, seed=7)))
-        report = await bulk.load(conn, items, changed_by="bench", batch_size=5_000)
-        assert not report.rejected, report.rejected[:3]
-        await conn.execute("ANALYZE")
-        claim_id: str = await conn.fetchval("SELECT id FROM claims ORDER BY id OFFSET $1 LIMIT 1", claims // 2)
-        return claim_id
-    finally:
-        await conn.close()
-
-
-@contextlib.contextmanager
-def serve(cmd: list[str], env: dict[str, str], port: int) -> Iterator[tuple[str, psutil.Process]]:
-    log = tempfile.NamedTemporaryFile(prefix="bench-graphql-", suffix=".log", delete=False)
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.post(url + "/graphql", json={"query": "{ __typename }"}, timeout=1)
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"server did not start: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
-                    ) from None
-                time.sleep(0.1)
-        yield url, psutil.Process(proc.pid)
-    finally:
-        print(f"<!-- server log: {log.name} -->", file=sys.stderr)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def uvicorn_cmd(target: str, port: int, *, factory: bool) -> list[str]:
-    cmd = [*_pin(0), sys.executable, "-m", "uvicorn", target, "--port", str(port), "--loop", "uvloop"]
-    cmd += ["--http", "httptools", "--no-access-log", "--log-level", "warning", "--workers", "1"]
-    return cmd + (["--factory"] if factory else [])
-
-
-def cpu_seconds(proc: psutil.Process) -> float:
-    times = proc.cpu_times()
-    return float(times.user + times.system)
-
-
-def wrk(
-    url: str, body: bytes, duration: int, connections: int, folder: Path, server: psutil.Process | None = None
-) -> dict[str, float]:
-    """Throughput and latency from wrk, and the server's CPU time per request (robust on a busy
-    machine, where wall-clock numbers also measure the neighbours)."""
-    cpu_before = cpu_seconds(server) if server else 0.0
-    body_path = folder / f"body-{abs(hash(body))}.json"
-    body_path.write_bytes(body)
-    script = folder / f"post-{abs(hash(body))}.lua"
-    script.write_text(LUA % body_path)
-    out = subprocess.run(
-        [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "60s", "--latency", "-s", str(script), url + "/graphql"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    cpu = cpu_seconds(server) - cpu_before if server else float("nan")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    failed = sum(int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses:|timeout) (\d+)", out))
-    cpu_ms = cpu * 1000 / requests if requests else float("nan")
-    return {"rps": rps, "p50": _ms(out, "50%"), "p99": _ms(out, "99%"), "errors": failed, "cpu_ms": cpu_ms}
-
-
-def _ms(out: str, label: str) -> float:
-    m = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    if m is None:
-        return float("nan")
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
 def check(url: str, body: bytes) -> None:
@@ -202,7 +104,7 @@ def main() -> None:
 
     with temp_dir() as folder, embedded_postgres(folder) as database_url, embedded_redis(folder) as redis_url:
         started = time.perf_counter()
-        claim_id = asyncio.run(load_corpus(database_url, args.articles, args.claims))
+        claim_id = asyncio.run(load_corpus(database_url, args.articles, args.claims))["claim"]
         load_s = time.perf_counter() - started
         env = {
             **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "warning",
@@ -217,21 +119,23 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             work = Path(scratch)
             port = free_port()
-            with serve(uvicorn_cmd("bench.ceiling_app:app", port, factory=False), env, port) as (url, proc):
-                wrk(url, bodies["(a) { __typename }"], 2, args.connections, work)  # warm-up
-                ceiling = wrk(url, bodies["(a) { __typename }"], args.duration, args.connections, work, proc)
+            ceiling_body = bodies["(a) { __typename }"]
+            with serve(uvicorn_cmd("bench.ceiling_app:app", port, factory=False), env, port, "/graphql") as (url, pid):
+                wrk(url + "/graphql", 2, args.connections, body=ceiling_body, folder=work)  # warm-up
+                ceiling = wrk(
+                    url + "/graphql", args.duration, args.connections, body=ceiling_body, folder=work, server_pid=pid
+                )
             rows.append(
                 ["ceiling: constant JSON (Starlette)", ceiling["rps"], ceiling["p50"], ceiling["p99"], 1.0,
                  ceiling["cpu_ms"], 1.0]
             )  # fmt: skip
             port = free_port()
-            with serve(
-                uvicorn_cmd("api.asgi:app_from_environ", port, factory=True), {**env, "PORT": str(port)}, port
-            ) as (url, proc):
+            cmd = uvicorn_cmd("api.asgi:app_from_environ", port, factory=True)
+            with serve(cmd, {**env, "PORT": str(port)}, port, "/healthz") as (url, pid):
                 for name, body in bodies.items():
                     check(url, body)
-                    wrk(url, body, 2, args.connections, work)  # warm-up: caches, pool, JIT-free paths
-                    m = wrk(url, body, args.duration, args.connections, work, proc)
+                    wrk(url + "/graphql", 2, args.connections, body=body, folder=work)  # warm-up: caches, pool
+                    m = wrk(url + "/graphql", args.duration, args.connections, body=body, folder=work, server_pid=pid)
                     if m["errors"]:
                         raise SystemExit(f"{name}: {m['errors']} non-2xx responses")
                     rows.append(

@@ -12,95 +12,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import re
 import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from api.embedded import free_port
-from bench.common import RssSampler, embedded_postgres, embedded_redis, print_table, temp_dir
-from db import bulk, generate, pagination
-from db.migrate import migrate
-from db.pool import connect
-
-
-def _pin(core: int) -> list[str]:
-    return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
-
-
-async def load_corpus(database_url: str, articles: int, claims: int) -> dict[str, Any]:
-    """Migrate, bulk-load the generated corpus; return the ids the requests use."""
-    conn = await connect(database_url)
-    try:
-        await migrate(conn)
-        items = ((i, r.pop("object"), r) for i, r in enumerate(generate.records(articles, claims, seed=7)))
-        report = await bulk.load(conn, items, changed_by="bench", batch_size=5_000)
-        assert not report.rejected, report.rejected[:3]
-        await conn.execute("ANALYZE")
-        middle = await conn.fetchrow("SELECT id, version FROM claims ORDER BY id OFFSET $1 LIMIT 1", claims // 2)
-        deep = await conn.fetchval("SELECT id FROM claims ORDER BY id OFFSET $1 LIMIT 1", max(0, claims - 100))
-        speaker = await conn.fetchval(
-            "SELECT speaker_id FROM claims WHERE speaker_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
-        )
-        return {"claim": middle["id"], "version": middle["version"], "deep": deep, "speaker": speaker}
-    finally:
-        await conn.close()
-
-
-@contextlib.contextmanager
-def serve(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[tuple[str, int]]:
-    log = tempfile.NamedTemporaryFile(prefix="bench-rest-", suffix=".log", delete=False)
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + probe, timeout=1)
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"server did not start; see {log.name}") from None
-                time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def uvicorn_cmd(target: str, port: int, *, factory: bool) -> list[str]:
-    cmd = [*_pin(0), sys.executable, "-m", "uvicorn", target, "--port", str(port), "--loop", "uvloop"]
-    cmd += ["--http", "httptools", "--no-access-log", "--log-level", "warning", "--workers", "1"]
-    return cmd + (["--factory"] if factory else [])
-
-
-def wrk(url: str, duration: int, connections: int, headers: dict[str, str] | None = None) -> dict[str, float]:
-    cmd = [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
-    for name, value in (headers or {}).items():
-        cmd += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": _ms(out, "50%"), "p99": _ms(out, "99%"), "errors": int(bad.group(1)) if bad else 0}
-
-
-def _ms(out: str, label: str) -> float:
-    m = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    if m is None:
-        return float("nan")
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+from bench.common import RssSampler, embedded_postgres, embedded_redis, load_corpus, print_table, temp_dir
+from bench.http import serve, uvicorn_cmd, wrk
+from db import pagination
 
 
 def export(url: str, pid: int) -> tuple[int, float, float]:
@@ -157,8 +79,8 @@ def main() -> None:
                 status = httpx.get(url + path, headers=headers, timeout=10).status_code
                 if status not in (200, 304):
                     raise SystemExit(f"{name}: {path} answered {status}")
-                wrk(url + path, 2, args.connections, headers)  # warm-up
-                m = wrk(url + path, args.duration, args.connections, headers)
+                wrk(url + path, 2, args.connections, headers=headers)  # warm-up
+                m = wrk(url + path, args.duration, args.connections, headers=headers)
                 if m["errors"]:
                     raise SystemExit(f"{name}: {m['errors']} error responses")
                 rows.append([name, m["rps"], m["p50"], m["p99"], m["rps"] / ceiling["rps"]])

@@ -16,11 +16,15 @@ from typing import Any
 import psutil
 
 from api.embedded import EmbeddedPostgres, EmbeddedRedis
+from db import bulk, generate
+from db.migrate import migrate
+from db.pool import connect
 
 __all__ = [
     "RssSampler",
     "embedded_postgres",
     "embedded_redis",
+    "load_corpus",
     "markdown_table",
     "percentile",
     "print_table",
@@ -142,6 +146,25 @@ def embedded_redis(folder: Path | None = None) -> Iterator[str]:
         server = EmbeddedRedis(base / "redis", persist=False).start()
         stack.callback(server.stop)
         yield server.url
+
+
+async def load_corpus(database_url: str, articles: int, claims: int) -> dict[str, Any]:
+    """Migrate, bulk-load the generated corpus; return the ids the requests use."""
+    conn = await connect(database_url)
+    try:
+        await migrate(conn)
+        items = ((i, r.pop("object"), r) for i, r in enumerate(generate.records(articles, claims, seed=7)))
+        report = await bulk.load(conn, items, changed_by="bench", batch_size=5_000)
+        assert not report.rejected, report.rejected[:3]
+        await conn.execute("ANALYZE")
+        middle = await conn.fetchrow("SELECT id, version FROM claims ORDER BY id OFFSET $1 LIMIT 1", claims // 2)
+        deep = await conn.fetchval("SELECT id FROM claims ORDER BY id OFFSET $1 LIMIT 1", max(0, claims - 100))
+        speaker = await conn.fetchval(
+            "SELECT speaker_id FROM claims WHERE speaker_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        )
+        return {"claim": middle["id"], "version": middle["version"], "deep": deep, "speaker": speaker}
+    finally:
+        await conn.close()
 
 
 def elapsed(start: float) -> float:
