@@ -194,12 +194,15 @@ async def dispatch(conn: Conn, *, batch: int = 1000) -> int | None:
             """WITH ev AS (
                    SELECT sequence, id, type, object_id FROM events WHERE sequence > $1 ORDER BY sequence LIMIT $2
                ), ins AS (
-                   INSERT INTO webhook_deliveries (id, endpoint_id, event_id, sequence, object_id, type)
-                   SELECT newsfacts_new_id('whd'), w.id, ev.id, ev.sequence, ev.object_id, ev.type
+                   -- Due times a microsecond apart in (sequence, endpoint) order: the due index then
+                   -- interleaves endpoints, so a claim's first candidates are not all one endpoint's
+                   -- (which its per-endpoint cap would cut down to a few).
+                   INSERT INTO webhook_deliveries (id, endpoint_id, event_id, sequence, object_id, type, next_attempt_at)
+                   SELECT newsfacts_new_id('whd'), w.id, ev.id, ev.sequence, ev.object_id, ev.type,
+                          now() + make_interval(secs => (row_number() OVER (ORDER BY ev.sequence, w.id)) / 1e6)
                    FROM ev JOIN webhook_endpoints w
                      ON w.status = 'enabled' AND ev.sequence > w.created_sequence
                     AND w.enabled_events && ARRAY['*', ev.type]
-                   ORDER BY ev.sequence
                    RETURNING 1
                )
                SELECT (SELECT count(*) FROM ev) AS events, (SELECT max(sequence) FROM ev) AS last,

@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from typing import Any
 
 import asyncpg
@@ -26,6 +27,7 @@ POLL_SECONDS = 1.0  # upper bound on any wait, so a lost NOTIFY only delays work
 DISPATCH_BATCH = 1000
 LEASE_MARGIN_SECONDS = 5.0
 BLOCKED_POLL_SECONDS = 0.25
+BATCH_WAIT_SECONDS = 0.02
 
 
 class Worker:
@@ -90,9 +92,18 @@ class Worker:
             await _wait_any([self._new_events, stop], POLL_SECONDS)
 
     async def _deliver_loop(self, stop: asyncio.Event, client: Any) -> None:
+        # Claims are serial, so claim in batches: with most slots busy, wait for a few more to free
+        # (each finishing delivery wakes us) rather than paying a round trip per freed slot.
+        batch = max(1, self.concurrency // 4)
         while not stop.is_set():
             self._wake.clear()
             free = self.concurrency - len(self._in_flight)
+            if 0 < free < batch and len(self._in_flight) >= batch:
+                deadline = time.monotonic() + BATCH_WAIT_SECONDS
+                while free < batch and not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                    await _wait_any([self._wake, stop], left)
+                    self._wake.clear()
+                    free = self.concurrency - len(self._in_flight)
             claimed: list[webhooks.Claimed] = []
             wait = POLL_SECONDS
             if free > 0:
