@@ -8,6 +8,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 
 from api.settings import Settings
@@ -34,8 +38,15 @@ def make_lifespan(
             max_size=settings.db_pool_max,
             statement_timeout_ms=settings.db_statement_timeout_ms,
         )
+        # One quick retry on a broken connection: after a Redis restart every pooled connection is
+        # dead, and without it each would fail one request (and readiness) before being replaced.
         redis = aioredis.Redis.from_url(
-            settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30
+            settings.redis_url,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            health_check_interval=30,
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         async with pool.acquire() as conn:
             applied = await migrate(conn)

@@ -1,10 +1,13 @@
-"""A live server like the session's but with the response cache on, for the cache tests."""
+"""A live server like the session's but with the response cache on, and helpers for the cache tests."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 
+import httpx
 import pytest
 
 from api.settings import Settings
@@ -19,3 +22,16 @@ def cached_server(settings: Settings) -> Iterator[LiveServer]:
         yield live
     finally:
         live.stop()
+
+
+def cache_state(response: httpx.Response) -> str:
+    """``hit`` or ``miss``, from the X-Cache header."""
+    return response.headers.get("x-cache", "").split(";")[0]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    """Poll ``check`` until true: invalidation follows a commit made elsewhere by milliseconds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)

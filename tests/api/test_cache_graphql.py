@@ -5,7 +5,6 @@ selected) and the lists they walked, and nothing else."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import asyncpg
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from db import keys, writes
+from tests.api.cached_server import cache_state, eventually
 from tests.factories import make_actor, make_claim
 from tests.services import LiveServer
 
@@ -37,24 +37,13 @@ async def gql(
     return response
 
 
-def state(response: httpx.Response) -> str:
-    return response.headers.get("x-cache", "").split(";")[0]
-
-
-async def eventually(check: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
 async def test_a_hit_returns_the_bytes_of_the_miss(client: httpx.AsyncClient, conn: asyncpg.Connection[Any]) -> None:
     speaker = await make_actor(conn)
     claim = await make_claim(conn, speaker=speaker["id"])
     await asyncio.sleep(0.3)
     first = await gql(client, CLAIM, id=claim["id"])
     second = await gql(client, CLAIM, id=claim["id"])
-    assert (state(first), state(second)) == ("miss", "hit")
+    assert (cache_state(first), cache_state(second)) == ("miss", "hit")
     assert second.content == first.content
     assert first.json()["data"]["claim"]["speaker"]["name"] == speaker["name"]
 
@@ -75,7 +64,7 @@ async def test_changing_a_fact_whose_id_was_not_selected_invalidates_the_query(
         return bool(data["claim"]["speaker"]["name"] == "Renamed Speaker")
 
     await eventually(renamed)
-    assert state(await gql(client, CLAIM, id=unrelated["id"])) == "hit"
+    assert cache_state(await gql(client, CLAIM, id=unrelated["id"])) == "hit"
 
 
 async def test_a_new_fact_invalidates_the_connections_that_list_its_kind(
@@ -86,7 +75,7 @@ async def test_a_new_fact_invalidates_the_connections_that_list_its_kind(
     await asyncio.sleep(0.3)
     first = await gql(client, ACTOR_CLAIMS, id=speaker["id"])
     assert len(first.json()["data"]["actor"]["claimsAsSpeaker"]["nodes"]) == 1
-    assert state(await gql(client, ACTOR_CLAIMS, id=speaker["id"])) == "hit"
+    assert cache_state(await gql(client, ACTOR_CLAIMS, id=speaker["id"])) == "hit"
     await make_claim(conn, speaker=speaker["id"])
 
     async def two() -> bool:
@@ -103,9 +92,9 @@ async def test_callers_of_different_scopes_never_share_an_entry(
     _, secret = await keys.create(conn, name="gql-cache", scope="admin")
     await asyncio.sleep(0.3)
     await gql(client, CLAIM, id=claim["id"])
-    assert state(await gql(client, CLAIM, id=claim["id"])) == "hit"
+    assert cache_state(await gql(client, CLAIM, id=claim["id"])) == "hit"
     admin = {"Authorization": f"Bearer {secret}"}
-    assert state(await gql(client, CLAIM, admin, id=claim["id"])) == "miss"
+    assert cache_state(await gql(client, CLAIM, admin, id=claim["id"])) == "miss"
 
 
 async def test_mutations_and_errors_are_never_cached(client: httpx.AsyncClient, conn: asyncpg.Connection[Any]) -> None:
@@ -113,7 +102,7 @@ async def test_mutations_and_errors_are_never_cached(client: httpx.AsyncClient, 
     for _ in range(2):
         response = await client.post("/graphql", json=bad)
         assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-        assert state(response) == "miss"
+        assert cache_state(response) == "miss"
 
 
 async def test_a_mutation_is_read_back_at_once(client: httpx.AsyncClient, conn: asyncpg.Connection[Any]) -> None:
@@ -126,6 +115,6 @@ async def test_a_mutation_is_read_back_at_once(client: httpx.AsyncClient, conn: 
         await gql(client, CLAIM, auth, id=claim["id"])  # cached
         done = await gql(client, mutation, auth, id=claim["id"], patch={"status": status.lower()})
         assert done.json()["data"]["updateClaim"]["userErrors"] == []
-        assert state(done) == "miss"
+        assert cache_state(done) == "miss"
         # No waiting: the mutation's response left only after this process applied its event.
         assert (await gql(client, CLAIM, auth, id=claim["id"])).json()["data"]["claim"]["status"] == status

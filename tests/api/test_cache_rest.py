@@ -4,7 +4,6 @@ touch, scopes never share entries, concurrent misses compute once, and Redis may
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import asyncpg
@@ -14,6 +13,7 @@ import redis.asyncio as aioredis
 
 from api.embedded import EmbeddedRedis
 from db import keys, writes
+from tests.api.cached_server import cache_state, eventually
 from tests.factories import make_actor, make_claim
 from tests.services import LiveServer
 
@@ -24,18 +24,6 @@ async def get(client: httpx.AsyncClient, path: str, **headers: str) -> httpx.Res
     response = await client.get(path, headers=headers)
     assert response.status_code in (200, 304), response.text
     return response
-
-
-def cache_state(response: httpx.Response) -> str:
-    return response.headers.get("x-cache", "").split(";")[0]
-
-
-async def eventually(check: Any, timeout: float = 5.0) -> None:
-    """Poll ``check`` (async, returning bool) until true: invalidation follows the commit by milliseconds."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
