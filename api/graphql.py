@@ -26,9 +26,10 @@ from api.cache import graphql as graphql_cache
 from api.metrics import operation_label
 from api.settings import Settings
 from api.state import get_state
+from api.webhooks import delivery, signing
 from db.errors import NewsfactsError
 from schema import build_schema, persisted
-from schema.context import Context
+from schema.context import Context, WebhookPolicy
 from schema.errors import error_body, format_error
 from schema.limits import Limits
 
@@ -48,6 +49,16 @@ class GraphQLApp(GraphQL[Context, None]):
             allow_queries_via_get=False,
         )
         self.settings = settings
+
+        async def check_url(url: str) -> str:
+            return await delivery.validate_url(url, settings)
+
+        # The same URL policy and secrets REST uses (api/rest/webhook_endpoints.py).
+        self.webhooks = WebhookPolicy(
+            check_url=check_url,
+            new_secret=signing.new_secret,
+            default_grace_seconds=settings.webhook_secret_grace_hours * 3600,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,7 +86,9 @@ class GraphQLApp(GraphQL[Context, None]):
         state = get_state(request)
         principal = await authenticate(request)
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
-        context = Context(pool=state.pool, principal=principal, production=self.settings.production)
+        context = Context(
+            pool=state.pool, principal=principal, production=self.settings.production, webhooks=self.webhooks
+        )
         request.scope[graphql_cache.CONTEXT_KEY] = context  # the cache tags its entry with context.touched
         return context
 

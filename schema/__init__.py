@@ -29,6 +29,7 @@ from schema.incidents import IncidentQueries
 from schema.limits import Limits, QueryCost, alias_rule, depth_rule
 from schema.node import NodeQueries
 from schema.search import SearchQueries
+from schema.webhooks import WebhookQueries
 
 # Every root query mixin; mutations and subscriptions are passed to build_schema by their modules.
 QUERY_TYPES: tuple[type, ...] = (
@@ -39,11 +40,14 @@ QUERY_TYPES: tuple[type, ...] = (
     DeploymentQueries,
     IncidentQueries,
     SearchQueries,
+    WebhookQueries,
 )
 CACHE_SIZE = 512
 
 
-@strawberry.type(description="Read every fact: by id, as filtered connections, or by full-text search.")
+@strawberry.type(
+    description="Read every fact: by id, as filtered connections, or by full-text search; webhooks (scope admin)."
+)
 class Query(*QUERY_TYPES):  # type: ignore[misc]
     pass
 
@@ -74,6 +78,14 @@ def build_schema(
         extensions.append(DisableIntrospection)
     from schema.mutations import Mutation
     from schema.subscriptions import Subscription
+    from schema.webhooks import WebhookMutations
 
-    kwargs: dict[str, Any] = {"mutation": mutation or Mutation, "subscription": subscription or Subscription}
+    @strawberry.type(
+        name="Mutation",
+        description="Write facts (scope write) and manage webhooks (scope admin). Refusals are userErrors in each payload.",
+    )
+    class RootMutation(Mutation, WebhookMutations):  # type: ignore[misc]
+        pass
+
+    kwargs: dict[str, Any] = {"mutation": mutation or RootMutation, "subscription": subscription or Subscription}
     return NewsfactsSchema(query=Query, extensions=extensions, config=StrawberryConfig(scalar_map=SCALARS), **kwargs)

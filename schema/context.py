@@ -4,7 +4,7 @@ the caller, and the flags it needs from settings. Built per request by api/graph
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,17 @@ from db.pool import Conn
 from schema.loaders import Loaders
 
 QueryLogger = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class WebhookPolicy:
+    """What webhook mutations need from the server's settings (schema/ never imports api/)."""
+
+    # The endpoint URL policy REST applies too (https, SSRF guard): returns the URL or raises
+    # ValidationFailed naming ``url``.
+    check_url: Callable[[str], Awaitable[str]]
+    new_secret: Callable[[], str]
+    default_grace_seconds: int
 
 
 @dataclass
@@ -26,6 +37,11 @@ class Context:
     query_logger: QueryLogger | None = None
     # The event log for subscriptions (schema/subscriptions.py EventSource); set over WebSocket only.
     events: Any = None
+    # Webhook endpoint management (schema/webhooks.py); set over HTTP only.
+    webhooks: WebhookPolicy | None = None
+    # False once a resolver read state that changes without an event (the webhook delivery log):
+    # the response cache must not keep such an answer.
+    cacheable: bool = True
     # What the operation read: fact ids and ``list:<kind>`` families. The response cache tags its
     # entry with these, so a change to any of them invalidates it (api/cache/graphql.py).
     touched: set[str] = field(default_factory=set)

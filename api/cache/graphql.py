@@ -143,6 +143,7 @@ class GraphQLCache:
                 and size <= MAX_ENTRY_BYTES
                 and scope.get(OPERATION_KEY) == "query"
                 and context is not None
+                and context.cacheable
                 and not orjson.loads(body).get("errors")  # partial results are not worth keeping
             ):
                 headers = tuple(
