@@ -78,7 +78,7 @@ def build_schema(
         extensions.append(DisableIntrospection)
     from schema.mutations import Mutation
     from schema.subscriptions import Subscription
-    from schema.webhooks import WebhookMutations
+    from schema.webhook_mutations import WebhookMutations
 
     @strawberry.type(
         name="Mutation",

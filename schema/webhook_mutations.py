@@ -1,0 +1,302 @@
+"""GraphQL mutations for webhooks (scope admin): create, update, enable/disable, delete, rotate the
+secret, ping, replay, retry — over db/webhooks.py like REST, with the same URL policy (Context.webhooks)
+and the same checks and codes. Refusals the caller can fix are typed ``userErrors``, as for facts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from db import webhooks
+from db.errors import BadUserInput, Conflict, FieldError, NotFound, ValidationFailed
+from db.events import EVENT_TYPES
+from db.ids import is_id
+from schema.common import DateTime
+from schema.context import Context
+from schema.mutations import UserError, _user_errors
+from schema.webhooks import (
+    EndpointStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    delivery_object,
+    endpoint_object,
+    enum_value,
+    require_admin,
+    webhook_policy,
+)
+
+MAX_GRACE_SECONDS = 7 * 86400
+_EVENT_TYPES = frozenset(EVENT_TYPES)
+_EVENT_TYPE_RE = re.compile(r"^[a-z]+\.[a-z]+$")
+P = TypeVar("P")
+
+
+def _enabled_events(value: list[str] | None, errors: list[FieldError]) -> list[str]:
+    """The same rules and codes as REST: a non-empty list of event types or '*'."""
+    if not value:
+        errors.append(FieldError(("enabledEvents",), "INVALID_TYPE", "must be a non-empty array of event types"))
+        return []
+    for i, name in enumerate(value):
+        if name != "*" and name not in _EVENT_TYPES:
+            hint = "" if _EVENT_TYPE_RE.match(name) else " (types look like claim.created)"
+            errors.append(
+                FieldError(("enabledEvents", i), "UNKNOWN_EVENT_TYPE", f"{name!r} is not an event type or '*'{hint}")
+            )
+    return list(dict.fromkeys(value))
+
+
+def _description(value: str | None, errors: list[FieldError]) -> None:
+    if value is not None and len(value) > 1000:
+        errors.append(FieldError(("description",), "INVALID_TYPE", "must be a string of at most 1000 characters"))
+
+
+def _endpoint_id(value: str) -> str:
+    if not is_id(value, "webhook_endpoint"):
+        raise NotFound(f"no webhook endpoint {value!r} (ids look like whe_…)")
+    return value
+
+
+async def _refusable(payload: Callable[..., P], where: tuple[str, ...], action: Callable[[], Awaitable[P]]) -> P:
+    """Run ``action``; a refusal the caller can fix becomes the payload's userErrors (as fact mutations do)."""
+    try:
+        return await action()
+    except (BadUserInput, NotFound, Conflict) as exc:
+        at: tuple[str, ...] = ("id",) if isinstance(exc, NotFound | Conflict) and not exc.errors else where
+        return payload(user_errors=_user_errors(exc, at))
+
+
+@strawberry.input(description="A new endpoint: where to POST, which events (default '*'), a note for people.")
+class CreateWebhookEndpointInput:
+    url: str
+    enabled_events: list[str] | None = None
+    description: str | None = None
+
+
+@strawberry.input(description="Fields to change; omitted ones stay, description: null clears it.")
+class WebhookEndpointPatch:
+    url: str | None = strawberry.UNSET
+    enabled_events: list[str] | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    status: EndpointStatus | None = strawberry.UNSET
+
+
+@strawberry.type(description="A created endpoint and its signing secret (whsec_…), shown this once.")
+class CreateWebhookEndpointPayload:
+    webhook_endpoint: WebhookEndpoint | None = None
+    secret: str | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="An endpoint mutation's result: the endpoint, or why the change was refused.")
+class WebhookEndpointPayload:
+    webhook_endpoint: WebhookEndpoint | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="The new secret (shown once); the previous one keeps signing for the grace period.")
+class RotateWebhookSecretPayload:
+    webhook_endpoint: WebhookEndpoint | None = None
+    secret: str | None = None
+    previous_secret_grace_seconds: int | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="The id of the deleted endpoint (its deliveries go with it).")
+class DeleteWebhookEndpointPayload:
+    deleted_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="A queued delivery (ping, retry), or why it was refused.")
+class WebhookDeliveryPayload:
+    delivery: WebhookDelivery | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="How many events were queued for redelivery.")
+class ReplayWebhookEventsPayload:
+    queued: int | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _set(value: Any) -> bool:
+    return value is not strawberry.UNSET
+
+
+@strawberry.type
+class WebhookMutations:
+    @strawberry.mutation(description="Register an endpoint (scope admin); the URL passes the same policy as REST.")
+    async def create_webhook_endpoint(
+        self, info: Info[Context, None], input: CreateWebhookEndpointInput
+    ) -> CreateWebhookEndpointPayload:
+        principal, policy = require_admin(info), webhook_policy(info)
+
+        async def run() -> CreateWebhookEndpointPayload:
+            errors: list[FieldError] = []
+            events = _enabled_events(["*"] if input.enabled_events is None else input.enabled_events, errors)
+            _description(input.description, errors)
+            if errors:
+                raise ValidationFailed("the webhook endpoint is not valid", errors=errors)
+            url = await policy.check_url(input.url)
+            secret = policy.new_secret()
+            async with info.context.connection() as conn:
+                row = await webhooks.create_endpoint(
+                    conn, url=url, description=input.description, enabled_events=events, secret=secret,
+                    created_by=principal.key_id,
+                )  # fmt: skip
+            return CreateWebhookEndpointPayload(webhook_endpoint=endpoint_object(row), secret=secret)
+
+        return await _refusable(CreateWebhookEndpointPayload, ("input",), run)
+
+    @strawberry.mutation(description="Change an endpoint's url, events, description or status (scope admin).")
+    async def update_webhook_endpoint(
+        self, info: Info[Context, None], id: strawberry.ID, patch: WebhookEndpointPatch
+    ) -> WebhookEndpointPayload:
+        require_admin(info)
+        policy = webhook_policy(info)
+
+        async def run() -> WebhookEndpointPayload:
+            endpoint_id = _endpoint_id(id)
+            errors: list[FieldError] = []
+            events = _enabled_events(patch.enabled_events, errors) if _set(patch.enabled_events) else None
+            description = patch.description if _set(patch.description) else None
+            _description(description, errors)
+            if errors:
+                raise ValidationFailed("the webhook endpoint update is not valid", errors=errors)
+            url = await policy.check_url(patch.url) if _set(patch.url) else None  # type: ignore[arg-type]
+            status = enum_value(patch.status) if _set(patch.status) else None
+            return await _update(info, endpoint_id, url=url, description=description,
+                                 set_description=_set(patch.description), enabled_events=events, status=status)  # fmt: skip
+
+        return await _refusable(WebhookEndpointPayload, ("patch",), run)
+
+    @strawberry.mutation(description="Stop deliveries to an endpoint; they queue again once it is enabled.")
+    async def disable_webhook_endpoint(self, info: Info[Context, None], id: strawberry.ID) -> WebhookEndpointPayload:
+        require_admin(info)
+        return await _refusable(WebhookEndpointPayload, (), lambda: _update(info, _endpoint_id(id), status="disabled"))
+
+    @strawberry.mutation(description="Resume deliveries to an endpoint; clears its disable reason and failure clock.")
+    async def enable_webhook_endpoint(self, info: Info[Context, None], id: strawberry.ID) -> WebhookEndpointPayload:
+        require_admin(info)
+        return await _refusable(WebhookEndpointPayload, (), lambda: _update(info, _endpoint_id(id), status="enabled"))
+
+    @strawberry.mutation(description="Delete an endpoint and its delivery log (scope admin).")
+    async def delete_webhook_endpoint(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> DeleteWebhookEndpointPayload:
+        require_admin(info)
+
+        async def run() -> DeleteWebhookEndpointPayload:
+            endpoint_id = _endpoint_id(id)
+            async with info.context.connection() as conn:
+                if not await webhooks.delete_endpoint(conn, endpoint_id):
+                    raise NotFound(f"no webhook endpoint {endpoint_id}")
+            return DeleteWebhookEndpointPayload(deleted_id=strawberry.ID(endpoint_id))
+
+        return await _refusable(DeleteWebhookEndpointPayload, (), run)
+
+    @strawberry.mutation(description="A new signing secret; the old one keeps signing for graceSeconds (0..7 days).")
+    async def rotate_webhook_secret(
+        self, info: Info[Context, None], id: strawberry.ID, grace_seconds: int | None = None
+    ) -> RotateWebhookSecretPayload:
+        require_admin(info)
+        policy = webhook_policy(info)
+
+        async def run() -> RotateWebhookSecretPayload:
+            endpoint_id = _endpoint_id(id)
+            grace = policy.default_grace_seconds if grace_seconds is None else grace_seconds
+            if not 0 <= grace <= MAX_GRACE_SECONDS:
+                raise ValidationFailed(
+                    "the rotation request is not valid",
+                    errors=[FieldError(("graceSeconds",), "INVALID_VALUE", "must be an integer from 0 to 604800")],
+                )
+            secret = policy.new_secret()
+            async with info.context.connection() as conn:
+                row = await webhooks.rotate_secret(conn, endpoint_id, secret, grace)
+            if row is None:
+                raise NotFound(f"no webhook endpoint {endpoint_id}")
+            return RotateWebhookSecretPayload(
+                webhook_endpoint=endpoint_object(row), secret=secret, previous_secret_grace_seconds=grace
+            )
+
+        return await _refusable(RotateWebhookSecretPayload, (), run)
+
+    @strawberry.mutation(description="Queue a webhook.ping delivery to the endpoint now.")
+    async def ping_webhook_endpoint(self, info: Info[Context, None], id: strawberry.ID) -> WebhookDeliveryPayload:
+        require_admin(info)
+
+        async def run() -> WebhookDeliveryPayload:
+            endpoint_id = _endpoint_id(id)
+            payload = {
+                "type": "webhook.ping",
+                "timestamp": datetime.now(UTC).isoformat(),
+                "data": {"endpoint": endpoint_id},
+            }
+            async with info.context.connection() as conn:
+                if await webhooks.get_endpoint(conn, endpoint_id) is None:
+                    raise NotFound(f"no webhook endpoint {endpoint_id}")
+                row = await webhooks.ping(conn, endpoint_id, payload)
+            return WebhookDeliveryPayload(delivery=delivery_object(row))
+
+        return await _refusable(WebhookDeliveryPayload, (), run)
+
+    @strawberry.mutation(description="Queue again every subscribed event since a time or after a sequence (one of).")
+    async def replay_webhook_events(
+        self,
+        info: Info[Context, None],
+        id: strawberry.ID,
+        since: DateTime | None = None,
+        after_sequence: int | None = None,
+    ) -> ReplayWebhookEventsPayload:
+        require_admin(info)
+
+        async def run() -> ReplayWebhookEventsPayload:
+            endpoint_id = _endpoint_id(id)
+            if (since is None) == (after_sequence is None):
+                raise ValidationFailed(
+                    "give exactly one of since or afterSequence",
+                    errors=[FieldError(("since",), "ONE_OF", "give exactly one of since (a time) or afterSequence")],
+                )
+            if after_sequence is not None and after_sequence < 0:
+                raise ValidationFailed(
+                    "afterSequence must not be negative",
+                    errors=[FieldError(("afterSequence",), "INVALID_VALUE", "must be a non-negative integer")],
+                )
+            async with info.context.connection() as conn:
+                if await webhooks.get_endpoint(conn, endpoint_id) is None:
+                    raise NotFound(f"no webhook endpoint {endpoint_id}")
+                queued = await webhooks.replay(
+                    conn, endpoint_id, after_sequence=after_sequence,
+                    since=datetime.fromisoformat(since) if since is not None else None,
+                )  # fmt: skip
+            return ReplayWebhookEventsPayload(queued=queued)
+
+        return await _refusable(ReplayWebhookEventsPayload, (), run)
+
+    @strawberry.mutation(description="Make a delivery due now with a fresh retry schedule (its attempts stay).")
+    async def retry_webhook_delivery(self, info: Info[Context, None], id: strawberry.ID) -> WebhookDeliveryPayload:
+        require_admin(info)
+
+        async def run() -> WebhookDeliveryPayload:
+            async with info.context.connection() as conn:
+                if await webhooks.get_delivery(conn, id) is None:
+                    raise NotFound(f"no webhook delivery {id}")
+                row = await webhooks.retry_delivery(conn, id)
+            if row is None:
+                raise Conflict(f"webhook delivery {id} is being attempted right now; try again shortly")
+            return WebhookDeliveryPayload(delivery=delivery_object(row))
+
+        return await _refusable(WebhookDeliveryPayload, (), run)
+
+
+async def _update(info: Info[Context, None], endpoint_id: str, **changes: Any) -> WebhookEndpointPayload:
+    async with info.context.connection() as conn:
+        row = await webhooks.update_endpoint(conn, endpoint_id, **changes)
+    if row is None:
+        raise NotFound(f"no webhook endpoint {endpoint_id}")
+    return WebhookEndpointPayload(webhook_endpoint=endpoint_object(row))
