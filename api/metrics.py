@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -23,6 +24,14 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 1
 
 class Metrics:
     """The app's metric families. ``collectors`` are async callbacks refreshing gauges at scrape time."""
+
+    def child(self, family: Any, *labels: str) -> Any:
+        """``family.labels(*labels)``, memoised (label values here come from bounded sets)."""
+        key = (family, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = family.labels(*labels)
+        return found
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -46,6 +55,8 @@ class Metrics:
             "newsfacts_webhook_retrying_deliveries", "Pending webhook deliveries that failed at least once", registry=r
         )
         self.collectors: list[Callable[[], Awaitable[None]]] = []
+        # prometheus_client's labels() takes a lock and validates on every call: keep the children.
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
         self.operation_names: set[str] = set()
 
 
@@ -111,8 +122,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, record)
         finally:
             label = route_label(scope)
-            metrics.requests.labels(label, scope["method"], str(status)).inc()
-            metrics.latency.labels(label, scope["method"]).observe(time.perf_counter() - started)
+            metrics.child(metrics.requests, label, scope["method"], str(status)).inc()
+            metrics.child(metrics.latency, label, scope["method"]).observe(time.perf_counter() - started)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -101,13 +101,12 @@ class GraphQLCache:
                 tier = "shared" if entry is not None else "miss"
         metrics = state.services.get("metrics")
         if metrics is not None:
-            metrics.cache.labels("graphql", tier if entry is not None else "miss").inc()
+            metrics.child(metrics.cache, "graphql", tier if entry is not None else "miss").inc()
         if entry is not None:
             if metrics is not None:
                 name = operation_label(metrics, _operation_name(body))
                 metrics.graphql.labels(name, "cache_hit").observe(0.0)
-            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in entry.headers]
-            headers.append((b"x-cache", f"hit; tier={tier}".encode()))
+            headers = [*entry.raw_headers, (b"x-cache", f"hit; tier={tier}".encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": entry.body})
             return

@@ -98,7 +98,7 @@ class CacheMiddleware:
                 tier = "shared" if entry is not None else "miss"
         metrics = state.services.get("metrics")
         if metrics is not None:
-            metrics.cache.labels("rest", tier if entry is not None else "miss").inc()
+            metrics.child(metrics.cache, "rest", tier if entry is not None else "miss").inc()
         if entry is not None:
             scope["newsfacts.cache"] = "hit"
             await _send_entry(scope, send, entry, tier)
@@ -167,8 +167,7 @@ async def catch_up(scope: Scope) -> None:
 
 
 async def _send_entry(scope: Scope, send: Send, entry: Entry, tier: str) -> None:
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in entry.headers]
-    headers.append((b"x-cache", f"hit; tier={tier}".encode()))
+    headers = [*entry.raw_headers, (b"x-cache", f"hit; tier={tier}".encode())]
     etag = next((v for k, v in entry.headers if k.lower() == "etag"), None)
     if_none_match = dict(scope["headers"]).get(b"if-none-match", b"").decode("latin-1")
     if etag is not None and if_none_match and _etag_matches(if_none_match, etag):

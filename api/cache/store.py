@@ -9,6 +9,7 @@ if it is stored after the invalidation ran (the classic set-after-invalidate rac
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -37,6 +38,11 @@ class Entry:
 
     def meta(self) -> bytes:
         return orjson.dumps([self.status, self.headers])
+
+    @functools.cached_property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers as ASGI wants them, encoded once per entry rather than once per hit."""
+        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
 
 
 # Returns the entry only if Redis' tag versions are complete through the caller's applied sequence

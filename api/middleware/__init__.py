@@ -7,6 +7,7 @@ from __future__ import annotations
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.types import Receive, Scope, Send
 
 from api.cache.middleware import CacheMiddleware
 from api.metrics import MetricsMiddleware
@@ -21,6 +22,19 @@ ALLOWED_HEADERS = [
     "Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id", "Last-Event-ID",
 ]  # fmt: skip
 GZIP_MIN_BYTES = 1_024
+
+
+class LeanGZipMiddleware(GZipMiddleware):
+    """Starlette's gzip, bypassed outright for clients that do not accept gzip: its identity path
+    still inspects every response's headers, a tenth of a cached hit's time."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"accept-encoding" and b"gzip" in value:
+                    await super().__call__(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def stack(settings: Settings) -> list[Middleware]:
@@ -39,7 +53,7 @@ def stack(settings: Settings) -> list[Middleware]:
     middleware.append(Middleware(RateLimitMiddleware, settings=settings))
     middleware.append(
         Middleware(
-            GZipMiddleware,
+            LeanGZipMiddleware,
             minimum_size=GZIP_MIN_BYTES,
             exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/x-ndjson"),
         )
