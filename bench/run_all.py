@@ -40,26 +40,31 @@ def run(name: str, timeout: float) -> tuple[str, float]:
 
 
 def ratio_rows(markdown: str) -> list[tuple[str, float]]:
-    """(label, ratio) for each table row that has a column whose header mentions 'ratio' or 'ceiling'."""
+    """(label, ratio) for each row of a table with a throughput "… vs ceiling" column (the first such
+    column; latency ratios and other baselines are left to the tables). A second, textual cell
+    (e.g. the cache mode) joins the label."""
     rows: list[tuple[str, float]] = []
     headers: list[str] = []
+    column: int | None = None
     for line in markdown.splitlines():
         if not line.startswith("|"):
-            headers = []
+            headers, column = [], None
             continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if not headers:
             headers = cells
+            column = next((i for i, h in enumerate(cells) if re.search(r"vs ceiling", h, re.I)), None)
             continue
-        if set(line.replace("|", "").strip()) <= {"-", ":", " "}:
+        if column is None or set(line.replace("|", "").strip()) <= {"-", ":", " "} or column >= len(cells):
             continue
-        for i, header in enumerate(headers):
-            if re.search(r"ratio|\u00d7 ?ceiling|vs ceiling", header, re.I) and i < len(cells):
-                try:
-                    value = float(cells[i].replace(",", "").rstrip("\u00d7x"))
-                except ValueError:
-                    continue
-                rows.append((cells[0], value))
+        try:
+            value = float(cells[column].replace(",", "").rstrip("\u00d7x"))
+        except ValueError:
+            continue
+        label = cells[0]
+        if len(cells) > 2 and cells[1] not in ("-", "") and not re.fullmatch(r"[\d.,]+", cells[1]):
+            label += f" ({cells[1]})"
+        rows.append((label, value))
     return rows
 
 
@@ -73,8 +78,8 @@ def chart(rows: list[tuple[str, float]], path: Path) -> bool:
         return False
     if not rows:
         return False
-    fig, ax = plt.subplots(figsize=(10, max(3, 0.35 * len(rows))))
-    labels = [label[:60] for label, _ in rows]
+    fig, ax = plt.subplots(figsize=(12, max(3, 0.35 * len(rows))))
+    labels = [label[:90] for label, _ in rows]
     ax.barh(range(len(rows)), [v for _, v in rows], color="#3b6ea5")
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
