@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 
@@ -70,7 +70,6 @@ class Settings:
     webhook_concurrency: int = 32
     webhook_endpoint_concurrency: int = 4
     public_url: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -90,8 +89,6 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             name = f.name.upper()
             raw = env.get(name)
             if raw is None or raw == "":

@@ -1,0 +1,27 @@
+"""Every setting is an environment variable the README documents, and bad values name their variable."""
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from api.settings import Settings
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def test_every_setting_is_in_the_readme_configuration_table() -> None:
+    missing = [f.name.upper() for f in fields(Settings) if f"`{f.name.upper()}`" not in README]
+    assert missing == []
+
+
+def test_settings_are_parsed_from_the_environment() -> None:
+    settings = Settings.from_environ(
+        {"PORT": "9000", "ANONYMOUS_READS": "false", "CORS_ORIGINS": "https://a, https://b"}
+    )
+    assert (settings.port, settings.anonymous_reads, settings.cors_origins) == (9000, False, ("https://a", "https://b"))
+
+
+def test_a_bad_value_names_its_variable() -> None:
+    with pytest.raises(ValueError, match="PORT"):
+        Settings.from_environ({"PORT": "eighty"})
