@@ -5,8 +5,6 @@ list family it walked (schema.context.Context.touched), so writes invalidate exa
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 from functools import lru_cache
 
@@ -15,13 +13,11 @@ from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import authenticate, require
-from api.cache.middleware import catch_up
+from api.cache.middleware import catch_up, reader_scope
 from api.cache.store import Entry, ResponseCache
 from api.cache.tags import ids_in
 from api.metrics import operation_label
 from api.state import get_state
-from db.errors import NewsfactsError
 
 CONTEXT_KEY = "newsfacts.graphql.context"
 OPERATION_KEY = "newsfacts.graphql.operation"
@@ -78,27 +74,15 @@ class GraphQLCache:
             return
         body, complete = await _read_body(receive, MAX_CACHED_REQUEST)
         replay = _replaying(body, complete, receive)
-        try:
-            principal = await authenticate(HTTPConnection(scope))
-            require(principal, "read", anonymous_reads=state.settings.anonymous_reads)
-        except NewsfactsError:
+        caller = await reader_scope(scope, state)
+        if caller is None:
             await self.app(scope, replay, send)  # strawberry answers with the typed error
             return
-        key = (
-            request_key(body, principal.scope or "anonymous", state.settings.graphql_persisted_only)
-            if complete
-            else None
-        )
+        key = request_key(body, caller, state.settings.graphql_persisted_only) if complete else None
         if key is None:
             await self.app(scope, replay, _after_mutation(scope, send))
             return
-        entry, tier = await cache.get(key)
-        if entry is None:
-            pending = await cache.single_flight(key)
-            if pending is not None:
-                with contextlib.suppress(TimeoutError):
-                    entry = await asyncio.wait_for(asyncio.shield(pending), 5.0)
-                tier = "shared" if entry is not None else "miss"
+        entry, tier = await cache.lookup(key)
         metrics = state.services.get("metrics")
         if metrics is not None:
             metrics.child(metrics.cache, "graphql", tier if entry is not None else "miss").inc()
@@ -110,9 +94,11 @@ class GraphQLCache:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": entry.body})
             return
-        await self._compute(scope, replay, send, cache, key)
+        await self._compute(scope, replay, send, cache, key, leader=tier == "miss")
 
-    async def _compute(self, scope: Scope, receive: Receive, send: Send, cache: ResponseCache, key: str) -> None:
+    async def _compute(
+        self, scope: Scope, receive: Receive, send: Send, cache: ResponseCache, key: str, *, leader: bool
+    ) -> None:
         seq = cache.applied_seq  # before executing: later commits bump a tag past it
         start: Message | None = None
         chunks: list[bytes] = []
@@ -153,7 +139,8 @@ class GraphQLCache:
                 entry = Entry(200, headers, body, frozenset(ids_in(body) | context.touched), seq)
                 await cache.put(key, entry)
         finally:
-            cache.finish_flight(key, entry)
+            if leader:
+                cache.finish_flight(key, entry)
 
 
 def _operation_name(body: bytes) -> object:

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import authenticate, require
 from api.cache.store import Entry, ResponseCache
 from api.cache.tags import ids_in, list_tag
-from api.state import get_state
+from api.state import State, get_state
 from db.errors import NewsfactsError
 
 _PLURALS = {
@@ -53,6 +53,17 @@ def path_tags(path: str) -> set[str]:
     return set()
 
 
+async def reader_scope(scope: Scope, state: State) -> str | None:
+    """The caller's scope as part of a cache key, or None when the caller may not read (checked on
+    hits too: entries outlive a restart with ANONYMOUS_READS switched off)."""
+    try:
+        principal = await authenticate(HTTPConnection(scope))
+        require(principal, "read", anonymous_reads=state.settings.anonymous_reads)
+    except NewsfactsError:
+        return None
+    return principal.scope or "anonymous"
+
+
 def cacheable(scope: Scope) -> bool:
     if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
         return False
@@ -81,21 +92,12 @@ class CacheMiddleware:
         if cache is None or not cache.enabled:
             await self.app(scope, receive, send)
             return
-        try:
-            principal = await authenticate(HTTPConnection(scope))
-            # Checked on hits too: entries outlive a restart with ANONYMOUS_READS switched off.
-            require(principal, "read", anonymous_reads=state.settings.anonymous_reads)
-        except NewsfactsError:
+        caller = await reader_scope(scope, state)
+        if caller is None:
             await self.app(scope, receive, send)  # the app renders the authentication error
             return
-        key = cache_key(scope, principal.scope or "anonymous")
-        entry, tier = await cache.get(key)
-        if entry is None:
-            pending = await cache.single_flight(key)
-            if pending is not None:
-                with contextlib.suppress(TimeoutError):
-                    entry = await asyncio.wait_for(asyncio.shield(pending), WAIT_FOR_LEADER_SECONDS)
-                tier = "shared" if entry is not None else "miss"
+        key = cache_key(scope, caller)
+        entry, tier = await cache.lookup(key, wait=WAIT_FOR_LEADER_SECONDS)
         metrics = state.services.get("metrics")
         if metrics is not None:
             metrics.child(metrics.cache, "rest", tier if entry is not None else "miss").inc()
@@ -103,9 +105,11 @@ class CacheMiddleware:
             scope["newsfacts.cache"] = "hit"
             await _send_entry(scope, send, entry, tier)
             return
-        await self._compute(scope, receive, send, cache, key)
+        await self._compute(scope, receive, send, cache, key, leader=tier == "miss")
 
-    async def _compute(self, scope: Scope, receive: Receive, send: Send, cache: ResponseCache, key: str) -> None:
+    async def _compute(
+        self, scope: Scope, receive: Receive, send: Send, cache: ResponseCache, key: str, *, leader: bool
+    ) -> None:
         seq = cache.applied_seq  # before reading: anything committed later will have bumped a tag past it
         start: Message | None = None
         chunks: list[bytes] = []
@@ -141,7 +145,8 @@ class CacheMiddleware:
                 entry = Entry(200, headers, body, frozenset(ids_in(body) | path_tags(scope["path"])), seq)
                 await cache.put(key, entry)
         finally:
-            cache.finish_flight(key, entry)
+            if leader:
+                cache.finish_flight(key, entry)
 
 
 def _after_catch_up(scope: Scope, send: Send) -> Send:

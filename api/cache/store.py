@@ -9,6 +9,7 @@ if it is stored after the invalidation ran (the classic set-after-invalidate rac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -225,6 +226,23 @@ class ResponseCache:
         if self.redis_ok:
             log.warning("redis unavailable for the cache (%s); serving from the local tier and PostgreSQL", exc)
         self.redis_ok = False
+
+    async def lookup(self, key: str, *, wait: float = 5.0) -> tuple[Entry | None, str]:
+        """``get``, and on a miss that another request of this process is already computing, that
+        request's result (tier "shared") — waiting at most ``wait`` seconds for it. A plain miss
+        makes the caller the computing leader: it must call ``finish_flight`` when done."""
+        entry, tier = await self.get(key)
+        if entry is not None:
+            return entry, tier
+        pending = await self.single_flight(key)
+        if pending is None:
+            return None, "miss"
+        with contextlib.suppress(TimeoutError):
+            entry = await asyncio.wait_for(asyncio.shield(pending), wait)
+        if entry is not None:
+            return entry, "shared"
+        # The leader failed or stored nothing: compute alone, without claiming the flight.
+        return None, "miss-after-wait"
 
     async def single_flight(self, key: str) -> asyncio.Future[Entry | None] | None:
         """None if this caller should compute ``key``; otherwise a future with the leader's result."""
