@@ -78,7 +78,7 @@ def test_filters_match_the_graphql_ones(client: httpx.Client) -> None:
     assert about and all(MADURO in c["subjects"] for c in about)
     found = client.get("/v1/claims", params={"q": "candy dish"}).json()["data"]
     assert [c["id"] for c in found] == [CLAIM]
-    deployments = client.get("/v1/deployments", params={"assetType": "troops"}).json()["data"]
+    deployments = client.get("/v1/deployments", params={"assetType": "troops", "limit": 100}).json()["data"]
     assert DEPLOYMENT in [d["id"] for d in deployments]
     articles = client.get("/v1/articles", params={"subject": "medtop:11000000"}).json()["data"]
     assert all("medtop:11000000" in a["subjects"] for a in articles)
