@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from db.facts import FactType, FilterDef, OrderDef, common_filters, common_orders
+from db.facts import (
+    FactType,
+    FilterDef,
+    OrderDef,
+    article_filter,
+    common_filters,
+    common_orders,
+    date_key,
+    date_range_filters,
+)
 from db.fields import Checks, Field, article_ids_of, date, enum, list_of, ref, references, text
 
 QUOTE_TYPES = ("direct", "indirect", "assertion", "analysis")
 STATUSES = ("reported", "corroborated", "disputed", "denied", "retracted")
 PRECISIONS = ("day", "month", "year")
-_DATE_KEY = "coalesce(c.claim_date, '0001-01-01'::date)"
 
 
 def _cross_check(values: dict[str, Any], checks: Checks) -> None:
@@ -51,23 +59,17 @@ TYPE = FactType(
         FilterDef("speaker", ref("actor"), "c.speaker_id = {p}::text", "claims made by this actor"),
         FilterDef("reportedBy", ref("actor"), "c.reported_by_id = {p}::text", "claims reported by this actor"),
         FilterDef("subject", ref("actor"), "c.subject_ids @> ARRAY[{p}::text]", "claims about this actor"),
-        FilterDef("article", ref("article"), "c.article_ids @> ARRAY[{p}::text]", "claims cited from this article"),
+        article_filter("c", "claims"),
         FilterDef("status", enum(*STATUSES), "c.status = {p}::text"),
         FilterDef("quoteType", enum(*QUOTE_TYPES), "c.quote_type = {p}::text"),
-        FilterDef(
-            "claimDateFrom",
-            date(),
-            f"{_DATE_KEY} >= ({{p}}::text)::date AND c.claim_date IS NOT NULL",
-            "claims dated on or after this day",
-        ),
-        FilterDef(
-            "claimDateTo",
-            date(),
-            f"{_DATE_KEY} <= ({{p}}::text)::date AND c.claim_date IS NOT NULL",
-            "claims dated on or before this day",
+        *date_range_filters(
+            "c",
+            "claim_date",
+            ("claimDateFrom", "claimDateTo"),
+            ("claims dated on or after this day", "claims dated on or before this day"),
         ),
     ),
-    orders=(*common_orders("c"), OrderDef("claimDate", _DATE_KEY, "date")),
+    orders=(*common_orders("c"), OrderDef("claimDate", date_key("c", "claim_date"), "date")),
     cross_check=_cross_check,
     derive=_derive,
     on_retract={"status": "retracted"},

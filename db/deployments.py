@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from db.facts import FactType, FilterDef, OrderDef, common_filters, common_orders
+from db.facts import (
+    FactType,
+    FilterDef,
+    OrderDef,
+    article_filter,
+    common_filters,
+    common_orders,
+    date_key,
+    date_range_filters,
+)
 from db.fields import (
     Checks,
     Field,
     article_ids_of,
     date,
     enum,
-    geojson,
     list_of,
-    obj,
+    place,
+    place_columns,
     quantity,
     ref,
     references,
@@ -38,7 +47,6 @@ ASSET_TYPES = (
     "artillery",
     "other",
 )
-_STARTED_KEY = "coalesce(d.started_on, '0001-01-01'::date)"
 
 ASSET_FIELDS = (
     Field("assetType", enum(*ASSET_TYPES), required=True),
@@ -47,8 +55,6 @@ ASSET_FIELDS = (
     Field("attributes", list_of(text(max_len=100), unique=True), default=list),
     Field("references", references(), default=list),
 )
-
-REGION = obj((Field("name", text(max_len=300)), Field("geojson", geojson())))
 
 
 def _cross_check(values: dict[str, Any], checks: Checks) -> None:
@@ -65,18 +71,13 @@ def _derive(columns: dict[str, Any]) -> None:
     columns["article_ids"] = article_ids_of(refs)
 
 
-def _region_columns(region: dict[str, Any] | None) -> dict[str, Any]:
-    region = region or {}
-    return {"region_name": region.get("name"), "region_geojson": region.get("geojson")}
-
-
 TYPE = FactType(
     kind="deployment",
     table="deployments",
     alias="d",
     fields=(
         Field("deployer", ref("actor"), column="deployer_id"),
-        Field("region", REGION, store=_region_columns),
+        Field("region", place(), store=place_columns("region")),
         Field("statedPurpose", text(), column="stated_purpose"),
         Field("status", enum(*STATUSES), default="announced"),
         Field("startedOn", date(), column="started_on"),
@@ -100,16 +101,10 @@ TYPE = FactType(
             "d.asset_types @> ARRAY[{p}::text]",
             "deployments with this asset type",
         ),
-        FilterDef(
-            "article",
-            ref("article"),
-            "d.article_ids @> ARRAY[{p}::text]",
-            "deployments cited from this article",
-        ),
-        FilterDef("startedFrom", date(), f"{_STARTED_KEY} >= ({{p}}::text)::date AND d.started_on IS NOT NULL"),
-        FilterDef("startedTo", date(), f"{_STARTED_KEY} <= ({{p}}::text)::date AND d.started_on IS NOT NULL"),
+        article_filter("d", "deployments"),
+        *date_range_filters("d", "started_on", ("startedFrom", "startedTo")),
     ),
-    orders=(*common_orders("d"), OrderDef("startedOn", _STARTED_KEY, "date")),
+    orders=(*common_orders("d"), OrderDef("startedOn", date_key("d", "started_on"), "date")),
     cross_check=_cross_check,
     derive=_derive,
 )

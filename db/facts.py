@@ -125,6 +125,36 @@ def common_filters(alias: str) -> tuple[FilterDef, ...]:
     )
 
 
+def date_key(alias: str, column: str) -> str:
+    """The sort key of a nullable date column: undated facts get a sentinel, so every row has a key
+    and keyset comparisons stay row comparisons on one btree (matching the migrations' indexes)."""
+    return f"coalesce({alias}.{column}, '0001-01-01'::date)"
+
+
+def date_range_filters(
+    alias: str, column: str, names: tuple[str, str], descriptions: tuple[str, str] = ("", "")
+) -> tuple[FilterDef, FilterDef]:
+    """Inclusive ``from``/``to`` filters on a nullable date column, written on its sort key so the
+    key's index serves them (undated facts never match)."""
+    from db.fields import date
+
+    key = date_key(alias, column)
+    present = f"{alias}.{column} IS NOT NULL"
+    return (
+        FilterDef(names[0], date(), f"{key} >= ({{p}}::text)::date AND {present}", descriptions[0]),
+        FilterDef(names[1], date(), f"{key} <= ({{p}}::text)::date AND {present}", descriptions[1]),
+    )
+
+
+def article_filter(alias: str, plural: str) -> FilterDef:
+    """Facts citing an article in their references (the derived ``article_ids`` column)."""
+    from db.fields import ref
+
+    return FilterDef(
+        "article", ref("article"), f"{alias}.article_ids @> ARRAY[{{p}}::text]", f"{plural} cited from this article"
+    )
+
+
 def common_orders(alias: str) -> tuple[OrderDef, ...]:
     return (
         OrderDef("createdAt", f"{alias}.id", "text"),

@@ -69,21 +69,16 @@ INVALID: Any = _Invalid()
 
 
 def text(*, max_len: int = MAX_TEXT, min_len: int = 1) -> Validator:
+    """Text with surrounding white space removed, at least ``min_len`` characters long."""
+    bounded = raw_text(max_len=max_len)
+
     def check(value: Any, path: Path, checks: Checks) -> Any:
-        if not isinstance(value, str):
-            checks.fail(path, "INVALID_TYPE", "must be a string")
-            return INVALID
-        value = value.strip()
-        if len(value) < min_len:
-            checks.fail(path, "REQUIRED", "must not be empty")
-            return INVALID
-        if len(value) > max_len:
-            checks.fail(path, "TOO_LONG", f"must be at most {max_len} characters (got {len(value)})")
-            return INVALID
-        if "\x00" in value:
-            checks.fail(path, "INVALID_VALUE", "must not contain NUL characters")
-            return INVALID
-        return value
+        if isinstance(value, str):
+            value = value.strip()
+            if len(value) < min_len:
+                checks.fail(path, "REQUIRED", "must not be empty")
+                return INVALID
+        return bounded(value, path, checks)
 
     return check
 
@@ -393,6 +388,21 @@ def with_ids(kind: str, item_fields: tuple[Field, ...], *, max_items: int = MAX_
         return out
 
     return list_of(with_id, max_items=max_items)
+
+
+def place() -> Validator:
+    """A named place with optional GeoJSON (a deployment's region, an incident's location)."""
+    return obj((Field("name", text(max_len=300)), Field("geojson", geojson())))
+
+
+def place_columns(prefix: str) -> Callable[[Any], dict[str, Any]]:
+    """Stores a place in ``<prefix>_name`` and ``<prefix>_geojson``."""
+
+    def store(value: dict[str, Any] | None) -> dict[str, Any]:
+        value = value or {}
+        return {f"{prefix}_name": value.get("name"), f"{prefix}_geojson": value.get("geojson")}
+
+    return store
 
 
 def article_ids_of(refs: list[dict[str, Any]] | None) -> list[str]:

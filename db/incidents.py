@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from db.facts import FactType, FilterDef, OrderDef, common_filters, common_orders
+from db.facts import (
+    FactType,
+    FilterDef,
+    OrderDef,
+    article_filter,
+    common_filters,
+    common_orders,
+    date_key,
+    date_range_filters,
+)
 from db.fields import (
     Checks,
     Field,
     article_ids_of,
     date,
     enum,
-    geojson,
     list_of,
     obj,
     pattern_text,
+    place,
+    place_columns,
     quantity,
     ref,
     references,
@@ -23,10 +33,8 @@ from db.fields import (
 
 ROLES = ("perpetrator", "target", "authorizer", "victim", "witness", "investigator")
 PRECISIONS = ("day", "month", "year")
-_OCCURRED_KEY = "coalesce(i.occurred_from, '0001-01-01'::date)"
 
 INCIDENT_ACTOR = obj((Field("actor", ref("actor"), required=True), Field("role", enum(*ROLES), required=True)))
-LOCATION = obj((Field("name", text(max_len=300)), Field("geojson", geojson())))
 
 
 def _cross_check(values: dict[str, Any], checks: Checks) -> None:
@@ -39,11 +47,6 @@ def _derive(columns: dict[str, Any]) -> None:
     if columns.get("occurred_from") and not columns.get("occurred_precision"):
         columns["occurred_precision"] = "day"
     columns["article_ids"] = article_ids_of(columns.get("refs"))
-
-
-def _location_columns(location: dict[str, Any] | None) -> dict[str, Any]:
-    location = location or {}
-    return {"location_name": location.get("name"), "location_geojson": location.get("geojson")}
 
 
 def _role_filter(role: str) -> FilterDef:
@@ -68,7 +71,7 @@ TYPE = FactType(
         ),
         Field("description", text()),
         Field("actors", list_of(INCIDENT_ACTOR), default=list),
-        Field("location", LOCATION, store=_location_columns),
+        Field("location", place(), store=place_columns("location")),
         Field("occurredFrom", date(), column="occurred_from"),
         Field("occurredTo", date(), column="occurred_to"),
         Field("occurredPrecision", enum(*PRECISIONS), column="occurred_precision"),
@@ -89,16 +92,10 @@ TYPE = FactType(
         _role_filter("perpetrator"),
         _role_filter("target"),
         _role_filter("authorizer"),
-        FilterDef(
-            "article",
-            ref("article"),
-            "i.article_ids @> ARRAY[{p}::text]",
-            "incidents cited from this article",
-        ),
-        FilterDef("occurredFrom", date(), f"{_OCCURRED_KEY} >= ({{p}}::text)::date AND i.occurred_from IS NOT NULL"),
-        FilterDef("occurredTo", date(), f"{_OCCURRED_KEY} <= ({{p}}::text)::date AND i.occurred_from IS NOT NULL"),
+        article_filter("i", "incidents"),
+        *date_range_filters("i", "occurred_from", ("occurredFrom", "occurredTo")),
     ),
-    orders=(*common_orders("i"), OrderDef("occurredFrom", _OCCURRED_KEY, "date")),
+    orders=(*common_orders("i"), OrderDef("occurredFrom", date_key("i", "occurred_from"), "date")),
     cross_check=_cross_check,
     derive=_derive,
 )
