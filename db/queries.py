@@ -14,6 +14,7 @@ from db.facts import FactType
 from db.fields import INVALID, Checks
 from db.pool import Conn
 from db.registry import fact_type
+from db.relations import revisions_of
 
 MAX_PAGE = 100
 
@@ -44,7 +45,7 @@ class Page:
         return self.cursors[0] if self.cursors else None
 
 
-class _Params:
+class Params:
     """Accumulates bind parameters and hands out their $n placeholders."""
 
     def __init__(self) -> None:
@@ -74,7 +75,7 @@ def parse_filters(t: FactType, raw: Mapping[str, Any], *, location: str = "filte
     return parsed
 
 
-def _where(t: FactType, filters: Mapping[str, Any], params: _Params) -> list[str]:
+def where_clauses(t: FactType, filters: Mapping[str, Any], params: Params) -> list[str]:
     clauses = []
     for name, value in filters.items():
         f = t.filter(name)
@@ -83,9 +84,10 @@ def _where(t: FactType, filters: Mapping[str, Any], params: _Params) -> list[str
     return clauses
 
 
-def _page_sql(
-    t: FactType, filters: Mapping[str, Any], page: PageRequest, params: _Params, *, select: str
-) -> tuple[str, bool]:
+def page_clauses(t: FactType, filters: Mapping[str, Any], page: PageRequest, params: Params) -> tuple[list[str], str]:
+    """The WHERE conditions (filters and the cursor's keyset bound) and the ORDER BY list of one
+    keyset page, in the table alias ``t.alias``. Shared by the list queries and the GraphQL read
+    planner (db/plan/), so both walk pages identically."""
     order = t.order(page.order)
     if order is None:
         names = ", ".join(o.name for o in t.orders)
@@ -94,7 +96,7 @@ def _page_sql(
             errors=[FieldError(("orderBy",), "INVALID_ENUM", f"must be one of: {names}")],
         )
     a = t.alias
-    where = _where(t, filters, params)
+    where = where_clauses(t, filters, params)
     # Walking backward is walking forward in the opposite direction, then reversing the rows.
     descending = page.descending != page.backward
     op, direction = ("<", "DESC") if descending else (">", "ASC")
@@ -106,21 +108,27 @@ def _page_sql(
             where.append(
                 f"({order.key}, {a}.id) {op} (({params.add(cur.key)}::text)::{order.cast}, {params.add(cur.id)}::text)"
             )
-    sql = f"SELECT {select}, ({order.key})::text AS sort_key FROM {t.table} {a}"  # noqa: S608 - specs only
+    if order.key == f"{a}.id":
+        return where, f"{a}.id {direction}"
+    return where, f"{order.key} {direction}, {a}.id {direction}"
+
+
+def _page_sql(t: FactType, filters: Mapping[str, Any], page: PageRequest, params: Params, *, select: str) -> str:
+    where, order_by = page_clauses(t, filters, page, params)
+    order = t.order(page.order)
+    assert order is not None  # page_clauses checked it
+    sql = f"SELECT {select}, ({order.key})::text AS sort_key FROM {t.table} {t.alias}"  # noqa: S608 - specs only
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {order.key} {direction}, {a}.id {direction}"
-    if order.key == f"{a}.id":
-        sql = sql.replace(f", {a}.id {direction}", "")
-    return sql, descending
+    return sql + f" ORDER BY {order_by}"
 
 
 async def list_page(conn: Conn, kind: str, filters: Mapping[str, Any], page: PageRequest) -> Page:
     """One keyset page of documents; ``filters`` must come from ``parse_filters``."""
     t = fact_type(kind)
     limit = max(1, min(page.limit, MAX_PAGE))
-    params = _Params()
-    sql, _ = _page_sql(t, filters, page, params, select=f"{t.doc_function}({t.alias}) AS doc, {t.alias}.id")
+    params = Params()
+    sql = _page_sql(t, filters, page, params, select=f"{t.doc_function}({t.alias}) AS doc, {t.alias}.id")
     sql += f" LIMIT {params.add(limit + 1)}"
     rows = await conn.fetch(sql, *params.values)
     has_more = len(rows) > limit
@@ -137,9 +145,9 @@ def export_sql(
     """The SQL and parameters of a whole filtered listing, for streaming through a server-side cursor.
     ``as_text`` returns each document as JSON text, so a stream can pass it on without decoding it."""
     t = fact_type(kind)
-    params = _Params()
+    params = Params()
     select = f"{t.doc_function}({t.alias}){'::text' if as_text else ''} AS doc"
-    sql, _ = _page_sql(t, filters, PageRequest(order=order, descending=descending), params, select=select)
+    sql = _page_sql(t, filters, PageRequest(order=order, descending=descending), params, select=select)
     return sql, params.values
 
 
@@ -150,8 +158,8 @@ async def exists(conn: Conn, kind: str, fact_id: str) -> bool:
 
 async def count(conn: Conn, kind: str, filters: Mapping[str, Any]) -> int:
     t = fact_type(kind)
-    params = _Params()
-    where = _where(t, filters, params)
+    params = Params()
+    where = where_clauses(t, filters, params)
     sql = f"SELECT count(*) FROM {t.table} {t.alias}"  # noqa: S608
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -192,21 +200,5 @@ async def get_as_of(conn: Conn, fact_id: str, at: str) -> dict[str, Any] | None:
 
 async def revisions(conn: Conn, fact_id: str) -> list[dict[str, Any]]:
     """Every version of a fact, oldest first: who changed it, when, why, and what it became."""
-    rows = await conn.fetch(
-        """SELECT version, change_kind, reason, changed_by, changed_at, snapshot
-           FROM revisions WHERE fact_id = $1 ORDER BY version""",
-        fact_id,
-    )
-    return [
-        {
-            "object": "revision",
-            "factId": fact_id,
-            "version": r["version"],
-            "changeKind": r["change_kind"],
-            "reason": r["reason"],
-            "changedBy": r["changed_by"],
-            "changedAt": r["changed_at"].isoformat(),
-            "snapshot": r["snapshot"],
-        }
-        for r in rows
-    ]
+    (found,) = await revisions_of(conn, [fact_id])
+    return [{"object": "revision", **r} for r in found]

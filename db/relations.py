@@ -19,14 +19,21 @@ _EXTRA: dict[tuple[str, str], str] = {
 }
 
 
-def _relation_sql(kind: str, relation: str) -> tuple[str, str]:
-    """(table + alias, WHERE fragment with the parent id as ``k.key``) of one relation."""
+def relation_where(kind: str, relation: str, parent: str) -> str:
+    """The WHERE fragment (in the kind's table alias) selecting facts of ``kind`` related by
+    ``relation`` to the parent id the SQL expression ``parent`` yields."""
     t = fact_type(kind)
     f = t.filter(relation)
     spec = f.sql if f is not None else _EXTRA.get((kind, relation))
     if spec is None:
         raise ValueError(f"{relation!r} is not a relation of {t.table}")
-    return f"{t.table} {t.alias}", spec.format(p="k.key")
+    return spec.format(p=parent)
+
+
+def _relation_sql(kind: str, relation: str) -> tuple[str, str]:
+    """(table + alias, WHERE fragment with the parent id as ``k.key``) of one relation."""
+    t = fact_type(kind)
+    return f"{t.table} {t.alias}", relation_where(kind, relation, "k.key")
 
 
 async def related_pages(
@@ -71,26 +78,31 @@ async def related_counts(conn: Conn, kind: str, relation: str, parents: Sequence
     return [int(r["n"]) for r in rows]
 
 
+# A revision's document keys and the SQL that reads each from ``revisions r``. The time is rendered
+# by PostgreSQL, as in every fact document, so REST, the GraphQL resolvers and the read planner
+# (db/plan/) print it identically.
+REVISION_COLUMNS: dict[str, str] = {
+    "factId": "{a}.fact_id",
+    "version": "{a}.version",
+    "changeKind": "{a}.change_kind",
+    "reason": "{a}.reason",
+    "changedBy": "{a}.changed_by",
+    "changedAt": "to_jsonb({a}.changed_at) #>> '{{}}'",
+    "snapshot": "{a}.snapshot",
+}
+_REVISION_SELECT = ", ".join(f'{sql.format(a="r")} AS "{key}"' for key, sql in REVISION_COLUMNS.items())
+
+
 async def revisions_of(conn: Conn, fact_ids: Sequence[str]) -> list[list[dict[str, Any]]]:
     """Every version of each fact, oldest first, for many facts in one statement."""
     rows = await conn.fetch(
-        """SELECT fact_id, version, change_kind, reason, changed_by, changed_at, snapshot
-           FROM revisions WHERE fact_id = ANY($1::text[]) ORDER BY fact_id, version""",
+        f"""SELECT {_REVISION_SELECT} FROM revisions r
+            WHERE r.fact_id = ANY($1::text[]) ORDER BY r.fact_id, r.version""",  # noqa: S608 - constant columns
         list(fact_ids),
     )
     by_fact: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        by_fact.setdefault(r["fact_id"], []).append(
-            {
-                "factId": r["fact_id"],
-                "version": r["version"],
-                "changeKind": r["change_kind"],
-                "reason": r["reason"],
-                "changedBy": r["changed_by"],
-                "changedAt": r["changed_at"].isoformat(),
-                "snapshot": r["snapshot"],
-            }
-        )
+        by_fact.setdefault(r["factId"], []).append(dict(r))
     return [by_fact.get(i, []) for i in fact_ids]
 
 
