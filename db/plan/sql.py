@@ -1,0 +1,410 @@
+"""One request of a planned read as one SQL statement: each root field is a LATERAL subquery
+yielding its response JSON (built by PostgreSQL with json_build_object / json_agg) and, when the
+response cache needs them, the ids of every fact it read. Relations are nested LATERAL joins, so
+the statement's shape — never the number of rows — decides the work; page sizes are literals,
+which keep PostgreSQL's index plans (see db/relations.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db import pagination
+from db.errors import NewsfactsError
+from db.plan import tree as t
+from db.plan.sources import DocSource, RowSource, Source, as_array
+from db.queries import PageRequest, Params, page_clauses, where_clauses
+from db.registry import fact_type
+from db.relations import RELATED_ORDER, relation_where
+
+_EMPTY = "'[]'::json"
+# json_build_object takes at most 100 arguments.
+MAX_KEYS = 50
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _agg(expr: str, order: str) -> str:
+    return f"coalesce(json_agg({expr} ORDER BY {order}), {_EMPTY})"
+
+
+class Statement:
+    """Builds one request's statement; ``params`` are its bind parameters in order."""
+
+    def __init__(self, variables: Any, *, collect_ids: bool) -> None:
+        self.variables = variables
+        self.collect_ids = collect_ids
+        self.params = Params()
+        self._n = 0
+
+    def _alias(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}{self._n}"
+
+    def _selected(self, fields: tuple[t.Field, ...]) -> list[t.Field]:
+        return [f for f in fields if f.include is None or f.include(self.variables)]
+
+    def _nested_bind(self, bind: t.Bind) -> Any:
+        """Arguments of a nested field: refusing one would null a field inside lists, whose paths
+        and null propagation the resolvers already get right — so such requests go to them."""
+        try:
+            return bind(self.variables)
+        except NewsfactsError:
+            raise t.Unplannable("a nested argument was refused") from None
+
+    # ---- objects -------------------------------------------------------------------------
+
+    def object(self, obj: t.Obj, src: Source, laterals: list[str], ids: list[str]) -> str:
+        """The json_build_object of ``obj`` read from ``src``; LATERAL joins it needs are appended
+        to ``laterals`` (they go after the FROM item ``src`` reads), id expressions to ``ids``."""
+        if obj.kind is not None and self.collect_ids:
+            ids.append(src.text("id"))
+        pairs = []
+        for f in self._selected(obj.fields):
+            pairs.append(f"'{f.key}', {self.value(f.value, src, laterals, ids)}")
+        if len(pairs) > MAX_KEYS:
+            raise t.Unplannable(f"more than {MAX_KEYS} fields in one object")
+        return f"json_build_object({', '.join(pairs)})"
+
+    def value(self, v: t.Value, src: Source, laterals: list[str], ids: list[str]) -> str:
+        if isinstance(v, t.Const):
+            return f"{_literal(v.text)}::text"
+        if isinstance(v, t.Scalar):
+            return src.json(v.key)
+        if isinstance(v, t.EnumScalar):
+            cases = " ".join(f"WHEN {_literal(value)} THEN {_literal(name)}" for value, name in v.names)
+            return f"(CASE {src.text(v.key)} {cases} END)"
+        if isinstance(v, t.Embedded):
+            return self._embedded(v, src, laterals, ids)
+        if isinstance(v, t.Linked):
+            return self._linked(v, src, laterals, ids)
+        if isinstance(v, t.Revisions):
+            return self._revisions(v, src, laterals)
+        if isinstance(v, t.Related):
+            return self._related(v, src, laterals, ids)
+        raise t.Unplannable(f"{type(v).__name__} outside a connection")
+
+    def _lateral(self, select: str, laterals: list[str], ids: list[str], child_ids: list[str], agg: bool) -> str:
+        """Joins ``select`` (which yields ``j``) as a LATERAL subquery; returns its JSON column."""
+        s = self._alias("s")
+        if self.collect_ids and child_ids:
+            joined = f"concat_ws(' ', {', '.join(child_ids)})"
+            column = f"string_agg({joined}, ' ')" if agg else joined
+            select = select.replace("{ids}", f", {column} AS ids")
+            ids.append(f"{s}.ids")
+        else:
+            select = select.replace("{ids}", "")
+        laterals.append(f"LEFT JOIN LATERAL ({select}) {s} ON true")
+        return f"{s}.j"
+
+    def _embedded(self, v: t.Embedded, src: Source, laterals: list[str], ids: list[str]) -> str:
+        value = src.jsonb(v.key)
+        if not v.many:
+            inner: list[str] = []
+            built = self.object(v.obj, DocSource(value), inner, ids)
+            if inner:
+                raise t.Unplannable("relations inside a single value object")
+            empty = f"{value} IS NULL OR jsonb_typeof({value}) = 'null'"
+            if v.empty == "falsy":
+                empty += f" OR {value} = '{{}}'::jsonb"
+            elif v.empty == "place":
+                empty += (
+                    f" OR (coalesce(jsonb_typeof({value} -> 'name'), 'null') = 'null'"
+                    f" AND coalesce(jsonb_typeof({value} -> 'geojson'), 'null') = 'null')"
+                )
+            return f"(CASE WHEN {empty} THEN NULL ELSE {built} END)"
+        e = self._alias("e")
+        inner = []
+        child_ids: list[str] = []
+        built = self.object(v.obj, DocSource(f"{e}.v"), inner, child_ids)
+        select = (
+            f"SELECT {_agg(built, f'{e}.ord')} AS j{{ids}} "
+            f"FROM jsonb_array_elements({as_array(value)}) WITH ORDINALITY {e}(v, ord) {' '.join(inner)}"
+        )
+        return self._lateral(select, laterals, ids, child_ids, agg=True)
+
+    def _linked(self, v: t.Linked, src: Source, laterals: list[str], ids: list[str]) -> str:
+        table = fact_type(v.kind).table
+        y = self._alias("t")
+        inner: list[str] = []
+        child_ids: list[str] = []
+        built = self.object(v.obj, RowSource.fact(v.kind, y), inner, child_ids)
+        if not v.many:
+            ((key, _),) = v.parts
+            fk = src.text(key)
+            if self.collect_ids:
+                ids.append(fk)  # asked for even when missing: a later create changes the answer
+            select = f"SELECT {built} AS j{{ids}} FROM {table} {y} {' '.join(inner)} WHERE {y}.id = {fk}"
+            return self._lateral(select, laterals, ids, child_ids, agg=False)
+        array = " || ".join(src.id_array(key, many) for key, many in v.parts)
+        if self.collect_ids:
+            ids.append(f"array_to_string({array}, ' ')")
+        u = self._alias("u")
+        ordered = f"unnest({array}) WITH ORDINALITY {u}(id, ord)"
+        if v.distinct:
+            ordered = f"(SELECT id, min(ord) AS ord FROM unnest({array}) WITH ORDINALITY z(id, ord) GROUP BY id) {u}"
+        select = (
+            f"SELECT {_agg(built, f'{u}.ord')} AS j{{ids}} "
+            f"FROM {ordered} JOIN {table} {y} ON {y}.id = {u}.id {' '.join(inner)}"
+        )
+        return self._lateral(select, laterals, ids, child_ids, agg=True)
+
+    def _revisions(self, v: t.Revisions, src: Source, laterals: list[str]) -> str:
+        r = self._alias("r")
+        inner: list[str] = []
+        built = self.object(v.obj, RowSource.revision(r), inner, [])
+        select = (
+            f"SELECT {_agg(built, f'{r}.version')} AS j{{ids}} FROM revisions {r} WHERE {r}.fact_id = {src.text('id')}"
+        )
+        return self._lateral(select, laterals, [], [], agg=True)
+
+    # ---- connections ---------------------------------------------------------------------
+
+    def _related(self, v: t.Related, src: Source, laterals: list[str], ids: list[str]) -> str:
+        size, after_id = self._nested_bind(v.bind)
+        ft = fact_type(v.kind)
+        a = ft.alias
+        where = [relation_where(v.kind, v.relation, src.text("id"))]
+        bounded = list(where)
+        if after_id is not None:
+            bounded.append(f"{a}.id > {self.params.add(after_id)}::text")
+        y = self._alias("t")
+        rows = (
+            f"(SELECT {a}.*, row_number() OVER (ORDER BY {a}.id) AS rn FROM {ft.table} {a} "
+            f"WHERE {' AND '.join(bounded)} ORDER BY {a}.id LIMIT {int(size)}) {y}"
+        )
+        page = _Page(
+            rows=rows,
+            row=RowSource.fact(v.kind, y),
+            cursor=f"nf_cursor({_literal(RELATED_ORDER)}, {y}.id, {y}.id)",
+            order=f"{y}.rn",
+            more=self._more(ft.table, a, bounded, size),
+            previous="true" if after_id is not None else "false",
+            count=f"(SELECT count(*) FROM {ft.table} {a} WHERE {' AND '.join(where)})",
+        )
+        select, has_ids = self._connection(v.connection, page)
+        return self._lateral(select, laterals, ids, ["p.ids"] if has_ids else [], agg=True)
+
+    @staticmethod
+    def _more(table: str, alias: str, where: list[str], size: int) -> str:
+        """Whether rows follow the page: an index-only probe of at most size + 1 rows."""
+        return (
+            f"((SELECT count(*) FROM (SELECT 1 FROM {table} {alias} WHERE {' AND '.join(where) or 'true'} "
+            f"LIMIT {int(size) + 1}) q) > {int(size)})"
+        )
+
+    def _connection(self, conn: t.Connection, page: _Page) -> tuple[str, bool]:
+        """SELECT … yielding the connection's JSON ``j`` over ``page``'s rows, with an ``{ids}``
+        placeholder for the aggregate of the rows' ``p.ids`` — and whether rows have ids."""
+        columns = [f"{page.order} AS o"]
+        inner: list[str] = []
+        row_ids: list[str] = []
+        pairs: list[str] = []
+        needs_cursor = False
+        for f in self._selected(conn.fields):
+            v = f.value
+            if isinstance(v, t.Nodes):
+                col = self._alias("n")
+                columns.append(f"{self.object(v.obj, page.row, inner, row_ids)} AS {col}")
+                pairs.append(f"'{f.key}', {_agg(f'p.{col}', 'p.o')}")
+            elif isinstance(v, t.Edges):
+                col = self._alias("n")
+                edge = []
+                for ef in self._selected(v.fields):
+                    if isinstance(ef.value, t.EdgeCursor):
+                        edge.append(f"'{ef.key}', {page.cursor}")
+                    elif isinstance(ef.value, t.EdgeNode):
+                        edge.append(f"'{ef.key}', {self.object(ef.value.obj, page.row, inner, row_ids)}")
+                    else:
+                        edge.append(f"'{ef.key}', {self.value(ef.value, page.row, inner, row_ids)}")
+                columns.append(f"json_build_object({', '.join(edge)}) AS {col}")
+                pairs.append(f"'{f.key}', {_agg(f'p.{col}', 'p.o')}")
+            elif isinstance(v, t.PageInfo):
+                info = []
+                for pf in self._selected(v.fields):
+                    pv = pf.value
+                    if isinstance(pv, t.PageFlag):
+                        info.append(f"'{pf.key}', {page.more if pv.which == 'next' else page.previous}")
+                    elif isinstance(pv, t.PageCursor):
+                        needs_cursor = True
+                        direction = "" if pv.which == "start" else " DESC"
+                        info.append(f"'{pf.key}', (array_agg(p.c ORDER BY p.o{direction}))[1]")
+                    else:
+                        info.append(f"'{pf.key}', {self.value(pv, page.row, inner, row_ids)}")
+                pairs.append(f"'{f.key}', json_build_object({', '.join(info)})")
+            elif isinstance(v, t.TotalCount):
+                pairs.append(f"'{f.key}', {page.count}")
+            else:
+                pairs.append(f"'{f.key}', {self.value(v, page.row, inner, row_ids)}")
+        if needs_cursor:
+            columns.append(f"{page.cursor} AS c")
+        has_ids = self.collect_ids and bool(row_ids)
+        if has_ids:
+            columns.append(f"concat_ws(' ', {', '.join(row_ids)}) AS ids")
+        select = (
+            f"SELECT json_build_object({', '.join(pairs)}) AS j{{ids}} "
+            f"FROM (SELECT {', '.join(columns)} FROM {page.rows} {' '.join(inner)}) p"
+        )
+        return select, has_ids
+
+    # ---- roots ---------------------------------------------------------------------------
+
+    def root(self, root: t.Root) -> str:
+        """A subquery yielding one row (``j`` and, when collected, ``ids``) or none. Root
+        arguments are bound first: a NewsfactsError they raise refuses this root field alone."""
+        if isinstance(root, t.Choice):
+            return self.root(root.choose(self.variables))
+        if isinstance(root, t.ById):
+            fact_id, as_of = root.bind(self.variables)
+            return self._one(root.kind, root.obj, fact_id, as_of)
+        if isinstance(root, t.AnyNode):
+            kind, fact_id = root.bind(self.variables)
+            return self._one(kind, root.objs[kind], fact_id, None)
+        if isinstance(root, t.ByUri):
+            uri = root.bind(self.variables)
+            return self._one("article", root.obj, uri, None, column="uri")
+        if isinstance(root, t.AnyNodes):
+            return self._nodes(root, root.bind(self.variables))
+        if isinstance(root, t.RootList):
+            filters, request = root.bind(self.variables)
+            return self._list(root, filters, request)
+        filters_by_kind, size = root.bind(self.variables)
+        return self._search(root, filters_by_kind, size)
+
+    def _select_one(self, obj: t.Obj, src: Source, from_: str, where: str) -> str:
+        laterals: list[str] = []
+        ids: list[str] = []
+        built = self.object(obj, src, laterals, ids)
+        ids_col = self._root_ids(f"concat_ws(' ', {', '.join(ids)})" if ids else None)
+        return f"SELECT {built} AS j{ids_col} FROM {from_} {' '.join(laterals)} {where}"
+
+    def _one(self, kind: str, obj: t.Obj, key: str, as_of: str | None, column: str = "id") -> str:
+        y = self._alias("t")
+        p = self.params.add(key)
+        if as_of is None:
+            table = fact_type(kind).table
+            return self._select_one(obj, RowSource.fact(kind, y), f"{table} {y}", f"WHERE {y}.{column} = {p}::text")
+        snapshot = (
+            f"(SELECT snapshot AS v FROM revisions WHERE fact_id = {p}::text "
+            f"AND changed_at <= ({self.params.add(as_of)}::text)::timestamptz ORDER BY version DESC LIMIT 1) {y}"
+        )
+        return self._select_one(obj, DocSource(f"{y}.v"), snapshot, "")
+
+    def _nodes(self, root: t.AnyNodes, wanted: list[tuple[str, str]]) -> str:
+        u = self._alias("u")
+        kinds = list(dict.fromkeys(kind for kind, _ in wanted))
+        laterals: list[str] = []
+        ids: list[str] = [f"{u}.id"] if self.collect_ids else []
+        found = []
+        for kind in kinds:
+            y = self._alias("t")
+            prefix = _literal(fact_type(kind).prefix + "_")
+            select = self._select_one(
+                root.objs[kind], RowSource.fact(kind, y), f"{fact_type(kind).table} {y}",
+                f"WHERE {y}.id = {u}.id AND left({u}.id, 4) = {prefix}",
+            )  # fmt: skip
+            k = self._alias("k")
+            laterals.append(f"LEFT JOIN LATERAL ({select}) {k} ON true")
+            found.append(f"{k}.j")
+            if self.collect_ids:
+                ids.append(f"{k}.ids")
+        value = f"coalesce({', '.join(found)})" if len(found) > 1 else (found[0] if found else "NULL::json")
+        ids_col = self._root_ids(f"string_agg(concat_ws(' ', {', '.join(ids)}), ' ')" if ids else None)
+        array = self.params.add([i for _, i in wanted])
+        return (
+            f"SELECT {_agg(value, f'{u}.ord')} AS j{ids_col} "
+            f"FROM unnest({array}::text[]) WITH ORDINALITY {u}(id, ord) {' '.join(laterals)}"
+        )
+
+    def _list(self, root: t.RootList, filters: dict[str, Any], request: PageRequest) -> str:
+        ft = fact_type(root.kind)
+        a = ft.alias
+        bounded, order_by = page_clauses(ft, filters, request, self.params)
+        order = ft.order(request.order)
+        assert order is not None  # page_clauses refused unknown orders
+        plain = where_clauses(ft, filters, self.params)  # the count: filters without the cursor
+        size = int(request.limit)
+        y = self._alias("t")
+        rows = (
+            f"(SELECT {a}.*, ({order.key})::text AS sort_key, row_number() OVER (ORDER BY {order_by}) AS rn "
+            f"FROM {ft.table} {a} {_where(bounded)} ORDER BY {order_by} LIMIT {size}) {y}"
+        )
+        has_more = self._more(ft.table, a, bounded, size)
+        cursor_given = "true" if request.cursor is not None else "false"
+        page = _Page(
+            rows=rows,
+            row=RowSource.fact(root.kind, y),
+            cursor=f"nf_cursor({_literal(request.order)}, {y}.sort_key, {y}.id)",
+            # Walking backward fetched the rows nearest the cursor first; the page reads forward.
+            order=f"-{y}.rn" if request.backward else f"{y}.rn",
+            more=cursor_given if request.backward else has_more,
+            previous=has_more if request.backward else cursor_given,
+            count=f"(SELECT count(*) FROM {ft.table} {a} {_where(plain)})",
+        )
+        select, has_ids = self._connection(root.connection, page)
+        return select.replace("{ids}", self._root_ids("string_agg(p.ids, ' ')" if has_ids else None))
+
+    def _root_ids(self, expr: str | None) -> str:
+        """The ``ids`` column every root yields while ids are collected (NULL when it read none)."""
+        if not self.collect_ids:
+            return ""
+        return f", {expr or 'NULL::text'} AS ids"
+
+    def _search(self, root: t.Search, filters_by_kind: dict[str, dict[str, Any]], size: int) -> str:
+        parts = []
+        with_ids = self.collect_ids
+        for kind, filters in filters_by_kind.items():
+            ft = fact_type(kind)
+            a = ft.alias
+            y = self._alias("t")
+            laterals: list[str] = []
+            ids: list[str] = []
+            built = self.object(root.objs[kind], RowSource.fact(kind, y), laterals, ids)
+            where = where_clauses(ft, filters, self.params)
+            ids_col = f", concat_ws(' ', {', '.join(ids)}) AS ids" if with_ids and ids else ""
+            ids_col = ids_col or (", NULL::text AS ids" if with_ids else "")
+            parts.append(
+                f"(SELECT {built} AS j{ids_col}, {y}.updated_at AS u, {y}.id AS id "
+                f"FROM (SELECT * FROM {ft.table} {a} {_where(where)} "
+                f"ORDER BY {a}.updated_at DESC, {a}.id DESC LIMIT {int(size)}) {y} {' '.join(laterals)})"
+            )
+        ids_col = self._root_ids("string_agg(s.ids, ' ')")
+        return (
+            f"SELECT {_agg('s.j', 's.u DESC, s.id DESC')} AS j{ids_col} "
+            f"FROM (SELECT * FROM ({' UNION ALL '.join(parts)}) x ORDER BY u DESC, id DESC LIMIT {int(size)}) s"
+        )
+
+
+class _Page:
+    """The rows of one connection page and how to read them: the ``rows`` FROM item, the source of
+    each row, its cursor and ordering expressions, and the SQL of hasNext/hasPrevious/totalCount."""
+
+    def __init__(
+        self, *, rows: str, row: Source, cursor: str, order: str, more: str, previous: str, count: str
+    ) -> None:
+        self.rows = rows
+        self.row = row
+        self.cursor = cursor
+        self.order = order
+        self.more = more
+        self.previous = previous
+        self.count = count
+
+
+def _where(clauses: list[str]) -> str:
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+def statement(roots: list[str], *, collect_ids: bool) -> str:
+    """The whole statement: one row, two columns per root (its JSON text and its ids)."""
+    columns = []
+    joins = []
+    for i, sql in enumerate(roots):
+        columns.append(f"r{i}.j::text AS j{i}")
+        columns.append(f"r{i}.ids AS i{i}" if collect_ids else f"NULL::text AS i{i}")
+        joins.append(f"LEFT JOIN LATERAL ({sql}) r{i} ON true")
+    return f"SELECT {', '.join(columns)} FROM (SELECT 1) one {' '.join(joins)}"
+
+
+__all__ = ["Statement", "pagination", "statement"]

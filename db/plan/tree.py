@@ -1,0 +1,217 @@
+"""A read plan: what one GraphQL operation reads, in database terms — which facts, which of their
+document keys under which response keys, which relations and pages. schema/plan/ compiles a
+document into these nodes once; db/plan/sql.py turns them, with one request's arguments, into
+one SQL statement whose result is the response JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# A plan node's arguments for one request (validated, in database terms), from the request's
+# variables. Raising a NewsfactsError refuses the request's field; raising Unplannable sends the
+# whole operation to the resolvers.
+Bind = Callable[[Any], Any]
+# Whether a field is selected for one request (@skip / @include over the request's variables).
+Include = Callable[[Any], bool]
+
+
+class Unplannable(Exception):
+    """The operation (or this request of it) cannot be answered by the planner; the resolvers will."""
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    value: Value
+    include: Include | None = None
+
+
+@dataclass(frozen=True)
+class Obj:
+    """A JSON object built from one source row or document. ``kind`` is set for facts (their id
+    joins the ids the response read)."""
+
+    kind: str | None
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class Const:
+    """A constant string (``__typename``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A document value as stored (strings, numbers, dates, lists of strings, JSON)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class EnumScalar:
+    """A document string shown as a GraphQL enum name: ``names`` maps stored value → name."""
+
+    key: str
+    names: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Value objects stored in the document (a quantity, a place, references, assets…).
+    ``empty`` says when a single one reads as null: "null" (only when absent), "falsy" (also
+    ``{}``), "place" (also when it has neither a name nor geometry)."""
+
+    key: str
+    obj: Obj
+    many: bool
+    empty: str = "null"
+
+
+@dataclass(frozen=True)
+class Linked:
+    """Facts of ``kind`` named by id in the document: ``parts`` are (key, holds a list) in order;
+    ``distinct`` keeps the first of repeated ids. Missing facts are left out (null when single)."""
+
+    kind: str
+    parts: tuple[tuple[str, bool], ...]
+    obj: Obj
+    many: bool
+    distinct: bool = False
+
+
+@dataclass(frozen=True)
+class Revisions:
+    obj: Obj
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The selection of a keyset connection: values are Nodes, Edges, PageInfo, TotalCount, Const."""
+
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class Nodes:
+    obj: Obj
+
+
+@dataclass(frozen=True)
+class Edges:
+    """Edge fields: values are EdgeCursor, EdgeNode, Const."""
+
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class EdgeCursor:
+    pass
+
+
+@dataclass(frozen=True)
+class EdgeNode:
+    obj: Obj
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """Page info fields: values are PageFlag("next" | "previous"), PageCursor("start" | "end"), Const."""
+
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class PageFlag:
+    which: str
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    which: str
+
+
+@dataclass(frozen=True)
+class TotalCount:
+    pass
+
+
+@dataclass(frozen=True)
+class Related:
+    """A nested connection: facts of ``kind`` pointing at the parent by ``relation`` (a FactType
+    filter, see db/relations.py), in id order. ``bind`` gives (page size, after id or None)."""
+
+    kind: str
+    relation: str
+    connection: Connection
+    bind: Bind
+
+
+# ---- root fields ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ById:
+    """One fact; ``bind`` gives (id, asOf or None)."""
+
+    kind: str
+    obj: Obj
+    bind: Bind
+
+
+@dataclass(frozen=True)
+class ByUri:
+    """One article by uri; ``bind`` gives the uri."""
+
+    obj: Obj
+    bind: Bind
+
+
+@dataclass(frozen=True)
+class AnyNode:
+    """One fact of any kind; ``bind`` gives (kind, id)."""
+
+    objs: dict[str, Obj]
+    bind: Bind
+
+
+@dataclass(frozen=True)
+class AnyNodes:
+    """Facts of any kind in the order asked, null where unknown; ``bind`` gives [(kind, id)]."""
+
+    objs: dict[str, Obj]
+    bind: Bind
+
+
+@dataclass(frozen=True)
+class RootList:
+    """A root keyset connection; ``bind`` gives (parsed filters, db.queries.PageRequest)."""
+
+    kind: str
+    connection: Connection
+    bind: Bind
+
+
+@dataclass(frozen=True)
+class Search:
+    """Full-text search across kinds; ``bind`` gives ({kind: parsed filters}, size)."""
+
+    objs: dict[str, Obj]
+    bind: Bind
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A root whose plan depends on the request's arguments (``article``: by id or by uri)."""
+
+    choose: Callable[[Any], ById | ByUri]
+
+
+Value = (
+    Const | Scalar | EnumScalar | Embedded | Linked | Revisions | Related | Connection | Nodes | Edges | EdgeCursor
+    | EdgeNode | PageInfo | PageFlag | PageCursor | TotalCount
+)  # fmt: skip
+Root = ById | ByUri | AnyNode | AnyNodes | RootList | Search | Choice

@@ -1,0 +1,237 @@
+"""A GraphQL query operation compiled into a read plan (db/plan/tree.py), once per document and
+operation name. Plain fields of the strawberry types map to their document keys by the same rule
+``schema.common.from_doc`` uses; fields with resolvers map through ``schema/plan/fields.py``.
+What cannot be planned raises Unplannable, and the operation runs on the resolvers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    BooleanValueNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    NameNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+)
+from graphql.execution.values import get_argument_values
+
+from db.plan import tree as t
+from db.plan.tree import Unplannable
+
+STRAWBERRY = "strawberry-definition"
+# Directive conditions along a field's path: (skip?, literal or variable name).
+Condition = tuple[tuple[bool, bool | str], ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    node: FieldNode
+    conditions: Condition
+
+
+@dataclass(frozen=True)
+class RootField:
+    key: str
+    nodes: tuple[FieldNode, ...]
+    nullable: bool
+    # None for __typename (answered without SQL).
+    plan: t.Root | None
+    # Ids the field is about, known from its arguments (asked for even when nothing is found).
+    arg_ids: Callable[[Any], list[str]] | None = None
+    include: t.Include | None = None
+    # Fact families whose lists the field walks (``list:<kind>`` cache tags).
+    lists: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Operation:
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    roots: tuple[RootField, ...]
+    lists: frozenset[str]
+
+
+# Handler of a field with a resolver: (compiler, owner type, field definition, entries) → value.
+Handler = Callable[["Compiler", GraphQLObjectType, GraphQLField, list[Entry]], t.Value]
+RootHandler = Callable[["Compiler", GraphQLField, list[Entry]], tuple[t.Root, Callable[[Any], list[str]] | None]]
+
+
+class Compiler:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        handlers: dict[tuple[str, str], Handler],
+        roots: dict[str, RootHandler],
+    ) -> None:
+        self.schema = schema
+        self.document = document
+        self.operation = operation
+        self.handlers = handlers
+        self.root_handlers = roots
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        # ``list:<kind>`` families walked anywhere (connections, search): cache tags of the answer.
+        self.lists: set[str] = set()
+
+    # ---- selections ----------------------------------------------------------------------
+
+    def collect(self, owner: GraphQLObjectType, entries: list[Entry]) -> dict[str, list[Entry]]:
+        """The fields selected on ``owner`` under ``entries``' selection sets, by response key."""
+        out: dict[str, list[Entry]] = {}
+        for entry in entries:
+            self._visit(owner, entry.node.selection_set, entry.conditions, out)
+        return out
+
+    def _visit(
+        self, owner: GraphQLObjectType, sel: SelectionSetNode | None, cond: Condition, out: dict[str, list[Entry]]
+    ) -> None:
+        for node in sel.selections if sel is not None else ():
+            here = cond + _conditions(node.directives or ())
+            if isinstance(node, FieldNode):
+                key = node.alias.value if node.alias else node.name.value
+                out.setdefault(key, []).append(Entry(node, here))
+            elif isinstance(node, InlineFragmentNode):
+                if node.type_condition is None or self._applies(node.type_condition.name.value, owner):
+                    self._visit(owner, node.selection_set, here, out)
+            elif isinstance(node, FragmentSpreadNode):
+                frag = self.fragments[node.name.value]
+                if self._applies(frag.type_condition.name.value, owner):
+                    self._visit(owner, frag.selection_set, here, out)
+
+    def _applies(self, condition: str, owner: GraphQLObjectType) -> bool:
+        if condition == owner.name:
+            return True
+        abstract = self.schema.get_type(condition)
+        return (
+            abstract is not None
+            and not isinstance(abstract, GraphQLObjectType)
+            and (
+                self.schema.is_sub_type(abstract, owner)  # type: ignore[arg-type]
+            )
+        )
+
+    def include(self, entries: list[Entry]) -> t.Include | None:
+        conditions = {e.conditions for e in entries}
+        if len(conditions) > 1:
+            raise Unplannable("one response key under different @skip/@include conditions")
+        (cond,) = conditions
+        if not cond:
+            return None
+        if all(isinstance(value, bool) for _, value in cond):
+            if all(value != skip for skip, value in cond):
+                return None
+            return lambda _variables: False
+        return lambda variables: all(
+            (variables.coerced[value] if isinstance(value, str) else value) != skip for skip, value in cond
+        )
+
+    # ---- objects -------------------------------------------------------------------------
+
+    def object(self, owner: GraphQLObjectType, entries: list[Entry], kind: str | None) -> t.Obj:
+        fields = []
+        for key, here in self.collect(owner, entries).items():
+            name = here[0].node.name.value
+            if name == "__typename":
+                value: t.Value = t.Const(owner.name)
+            else:
+                value = self.field(owner, owner.fields[name], here)
+            fields.append(t.Field(key, value, self.include(here)))
+        return t.Obj(kind, tuple(fields))
+
+    def field(self, owner: GraphQLObjectType, definition: GraphQLField, entries: list[Entry]) -> t.Value:
+        name = entries[0].node.name.value
+        strawberry_field = (definition.extensions or {}).get(STRAWBERRY)
+        if strawberry_field is not None and strawberry_field.base_resolver is None:
+            named = get_named_type(definition.type)
+            if isinstance(named, GraphQLEnumType):
+                names = tuple((str(v.value), n) for n, v in named.values.items())
+                return t.EnumScalar(name, names)
+            if isinstance(named, GraphQLObjectType):
+                raise Unplannable(f"{owner.name}.{name}: an object without a resolver")
+            return t.Scalar(name)
+        handler = self.handlers.get((owner.name, name)) or self.handlers.get(("*", name))
+        if handler is None:
+            raise Unplannable(f"{owner.name}.{name} has no plan")
+        return handler(self, owner, definition, entries)
+
+    def arguments(self, definition: GraphQLField, entries: list[Entry]) -> Callable[[Any], dict[str, Any]]:
+        """The field's coerced arguments for one request's variables (as graphql-core gives them
+        to resolvers: input objects as dicts, enums as members)."""
+        node = entries[0].node
+        if not node.arguments and not definition.args:
+            return lambda _variables: {}
+        return lambda variables: get_argument_values(definition, node, variables)
+
+    # ---- the operation -------------------------------------------------------------------
+
+    def compile(self) -> Operation:
+        root_type = self.schema.query_type
+        assert root_type is not None
+        roots = []
+        for key, here in self.collect(root_type, [Entry(_root_node(self.operation), ())]).items():
+            name = here[0].node.name.value
+            include = self.include(here)
+            nodes = tuple(e.node for e in here)
+            if name == "__typename":
+                roots.append(RootField(key, nodes, False, None, include=include))
+                continue
+            handler = self.root_handlers.get(name)
+            if handler is None:
+                raise Unplannable(f"Query.{name} has no plan")
+            definition = root_type.fields[name]
+            before = set(self.lists)
+            plan, arg_ids = handler(self, definition, here)
+            nullable = not isinstance(definition.type, GraphQLNonNull)
+            lists = frozenset(self.lists - before)
+            roots.append(RootField(key, nodes, nullable, plan, arg_ids, include, lists))
+        return Operation(self.document, self.operation, tuple(roots), frozenset(self.lists))
+
+
+def _root_node(operation: OperationDefinitionNode) -> FieldNode:
+    """A stand-in field node whose selection set is the operation's, so roots collect like fields."""
+    return FieldNode(name=NameNode(value="query"), selection_set=operation.selection_set, directives=(), arguments=())
+
+
+def _conditions(directives: Any) -> Condition:
+    out: list[tuple[bool, bool | str]] = []
+    for d in directives:
+        if d.name.value not in ("skip", "include"):
+            continue
+        (arg,) = d.arguments
+        value = arg.value
+        if isinstance(value, BooleanValueNode):
+            out.append((d.name.value == "skip", value.value))
+        elif isinstance(value, VariableNode):
+            out.append((d.name.value == "skip", value.name.value))
+        else:
+            raise Unplannable("an @skip/@include condition that is neither literal nor variable")
+    return tuple(out)
+
+
+def compile_operation(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    handlers: dict[tuple[str, str], Handler],
+    roots: dict[str, RootHandler],
+) -> Operation:
+    """The plan of a validated query operation, or Unplannable."""
+    if operation.operation is not OperationType.QUERY:
+        raise Unplannable(f"{operation.operation.value} operations run on the resolvers")
+    return Compiler(schema, document, operation, handlers, roots).compile()

@@ -1,0 +1,319 @@
+"""How each GraphQL field that has a resolver is planned: relations, value objects, connections
+and the root fields. Arguments are validated by the same functions the resolvers call
+(``page_size``, ``check_id``, ``parse_filters``, cursor decoding), so a refusal reads the same on
+both paths. tests/schema/test_plan_coverage.py checks every resolver field of the read types has
+an entry here."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from graphql import GraphQLField, GraphQLObjectType, GraphQLUnionType, get_named_type
+
+from db import pagination, queries
+from db.errors import BadUserInput, FieldError
+from db.plan import tree as t
+from db.registry import FACT_TYPES, fact_type
+from db.relations import RELATED_ORDER
+from schema.common import page_size
+from schema.node import check_id
+from schema.plan.compile import Compiler, Entry, Handler, RootHandler
+
+# GraphQL object type → fact kind.
+KINDS = {kind.capitalize(): kind for kind in FACT_TYPES}
+
+
+def _object_type(definition: GraphQLField) -> GraphQLObjectType:
+    named = get_named_type(definition.type)
+    assert isinstance(named, GraphQLObjectType), named
+    return named
+
+
+def _child(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> t.Obj:
+    owner = _object_type(definition)
+    return c.object(owner, entries, KINDS.get(owner.name))
+
+
+def linked(kind: str, *parts: tuple[str, bool], many: bool, distinct: bool = False) -> Handler:
+    def plan(c: Compiler, owner: GraphQLObjectType, definition: GraphQLField, entries: list[Entry]) -> t.Value:
+        return t.Linked(kind, parts, _child(c, definition, entries), many, distinct)
+
+    return plan
+
+
+def embedded(key: str, *, many: bool, empty: str = "null") -> Handler:
+    def plan(c: Compiler, owner: GraphQLObjectType, definition: GraphQLField, entries: list[Entry]) -> t.Value:
+        return t.Embedded(key, _child(c, definition, entries), many, empty)
+
+    return plan
+
+
+def revisions(c: Compiler, owner: GraphQLObjectType, definition: GraphQLField, entries: list[Entry]) -> t.Value:
+    return t.Revisions(_child(c, definition, entries))
+
+
+def connection(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> tuple[t.Connection, str]:
+    """The selection on a ``<Kind>Connection`` and the kind of its nodes."""
+    conn_type = _object_type(definition)
+    node_type = _object_type(conn_type.fields["nodes"])
+    kind = KINDS[node_type.name]
+    c.lists.add(kind)
+    fields = []
+    for key, here in c.collect(conn_type, entries).items():
+        name = here[0].node.name.value
+        value: t.Value
+        if name == "__typename":
+            value = t.Const(conn_type.name)
+        elif name == "nodes":
+            value = t.Nodes(c.object(node_type, here, kind))
+        elif name == "edges":
+            value = t.Edges(_edge_fields(c, _object_type(conn_type.fields["edges"]), node_type, kind, here))
+        elif name == "pageInfo":
+            value = t.PageInfo(_page_info(c, _object_type(conn_type.fields["pageInfo"]), here))
+        elif name == "totalCount":
+            value = t.TotalCount()
+        else:
+            raise t.Unplannable(f"{conn_type.name}.{name}")
+        fields.append(t.Field(key, value, c.include(here)))
+    return t.Connection(tuple(fields)), kind
+
+
+def _edge_fields(
+    c: Compiler, edge_type: GraphQLObjectType, node_type: GraphQLObjectType, kind: str, entries: list[Entry]
+) -> tuple[t.Field, ...]:
+    fields = []
+    for key, here in c.collect(edge_type, entries).items():
+        name = here[0].node.name.value
+        value: t.Value
+        if name == "__typename":
+            value = t.Const(edge_type.name)
+        elif name == "cursor":
+            value = t.EdgeCursor()
+        else:
+            value = t.EdgeNode(c.object(node_type, here, kind))
+        fields.append(t.Field(key, value, c.include(here)))
+    return tuple(fields)
+
+
+_PAGE_INFO: dict[str, t.Value] = {
+    "hasNextPage": t.PageFlag("next"),
+    "hasPreviousPage": t.PageFlag("previous"),
+    "startCursor": t.PageCursor("start"),
+    "endCursor": t.PageCursor("end"),
+}
+
+
+def _page_info(c: Compiler, info_type: GraphQLObjectType, entries: list[Entry]) -> tuple[t.Field, ...]:
+    fields = []
+    for key, here in c.collect(info_type, entries).items():
+        name = here[0].node.name.value
+        value: t.Value = t.Const(info_type.name) if name == "__typename" else _PAGE_INFO[name]
+        fields.append(t.Field(key, value, c.include(here)))
+    return tuple(fields)
+
+
+def related(kind: str, relation: str) -> Handler:
+    """A nested connection, bound as schema.node.related binds it."""
+
+    def plan(c: Compiler, owner: GraphQLObjectType, definition: GraphQLField, entries: list[Entry]) -> t.Value:
+        conn, _ = connection(c, definition, entries)
+        arguments = c.arguments(definition, entries)
+
+        def bind(variables: Any) -> tuple[int, str | None]:
+            args = arguments(variables)
+            size = page_size(args.get("first"), None)
+            after = args.get("after")
+            after_id = pagination.decode(after, order=RELATED_ORDER, param="after").id if after else None
+            return size, after_id
+
+        return t.Related(kind, relation, conn, bind)
+
+    return plan
+
+
+REFERENCES = embedded("references", many=True)
+QUANTITY = embedded("quantity", many=False, empty="falsy")
+ACTOR = ("actor", False)
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("*", "revisions"): revisions,
+    ("Article", "outlet"): linked("actor", ("outlet", False), many=False),
+    ("Article", "authors"): linked("actor", ("authors", True), many=True),
+    ("Article", "basedOn"): linked("actor", ("basedOn", True), many=True),
+    ("Article", "actors"): linked(
+        "actor", ("outlet", False), ("authors", True), ("basedOn", True), many=True, distinct=True
+    ),
+    ("Article", "claims"): related("claim", "article"),
+    ("Article", "deployments"): related("deployment", "article"),
+    ("Article", "incidents"): related("incident", "article"),
+    ("Actor", "roles"): embedded("roles", many=True),
+    ("Actor", "claimsAsSpeaker"): related("claim", "speaker"),
+    ("Actor", "claimsAsSubject"): related("claim", "subject"),
+    ("Actor", "claimsReported"): related("claim", "reportedBy"),
+    ("Actor", "articles"): related("article", "actor"),
+    ("Actor", "deployments"): related("deployment", "deployer"),
+    ("Actor", "incidents"): related("incident", "actor"),
+    ("Role", "organization"): linked("actor", ("organization", False), many=False),
+    ("Claim", "speaker"): linked("actor", ("speaker", False), many=False),
+    ("Claim", "reportedBy"): linked("actor", ("reportedBy", False), many=False),
+    ("Claim", "subjects"): linked("actor", ("subjects", True), many=True),
+    ("Claim", "references"): REFERENCES,
+    ("Claim", "supersedes"): linked("claim", ("supersedes", True), many=True),
+    ("Claim", "contradicts"): linked("claim", ("contradicts", True), many=True),
+    ("Claim", "sameAs"): linked("claim", ("sameAs", True), many=True),
+    ("Claim", "relatedClaims"): related("claim", "linksTo"),
+    ("Reference", "article"): linked("article", ("article", False), many=False),
+    ("Deployment", "deployer"): linked("actor", ("deployer", False), many=False),
+    ("Deployment", "region"): embedded("region", many=False, empty="place"),
+    ("Deployment", "assets"): embedded("assets", many=True),
+    ("Deployment", "references"): REFERENCES,
+    ("Asset", "quantity"): QUANTITY,
+    ("Asset", "references"): REFERENCES,
+    ("Incident", "actors"): embedded("actors", many=True),
+    ("Incident", "location"): embedded("location", many=False, empty="place"),
+    ("Incident", "count"): embedded("count", many=False, empty="falsy"),
+    ("Incident", "fatalities"): embedded("fatalities", many=False, empty="falsy"),
+    ("Incident", "injuries"): embedded("injuries", many=False, empty="falsy"),
+    ("Incident", "references"): REFERENCES,
+    ("IncidentActor", "actor"): linked("actor", ("actor", False), many=False),
+}
+
+
+# ---- root fields -----------------------------------------------------------------------------
+
+
+def _by_kind(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> dict[str, t.Obj]:
+    """One object plan per fact kind, for a field typed as an interface (Node) or a union."""
+    named = get_named_type(definition.type)
+    types = named.types if isinstance(named, GraphQLUnionType) else c.schema.get_possible_types(named)  # type: ignore[arg-type]
+    return {KINDS[o.name]: c.object(o, entries, KINDS[o.name]) for o in types}
+
+
+def by_id(kind: str) -> RootHandler:
+    def plan(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
+        arguments = c.arguments(definition, entries)
+
+        def bind(variables: Any) -> tuple[str, str | None]:
+            args = arguments(variables)
+            check_id(args["id"], kind)
+            return args["id"], args.get("asOf")
+
+        return t.ById(kind, _child(c, definition, entries), bind), lambda v: [arguments(v)["id"]]
+
+    return plan
+
+
+def article(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
+    """``article(id:)`` plans as by id; ``article(uri:)`` by uri. The pair is decided per request."""
+    arguments = c.arguments(definition, entries)
+    obj = _child(c, definition, entries)
+
+    def args_of(variables: Any) -> dict[str, Any]:
+        args = arguments(variables)
+        if (args.get("id") is None) == (args.get("uri") is None):
+            raise BadUserInput(
+                "pass exactly one of id and uri", errors=[FieldError(("id",), "CONFLICTING_ARGUMENTS", "id or uri")]
+            )
+        if args.get("uri") is not None and args.get("asOf") is not None:
+            raise t.Unplannable("article(uri:, asOf:)")
+        return args
+
+    def bind(variables: Any) -> tuple[str, str | None]:
+        args = args_of(variables)
+        check_id(args["id"], "article")
+        return args["id"], args.get("asOf")
+
+    by_uri = t.ByUri(obj, lambda variables: args_of(variables)["uri"])
+    by_id_plan = t.ById("article", obj, bind)
+    choice = t.Choice(lambda v: by_uri if arguments(v).get("uri") is not None else by_id_plan)
+    return choice, (lambda v: [i] if (i := arguments(v).get("id")) else [])
+
+
+def node(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
+    arguments = c.arguments(definition, entries)
+
+    def bind(variables: Any) -> tuple[str, str]:
+        fact_id = arguments(variables)["id"]
+        return check_id(fact_id), fact_id
+
+    return t.AnyNode(_by_kind(c, definition, entries), bind), lambda v: [arguments(v)["id"]]
+
+
+def nodes(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
+    arguments = c.arguments(definition, entries)
+
+    def bind(variables: Any) -> list[tuple[str, str]]:
+        ids = arguments(variables)["ids"]
+        if len(ids) > queries.MAX_PAGE:
+            raise BadUserInput(
+                f"at most {queries.MAX_PAGE} ids", errors=[FieldError(("ids",), "TOO_MANY", "at most 100")]
+            )
+        return [(check_id(i, argument=f"ids[{n}]"), i) for n, i in enumerate(ids)]
+
+    return t.AnyNodes(_by_kind(c, definition, entries), bind), lambda v: list(arguments(v)["ids"])
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def root_list(kind: str) -> RootHandler:
+    """A root connection, bound as schema.node.list_connection binds it."""
+
+    def plan(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
+        conn, _ = connection(c, definition, entries)
+        arguments = c.arguments(definition, entries)
+        ft = fact_type(kind)
+
+        def bind(variables: Any) -> tuple[dict[str, Any], queries.PageRequest]:
+            args = arguments(variables)
+            raw = {k: _plain(v) for k, v in (args.get("filter") or {}).items() if v is not None}
+            filters = queries.parse_filters(ft, raw)
+            order_by = args.get("orderBy") or {}
+            order = _plain(order_by.get("field")) or "createdAt"
+            descending = _plain(order_by.get("direction")) == "desc"
+            first, after, last, before = (args.get(n) for n in ("first", "after", "last", "before"))
+            size = page_size(first, last)
+            if after is not None and before is not None:
+                raise BadUserInput(
+                    "pass after or before, not both",
+                    errors=[FieldError(("before",), "CONFLICTING_ARGUMENTS", "use after or before")],
+                )
+            backward = last is not None or before is not None
+            cursor = before if backward else after
+            if cursor is not None:
+                pagination.decode(cursor, order=order, param="before" if backward else "after")
+            return filters, queries.PageRequest(size, cursor, order, descending, backward)
+
+        return t.RootList(kind, conn, bind), None
+
+    return plan
+
+
+def search(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
+    """``search``, bound as schema.search binds it."""
+    arguments = c.arguments(definition, entries)
+    objs = _by_kind(c, definition, entries)
+    c.lists.update(objs)
+
+    def bind(variables: Any) -> tuple[dict[str, dict[str, Any]], int]:
+        args = arguments(variables)
+        size = page_size(args.get("first"), None)
+        kinds = [_plain(k) for k in (args.get("types") or [])] or list(FACT_TYPES)
+        raw = {"query": args["query"]}
+        parsed = {kind: queries.parse_filters(fact_type(kind), raw, location="query") for kind in kinds}
+        return parsed, size
+
+    return t.Search(objs, bind), None
+
+
+ROOTS: dict[str, RootHandler] = {
+    "node": node,
+    "nodes": nodes,
+    "article": article,
+    "articles": root_list("article"),
+    **{kind: by_id(kind) for kind in FACT_TYPES if kind != "article"},
+    **{f"{kind}s": root_list(kind) for kind in FACT_TYPES if kind != "article"},
+    "search": search,
+}

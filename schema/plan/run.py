@@ -1,0 +1,178 @@
+"""Planned execution of GraphQL reads: a document is parsed, validated (the schema's own rules and
+limits) and compiled once into a plan, kept in a bounded cache; each request then costs its
+variables' coercion, one SQL statement built from the plan, and splicing PostgreSQL's JSON into
+the response bytes — no Python object per field. Whatever the planner cannot answer identically
+(other operation types, webhooks, introspection, errors inside lists, invalid documents) returns
+None, and the caller runs the resolvers, which stay the reference."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from graphql import (
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+
+from db.errors import NewsfactsError, NotFound
+from db.plan import tree as t
+from db.plan.sql import Statement, statement
+from db.pool import Conn
+from schema.errors import format_error
+from schema.limits import Limits, alias_rule, depth_rule, query_cost
+from schema.plan.compile import Operation, compile_operation
+from schema.plan.fields import HANDLERS, ROOTS
+
+Connect = Callable[[], AbstractAsyncContextManager[Conn]]
+PLAN_CACHE_SIZE = 512
+
+
+@dataclass
+class Answer:
+    """A planned response: its JSON bytes and what it read (the response cache's tags)."""
+
+    body: bytes
+    touched: set[str] = field(default_factory=set)
+    cacheable: bool = True
+
+
+class Planner:
+    def __init__(self, schema: GraphQLSchema, limits: Limits, *, production: bool) -> None:
+        self.schema = schema
+        self.limits = limits
+        self.production = production
+        self.rules = [*specified_rules, depth_rule(limits.max_depth), alias_rule(limits.max_aliases)]
+        self._plans: OrderedDict[tuple[str, str | None], Operation | None] = OrderedDict()
+
+    def plan(self, query: str, operation_name: str | None) -> Operation | None:
+        """The compiled plan of a query operation (cached), or None for the resolvers."""
+        key = (query, operation_name)
+        if key in self._plans:
+            self._plans.move_to_end(key)
+            return self._plans[key]
+        plan = self._compile(query, operation_name)
+        self._plans[key] = plan
+        if len(self._plans) > PLAN_CACHE_SIZE:
+            self._plans.popitem(last=False)
+        return plan
+
+    def _compile(self, query: str, operation_name: str | None) -> Operation | None:
+        try:
+            document = parse(query, max_tokens=self.limits.max_tokens)
+        except GraphQLError:
+            return None  # the resolvers' path words syntax errors
+        if validate(self.schema, document, self.rules):
+            return None
+        operation = get_operation_ast(document, operation_name)
+        if not isinstance(operation, OperationDefinitionNode):
+            return None
+        try:
+            return compile_operation(self.schema, document, operation, HANDLERS, ROOTS)
+        except t.Unplannable:
+            return None
+
+    async def execute(
+        self, op: Operation, variables: dict[str, Any] | None, connect: Connect, *, collect_ids: bool
+    ) -> Answer | None:
+        """The response to one request of ``op``, or None when it must run on the resolvers."""
+        coerced = get_variable_values(self.schema, op.operation.variable_definitions or (), variables or {})
+        if isinstance(coerced, list):
+            return None  # variable errors: worded by the resolvers' path
+        name = op.operation.name.value if op.operation.name else None
+        cost = query_cost(self.schema, op.document, variables, name)
+        if cost > self.limits.max_cost:
+            return None
+        stmt = Statement(coerced, collect_ids=collect_ids)
+        slots: list[tuple[str, Any]] = []  # (key, index into sqls | constant JSON text)
+        sqls: list[str] = []
+        planned: list[tuple[t.Root, Any]] = []
+        errors: list[GraphQLError] = []
+        touched: set[str] = set()
+        try:
+            for root in op.roots:
+                if root.include is not None and not root.include(coerced):
+                    continue
+                if root.plan is None:
+                    slots.append((root.key, '"Query"'))
+                    continue
+                plan = root.plan.choose(coerced) if isinstance(root.plan, t.Choice) else root.plan
+                mark = len(stmt.params.values)
+                try:
+                    sql = stmt.root(plan)
+                except NewsfactsError as exc:
+                    del stmt.params.values[mark:]
+                    if not root.nullable:
+                        return None  # a null non-null root nulls all data: the resolvers say so
+                    errors.append(_located(exc, root))
+                    slots.append((root.key, "null"))
+                    continue
+                if collect_ids:
+                    touched.update(f"list:{kind}" for kind in root.lists)
+                    if root.arg_ids is not None:
+                        touched.update(root.arg_ids(coerced))
+                slots.append((root.key, len(sqls)))
+                sqls.append(sql)
+                planned.append((plan, root))
+        except t.Unplannable:
+            return None
+        row: Any = None
+        if sqls:
+            async with connect() as conn:
+                row = await conn.fetchrow(statement(sqls, collect_ids=collect_ids), *stmt.params.values)
+        out = [b'{"data":{']
+        for n, (key, slot) in enumerate(slots):
+            if n:
+                out.append(b",")
+            out.append(f'"{key}":'.encode())
+            if isinstance(slot, str):
+                out.append(slot.encode())
+                continue
+            text = row[2 * slot]
+            if collect_ids and (ids := row[2 * slot + 1]):
+                touched.update(ids.split())
+            if text is None:
+                plan, root = planned[slot]
+                missing = _not_found(plan, coerced)
+                if missing is not None:
+                    errors.append(_located(missing, root))
+                text = "null"
+            out.append(text.encode())
+        out.append(b"}")
+        if len(errors) > 1:
+            return None  # their order is the resolvers' scheduling: let them give it
+        if errors:
+            out.append(b',"errors":')
+            out.append(orjson.dumps([format_error(e, production=self.production) for e in errors]))
+        out.append(b',"extensions":')
+        out.append(orjson.dumps({"cost": {"requested": cost, "limit": self.limits.max_cost}}))
+        out.append(b"}")
+        return Answer(b"".join(out), touched)
+
+
+def _not_found(plan: t.Root, variables: Any) -> NewsfactsError | None:
+    """The error the resolvers raise for a root that found nothing (``node`` finds null quietly)."""
+    if isinstance(plan, t.ById):
+        fact_id, as_of = plan.bind(variables)
+        when = f" at {as_of}" if as_of else ""
+        return NotFound(f"no {plan.kind} with id {fact_id}{when}", id=fact_id)
+    if isinstance(plan, t.ByUri):
+        return NotFound(f"no article with uri {plan.bind(variables)}")
+    return None
+
+
+def _located(exc: NewsfactsError, root: Any) -> GraphQLError:
+    return GraphQLError(str(exc), nodes=list(root.nodes), path=[root.key], original_error=exc)
+
+
+__all__ = ["Answer", "AsyncIterator", "Planner"]
