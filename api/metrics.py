@@ -44,6 +44,10 @@ class Metrics:
             "newsfacts_graphql_operation_seconds", "GraphQL operation latency", ["operation", "outcome"],
             buckets=_BUCKETS, registry=r,
         )  # fmt: skip
+        self.graphql_path = Counter(
+            "newsfacts_graphql_operations", "GraphQL HTTP operations by path: planned SQL or per-field resolvers",
+            ["path"], registry=r,
+        )  # fmt: skip
         self.cache = Counter("newsfacts_cache_lookups", "Response cache lookups", ["surface", "result"], registry=r)
         self.pool_size = Gauge("newsfacts_db_pool_connections", "DB pool connections", ["state"], registry=r)
         self.relay_lag = Gauge("newsfacts_event_relay_lag_events", "Committed events not yet relayed", registry=r)

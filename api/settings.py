@@ -45,6 +45,9 @@ class Settings:
     graphql_max_cost: int = 5_000
     graphql_max_depth: int = 12
     graphql_persisted_only: bool = False
+    # Answer GraphQL reads from planned SQL (api/graphql/endpoint.py); false runs every operation
+    # on the per-field resolvers (the reference path, and the baseline of bench/bench_graphql.py).
+    graphql_planner: bool = True
     cors_origins: tuple[str, ...] = ()
     rate_limit_anonymous: int = 60
     rate_limit_key: int = 600

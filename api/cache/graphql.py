@@ -72,8 +72,8 @@ class GraphQLCache:
         if scope["type"] != "http" or scope["method"] != "POST" or cache is None or not cache.enabled:
             await self.app(scope, receive, _after_mutation(scope, send))
             return
-        body, complete = await _read_body(receive, MAX_CACHED_REQUEST)
-        replay = _replaying(body, complete, receive)
+        body, complete = await read_body(receive, MAX_CACHED_REQUEST)
+        replay = replaying(body, complete, receive)
         caller = await reader_scope(scope, state)
         if caller is None:
             await self.app(scope, replay, send)  # strawberry answers with the typed error
@@ -148,7 +148,7 @@ def _operation_name(body: bytes) -> object:
     return payload.get("operationName")
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
     """Up to ``limit`` bytes of the request body, and whether that was all of it."""
     chunks: list[bytes] = []
     size = 0
@@ -165,7 +165,7 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
             return b"".join(chunks), False
 
 
-def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
+def replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
     """A receive that first hands back the bytes already read, then the rest of the stream."""
     sent = False
 

@@ -1,7 +1,8 @@
-"""/graphql: strawberry's ASGI view, per request: authenticate (read scope), resolve persisted
-queries, build the schema Context (pool, fresh DataLoaders, caller), and answer every error — even
-those raised before execution — as GraphQL JSON with ``extensions.code``. Path onward:
-schema/<noun>.py → schema/loaders.py → db/."""
+"""The resolvers' path of /graphql — strawberry's ASGI view: per request, authenticate (read
+scope), resolve persisted queries, build the schema Context (pool, fresh DataLoaders, caller), and
+answer every error — even those raised before execution — as GraphQL JSON with
+``extensions.code``. It serves GraphiQL, mutations, webhook queries and whatever the planner
+(api/graphql/endpoint.py) hands it. Path onward: schema/<noun>.py → schema/loaders.py → db/."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -39,12 +39,8 @@ _HTTP_CODES = {400: "BAD_USER_INPUT", 404: "NOT_FOUND", 405: "BAD_USER_INPUT", 4
 
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        limits = Limits(
-            max_depth=settings.graphql_max_depth,
-            max_cost=settings.graphql_max_cost,
-        )
         super().__init__(
-            build_schema(limits=limits, introspection=settings.introspection_enabled, **kwargs),
+            build_schema(limits=limits_of(settings), introspection=settings.introspection_enabled, **kwargs),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
         )
@@ -76,7 +72,8 @@ class GraphQLApp(GraphQL[Context, None]):
         if metrics is not None:
             outcome = "ok" if response.status_code == 200 else "error"
             name = operation_label(metrics, scope.get(OPERATION_NAME_KEY))
-            metrics.graphql.labels(name, outcome).observe(time.perf_counter() - started)
+            metrics.child(metrics.graphql, name, outcome).observe(time.perf_counter() - started)
+            metrics.child(metrics.graphql_path, "resolved").inc()
 
     @staticmethod
     def _error(status: int, code: str, message: str) -> Response:
@@ -132,5 +129,5 @@ class GraphQLApp(GraphQL[Context, None]):
         return orjson.dumps(data)
 
 
-def routes(settings: Settings) -> list[Route]:
-    return [Route("/graphql", graphql_cache.GraphQLCache(GraphQLApp(settings)), methods=["GET", "POST"])]
+def limits_of(settings: Settings) -> Limits:
+    return Limits(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost)
