@@ -43,10 +43,13 @@ migrate: install
 seed: install
 	$(BIN)/newsfacts seed
 
-## bench: every benchmark under bench/, writing bench/results/latest.md
+## bench: every benchmark under bench/, writing bench/results/latest.md (PostGraphile, the GraphQL
+## peer, is installed by npm into the gitignored bench/.peer/)
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.run_all
 
 clean:

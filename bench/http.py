@@ -40,6 +40,7 @@ def serve(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterato
     log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
+    keep_log = True
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -51,18 +52,36 @@ def serve(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterato
                     raise SystemExit(f"server did not start; see {log.name}") from None
                 time.sleep(0.1)
         yield url, proc.pid
+        # A server that stayed up until the end leaves no log behind (access logs grow by megabytes).
+        keep_log = proc.poll() is not None
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+    if not keep_log:
+        Path(log.name).unlink(missing_ok=True)
+
+
+def pin_self(core: int) -> None:
+    """Pin this process (and what it starts from now on: embedded PostgreSQL and Redis) to ``core``,
+    leaving the other core to the server under test (nothing on a one-core machine)."""
+    if (os.cpu_count() or 1) > 1 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {core})
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    """User + system CPU time a process and its children (live ones, and those it has waited for)
+    have used so far: a server that forks or spawns helpers is charged for them too."""
+    proc = psutil.Process(pid)
+    times = proc.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in proc.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            t = child.cpu_times()
+            total += t.user + t.system
+    return float(total)
 
 
 def wrk(
@@ -75,9 +94,9 @@ def wrk(
     folder: Path | None = None,
     server_pid: int | None = None,
 ) -> dict[str, float]:
-    """req/s, p50/p99 (ms), failed answers (non-2xx/3xx and timeouts) of a wrk run (POST when
-    ``body``), and with ``server_pid`` the server's CPU ms per request — robust on a busy machine,
-    where wall-clock figures also measure the neighbours."""
+    """req/s, p50/p99 (ms), failed answers (non-2xx/3xx and timeouts) and requests of a wrk run
+    (POST when ``body``), and with ``server_pid`` the server's CPU (seconds, and ms per request) —
+    robust on a busy machine, where wall-clock figures also measure the neighbours."""
     cmd = [*pin(1), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "60s", "--latency"]
     for name, value in (headers or {}).items():
         cmd += ["-H", f"{name}: {value}"]
@@ -100,6 +119,8 @@ def wrk(
         "p50": _ms(out, "50%"),
         "p99": _ms(out, "99%"),
         "errors": failed,
+        "requests": requests,
+        "cpu_s": cpu,
         "cpu_ms": cpu * 1000 / requests if requests else float("nan"),
     }
 
