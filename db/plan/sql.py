@@ -6,6 +6,7 @@ which keep PostgreSQL's index plans (see db/relations.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from db import pagination
@@ -181,7 +182,7 @@ class Statement:
             order=f"{y}.rn",
             more=self._more(ft.table, a, bounded, size),
             previous="true" if after_id is not None else "false",
-            count=f"(SELECT count(*) FROM {ft.table} {a} WHERE {' AND '.join(where)})",
+            count=lambda: f"(SELECT count(*) FROM {ft.table} {a} WHERE {' AND '.join(where)})",
         )
         select, has_ids = self._connection(v.connection, page)
         return self._lateral(select, laterals, ids, ["p.ids"] if has_ids else [], agg=True)
@@ -234,7 +235,7 @@ class Statement:
                         info.append(f"'{pf.key}', {self.value(pv, page.row, inner, row_ids)}")
                 pairs.append(f"'{f.key}', json_build_object({', '.join(info)})")
             elif isinstance(v, t.TotalCount):
-                pairs.append(f"'{f.key}', {page.count}")
+                pairs.append(f"'{f.key}', {page.count()}")
             else:
                 pairs.append(f"'{f.key}', {self.value(v, page.row, inner, row_ids)}")
         if needs_cursor:
@@ -245,6 +246,8 @@ class Statement:
         select = (
             f"SELECT json_build_object({', '.join(pairs)}) AS j{{ids}} "
             f"FROM (SELECT {', '.join(columns)} FROM {page.rows} {' '.join(inner)}) p"
+            # One row however many rows the page has, aggregates selected or not (totalCount alone).
+            " GROUP BY ()"
         )
         return select, has_ids
 
@@ -323,7 +326,6 @@ class Statement:
         bounded, order_by = page_clauses(ft, filters, request, self.params)
         order = ft.order(request.order)
         assert order is not None  # page_clauses refused unknown orders
-        plain = where_clauses(ft, filters, self.params)  # the count: filters without the cursor
         size = int(request.limit)
         y = self._alias("t")
         rows = (
@@ -340,7 +342,8 @@ class Statement:
             order=f"-{y}.rn" if request.backward else f"{y}.rn",
             more=cursor_given if request.backward else has_more,
             previous=has_more if request.backward else cursor_given,
-            count=f"(SELECT count(*) FROM {ft.table} {a} {_where(plain)})",
+            # The count: the filters without the cursor, bound only when totalCount is selected.
+            count=lambda: f"(SELECT count(*) FROM {ft.table} {a} {_where(where_clauses(ft, filters, self.params))})",
         )
         select, has_ids = self._connection(root.connection, page)
         return select.replace("{ids}", self._root_ids("string_agg(p.ids, ' ')" if has_ids else None))
@@ -381,7 +384,7 @@ class _Page:
     each row, its cursor and ordering expressions, and the SQL of hasNext/hasPrevious/totalCount."""
 
     def __init__(
-        self, *, rows: str, row: Source, cursor: str, order: str, more: str, previous: str, count: str
+        self, *, rows: str, row: Source, cursor: str, order: str, more: str, previous: str, count: Callable[[], str]
     ) -> None:
         self.rows = rows
         self.row = row

@@ -214,4 +214,6 @@ Value = (
     Const | Scalar | EnumScalar | Embedded | Linked | Revisions | Related | Connection | Nodes | Edges | EdgeCursor
     | EdgeNode | PageInfo | PageFlag | PageCursor | TotalCount
 )  # fmt: skip
+# Values without a selection of their own: the same whichever field node selects them.
+LEAVES = (Const, Scalar, EnumScalar)
 Root = ById | ByUri | AnyNode | AnyNodes | RootList | Search | Choice

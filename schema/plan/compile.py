@@ -126,20 +126,18 @@ class Compiler:
             )
         )
 
-    def include(self, entries: list[Entry]) -> t.Include | None:
-        conditions = {e.conditions for e in entries}
-        if len(conditions) > 1:
-            raise Unplannable("one response key under different @skip/@include conditions")
-        (cond,) = conditions
-        if not cond:
+    def include(self, entries: list[Entry], *, leaf: bool = False) -> t.Include | None:
+        """Whether the response key is selected: when any of its entries is. Entries of an object
+        field under different conditions would select different sub-fields per request."""
+        conditions = list(dict.fromkeys(e.conditions for e in entries))
+        if len(conditions) > 1 and not leaf:
+            raise Unplannable("one object field under different @skip/@include conditions")
+        checks = [_condition(c) for c in conditions]
+        if any(check is None for check in checks):
             return None
-        if all(isinstance(value, bool) for _, value in cond):
-            if all(value != skip for skip, value in cond):
-                return None
-            return lambda _variables: False
-        return lambda variables: all(
-            (variables.coerced[value] if isinstance(value, str) else value) != skip for skip, value in cond
-        )
+        if len(checks) == 1:
+            return checks[0]
+        return lambda variables: any(check(variables) for check in checks if check is not None)
 
     # ---- objects -------------------------------------------------------------------------
 
@@ -151,7 +149,7 @@ class Compiler:
                 value: t.Value = t.Const(owner.name)
             else:
                 value = self.field(owner, owner.fields[name], here)
-            fields.append(t.Field(key, value, self.include(here)))
+            fields.append(t.Field(key, value, self.include(here, leaf=isinstance(value, t.LEAVES))))
         return t.Obj(kind, tuple(fields))
 
     def field(self, owner: GraphQLObjectType, definition: GraphQLField, entries: list[Entry]) -> t.Value:
@@ -206,6 +204,19 @@ class Compiler:
 def _root_node(operation: OperationDefinitionNode) -> FieldNode:
     """A stand-in field node whose selection set is the operation's, so roots collect like fields."""
     return FieldNode(name=NameNode(value="query"), selection_set=operation.selection_set, directives=(), arguments=())
+
+
+def _condition(cond: Condition) -> t.Include | None:
+    """The test of one entry's directive conditions (None: always selected)."""
+    if not cond:
+        return None
+    if all(isinstance(value, bool) for _, value in cond):
+        if all(value != skip for skip, value in cond):
+            return None
+        return lambda _variables: False
+    return lambda variables: all(
+        (variables.coerced[value] if isinstance(value, str) else value) != skip for skip, value in cond
+    )
 
 
 def _conditions(directives: Any) -> Condition:

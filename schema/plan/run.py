@@ -149,8 +149,6 @@ class Planner:
                 text = "null"
             out.append(text.encode())
         out.append(b"}")
-        if len(errors) > 1:
-            return None  # their order is the resolvers' scheduling: let them give it
         if errors:
             out.append(b',"errors":')
             out.append(orjson.dumps([format_error(e, production=self.production) for e in errors]))
