@@ -1,0 +1,194 @@
+"""The planned read path answers exactly what the resolvers answer: 2,000 generated queries over a
+varied corpus, each sent over real HTTP to a server with the planner and to one without, must
+give identical JSON (data, errors and extensions). Every query the planner is meant to answer must
+have been answered by it: each is also run through the planner in-process, which says whether it
+plans, and /metrics must count exactly those as planned over HTTP — a silent fallback to the
+resolvers cannot pass for agreement."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+
+from api.settings import Settings
+from db.migrate import migrate
+from db.pool import connect, create_pool
+from db.seed import seed
+from schema import build_schema
+from schema.limits import Limits
+from schema.plan.run import Planner
+from tests import corpus
+from tests.conftest import _with_database
+from tests.schema.query_gen import Corpus, Generator
+from tests.services import LiveServer
+
+QUERIES = 2_000
+CONCURRENCY = 6
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def varied_database(postgres_server_url: str) -> Iterator[str]:
+    """A database of its own holding the seed plus tests/corpus.py's varied facts."""
+    name = f"nf_plan_{uuid.uuid4().hex[:10]}"
+
+    async def setup() -> None:
+        admin = await asyncpg.connect(postgres_server_url)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        conn = await connect(_with_database(postgres_server_url, name))
+        try:
+            await migrate(conn)
+            await seed(conn)
+            await corpus.build(conn)
+        finally:
+            await conn.close()
+
+    async def teardown() -> None:
+        admin = await asyncpg.connect(postgres_server_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    asyncio.run(setup())
+    yield _with_database(postgres_server_url, name)
+    asyncio.run(teardown())
+
+
+@pytest.fixture(scope="module")
+def two_paths(settings: Settings, varied_database: str) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """A server with the planner and one with resolvers only, over the varied database."""
+    base = dataclasses.replace(settings, database_url=varied_database)
+    planned = LiveServer(dataclasses.replace(base, graphql_planner=True)).start()
+    resolved = LiveServer(dataclasses.replace(base, graphql_planner=False)).start()
+    try:
+        yield planned, resolved
+    finally:
+        planned.stop()
+        resolved.stop()
+
+
+async def _corpus(database_url: str) -> Corpus:
+    conn = await connect(database_url)
+    try:
+        ids = {
+            kind: [r["id"] for r in await conn.fetch(f"SELECT id FROM {table} ORDER BY id LIMIT 40")]
+            for kind, table in (
+                ("actor", "actors"), ("article", "articles"), ("claim", "claims"),
+                ("deployment", "deployments"), ("incident", "incidents"),
+            )
+        }  # fmt: skip
+        uris = [r["uri"] for r in await conn.fetch("SELECT uri FROM articles ORDER BY id LIMIT 10")]
+        stamps = await conn.fetch("SELECT DISTINCT changed_at FROM revisions ORDER BY changed_at DESC LIMIT 8")
+        times = ["2020-01-01T00:00:00Z", *(r["changed_at"].isoformat() for r in stamps)]
+        speakers = [
+            r["speaker_id"]
+            for r in await conn.fetch("SELECT DISTINCT speaker_id FROM claims WHERE speaker_id IS NOT NULL LIMIT 5")
+        ]
+    finally:
+        await conn.close()
+    filters = {
+        "claim": {"speaker": speakers, "status": ["REPORTED", "DISPUTED", "RETRACTED"], "quoteType": ["DIRECT"],
+                  "article": ids["article"][:5], "query": ["retreat", "minister", "Maduro"]},
+        "article": {"outlet": ids["actor"][:3], "subject": ["medtop:11000000"], "query": ["convoy", "Maduro"]},
+        "actor": {"kind": ["PERSON", "MEDIA_OUTLET"], "country": ["VE", "US"]},
+        "deployment": {"status": ["ACTIVE", "ANNOUNCED"], "region": ["Caribbean"], "assetType": ["TROOPS"]},
+        "incident": {"incidentType": ["strike"], "actor": ids["actor"][:3]},
+    }  # fmt: skip
+    words = ["Maduro", "minister", "retreat", "convoy", "strike", "Caribbean", "troops", "candy", "nothingmatches"]
+    return Corpus(ids, uris, words, times, filters)
+
+
+def _json(response: httpx.Response | bytes) -> dict[str, Any]:
+    """The response as compared: errors in document order (GraphQL leaves their order open, and
+    the resolvers' follows their loaders' scheduling)."""
+    try:
+        found: dict[str, Any] = orjson.loads(response) if isinstance(response, bytes) else response.json()
+    except ValueError:
+        assert isinstance(response, httpx.Response)
+        return {"status": response.status_code, "text": response.text[:500]}
+    if "errors" in found:
+        found["errors"].sort(
+            key=lambda e: (
+                (e.get("locations") or [{}])[0].get("line", 0) * 100_000
+                + (e.get("locations") or [{}])[0].get("column", 0)
+            )
+        )
+    return found
+
+
+def _keep(failures: list[str]) -> None:
+    """Every difference, for keeping as regression cases (the assertion shows the first few)."""
+    Path("tests/artifacts").mkdir(parents=True, exist_ok=True)
+    Path("tests/artifacts/planner-differences.txt").write_text("\n\n".join(failures))
+
+
+_PLANNED = re.compile(rb'^newsfacts_graphql_operations_total\{path="planned"\} ([0-9.e+]+)$', re.M)
+
+
+async def _planned_count(client: httpx.AsyncClient, server: LiveServer) -> float:
+    body = (await client.get(server.url + "/metrics")).content
+    found = _PLANNED.search(body)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.anyio
+async def test_planned_and_resolved_reads_answer_identically(
+    two_paths: tuple[LiveServer, LiveServer], varied_database: str
+) -> None:
+    planned, resolved = two_paths
+    schema = build_schema()._schema
+    generator = Generator(schema, await _corpus(varied_database), seed=20261201)
+    queries = [generator.query() for _ in range(QUERIES)]
+    failures: list[str] = []
+    unplanned: list[str] = []
+    expected_planned = 0
+    semaphore = asyncio.Semaphore(CONCURRENCY)
+    planner = Planner(schema, Limits(), production=False)
+    pool = await create_pool(varied_database, min_size=1, max_size=CONCURRENCY)
+
+    async with httpx.AsyncClient(timeout=30) as client, pool:
+        before = await _planned_count(client, planned)
+
+        async def one(n: int) -> None:
+            nonlocal expected_planned
+            q = queries[n]
+            body = orjson.dumps({"query": q.text, "variables": q.variables})
+            headers = {"content-type": "application/json"}
+            async with semaphore:
+                reference = await client.post(resolved.url + "/graphql", content=body, headers=headers)
+                answer = await client.post(planned.url + "/graphql", content=body, headers=headers)
+                plan = planner.plan(q.text, None)
+                direct = await planner.execute(plan, q.variables, pool.acquire, collect_ids=True) if plan else None
+            ref, got = _json(reference), _json(answer)
+            if reference.status_code != answer.status_code or ref != got:
+                failures.append(f"#{n} {q.text}\n  variables {q.variables}\n  resolvers {ref}\n  planned   {got}")
+            if direct is not None:
+                expected_planned += 1
+                if _json(direct.body) != ref:
+                    failures.append(f"#{n} in-process {q.text}\n  resolvers {ref}\n  planned   {direct.body!r}")
+            # What the planner hands to the resolvers by design: refusals inside lists, a null
+            # non-null root (data null) and invalid documents. Anything else it must answer.
+            elif q.plannable and ref.get("data") is not None:
+                unplanned.append(f"#{n} {q.text}\n  variables {q.variables}")
+
+        await asyncio.gather(*(one(n) for n in range(len(queries))))
+        after = await _planned_count(client, planned)
+
+    if failures:
+        _keep(failures)
+    assert not failures, f"{len(failures)} of {len(queries)} differ; first ones:\n" + "\n".join(
+        f[:3000] for f in failures[:3]
+    )
+    assert not unplanned, f"{len(unplanned)} answerable queries were not planned:\n" + "\n".join(unplanned[:5])
+    assert expected_planned > QUERIES * 0.8, "the generator should mostly produce answerable queries"
+    assert after - before == expected_planned, "over HTTP, the planner fell back on queries it answers in-process"
