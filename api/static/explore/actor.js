@@ -2,7 +2,7 @@
 // deployments and the incidents they took part in, each linked to the article it comes from.
 
 import { gql } from "./api.js";
-import { el, words } from "./dom.js";
+import { el, fill, words } from "./dom.js";
 
 const QUERY = `query Actor($id: ID!) { actor(id: $id) {
   id name kind aliases description country wikidataId
@@ -31,8 +31,9 @@ function section(title, connection, line) {
 export async function showActor(main, id) {
   const { actor: a } = await gql(QUERY, { id });
   if (!a) throw new Error(`no actor ${id}`);
-  const who = (c) => (c.speaker ? c.speaker.name : c.speakerDescription ? `unnamed: ${c.speakerDescription}` : "unnamed source");
-  main.replaceChildren(
+  const who = (c) => (c.speaker ? c.speaker.name : c.speakerDescription ? `unnamed: ${c.speakerDescription}` : "no speaker given");
+  fill(
+    main,
     el("p", { class: "crumbs" }, el("a", { href: "#/" }, "← Articles")),
     el("h1", {}, a.name),
     el("p", { class: "meta" }, [words(a.kind), a.country, a.aliases.length ? `also ${a.aliases.join(", ")}` : ""].filter(Boolean).join(" · ")),

@@ -5,7 +5,7 @@
 import { ARTICLE, authHeaders, fetchAsOf, fetchFact, gql, hasKey } from "./api.js";
 import { renderCard } from "./card.js";
 import { openClaimForm } from "./claim-form.js";
-import { el, when } from "./dom.js";
+import { el, fill, when } from "./dom.js";
 import { TOPICS } from "./topics.js";
 import { KIND_LABEL, citesArticle, corrected, itemsOf, retracted, spansOf, summary } from "./facts.js";
 import { follow } from "./live.js";
@@ -47,6 +47,11 @@ export async function showArticle(main, id, { notify, selected }) {
     el("p", { class: "crumbs" }, el("a", { href: "#/" }, "← Articles")),
     headEl,
     el("div", { class: "toolbar" }, asOfForm, liveEl),
+    el(
+      "p",
+      { class: "legend", "aria-hidden": "true" },
+      ["claim", "asset", "incident", "deployment"].map((k) => el("span", { class: `sample ${k}` }, KIND_LABEL[k].toLowerCase())),
+    ),
     bannerEl,
     el(
       "div",
@@ -70,7 +75,7 @@ export async function showArticle(main, id, { notify, selected }) {
       if (retracted(item)) cls.push("is-retracted");
       if (corrected(item)) cls.push("is-corrected");
       if (item.id === s.selected) cls.push("is-selected");
-      if (s.fresh.has(item.id)) cls.push("is-fresh");
+      if (s.fresh.has(item.id) && !s.asOf) cls.push("is-fresh");
       return el("mark", {
         class: cls.join(" "),
         dataset: { factId: item.id, ref: span.refKey, part },
@@ -89,7 +94,7 @@ export async function showArticle(main, id, { notify, selected }) {
             "button",
             {
               type: "button",
-              class: `fact-item ${item.kind}${retracted(item) ? " is-retracted" : ""}${s.fresh.has(item.id) ? " is-fresh" : ""}`,
+              class: `fact-item ${item.kind}${retracted(item) ? " is-retracted" : ""}${s.fresh.has(item.id) && !s.asOf ? " is-fresh" : ""}`,
               dataset: { factId: item.id },
               "aria-pressed": String(item.id === s.selected),
               onclick: () => select(item.id, { reveal: true }),
@@ -105,7 +110,7 @@ export async function showArticle(main, id, { notify, selected }) {
     const item = s.selected && byId(s.selected);
     cardEl.replaceChildren(
       item
-        ? renderCard(item, { has: (fid) => Boolean(byId(fid)), select: (fid) => select(fid, { reveal: true }), reveal, showAsOf })
+        ? renderCard(item, { has: (fid) => Boolean(byId(fid)), select: (fid) => select(fid, { reveal: true }), reveal, showAsOf, close })
         : el("p", { class: "muted" }, s.selected ? "This fact is not in the article at this time." : "Choose a highlighted passage or a fact to see its card."),
     );
     bannerEl.hidden = !s.asOf;
@@ -115,7 +120,8 @@ export async function showArticle(main, id, { notify, selected }) {
   function renderHead() {
     const a = s.now.article;
     const outlets = [a.outlet, ...a.basedOn].filter(Boolean);
-    headEl.replaceChildren(
+    fill(
+      headEl,
       el("h1", {}, a.headline),
       el(
         "p",
@@ -133,13 +139,23 @@ export async function showArticle(main, id, { notify, selected }) {
     history.replaceState(null, "", `#/article/${s.id}?fact=${fid}`);
     render();
     if (scroll) reveal(fid);
-    // On a phone the card sits below the text: bring it into view.
-    cardEl.scrollIntoView({ block: "nearest" });
+    // On a phone the card is a sheet over the lower half: keep the chosen words above it.
+    if (matchMedia("(max-width: 760px)").matches) {
+      bodyEl.querySelector(`mark[data-fact-id="${fid}"]`)?.scrollIntoView({ block: "start" });
+    }
+  }
+
+  function close() {
+    const fid = s.selected;
+    s.selected = null;
+    history.replaceState(null, "", `#/article/${s.id}`);
+    render();
+    bodyEl.querySelector(`mark[data-fact-id="${fid}"]`)?.focus({ preventScroll: true });
   }
 
   function reveal(fid) {
     const mark = bodyEl.querySelector(`mark[data-fact-id="${fid}"]`);
-    mark?.scrollIntoView({ block: "center" });
+    mark?.scrollIntoView({ block: matchMedia("(max-width: 760px)").matches ? "start" : "center" });
     mark?.focus({ preventScroll: true });
   }
 
@@ -147,6 +163,10 @@ export async function showArticle(main, id, { notify, selected }) {
     const mark = e.target.closest("mark[data-fact-id]");
     if (mark && document.getSelection().isCollapsed) select(mark.dataset.factId);
   });
+  const onKey = (e) => {
+    if (e.key === "Escape" && s.selected && !document.querySelector("dialog[open]")) close();
+  };
+  document.addEventListener("keydown", onKey);
   bodyEl.addEventListener("keydown", (e) => {
     const mark = e.target.closest("mark[data-fact-id]");
     if (mark && (e.key === "Enter" || e.key === " ")) {
@@ -284,6 +304,7 @@ export async function showArticle(main, id, { notify, selected }) {
   return () => {
     stop();
     document.removeEventListener("selectionchange", onSelectionChange);
+    document.removeEventListener("keydown", onKey);
   };
 }
 

@@ -116,7 +116,7 @@ function incidentBody(i) {
   ];
 }
 
-/** The card for `item`; ctx: {has(id), select(id), showAsOf(iso)}. */
+/** The card for `item`; ctx: {has(id), select(id), reveal(id), showAsOf(iso), close()}. */
 export function renderCard(item, ctx) {
   const body =
     item.kind === "claim"
@@ -150,7 +150,13 @@ export function renderCard(item, ctx) {
   return el(
     "article",
     { class: `card ${item.kind}${retracted(item) ? " is-retracted" : ""}`, dataset: { factId: item.id }, "aria-live": "polite" },
-    el("header", {}, el("span", { class: `kind ${item.kind}` }, KIND_LABEL[item.kind]), ...badges),
+    el(
+      "header",
+      {},
+      el("span", { class: `kind ${item.kind}` }, KIND_LABEL[item.kind]),
+      ...badges,
+      el("button", { type: "button", class: "secondary close", "aria-label": "Close the card", onclick: () => ctx.close() }, "×"),
+    ),
     body,
     el("h4", {}, "In the text"),
     quotes,

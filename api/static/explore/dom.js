@@ -13,6 +13,13 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Replaces node's children, skipping null/false ones (replaceChildren would write "null"). */
+export function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
 function append(node, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
