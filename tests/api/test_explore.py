@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import shutil
 import time
 import uuid
@@ -135,6 +136,8 @@ class Explorer:
     errors: list[str]
 
     def shot(self, name: str) -> None:
+        """Keeps a screenshot; and no view may show a value the code failed to format."""
+        assert not re.search(r"\b(null|undefined|NaN)\b|\[object Object\]", self.page.inner_text("body")), name
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
