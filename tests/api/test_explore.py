@@ -455,3 +455,36 @@ def test_articles_are_searchable_and_filterable(explorer: Explorer) -> None:
     page.goto(f"{explorer.base}/")
     page.click("a[href='/explore']")
     page.wait_for_selector(".results li")
+
+
+def test_facts_created_and_retracted_elsewhere_appear_and_are_struck_through_live(explorer: Explorer) -> None:
+    explorer.open_article()
+    page = explorer.page
+    phrase = "the increased military presence"
+    start = BODY.index(phrase)
+    started = time.monotonic()
+    created = explorer.rest(
+        "POST",
+        "/v1/claims",
+        json={
+            "statement": "The US military presence in the Caribbean has increased.",
+            "quoteType": "assertion",
+            "references": [
+                {"article": ARTICLE, "charStart": start, "charEnd": start + len(phrase), "quoteText": phrase}
+            ],
+        },
+    )
+    assert created.status_code == 201, created.text
+    fact_id = created.json()["id"]
+    mark = page.locator(f'mark[data-fact-id="{fact_id}"]')
+    mark.wait_for(timeout=2_000)
+    assert time.monotonic() - started < 2.0
+    assert mark.inner_text() == phrase
+    assert "Claim added" in page.inner_text("#notice")
+    started = time.monotonic()
+    assert explorer.rest("DELETE", f"/v1/claims/{fact_id}").status_code == 200
+    page.locator(f'mark.is-retracted[data-fact-id="{fact_id}"]').wait_for(timeout=2_000)
+    assert time.monotonic() - started < 2.0
+    assert page.locator(f'.fact-item.is-retracted[data-fact-id="{fact_id}"]').count() == 1
+    assert "Claim retracted" in page.inner_text("#notice")
+    explorer.shot("live-retraction")

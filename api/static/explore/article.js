@@ -13,7 +13,7 @@ import { renderBody, selectionOffsets } from "./spans.js";
 
 const KINDS = ["claim", "deployment", "incident"];
 const TYPES = [...KINDS, "article"].flatMap((k) => ["created", "updated", "corrected", "retracted"].map((v) => `${k}.${v}`));
-const VERB = { created: "new", updated: "updated", corrected: "corrected", retracted: "retracted" };
+const VERB = { created: "added", updated: "updated", corrected: "corrected", retracted: "retracted" };
 
 /** Shows article `id` in `main`; returns a function that stops its live stream. */
 export async function showArticle(main, id, { notify, selected }) {
