@@ -21,6 +21,8 @@ run: install
 
 ## test: the whole suite against real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL/TEST_REDIS_URL)
 test: install
+	# The explorer's browser tests drive Debian's chromium (never a downloaded one: no `playwright install`).
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## lint: formatting, lint rules and strict typing

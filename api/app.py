@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from api import cache, docs, events, graphql, health, metrics, middleware, problems, rest
+from api import cache, docs, events, explore, graphql, health, metrics, middleware, problems, rest
 from api.events import graphql_ws
 from api.lifespan import make_lifespan
 from api.rest import events as rest_events
@@ -24,6 +24,7 @@ def create_app(settings: Settings) -> Starlette:
         *rest.routes(rest_writes.operations()),
         *rest_webhooks.routes(),
         *docs.routes(),
+        *explore.routes,
         *graphql_ws.routes(settings),
         *graphql.routes(settings),
     ]

@@ -23,8 +23,9 @@ from tests.services import LiveServer
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"
 METHODS = ("get", "post", "put", "patch", "delete")
-# Served but not REST operations: the contract itself, its reader, and GraphQL (whose contract is the SDL).
-UNDOCUMENTED = {"/openapi.json", "/docs", "/graphql"}
+# Served but not REST operations: the contract itself, its reader, GraphQL (whose contract is the SDL),
+# and the HTML pages (the / index and the /explore fact explorer).
+UNDOCUMENTED = {"/openapi.json", "/docs", "/graphql", "/", "/explore"}
 
 
 @pytest.fixture(scope="module")
