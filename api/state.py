@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from api.settings import Settings
 
@@ -25,4 +26,10 @@ class State:
 def get_state(conn: HTTPConnection) -> State:
     """The State of the app serving this request or WebSocket."""
     state: State = conn.app.state.newsfacts
+    return state
+
+
+def state_of(scope: Scope) -> State:
+    """The same, from a raw ASGI scope: middleware on every request need not build a connection."""
+    state: State = scope["app"].state.newsfacts
     return state

@@ -10,14 +10,13 @@ from functools import lru_cache
 
 import orjson
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
-from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cache.middleware import catch_up, reader_scope
 from api.cache.store import Entry, ResponseCache
 from api.cache.tags import ids_in
 from api.metrics import operation_label
-from api.state import get_state
+from api.state import state_of
 
 CONTEXT_KEY = "newsfacts.graphql.context"
 OPERATION_KEY = "newsfacts.graphql.operation"
@@ -67,7 +66,7 @@ class GraphQLCache:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = get_state(HTTPConnection(scope))
+        state = state_of(scope)
         cache: ResponseCache | None = state.services.get("cache")
         if scope["type"] != "http" or scope["method"] != "POST" or cache is None or not cache.enabled:
             await self.app(scope, receive, _after_mutation(scope, send))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -19,10 +18,10 @@ from api.cache import graphql as graphql_cache
 from api.graphql.view import OPERATION_NAME_KEY
 from api.metrics import operation_label
 from api.settings import Settings
-from api.state import get_state
+from api.state import State, state_of
 from db.errors import NewsfactsError
 from schema import persisted
-from schema.plan.run import Planner
+from schema.plan.run import Answer, Planner
 
 log = logging.getLogger("newsfacts.graphql")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -40,30 +39,31 @@ class PlannedGraphQL:
         if scope["type"] != "http" or scope["method"] != "POST" or not _is_json(scope):
             await self.view(scope, receive, send)
             return
-        body, complete = await graphql_cache.read_body(receive, self.settings.max_body_bytes)
-        replay = graphql_cache.replaying(body, complete, receive)
+        limit = self.settings.max_body_bytes
+        body, complete = await graphql_cache.read_body(receive, limit)
         started = time.perf_counter()
+        state = state_of(scope)
         try:
-            answer = await self._answer(scope, body) if complete and len(body) <= self.settings.max_body_bytes else None
+            answer = await self._answer(scope, state, body) if complete and len(body) <= limit else None
         except NewsfactsError:
             answer = None  # the view refuses it with the same typed error
         except Exception:  # never worse than the resolvers: they answer, and the log says why
             log.warning("planned GraphQL read failed; answered by the resolvers", exc_info=True)
             answer = None
         if answer is None:
-            await self.view(scope, replay, send)
+            await self.view(scope, graphql_cache.replaying(body, complete, receive), send)
             return
         scope[graphql_cache.CONTEXT_KEY] = answer
         headers = [*_JSON_HEADERS, (b"content-length", str(len(answer.body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
-        metrics = get_state(Request(scope)).services.get("metrics")
+        metrics = state.services.get("metrics")
         if metrics is not None:
             name = operation_label(metrics, scope.get(OPERATION_NAME_KEY))
             metrics.child(metrics.graphql, name, "ok").observe(time.perf_counter() - started)
             metrics.child(metrics.graphql_path, "planned").inc()
 
-    async def _answer(self, scope: Scope, body: bytes) -> Any:
+    async def _answer(self, scope: Scope, state: State, body: bytes) -> Answer | None:
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -80,20 +80,15 @@ class PlannedGraphQL:
             if not isinstance(extensions, dict | None):
                 return None
             query = await persisted.resolve(
-                get_state(Request(scope)).redis,
-                query,
-                extensions,
-                allow_list_only=self.settings.graphql_persisted_only,
+                state.redis, query, extensions, allow_list_only=self.settings.graphql_persisted_only
             )
         if not isinstance(query, str):
             return None
         plan = self.planner.plan(query, operation_name)
         if plan is None:
             return None
-        request = Request(scope)
-        principal = await authenticate(request)
+        principal = await authenticate(Request(scope))
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
-        state = get_state(request)
         cache = state.services.get("cache")
         answer = await self.planner.execute(
             plan, variables, state.pool.acquire, collect_ids=cache is not None and cache.enabled

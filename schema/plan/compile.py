@@ -58,12 +58,18 @@ class RootField:
     lists: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
+@dataclass
 class Operation:
     document: DocumentNode
     operation: OperationDefinitionNode
     roots: tuple[RootField, ...]
     lists: frozenset[str]
+    # The cost of a document without variables, computed once (schema/limits.py).
+    fixed_cost: int | None = None
+
+    @property
+    def name(self) -> str | None:
+        return self.operation.name.value if self.operation.name else None
 
 
 # Handler of a field with a resolver: (compiler, owner type, field definition, entries) → value.

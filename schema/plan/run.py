@@ -23,7 +23,7 @@ from graphql import (
     specified_rules,
     validate,
 )
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 
 from db.errors import NewsfactsError, NotFound
 from db.plan import tree as t
@@ -36,6 +36,7 @@ from schema.plan.fields import HANDLERS, ROOTS
 
 Connect = Callable[[], AbstractAsyncContextManager[Conn]]
 PLAN_CACHE_SIZE = 512
+_NO_VARIABLES = VariableValues({}, {})
 
 
 @dataclass
@@ -78,19 +79,26 @@ class Planner:
         if not isinstance(operation, OperationDefinitionNode):
             return None
         try:
-            return compile_operation(self.schema, document, operation, HANDLERS, ROOTS)
+            op = compile_operation(self.schema, document, operation, HANDLERS, ROOTS)
         except t.Unplannable:
             return None
+        if not operation.variable_definitions:
+            # A document without variables costs the same every time: compute it once.
+            op.fixed_cost = query_cost(self.schema, document, None, op.name)
+        return op
 
     async def execute(
         self, op: Operation, variables: dict[str, Any] | None, connect: Connect, *, collect_ids: bool
     ) -> Answer | None:
         """The response to one request of ``op``, or None when it must run on the resolvers."""
-        coerced = get_variable_values(self.schema, op.operation.variable_definitions or (), variables or {})
-        if isinstance(coerced, list):
-            return None  # variable errors: worded by the resolvers' path
-        name = op.operation.name.value if op.operation.name else None
-        cost = query_cost(self.schema, op.document, variables, name)
+        coerced: Any
+        if op.fixed_cost is not None and not variables:
+            coerced, cost = _NO_VARIABLES, op.fixed_cost
+        else:
+            coerced = get_variable_values(self.schema, op.operation.variable_definitions or (), variables or {})
+            if isinstance(coerced, list):
+                return None  # variable errors: worded by the resolvers' path
+            cost = query_cost(self.schema, op.document, variables, op.name)
         if cost > self.limits.max_cost:
             return None
         stmt = Statement(coerced, collect_ids=collect_ids)
