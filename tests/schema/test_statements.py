@@ -1,15 +1,22 @@
 """No N+1: the SQL statements a query runs depend on its shape, not on how many rows it returns
-(counted on the connections the GraphQL context acquires, via asyncpg's query logger)."""
+(counted on the connections the GraphQL context acquires, via asyncpg's query logger) — on the
+resolvers' path one per level and kind, on the planned path one per request."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 
+from db.pool import Conn
 from schema import build_schema
 from schema.context import Context
+from schema.limits import Limits
+from schema.plan.run import Planner
 from tests.schema.conftest import Corpus
 
 THREE_LEVELS = """query($outlet: ID!, $n: Int!) {
@@ -53,4 +60,55 @@ async def test_total_count_runs_only_when_selected(pool: asyncpg.Pool, corpus: C
     data, with_count = await _run(pool, query % "totalCount", {"o": corpus.outlet})
     assert len(with_count) == len(without) + 1
     assert any("count(*)" in s for s in with_count) and not any("count(*)" in s for s in without)
+    assert data["claims"]["totalCount"] == len(corpus.claims)
+
+
+async def _planned(pool: asyncpg.Pool, query: str, variables: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    statements: list[str] = []
+
+    def logger(q: Any) -> None:
+        statements.append(q.query)
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[Conn]:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(logger)
+            try:
+                yield conn
+            finally:
+                conn.remove_query_logger(logger)
+
+    planner = Planner(build_schema()._schema, Limits(), production=False)
+    plan = planner.plan(query, None)
+    assert plan is not None, "the three-level query must be planned"
+    answer = await planner.execute(plan, variables, connect, collect_ids=True)
+    assert answer is not None
+    body = orjson.loads(answer.body)
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data, statements
+
+
+@pytest.mark.anyio
+async def test_planned_three_levels_take_one_statement_over_3_and_over_100_articles(
+    pool: asyncpg.Pool, corpus: Corpus
+) -> None:
+    data, statements = await _planned(pool, THREE_LEVELS, {"outlet": corpus.outlet, "n": 100})
+    assert len(data["articles"]["nodes"]) == 100
+    assert len([c for a in data["articles"]["nodes"] for c in a["claims"]["nodes"]]) == 500
+    assert len(statements) == 1, statements
+    resolved, _ = await _run(pool, THREE_LEVELS, {"outlet": corpus.outlet, "n": 100})
+    assert data == resolved
+
+    _, few = await _planned(pool, THREE_LEVELS, {"outlet": corpus.outlet, "n": 3})
+    assert len(few) == 1
+
+
+@pytest.mark.anyio
+async def test_planned_total_count_is_counted_only_when_selected(pool: asyncpg.Pool, corpus: Corpus) -> None:
+    query = "query($o: ID!) { claims(filter: {reportedBy: $o}, first: 1) { nodes { id } %s } }"
+    _, without = await _planned(pool, query % "", {"o": corpus.outlet})
+    data, with_count = await _planned(pool, query % "totalCount", {"o": corpus.outlet})
+    assert len(without) == len(with_count) == 1
+    assert "count(*)" in with_count[0] and "SELECT count(*) FROM claims" not in without[0]
     assert data["claims"]["totalCount"] == len(corpus.claims)
