@@ -7,7 +7,6 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from api import cache, docs, events, explore, graphql, health, metrics, middleware, problems, rest
-from api.events import graphql_ws
 from api.lifespan import make_lifespan
 from api.rest import events as rest_events
 from api.rest import webhook_endpoints as rest_webhooks
@@ -28,7 +27,6 @@ def create_app(settings: Settings) -> Starlette:
         *rest_webhooks.routes(),
         *docs.routes(),
         *explore.routes,
-        *graphql_ws.routes(settings),
     ]
     return Starlette(
         routes=routes,

@@ -72,7 +72,9 @@ async def principal_for_token(state: State, token: str | None, client: str) -> P
     """The Principal for an API key secret (None: anonymous); an unknown or revoked key is refused."""
     if token is None:
         return Principal(None, None, client)
-    cache: KeyCache = state.services.setdefault("key_cache", KeyCache())
+    cache = state.key_cache
+    if cache is None:
+        cache = state.key_cache = KeyCache()
     digest = keys.hash_secret(token)
     hit, key = cache.get(digest)
     if not hit:

@@ -96,7 +96,8 @@ def operation_label(metrics: Metrics, name: object) -> str:
 
 async def start(state: State) -> None:
     """Lifespan hook: this app's metrics registry."""
-    state.services.setdefault("metrics", Metrics())
+    if state.metrics is None:
+        state.metrics = Metrics()
 
 
 class MetricsMiddleware:
@@ -109,7 +110,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        metrics: Metrics | None = state_of(scope).services.get("metrics")
+        metrics = state_of(scope).metrics
         if metrics is None:
             await self.app(scope, receive, send)
             return
@@ -132,7 +133,8 @@ class MetricsMiddleware:
 
 async def metrics_endpoint(request: Request) -> Response:
     state = get_state(request)
-    metrics: Metrics = state.services["metrics"]
+    metrics = state.metrics
+    assert metrics is not None, "the metrics lifespan hook has not run"
     metrics.pool_size.labels("total").set(state.pool.get_size())
     metrics.pool_size.labels("idle").set(state.pool.get_idle_size())
     async with state.pool.acquire() as conn:
@@ -140,7 +142,7 @@ async def metrics_endpoint(request: Request) -> Response:
     metrics.relay_lag.set(max(0, figures.last_sequence - figures.relay_published))
     metrics.webhook_queue.set(figures.webhook_pending)
     metrics.webhook_failures.set(figures.webhook_retrying)
-    cache = state.services.get("cache")
+    cache = state.cache
     if cache is not None:
         metrics.cache_lag.set(max(0, figures.last_sequence - cache.applied_seq))
     for collect in metrics.collectors:

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -13,14 +13,28 @@ from starlette.types import Scope
 
 from api.settings import Settings
 
+if TYPE_CHECKING:  # the modules below import this one to reach State
+    from api.auth import KeyCache
+    from api.cache.invalidator import Invalidator
+    from api.cache.store import ResponseCache
+    from api.events.broadcaster import Broadcaster
+    from api.events.relay import Relay
+    from api.metrics import Metrics
+
 
 @dataclass
 class State:
     settings: Settings
     pool: asyncpg.Pool
     redis: aioredis.Redis
-    # Long-lived helpers later issues attach (event relay, broadcaster, caches), by name.
-    services: dict[str, Any] = field(default_factory=dict)
+    # Set by the lifespan hooks that own them (api/metrics.py, api/cache/, api/events/, api/auth.py);
+    # None until their hook ran, or when disabled (the cache with CACHE_ENABLED=false).
+    metrics: Metrics | None = None
+    cache: ResponseCache | None = None
+    cache_invalidator: Invalidator | None = None
+    broadcaster: Broadcaster | None = None
+    relay: Relay | None = None
+    key_cache: KeyCache | None = None
 
 
 def get_state(conn: HTTPConnection) -> State:

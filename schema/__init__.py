@@ -27,8 +27,11 @@ from schema.deployments import DeploymentQueries
 from schema.errors import log_errors
 from schema.incidents import IncidentQueries
 from schema.limits import Limits, QueryCost, alias_rule, depth_rule
+from schema.mutations import Mutation
 from schema.node import NodeQueries
 from schema.search import SearchQueries
+from schema.subscriptions import Subscription
+from schema.webhook_mutations import WebhookMutations
 from schema.webhooks import WebhookQueries
 
 # Every root query mixin; mutations and subscriptions are passed to build_schema by their modules.
@@ -76,9 +79,6 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    from schema.mutations import Mutation
-    from schema.subscriptions import Subscription
-    from schema.webhook_mutations import WebhookMutations
 
     @strawberry.type(
         name="Mutation",

@@ -13,6 +13,7 @@ from strawberry.types import Info
 from db import actors as spec
 from schema.common import Connection, Date, DateTime, OrderDirection, filter_dict, from_docs, make_enum
 from schema.context import Context
+from schema.kinds import register
 from schema.node import Fact, fetch_one, linked_one, list_connection, related
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class Role:
         return linked_one(info, "actor", self.doc.get("organization"))  # type: ignore[no-any-return]
 
 
+@register("actor")
 @strawberry.type(description="A person, organisation, government, outlet, unit or unnamed source.")
 class Actor(Fact):
     kind: ActorKind  # type: ignore[valid-type]

@@ -14,6 +14,7 @@ from db import relations
 from db.errors import BadUserInput, FieldError, NotFound
 from schema.common import Connection, DateTime, OrderDirection, filter_dict, from_doc, make_enum
 from schema.context import Context
+from schema.kinds import register
 from schema.node import Fact, fetch_one, linked, linked_one, list_connection, related
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ DeploymentRef = Annotated["Deployment", strawberry.lazy("schema.deployments")]
 IncidentRef = Annotated["Incident", strawberry.lazy("schema.incidents")]
 
 
+@register("article")
 @strawberry.type(description="A news report that facts are drawn from.")
 class Article(Fact):
     uri: str

@@ -21,6 +21,7 @@ from schema.common import (
     references,
 )
 from schema.context import Context
+from schema.kinds import register
 from schema.node import Fact, fetch_one, linked, linked_one, list_connection, related
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ DatePrecision = make_enum("DatePrecision", spec.PRECISIONS)
 ActorRef = Annotated["Actor", strawberry.lazy("schema.actors")]
 
 
+@register("claim")
 @strawberry.type(description="A statement someone made, as reported, with the spans of articles it comes from.")
 class Claim(Fact):
     statement: str

@@ -15,6 +15,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from db.errors import BadUserInput, FieldError
 from db.queries import MAX_PAGE
+from schema.links import linked_one
 
 if TYPE_CHECKING:
     from schema.articles import Article
@@ -236,8 +237,6 @@ class Reference:
 
     @strawberry.field(description="The article quoted.")
     def article(self, info: Info[Any, None]) -> Annotated[Article, strawberry.lazy("schema.articles")] | None:
-        from schema.node import linked_one
-
         return linked_one(info, "article", self.doc["article"])  # type: ignore[no-any-return]
 
 

@@ -26,6 +26,7 @@ from schema.common import (
     references,
 )
 from schema.context import Context
+from schema.kinds import register
 from schema.node import Fact, fetch_one, linked_one, list_connection
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class Asset:
         return references(self.doc.get("references"))
 
 
+@register("deployment")
 @strawberry.type(description="A deployment of military or other assets by an actor to a region.")
 class Deployment(Fact):
     stated_purpose: str | None

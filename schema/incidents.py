@@ -26,6 +26,7 @@ from schema.common import (
     references,
 )
 from schema.context import Context
+from schema.kinds import register
 from schema.node import Fact, fetch_one, linked_one, list_connection
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class IncidentActor:
         return linked_one(info, "actor", self.doc["actor"])  # type: ignore[no-any-return]
 
 
+@register("incident")
 @strawberry.type(description="Something that happened: a strike, a seizure, an arrest…")
 class Incident(Fact):
     incident_type: str

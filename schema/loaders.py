@@ -14,16 +14,9 @@ from strawberry.dataloader import DataLoader
 from db import queries, relations
 from db.pool import Conn
 from db.registry import FACT_TYPES
+from schema.kinds import as_object
 
 Connect = Callable[[], contextlib.AbstractAsyncContextManager[Conn]]
-
-
-def _to_object(doc: dict[str, Any]) -> Any:
-    """A document as its strawberry object: loaders hand out objects, so each fact is built once
-    per operation however many fields point at it."""
-    from schema.node import as_object  # the types import this module
-
-    return as_object(doc)
 
 
 # (kind, relation, parent id, limit, after id)
@@ -48,7 +41,9 @@ class Loaders:
             self.touched.update(ids)
             async with self._connect() as conn:
                 docs = await queries.get_many(conn, kind, ids)
-            return [None if d is None else _to_object(d) for d in docs]
+            # Loaders hand out objects, so each fact is built once per operation however many
+            # fields point at it.
+            return [None if d is None else as_object(d) for d in docs]
 
         return load
 

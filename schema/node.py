@@ -17,7 +17,11 @@ from db.ids import PREFIXES
 from db.registry import fact_type, type_of_id
 from schema.common import Connection, DateTime, Revision, connection, from_doc, from_docs, page_size
 from schema.context import Context
+from schema.kinds import class_for
+from schema.links import linked, linked_one
 from schema.prefetch import prefetch
+
+__all__ = ["Fact", "Node", "check_id", "fetch_one", "linked", "linked_one", "list_connection", "related"]
 
 
 @strawberry.interface(description="An object with a global id: the prefixed id REST uses too (clm_…, act_…).")
@@ -36,26 +40,6 @@ class Fact(Node):
     @strawberry.field(description="Every version of this fact, oldest first.")
     async def revisions(self, info: Info[Context, None]) -> list[Revision]:
         return from_docs(Revision, await info.context.loaders.revisions.load(self.id))
-
-
-_CLASSES: dict[str, type] = {}
-
-
-def class_for(kind: str) -> type:
-    """The strawberry type of a kind (imported on first use: the type modules import this one)."""
-    if not _CLASSES:
-        from schema.actors import Actor
-        from schema.articles import Article
-        from schema.claims import Claim
-        from schema.deployments import Deployment
-        from schema.incidents import Incident
-
-        _CLASSES.update(actor=Actor, article=Article, claim=Claim, deployment=Deployment, incident=Incident)
-    return _CLASSES[kind]
-
-
-def as_object(doc: dict[str, Any]) -> Any:
-    return from_doc(class_for(doc["object"]), doc)
 
 
 def check_id(value: str, kind: str | None = None, *, argument: str = "id") -> str:
@@ -145,16 +129,6 @@ async def related(
     nodes: list[Any] = [from_doc(cls, d) for d in docs]
     await prefetch(info, kind, nodes)
     return connection(nodes, cursors, has_next=more, has_previous=after is not None, counter=counter)
-
-
-def linked(info: Info[Context, None], kind: str, ids: list[str] | None) -> Any:
-    """The related facts: a list when already loaded, else an awaitable of it."""
-    return info.context.loaders.facts(kind, ids)
-
-
-def linked_one(info: Info[Context, None], kind: str, fact_id: str | None) -> Any:
-    """The related fact as an awaitable (the loader's future), or None: resolvers return it as is."""
-    return info.context.loaders.fact(kind, fact_id)
 
 
 @strawberry.type

@@ -19,7 +19,7 @@ from schema.common import page_size
 from schema.context import Context
 from schema.deployments import Deployment
 from schema.incidents import Incident
-from schema.node import as_object
+from schema.kinds import as_object
 
 SearchResult = Annotated[Article | Actor | Claim | Deployment | Incident, strawberry.union("SearchResult")]
 

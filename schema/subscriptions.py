@@ -19,8 +19,9 @@ from schema.claims import Claim, ClaimStatus
 from schema.common import DateTime, from_doc
 from schema.context import Context
 from schema.deployments import Deployment
+from schema.kinds import as_object
 from schema.loaders import Loaders
-from schema.node import Fact, as_object, check_id
+from schema.node import Fact, check_id
 
 EventDoc = dict[str, Any]
 

@@ -18,11 +18,11 @@ async def start(state: State) -> None:
     assert state.settings.database_url is not None
     invalidator = Invalidator(cache, state.settings.database_url)
     await invalidator.start()
-    state.services["cache"] = cache
-    state.services["cache_invalidator"] = invalidator
+    state.cache = cache
+    state.cache_invalidator = invalidator
 
 
 async def stop(state: State) -> None:
-    invalidator: Invalidator | None = state.services.get("cache_invalidator")
+    invalidator = state.cache_invalidator
     if invalidator is not None:
         await invalidator.stop()

@@ -67,7 +67,7 @@ class GraphQLCache:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = state_of(scope)
-        cache: ResponseCache | None = state.services.get("cache")
+        cache = state.cache
         if scope["type"] != "http" or scope["method"] != "POST" or cache is None or not cache.enabled:
             await self.app(scope, receive, _after_mutation(scope, send))
             return
@@ -82,7 +82,7 @@ class GraphQLCache:
             await self.app(scope, replay, _after_mutation(scope, send))
             return
         entry, tier = await cache.lookup(key)
-        metrics = state.services.get("metrics")
+        metrics = state.metrics
         if metrics is not None:
             metrics.child(metrics.cache, "graphql", tier if entry is not None else "miss").inc()
         if entry is not None:

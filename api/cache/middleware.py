@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import authenticate, require
 from api.cache.store import Entry, ResponseCache
 from api.cache.tags import ids_in, list_tag
-from api.state import State, get_state
+from api.state import State, get_state, state_of
 from db.errors import NewsfactsError
 
 _PLURALS = {
@@ -88,7 +88,7 @@ class CacheMiddleware:
                 await self.app(scope, receive, send)
             return
         state = get_state(HTTPConnection(scope))
-        cache: ResponseCache | None = state.services.get("cache")
+        cache = state.cache
         if cache is None or not cache.enabled:
             await self.app(scope, receive, send)
             return
@@ -98,7 +98,7 @@ class CacheMiddleware:
             return
         key = cache_key(scope, caller)
         entry, tier = await cache.lookup(key, wait=WAIT_FOR_LEADER_SECONDS)
-        metrics = state.services.get("metrics")
+        metrics = state.metrics
         if metrics is not None:
             metrics.child(metrics.cache, "rest", tier if entry is not None else "miss").inc()
         if entry is not None:
@@ -164,7 +164,7 @@ def _after_catch_up(scope: Scope, send: Send) -> Send:
 async def catch_up(scope: Scope) -> None:
     """Apply every committed event to this process' cache now (bounded: a slow database only
     delays the response by up to two seconds, and never fails it)."""
-    invalidator = get_state(HTTPConnection(scope)).services.get("cache_invalidator")
+    invalidator = state_of(scope).cache_invalidator
     if invalidator is not None:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):

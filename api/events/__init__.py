@@ -8,9 +8,6 @@ from api.events.broadcaster import Broadcaster
 from api.events.relay import Relay
 from api.state import State
 
-RELAY = "relay"
-BROADCASTER = "broadcaster"
-
 
 async def start(state: State) -> None:
     """Lifespan hook: start this process's broadcaster and its candidate relay."""
@@ -18,7 +15,7 @@ async def start(state: State) -> None:
     assert settings.database_url and settings.redis_url
     broadcaster = Broadcaster(state.pool, settings.redis_url)
     await broadcaster.start()
-    state.services[BROADCASTER] = broadcaster
+    state.broadcaster = broadcaster
     relay = Relay(
         settings.database_url,
         state.redis,
@@ -26,20 +23,20 @@ async def start(state: State) -> None:
         retention_days=settings.event_retention_days,
     )
     relay.start()
-    state.services[RELAY] = relay
+    state.relay = relay
 
 
 async def stop(state: State) -> None:
     """Lifespan hook: stop the relay (releasing leadership at once) and the broadcaster."""
-    relay = state.services.pop(RELAY, None)
-    if isinstance(relay, Relay):
+    relay, state.relay = state.relay, None
+    if relay is not None:
         await relay.stop()
-    broadcaster = state.services.pop(BROADCASTER, None)
-    if isinstance(broadcaster, Broadcaster):
+    broadcaster, state.broadcaster = state.broadcaster, None
+    if broadcaster is not None:
         await broadcaster.stop()
 
 
 def broadcaster_of(state: State) -> Broadcaster:
-    found = state.services.get(BROADCASTER)
-    assert isinstance(found, Broadcaster), "the events lifespan hook has not run"
+    found = state.broadcaster
+    assert found is not None, "the events lifespan hook has not run"
     return found

@@ -57,7 +57,7 @@ class PlannedGraphQL:
         headers = [*_JSON_HEADERS, (b"content-length", str(len(answer.body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
-        metrics = state.services.get("metrics")
+        metrics = state.metrics
         if metrics is not None:
             name = operation_label(metrics, scope.get(OPERATION_NAME_KEY))
             metrics.child(metrics.graphql, name, "ok").observe(time.perf_counter() - started)
@@ -89,7 +89,7 @@ class PlannedGraphQL:
             return None
         principal = await authenticate(Request(scope))
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
-        cache = state.services.get("cache")
+        cache = state.cache
         answer = await self.planner.execute(
             plan, variables, state.pool.acquire, collect_ids=cache is not None and cache.enabled
         )

@@ -23,13 +23,13 @@ from strawberry.types import ExecutionResult
 
 from api.auth import authenticate, require
 from api.cache import graphql as graphql_cache
+from api.graphql.context import ContextFactory
 from api.metrics import operation_label
 from api.settings import Settings
-from api.state import get_state
-from api.webhooks import delivery, signing
+from api.state import get_state, state_of
 from db.errors import NewsfactsError
 from schema import build_schema, persisted
-from schema.context import Context, WebhookPolicy
+from schema.context import Context
 from schema.errors import error_body, format_error
 from schema.limits import Limits
 
@@ -45,16 +45,7 @@ class GraphQLApp(GraphQL[Context, None]):
             allow_queries_via_get=False,
         )
         self.settings = settings
-
-        async def check_url(url: str) -> str:
-            return await delivery.validate_url(url, settings)
-
-        # The same URL policy and secrets REST uses (api/rest/webhook_endpoints.py).
-        self.webhooks = WebhookPolicy(
-            check_url=check_url,
-            new_secret=signing.new_secret,
-            default_grace_seconds=settings.webhook_secret_grace_hours * 3600,
-        )
+        self.contexts = ContextFactory(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,7 +59,7 @@ class GraphQLApp(GraphQL[Context, None]):
         except HTTPException as exc:
             response = self._error(exc.status_code, _HTTP_CODES.get(exc.status_code, "BAD_USER_INPUT"), exc.reason)
         await response(scope, receive, send)
-        metrics = get_state(Request(scope)).services.get("metrics")
+        metrics = state_of(scope).metrics
         if metrics is not None:
             outcome = "ok" if response.status_code == 200 else "error"
             name = operation_label(metrics, scope.get(OPERATION_NAME_KEY))
@@ -83,9 +74,7 @@ class GraphQLApp(GraphQL[Context, None]):
         state = get_state(request)
         principal = await authenticate(request)
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
-        context = Context(
-            pool=state.pool, principal=principal, production=self.settings.production, webhooks=self.webhooks
-        )
+        context = self.contexts(state, principal)
         request.scope[graphql_cache.CONTEXT_KEY] = context  # the cache tags its entry with context.touched
         return context
 

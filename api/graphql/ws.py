@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -21,11 +20,10 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from api.auth import bearer_token, principal_for_token, require
-from api.events import broadcaster_of
-from api.events.feed import EventFilter, Feed
-from api.events.shared import SharedSubscriptions, shareable
+from api.graphql.context import ContextFactory
+from api.graphql.shared import SharedSubscriptions, shareable
 from api.settings import Settings
-from api.state import State, get_state
+from api.state import get_state
 from db.errors import NewsfactsError
 from schema import build_schema
 from schema.context import Context
@@ -51,24 +49,6 @@ TRY_AGAIN_LATER = 1013
 OUTBOX_LIMIT = 10_000
 
 
-class FeedSource:
-    """The schema's EventSource: lossless Feeds over this process's broadcaster."""
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-
-    def open(
-        self,
-        *,
-        after: int | None,
-        types: tuple[str, ...],
-        object_id: str | None,
-        predicate: Callable[[dict[str, Any]], bool] | None,
-    ) -> Feed:
-        flt = EventFilter(types=types, object_id=object_id, predicate=predicate)
-        return Feed(broadcaster_of(self.state), self.state.pool, after=after, filter=flt)
-
-
 class _Close(Exception):
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -79,8 +59,11 @@ class _Close(Exception):
 class Connection:
     """One graphql-transport-ws connection and its running operations."""
 
-    def __init__(self, ws: WebSocket, schema: Any, settings: Settings, hub: SharedSubscriptions) -> None:
+    def __init__(
+        self, ws: WebSocket, schema: Any, settings: Settings, hub: SharedSubscriptions, contexts: ContextFactory
+    ) -> None:
         self.ws = ws
+        self.contexts = contexts
         self.schema = schema
         self.hub = hub
         self.settings = settings
@@ -213,14 +196,7 @@ class Connection:
         await self.send({"type": "connection_ack"})
 
     def _new_context(self, principal: Any) -> Context:
-        context = Context(
-            pool=self.state.pool,
-            principal=principal,
-            production=self.settings.production,
-            max_cost=self.settings.graphql_max_cost,
-        )
-        context.events = FeedSource(self.state)
-        return context
+        return self.contexts(self.state, principal, live=True)
 
     async def _subscribe(self, message: dict[str, Any]) -> None:
         if self.context is None:
@@ -289,6 +265,7 @@ def routes(settings: Settings) -> list[WebSocketRoute]:
         introspection=settings.introspection_enabled,
     )
     hub = SharedSubscriptions(schema, settings.production)
+    contexts = ContextFactory(settings)
 
     async def endpoint(ws: WebSocket) -> None:
         if PROTOCOL not in ws.scope.get("subprotocols", []):
@@ -297,6 +274,6 @@ def routes(settings: Settings) -> list[WebSocketRoute]:
             await ws.close(code=UNSUPPORTED_SUBPROTOCOL, reason="Subprotocol not acceptable")
             return
         await ws.accept(subprotocol=PROTOCOL)
-        await Connection(ws, schema, settings, hub).run()
+        await Connection(ws, schema, settings, hub, contexts).run()
 
     return [WebSocketRoute("/graphql", endpoint)]
