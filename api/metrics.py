@@ -48,6 +48,11 @@ class Metrics:
             "newsfacts_graphql_operations", "GraphQL HTTP operations by path: planned SQL or per-field resolvers",
             ["path"], registry=r,
         )  # fmt: skip
+        self.graphql_subscriptions = Counter(
+            "newsfacts_graphql_subscription_executions",
+            "GraphQL subscription executions by path (a shared one counts once for all its subscribers)",
+            ["path"], registry=r,
+        )  # fmt: skip
         self.cache = Counter("newsfacts_cache_lookups", "Response cache lookups", ["surface", "result"], registry=r)
         self.pool_size = Gauge("newsfacts_db_pool_connections", "DB pool connections", ["state"], registry=r)
         self.relay_lag = Gauge("newsfacts_event_relay_lag_events", "Committed events not yet relayed", registry=r)

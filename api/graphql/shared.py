@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -21,6 +21,8 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from schema.errors import format_error
+from schema.plan import live
+from schema.plan.run import Planner
 
 log = logging.getLogger("newsfacts.graphql_ws")
 
@@ -58,6 +60,24 @@ def shareable(query: str, variables: dict[str, Any] | None, name: str | None) ->
     return True
 
 
+async def planned_frames(
+    planner: Planner | None,
+    query: str,
+    variables: dict[str, Any] | None,
+    name: str | None,
+    context: Any,
+    count: Callable[[str], None] | None = None,
+) -> AsyncIterator[tuple[str, bytes]] | None:
+    """The subscription's frames from planned reads (schema/plan/live.py), or None when it runs on
+    the resolvers (no planner, or a document the planner leaves to them). ``count`` is told which
+    path a subscription operation took ("planned" / "resolved")."""
+    plan = live.plan(planner, query, name) if planner is not None else None
+    frames = await live.stream(planner, plan, variables, context, context.pool.acquire) if planner and plan else None
+    if count is not None and live.is_subscription(query, name):
+        count("planned" if frames is not None else "resolved")
+    return frames
+
+
 def frame(kind: str, op_id: str, payload: bytes | None = None) -> bytes:
     head = b'{"type":"' + kind.encode() + b'","id":' + orjson.dumps(op_id)
     return head + (b',"payload":' + payload + b"}" if payload is not None else b"}")
@@ -72,9 +92,19 @@ class Group:
         self.members: dict[tuple[Send, str], None] = {}
         self.task: asyncio.Task[None] | None = None
 
-    async def run(self, schema: Any, context: Any, production: bool) -> None:
+    async def run(
+        self, schema: Any, context: Any, production: bool, planner: Planner | None, count: Callable[[str], None] | None
+    ) -> None:
         query, variables, name = self.key
         try:
+            planned = await planned_frames(planner, query, orjson.loads(variables), name, context, count)
+            if planned is not None:
+                async for kind, payload in planned:
+                    await self._broadcast(kind, payload)
+                    if kind == "error":
+                        return
+                await self._broadcast("complete", None)
+                return
             stream = await schema.stream(
                 query,
                 variable_values=orjson.loads(variables),
@@ -116,9 +146,10 @@ class Group:
 class SharedSubscriptions:
     """This process's shared groups, keyed by (document, variables, operation name)."""
 
-    def __init__(self, schema: Any, production: bool) -> None:
+    def __init__(self, schema: Any, production: bool, planner: Planner | None = None) -> None:
         self.schema = schema
         self.production = production
+        self.planner = planner
         self.groups: dict[Key, Group] = {}
         self._ended: dict[tuple[Send, str], Callable[[], None]] = {}
 
@@ -131,13 +162,14 @@ class SharedSubscriptions:
         name: str | None,
         context: Callable[[], Any],
         on_end: Callable[[], None],
+        count: Callable[[str], None] | None = None,
     ) -> None:
         key: Key = (query, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS), name)
         group = self.groups.get(key)
         if group is None:
             group = Group(self, key)
             self.groups[key] = group
-            group.task = asyncio.create_task(group.run(self.schema, context(), self.production))
+            group.task = asyncio.create_task(group.run(self.schema, context(), self.production, self.planner, count))
         group.members[(send, op_id)] = None
         self._ended[(send, op_id)] = on_end
 

@@ -21,14 +21,15 @@ from strawberry.types.graphql import OperationType
 
 from api.auth import bearer_token, principal_for_token, require
 from api.graphql.context import ContextFactory
-from api.graphql.shared import SharedSubscriptions, shareable
+from api.graphql.shared import SharedSubscriptions, frame, planned_frames, shareable
+from api.graphql.view import limits_of
 from api.settings import Settings
 from api.state import get_state
 from db.errors import NewsfactsError
 from schema import build_schema
 from schema.context import Context
 from schema.errors import format_error
-from schema.limits import Limits
+from schema.plan.run import Planner
 
 log = logging.getLogger("newsfacts.graphql_ws")
 
@@ -195,6 +196,12 @@ class Connection:
         self.context = self._new_context(principal)
         await self.send({"type": "connection_ack"})
 
+    def _count(self, path: str) -> None:
+        """/metrics: subscription executions by path (one per shared group, not per member)."""
+        metrics = self.state.metrics
+        if metrics is not None:
+            metrics.child(metrics.graphql_subscriptions, path).inc()
+
     def _new_context(self, principal: Any) -> Context:
         return self.contexts(self.state, principal, live=True)
 
@@ -221,7 +228,7 @@ class Connection:
             self.hub.join(
                 self.send_raw, op_id, query, variables, name,
                 context=lambda: self._new_context(context.principal if context else None),
-                on_end=lambda: self.shared_ids.discard(op_id),
+                on_end=lambda: self.shared_ids.discard(op_id), count=self._count,
             )  # fmt: skip
             return
         self.operations[op_id] = asyncio.create_task(self._operate(op_id, query, variables, name))
@@ -229,6 +236,14 @@ class Connection:
     async def _operate(self, op_id: str, query: str, variables: dict[str, Any] | None, name: str | None) -> None:
         production = self.settings.production
         try:
+            planned = await planned_frames(self.hub.planner, query, variables, name, self.context, self._count)
+            if planned is not None:
+                async for kind, payload in planned:
+                    await self.send_raw(frame(kind, op_id, payload))
+                    if kind == "error":
+                        return
+                await self.send({"type": "complete", "id": op_id})
+                return
             stream = await self.schema.stream(
                 query,
                 variable_values=variables,
@@ -261,10 +276,11 @@ class Connection:
 
 def routes(settings: Settings) -> list[WebSocketRoute]:
     schema = build_schema(
-        limits=Limits(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost),
+        limits=limits_of(settings),
         introspection=settings.introspection_enabled,
     )
-    hub = SharedSubscriptions(schema, settings.production)
+    planner = Planner(schema._schema, limits_of(settings), production=settings.production)
+    hub = SharedSubscriptions(schema, settings.production, planner if settings.graphql_planner else None)
     contexts = ContextFactory(settings)
 
     async def endpoint(ws: WebSocket) -> None:

@@ -78,6 +78,13 @@ class Statement:
             return f"(CASE {src.text(v.key)} {cases} END)"
         if isinstance(v, t.Embedded):
             return self._embedded(v, src, laterals, ids)
+        if isinstance(v, t.Typed):
+            doc = src.jsonb(v.key)
+            cases = " ".join(
+                f"WHEN {_literal(kind)} THEN {self.object(obj, DocSource(doc), laterals, ids)}"
+                for kind, obj in v.objs.items()
+            )
+            return f"(CASE {doc} ->> 'object' {cases} END)"
         if isinstance(v, t.Linked):
             return self._linked(v, src, laterals, ids)
         if isinstance(v, t.Revisions):
@@ -102,10 +109,8 @@ class Statement:
     def _embedded(self, v: t.Embedded, src: Source, laterals: list[str], ids: list[str]) -> str:
         value = src.jsonb(v.key)
         if not v.many:
-            inner: list[str] = []
-            built = self.object(v.obj, DocSource(value), inner, ids)
-            if inner:
-                raise t.Unplannable("relations inside a single value object")
+            # Its relations join the parent's row, like the parent's own.
+            built = self.object(v.obj, DocSource(value), laterals, ids)
             empty = f"{value} IS NULL OR jsonb_typeof({value}) = 'null'"
             if v.empty == "falsy":
                 empty += f" OR {value} = '{{}}'::jsonb"
@@ -116,7 +121,7 @@ class Statement:
                 )
             return f"(CASE WHEN {empty} THEN NULL ELSE {built} END)"
         e = self._alias("e")
-        inner = []
+        inner: list[str] = []
         child_ids: list[str] = []
         built = self.object(v.obj, DocSource(f"{e}.v"), inner, child_ids)
         select = (
@@ -258,6 +263,10 @@ class Statement:
         arguments are bound first: a NewsfactsError they raise refuses this root field alone."""
         if isinstance(root, t.Choice):
             return self.root(root.choose(self.variables))
+        if isinstance(root, t.Payload):
+            y = self._alias("t")
+            doc = f"(SELECT {self.params.add(root.bind(self.variables))}::jsonb AS v) {y}"
+            return self._select_one(root.obj, DocSource(f"{y}.v"), doc, "")
         if isinstance(root, t.ById):
             fact_id, as_of = root.bind(self.variables)
             return self._one(root.kind, root.obj, fact_id, as_of)

@@ -84,6 +84,14 @@ class Linked:
 
 
 @dataclass(frozen=True)
+class Typed:
+    """A fact document stored under ``key`` (an event's data), read as the object of its kind."""
+
+    key: str
+    objs: dict[str, Obj]
+
+
+@dataclass(frozen=True)
 class Revisions:
     obj: Obj
 
@@ -204,6 +212,14 @@ class Search:
 
 
 @dataclass(frozen=True)
+class Payload:
+    """A document handed in whole (a subscription's event), read as ``obj`` with its relations."""
+
+    obj: Obj
+    bind: Bind
+
+
+@dataclass(frozen=True)
 class Choice:
     """A root whose plan depends on the request's arguments (``article``: by id or by uri)."""
 
@@ -211,9 +227,9 @@ class Choice:
 
 
 Value = (
-    Const | Scalar | EnumScalar | Embedded | Linked | Revisions | Related | Connection | Nodes | Edges | EdgeCursor
+    Const | Scalar | EnumScalar | Embedded | Typed | Linked | Revisions | Related | Connection | Nodes | Edges | EdgeCursor
     | EdgeNode | PageInfo | PageFlag | PageCursor | TotalCount
 )  # fmt: skip
 # Values without a selection of their own: the same whichever field node selects them.
 LEAVES = (Const, Scalar, EnumScalar)
-Root = ById | ByUri | AnyNode | AnyNodes | RootList | Search | Choice
+Root = ById | ByUri | AnyNode | AnyNodes | RootList | Search | Choice | Payload

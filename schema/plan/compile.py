@@ -160,6 +160,9 @@ class Compiler:
 
     def field(self, owner: GraphQLObjectType, definition: GraphQLField, entries: list[Entry]) -> t.Value:
         name = entries[0].node.name.value
+        handler = self.handlers.get((owner.name, name)) or self.handlers.get(("*", name))
+        if handler is not None:
+            return handler(self, owner, definition, entries)
         strawberry_field = (definition.extensions or {}).get(STRAWBERRY)
         if strawberry_field is not None and strawberry_field.base_resolver is None:
             named = get_named_type(definition.type)
@@ -169,10 +172,7 @@ class Compiler:
             if isinstance(named, GraphQLObjectType):
                 raise Unplannable(f"{owner.name}.{name}: an object without a resolver")
             return t.Scalar(name)
-        handler = self.handlers.get((owner.name, name)) or self.handlers.get(("*", name))
-        if handler is None:
-            raise Unplannable(f"{owner.name}.{name} has no plan")
-        return handler(self, owner, definition, entries)
+        raise Unplannable(f"{owner.name}.{name} has no plan")
 
     def arguments(self, definition: GraphQLField, entries: list[Entry]) -> Callable[[Any], dict[str, Any]]:
         """The field's coerced arguments for one request's variables (as graphql-core gives them

@@ -177,6 +177,17 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("Incident", "injuries"): embedded("injuries", many=False, empty="falsy"),
     ("Incident", "references"): REFERENCES,
     ("IncidentActor", "actor"): linked("actor", ("actor", False), many=False),
+    # Subscription payloads (schema/subscriptions.py): documents of the event that happened.
+    ("Event", "fact"): lambda c, owner, definition, entries: t.Typed("data", _by_kind(c, definition, entries)),
+    **{
+        (payload, key): embedded(key, many=False)
+        for payload, fact in (
+            ("ClaimChange", "claim"),
+            ("ArticlePublication", "article"),
+            ("DeploymentChange", "deployment"),
+        )
+        for key in ("event", fact)
+    },
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from graphql import (
+    DocumentNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -68,16 +69,25 @@ class Planner:
             self._plans.popitem(last=False)
         return plan
 
-    def _compile(self, query: str, operation_name: str | None) -> Operation | None:
+    def validated(self, query: str, operation_name: str | None) -> tuple[DocumentNode, OperationDefinitionNode] | None:
+        """The parsed document and its operation when both are valid under the schema's rules and
+        limits; None leaves wording every refusal to the resolvers' path."""
         try:
             document = parse(query, max_tokens=self.limits.max_tokens)
         except GraphQLError:
-            return None  # the resolvers' path words syntax errors
+            return None
         if validate(self.schema, document, self.rules):
             return None
         operation = get_operation_ast(document, operation_name)
         if not isinstance(operation, OperationDefinitionNode):
             return None
+        return document, operation
+
+    def _compile(self, query: str, operation_name: str | None) -> Operation | None:
+        found = self.validated(query, operation_name)
+        if found is None:
+            return None
+        document, operation = found
         try:
             op = compile_operation(self.schema, document, operation, HANDLERS, ROOTS)
         except t.Unplannable:

@@ -1,0 +1,122 @@
+"""Planned subscriptions: the subscription's own resolver still produces its events (the feeds,
+filters and replay of schema/subscriptions.py), but each event's selection — the fact, its
+relations, the event fields — is read by one planned SQL statement over the event's documents
+instead of per-field resolvers. A shared subscription (api/graphql/shared.py) runs this once per
+event for all its subscribers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+from graphql import FieldNode, GraphQLError, GraphQLObjectType, OperationType, get_named_type, get_operation_ast, parse
+from graphql.execution.values import get_argument_values, get_variable_values
+from strawberry.utils.str_converters import to_camel_case
+
+from db.errors import NewsfactsError
+from db.plan import tree as t
+from db.plan.sql import Statement, statement
+from schema.errors import format_error
+from schema.limits import query_cost
+from schema.plan.compile import STRAWBERRY, Compiler, Entry, _root_node
+from schema.plan.fields import HANDLERS
+from schema.plan.run import Connect, Planner
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    key: str
+    node: FieldNode
+    definition: Any
+    obj: t.Obj
+    operation: Any
+    document: Any
+
+
+def plan(planner: Planner, query: str, operation_name: str | None) -> LivePlan | None:
+    """The plan of a subscription operation's payload selection, or None for the resolvers."""
+    compiled = planner.validated(query, operation_name)
+    if compiled is None:
+        return None
+    document, operation = compiled
+    if operation.operation is not OperationType.SUBSCRIPTION:
+        return None
+    root_type = planner.schema.subscription_type
+    assert root_type is not None
+    compiler = Compiler(planner.schema, document, operation, HANDLERS, {})
+    try:
+        roots = compiler.collect(root_type, [Entry(_root_node(operation), ())])
+        if len(roots) != 1:
+            return None
+        ((key, entries),) = roots.items()
+        if len(entries) != 1 or entries[0].conditions:
+            return None
+        definition = root_type.fields[entries[0].node.name.value]
+        payload = get_named_type(definition.type)
+        assert isinstance(payload, GraphQLObjectType)
+        obj = compiler.object(payload, entries, None)
+    except t.Unplannable:
+        return None
+    return LivePlan(key, entries[0].node, definition, obj, operation, document)
+
+
+def is_subscription(query: str, operation_name: str | None) -> bool:
+    """Whether the request runs a subscription (queries and mutations over WebSocket are not counted)."""
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return False
+    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+
+
+def _payload(value: Any) -> dict[str, Any]:
+    """The documents behind one event the subscription resolver yielded: an Event carries its
+    own; a change (ClaimChange…) carries its event's and its fact's."""
+    doc = getattr(value, "doc", None)
+    if isinstance(doc, dict):
+        return doc
+    return {name: getattr(value, name).doc for name in vars(value) if hasattr(getattr(value, name), "doc")}
+
+
+async def stream(
+    planner: Planner, live: LivePlan, variables: dict[str, Any] | None, context: Any, connect: Connect
+) -> AsyncIterator[tuple[str, bytes]] | None:
+    """("next" | "error", payload bytes) frames for one subscription, or None when its variables
+    or cost send it to the resolvers before anything is sent."""
+    coerced = get_variable_values(planner.schema, live.operation.variable_definitions or (), variables or {})
+    if isinstance(coerced, list):
+        return None
+    name = live.operation.name.value if live.operation.name else None
+    cost = query_cost(planner.schema, live.document, variables, name)
+    if cost > planner.limits.max_cost:
+        return None
+    return _frames(planner, live, coerced, context, connect)
+
+
+def _constant(doc: dict[str, Any]) -> t.Bind:
+    return lambda _variables: doc
+
+
+async def _frames(
+    planner: Planner, live: LivePlan, coerced: Any, context: Any, connect: Connect
+) -> AsyncIterator[tuple[str, bytes]]:
+    field = live.definition.extensions[STRAWBERRY]
+    try:
+        args = get_argument_values(live.definition, live.node, coerced)
+        kwargs = {a.python_name: args.get(a.graphql_name or to_camel_case(a.python_name)) for a in field.arguments}
+        events = field.base_resolver.wrapped_func(None, SimpleNamespace(context=context), **kwargs)
+        async for value in events:
+            stmt = Statement(coerced, collect_ids=False)
+            payload = _payload(value)
+            sql = stmt.root(t.Payload(live.obj, _constant(payload)))
+            async with connect() as conn:
+                row = await conn.fetchrow(statement([sql], collect_ids=False), *stmt.params.values)
+            assert row is not None  # the statement selects from a one-row FROM
+            yield "next", b'{"data":{"' + live.key.encode() + b'":' + row[0].encode() + b"}}"
+    except NewsfactsError as exc:
+        # As the resolvers' path reports a stream that could not start: the error alone, unlocated.
+        error = GraphQLError(str(exc), original_error=exc)
+        yield "error", orjson.dumps([format_error(error, production=planner.production)])

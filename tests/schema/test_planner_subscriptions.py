@@ -1,0 +1,124 @@
+"""Subscriptions read through plans answer what the resolvers answer: the same subscriptions, held
+on a server with the planner and one without (one database, one Redis), receive identical frames
+for the same writes — typed fact fragments with relations, change payloads, argument refusals —
+and /metrics shows the planned server executed them planned."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.settings import Settings
+from tests.api.live_events import api_key, bearer, graphql_ws, next_message
+from tests.services import LiveServer
+
+pytestmark = pytest.mark.anyio
+
+SUBSCRIPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        """subscription($types: [EventType!]) { events(types: $types) { __typename id sequence type objectType objectId
+             objectVersion createdAt fact { __typename id version ... on Claim { statement quoteType status
+               speaker { name kind } speakerDescription references { charStart quoteText article { headline } }
+               revisions { version changeKind reason } }
+             ... on Actor { name roles { title } claimsAsSpeaker(first: 2) { totalCount nodes { id } } } } } }""",
+        {"types": ["CLAIM_CREATED", "CLAIM_CORRECTED", "ACTOR_CREATED"]},
+    ),
+    (
+        """subscription { claimChanged { ev: event { type objectVersion } claim { id statement quote
+             speaker { id name } reportedBy { name } subjects { name } relatedClaims { nodes { id } } } } }""",
+        {},
+    ),
+    (
+        "subscription($s: ID) { claimChanged(speakerId: $s) { claim { statement } } }",
+        {"s": "not-an-actor"},
+    ),
+    (
+        """subscription { deploymentChanged { event { type } deployment { status deployer { name }
+             assets { assetType quantity { amount approximation originalText } } region { name } } } }""",
+        {},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def paired(settings: Settings) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """A server with the planner and one without, over the session database and Redis."""
+    planned = LiveServer(dataclasses.replace(settings, graphql_planner=True)).start()
+    resolved = LiveServer(dataclasses.replace(settings, graphql_planner=False)).start()
+    try:
+        yield planned, resolved
+    finally:
+        planned.stop()
+        resolved.stop()
+
+
+async def _collect(ws: Any, want: dict[str, int], timeout: float = 10.0) -> dict[str, list[dict[str, Any]]]:
+    """Frames by operation id until each has ``want[id]`` of them (errors and completes count)."""
+    got: dict[str, list[dict[str, Any]]] = {op: [] for op in want}
+    while any(len(got[op]) < n for op, n in want.items()):
+        message = await next_message(ws, timeout)
+        got.setdefault(message["id"], []).append(message)
+    return got
+
+
+def _planned_subscriptions(metrics: bytes) -> float:
+    found = re.search(
+        rb'^newsfacts_graphql_subscription_executions_total\{path="planned"\} ([0-9.e+]+)$', metrics, re.M
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_planned_subscriptions_send_the_resolvers_frames(
+    paired: tuple[LiveServer, LiveServer], database_url: str
+) -> None:
+    planned, resolved = paired
+    key = await api_key(database_url, "write")
+    async with httpx.AsyncClient(timeout=10) as client, graphql_ws(planned.url) as a, graphql_ws(resolved.url) as b:
+        before = _planned_subscriptions((await client.get(planned.url + "/metrics")).content)
+        for ws in (a, b):
+            for n, (query, variables) in enumerate(SUBSCRIPTIONS):
+                await ws.send(
+                    json.dumps(
+                        {"id": f"s{n}", "type": "subscribe", "payload": {"query": query, "variables": variables}}
+                    )
+                )
+        await asyncio.sleep(0.5)  # both servers' feeds are live before the writes
+        headers = bearer(key)
+        frames_a: dict[str, list[dict[str, Any]]] = {}
+        frames_b: dict[str, list[dict[str, Any]]] = {}
+
+        async def settle(want: dict[str, int]) -> None:
+            """Both servers delivered the write's frames: the next write cannot change what they read."""
+            for ws, frames in ((a, frames_a), (b, frames_b)):
+                for op, got in (await _collect(ws, want)).items():
+                    frames.setdefault(op, []).extend(got)
+
+        await settle({"s2": 1})  # the refusal comes at once
+        new_actor = {"kind": "person", "name": "Sub Scriber"}
+        actor = (await client.post(planned.url + "/v1/actors", json=new_actor, headers=headers)).json()
+        await settle({"s0": 1})
+        article = (await client.get(planned.url + "/v1/articles", params={"limit": 1})).json()["data"][0]
+        quote = article["body"][:20]
+        claim = {"statement": "A planned statement.", "quoteType": "direct", "quote": quote, "speaker": actor["id"],
+                 "references": [{"article": article["id"], "charStart": 0, "charEnd": len(quote), "quoteText": quote}]}  # fmt: skip
+        created = await client.post(planned.url + "/v1/claims", json=claim, headers=headers)
+        assert created.status_code == 201, created.text
+        await settle({"s0": 1, "s1": 1})
+        correction = {"changes": {"statement": "A corrected statement."}, "reason": "wording"}
+        path = f"/v1/claims/{created.json()['id']}/corrections"
+        fixed = await client.post(planned.url + path, json=correction, headers=headers)
+        assert fixed.status_code in (200, 201), fixed.text
+        await settle({"s0": 1, "s1": 1})
+        after = _planned_subscriptions((await client.get(planned.url + "/metrics")).content)
+    assert frames_a == frames_b
+    assert [m["type"] for m in frames_a["s2"]] == ["error"]
+    assert frames_a["s2"][0]["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert frames_a["s0"][2]["payload"]["data"]["events"]["fact"]["speaker"]["name"] == "Sub Scriber"
+    assert after - before >= len(SUBSCRIPTIONS)
