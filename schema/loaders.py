@@ -24,6 +24,12 @@ RelatedKey = tuple[str, str, str, int, str | None]
 RelatedPage = tuple[list[dict[str, Any]], list[str], bool]
 
 
+# A loader's future is shared by every resolver that asked for the same key, and asyncio cancels
+# the future a cancelled task awaits: when graphql-core cancels the siblings of a field whose
+# non-null error nulled their parent, a bare await would cancel the future under every other
+# resolver too, and their CancelledError escaped as a 500. Resolvers await loader futures shielded.
+
+
 class Loaders:
     def __init__(self, connect: Connect, touched: set[str] | None = None) -> None:
         self._connect = connect
@@ -53,7 +59,7 @@ class Loaders:
         if fact_id is None:
             return None
         future = self.by_kind[kind].load(fact_id)
-        return future.result() if future.done() else future  # type: ignore[attr-defined]
+        return future.result() if future.done() else asyncio.shield(future)  # type: ignore[attr-defined]
 
     def facts(self, kind: str, ids: Sequence[str] | None) -> Any:
         """The objects of several facts (missing ones left out): a list when all are loaded, else
@@ -106,4 +112,4 @@ class Loaders:
 
 
 async def _present(futures: list[Any]) -> list[Any]:
-    return [o for o in await asyncio.gather(*futures) if o is not None]
+    return [o for o in await asyncio.gather(*map(asyncio.shield, futures)) if o is not None]

@@ -39,7 +39,7 @@ class Fact(Node):
 
     @strawberry.field(description="Every version of this fact, oldest first.")
     async def revisions(self, info: Info[Context, None]) -> list[Revision]:
-        return from_docs(Revision, await info.context.loaders.revisions.load(self.id))
+        return from_docs(Revision, await asyncio.shield(info.context.loaders.revisions.load(self.id)))
 
 
 def check_id(value: str, kind: str | None = None, *, argument: str = "id") -> str:
@@ -120,10 +120,10 @@ async def related(
     size = page_size(first, None)
     after_id = pagination.decode(after, order="createdAt", param="after").id if after else None
     loaders = info.context.loaders
-    docs, cursors, more = await loaders.related.load((kind, relation, parent_id, size, after_id))
+    docs, cursors, more = await asyncio.shield(loaders.related.load((kind, relation, parent_id, size, after_id)))
 
     def counter() -> Awaitable[int]:
-        return loaders.related_count.load((kind, relation, parent_id))
+        return asyncio.shield(loaders.related_count.load((kind, relation, parent_id)))
 
     cls = class_for(kind)
     nodes: list[Any] = [from_doc(cls, d) for d in docs]
