@@ -1,4 +1,4 @@
--- 0005_cursor_function: keyset cursors rendered by PostgreSQL, for the GraphQL read planner
+-- 0006_cursor_function: keyset cursors rendered by PostgreSQL, for the GraphQL read planner
 -- (db/plan/), which builds whole responses in SQL. Byte-for-byte what db/pagination.encode makes:
 -- url-safe base64 of the compact JSON array [order, sort key, id], without padding. Inlined by the
 -- planner (a one-expression SQL function), so it costs what the expression costs.
