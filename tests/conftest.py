@@ -18,7 +18,7 @@ from api.settings import Settings
 from db.migrate import migrate
 from db.pool import connect, create_pool
 from db.seed import seed
-from tests.services import LiveServer
+from tests.services import TEST_SECRET_KEYS, LiveServer
 
 
 @pytest.fixture(scope="session")
@@ -121,6 +121,7 @@ def settings(database_url: str, redis_url: str, tmp_root: Path) -> Settings:
         environment="test",
         rate_limit_anonymous=1_000_000,
         rate_limit_key=1_000_000,
+        webhook_secret_keys=(TEST_SECRET_KEYS,),
     )
 
 

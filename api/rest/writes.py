@@ -12,11 +12,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api import idempotency
+from api import body, idempotency
 from api.auth import authenticate, require
 from api.rest import etags
 from api.rest.resources import COLLECTIONS
@@ -26,7 +25,6 @@ from db import writes
 from db.errors import (
     BadUserInput,
     FieldError,
-    PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
     VersionConflict,
@@ -45,7 +43,7 @@ def _fail(where: tuple[str | int, ...], code: str, message: str, *, cls: type[Ba
     raise cls(f"{'/'.join(map(str, where))}: {message}", errors=[FieldError(where, code, message)])
 
 
-async def _body(request: Request, *, allowed: tuple[str, ...]) -> tuple[bytes, Any]:
+async def _body(request: Request, *, allowed: tuple[str, ...]) -> tuple[bytes, dict[str, Any]]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in allowed:
         _fail(
@@ -54,17 +52,8 @@ async def _body(request: Request, *, allowed: tuple[str, ...]) -> tuple[bytes, A
             f"must be one of: {', '.join(allowed)}",
             cls=UnsupportedMediaType,
         )
-    limit = get_state(request).settings.max_body_bytes
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            _fail(("body",), "PAYLOAD_TOO_LARGE", f"is larger than {limit} bytes", cls=PayloadTooLarge)
-    try:
-        return raw, orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        _fail(("body",), "INVALID_JSON", f"is not valid JSON: {exc}")
-        raise AssertionError("unreachable") from exc
+    raw = await body.read(request, get_state(request).settings.max_body_bytes)
+    return raw, body.parse_object(raw)
 
 
 def _reason(request: Request) -> str | None:
