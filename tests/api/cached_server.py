@@ -14,7 +14,7 @@ from api.settings import Settings
 from tests.services import LiveServer
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cached_server(settings: Settings) -> Iterator[LiveServer]:
     """The app over real HTTP with CACHE_ENABLED on (the session's shared server has it off)."""
     live = LiveServer(dataclasses.replace(settings, cache_enabled=True)).start()
