@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint check schema migrate seed bench clean
+.PHONY: install run test fuzz lint check schema migrate seed bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: install
 ## test: the whole suite against real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL/TEST_REDIS_URL)
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## fuzz: the property-based and schemathesis suites with many examples and fresh randomness
+fuzz: install
+	NEWSFACTS_FUZZ_EXAMPLES=300 NEWSFACTS_FUZZ_RANDOM=1 $(BIN)/pytest tests/api/test_fuzz.py tests/contract/test_schemathesis.py $(PYTEST_ARGS)
 
 ## lint: formatting, lint rules and strict typing
 lint: install
