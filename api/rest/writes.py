@@ -9,6 +9,7 @@ Every write honours ``Idempotency-Key`` (api/idempotency.py); item writes honour
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Any
 
@@ -32,6 +33,7 @@ from db.errors import (
 from db.pool import Conn
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
+_QUOTED = re.compile(r'^"[^"]+"$')
 WRITE_PARAMS = frozenset({"reason"})
 CORRECTION_FIELDS = frozenset({"changes", "reason"})
 MAX_REASON = 2000
@@ -75,6 +77,13 @@ def _expected_version(request: Request, fact_id: str) -> int | None:
     tags = etags.parse_tags(header)
     if tags is None or "*" in tags:
         return None
+    if not tags or not all(_QUOTED.match(t) for t in tags):
+        # Malformed (empty, unquoted) is a bad request, not a failed precondition: 412 says the
+        # tag was understood and names another version.
+        raise BadUserInput(
+            "If-Match must be '*' or entity tags such as \"<id>.v<version>\"",
+            errors=[FieldError(("header", "If-Match"), "INVALID_VALUE", "must be '*' or quoted entity tags")],
+        )
     for tag in tags:
         version = etags.version_of(tag)
         if version is not None and tag == etags.etag(fact_id, version):
@@ -83,8 +92,11 @@ def _expected_version(request: Request, fact_id: str) -> int | None:
 
 
 async def _principal(request: Request) -> str:
+    """The writer, once it may write; a malformed Idempotency-Key is refused here, before any
+    other check (a bad request is a 400 whatever its preconditions would have said)."""
     principal = await authenticate(request)
     require(principal, "write", anonymous_reads=False)
+    idempotency.key_of(request)
     return f"key:{principal.key_id}"
 
 
@@ -111,8 +123,9 @@ async def update(request: Request, kind: str) -> Response:
     changed_by = await _principal(request)
     fact_id = request.path_params["id"]
     reason = _reason(request)
-    expected = _expected_version(request, fact_id)
+    # A malformed request (400) is refused before its precondition is judged (412).
     raw, patch = await _body(request, allowed=JSON_TYPES)
+    expected = _expected_version(request, fact_id)
 
     async def write(conn: Conn) -> Response:
         doc = await writes.update(
@@ -127,10 +140,7 @@ async def correct(request: Request, kind: str) -> Response:
     changed_by = await _principal(request)
     fact_id = request.path_params["id"]
     _reason(request)  # refuses unknown parameters; the reason travels in the body here
-    expected = _expected_version(request, fact_id)
     raw, body = await _body(request, allowed=("application/json",))
-    if not isinstance(body, dict):
-        _fail((), "INVALID_TYPE", "must be an object with changes and reason", cls=ValidationFailed)
     errors = [FieldError((k,), "UNKNOWN_FIELD", "is not a field here (allowed: changes, reason)") for k in body]
     errors = [e for e in errors if e.path[0] not in CORRECTION_FIELDS]
     if not isinstance(body.get("changes"), dict):
@@ -142,6 +152,7 @@ async def correct(request: Request, kind: str) -> Response:
         errors.append(FieldError(("reason",), "TOO_LONG", f"must be at most {MAX_REASON} characters"))
     if errors:
         raise ValidationFailed(f"{len(errors)} invalid field(s) at {errors[0].pointer()}", errors=errors)
+    expected = _expected_version(request, fact_id)
 
     async def write(conn: Conn) -> Response:
         try:
