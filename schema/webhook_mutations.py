@@ -4,7 +4,6 @@ URL policy (Context.webhooks) and codes. Refusals the caller can fix are typed `
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -14,7 +13,6 @@ from strawberry.types import Info
 
 from db import webhooks
 from db.errors import BadUserInput, Conflict, NotFound
-from db.events import EVENT_TYPES
 from db.webhooks import rules
 from schema.common import DateTime
 from schema.context import Context
@@ -30,9 +28,6 @@ from schema.webhooks import (
     webhook_policy,
 )
 
-MAX_GRACE_SECONDS = 7 * 86400
-_EVENT_TYPES = frozenset(EVENT_TYPES)
-_EVENT_TYPE_RE = re.compile(r"^[a-z]+\.[a-z]+$")
 P = TypeVar("P")
 
 

@@ -3,7 +3,6 @@ replay) and the delivery log (per endpoint, per event, one delivery, redeliver).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,12 +20,8 @@ from api.webhooks import delivery, keyring, signing
 from db import pagination, webhooks
 from db.errors import BadUserInput, Conflict, FieldError, NotFound, ValidationFailed
 from db.ids import is_id
-from db.registry import LOAD_ORDER
 from db.webhooks import rules
 
-CHANGE_KINDS = ("created", "updated", "corrected", "retracted")
-EVENT_TYPES = frozenset(f"{kind}.{change}" for kind in LOAD_ORDER for change in CHANGE_KINDS)
-_EVENT_TYPE_RE = re.compile(r"^[a-z]+\.[a-z]+$")
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 JSON_TYPES = ("application/json", "application/merge-patch+json")
