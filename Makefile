@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint check schema migrate seed bench clean
+.PHONY: install run test fuzz fault lint check schema migrate seed bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,14 @@ test: install
 	# The explorer's browser tests drive Debian's chromium (never a downloaded one: no `playwright install`).
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## fuzz: the property-based and schemathesis suites with many examples and fresh randomness
+fuzz: install
+	NEWSFACTS_FUZZ_EXAMPLES=300 NEWSFACTS_FUZZ_RANDOM=1 $(BIN)/pytest tests/api/test_fuzz.py tests/contract/test_schemathesis.py $(PYTEST_ARGS)
+
+## fault: the fault suite with 10-second outages (make test runs it with 1-second ones), printing its table
+fault: install
+	FAULT_SECONDS=10 $(BIN)/pytest tests/fault -s $(PYTEST_ARGS)
 
 ## lint: formatting, lint rules and strict typing
 lint: install

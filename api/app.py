@@ -12,6 +12,7 @@ from api.rest import events as rest_events
 from api.rest import webhook_endpoints as rest_webhooks
 from api.rest import writes as rest_writes
 from api.settings import Settings
+from api.webhooks import keyring
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -33,6 +34,8 @@ def create_app(settings: Settings) -> Starlette:
         middleware=middleware.stack(settings),
         exception_handlers=problems.exception_handlers(settings),
         lifespan=make_lifespan(
-            settings, on_start=[metrics.start, events.start, cache.start], on_stop=[cache.stop, events.stop]
+            settings,
+            on_start=[keyring.start, metrics.start, events.start, cache.start],
+            on_stop=[cache.stop, events.stop],
         ),
     )

@@ -13,7 +13,7 @@ from starlette.requests import HTTPConnection
 
 from api.state import State, get_state
 from db import keys
-from db.errors import Forbidden, Unauthenticated
+from db.errors import Forbidden, Unauthenticated, from_database
 
 KEY_CACHE_SECONDS = 30.0
 _CACHE_MAX = 10_000
@@ -78,8 +78,17 @@ async def principal_for_token(state: State, token: str | None, client: str) -> P
     digest = keys.hash_secret(token)
     hit, key = cache.get(digest)
     if not hit:
-        async with state.pool.acquire() as conn:
-            key = await keys.authenticate(conn, token)
+        try:
+            async with state.pool.acquire() as conn:
+                key = await keys.authenticate(conn, token)
+        except Exception as exc:
+            # An outage while looking the key up is UNAVAILABLE, a NewsfactsError: the middleware
+            # that authenticate early (rate limits, cache) treat it like any refusal, and the
+            # handler answers it as a 503 with Retry-After (REST) or extensions.code (GraphQL).
+            mapped = from_database(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
         cache.put(digest, key)
     if key is None:
         raise Unauthenticated("the API key is unknown or revoked")

@@ -1,4 +1,4 @@
-"""The ``newsfacts`` command: serve, migrate, seed, load, generate, keys. Each command resolves its
+"""The ``newsfacts`` command: serve, migrate, seed, load, generate, keys, secrets. Each command resolves its
 services the same way as the server: the URLs in the environment, or the embedded stack."""
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ import orjson
 
 from api.embedded import EmbeddedStack, ensure_services
 from api.settings import Settings
-from db import bulk, generate, keys
+from api.webhooks import keyring
+from db import bulk, generate, keys, webhooks
 from db.migrate import migrate
 from db.pool import Conn, connect
+from db.secrets import SecretBox
 from db.seed import seed
 
 log = logging.getLogger("newsfacts")
@@ -135,6 +137,24 @@ def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
     return _with_db(settings, body)
 
 
+def cmd_secrets_new_key(settings: Settings, args: argparse.Namespace) -> int:
+    print(SecretBox.new_key_spec(args.id))
+    return 0
+
+
+def cmd_secrets_rotate_key(settings: Settings, args: argparse.Namespace) -> int:
+    """Re-seal every webhook secret under the first key of WEBHOOK_SECRET_KEYS (the others must
+    still be listed, to open what they sealed); afterwards the old keys can be removed."""
+    box = keyring.secret_box(settings)
+
+    async def body(conn: Conn) -> int:
+        changed = await webhooks.reseal(conn, box, only_unsealed=False)
+        print(f"re-sealed {changed} webhook endpoint(s) under key {box.current!r}", file=sys.stderr)
+        return 0
+
+    return _with_db(settings, body)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -241,6 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--scope", choices=keys.SCOPES, required=True)
     create.add_argument("--name", default="cli")
     create.set_defaults(func=cmd_keys_create)
+
+    secrets_parser = sub.add_parser("secrets", help="the key that seals webhook signing secrets")
+    secrets_sub = secrets_parser.add_subparsers(dest="secrets_command", required=True)
+    new_key = secrets_sub.add_parser("new-key", help="print a fresh id:key entry for WEBHOOK_SECRET_KEYS")
+    new_key.add_argument("--id", default=None, help="the key's id (default: random)")
+    new_key.set_defaults(func=cmd_secrets_new_key)
+    rotate = secrets_sub.add_parser("rotate-key", help="re-seal every webhook secret under the first key")
+    rotate.set_defaults(func=cmd_secrets_rotate_key)
     return parser
 
 

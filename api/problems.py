@@ -1,5 +1,7 @@
-"""RFC 9457 problem+json: how every NewsfactsError (and anything unexpected) leaves over HTTP.
-Each error code has a stable ``type`` URI; validation errors list every bad field as a JSON pointer."""
+"""RFC 9457 problem+json: how every NewsfactsError (and anything unexpected) leaves over HTTP — the
+only renderer REST has. Each error code has a stable ``type`` URI; validation errors list every bad
+field as a JSON pointer (and, for query, header and path parameters, the parameter's name). Database
+outages are translated by db.errors.from_database into 503 UNAVAILABLE with ``Retry-After``."""
 
 from __future__ import annotations
 
@@ -13,18 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.settings import Settings
-from db.errors import NewsfactsError, from_postgres
+from db.errors import NewsfactsError, code_for_status, from_database
 
 log = logging.getLogger("newsfacts.errors")
 
 TYPE_BASE = "https://newsfacts.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
-
-_HTTP_CODES = {
-    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE", 409: "CONFLICT", 412: "VERSION_CONFLICT", 413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE", 422: "BAD_USER_INPUT", 429: "RATE_LIMITED",
-}  # fmt: skip
+# Where a FieldError path can start besides the body: the parameter it names is echoed by name.
+PARAMETER_LOCATIONS = ("query", "header", "path")
 
 
 def problem_type(code: str) -> str:
@@ -58,13 +56,25 @@ def problem(
 
 
 def from_error(exc: NewsfactsError, *, instance: str | None = None) -> Response:
-    errors = [{"pointer": e.pointer(), "code": e.code, "detail": e.message} for e in exc.errors]
+    """The problem+json of ``exc``: its code, one ``errors[]`` entry per bad field or parameter, and
+    ``Retry-After`` when the error says how long to wait (RATE_LIMITED, UNAVAILABLE)."""
+    errors: list[dict[str, Any]] = []
+    for e in exc.errors:
+        item: dict[str, Any] = {"pointer": e.pointer(), "code": e.code, "detail": e.message}
+        if len(e.path) >= 2 and e.path[0] in PARAMETER_LOCATIONS:
+            item["in"], item["parameter"] = e.path[0], str(e.path[1])
+        errors.append(item)
     extra = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | bool)}
     headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
     return problem(exc.status, exc.code, exc.title, exc.detail, instance=instance, errors=errors, headers=headers)
 
 
 def exception_handlers(settings: Settings) -> dict[Any, Any]:
+    def internal(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        detail = "an unexpected error occurred" if settings.production else f"{type(exc).__name__}: {exc}"
+        return problem(500, "INTERNAL", "Internal error", detail, instance=request.url.path)
+
     async def on_newsfacts_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, NewsfactsError)
         if exc.status >= 500:
@@ -73,23 +83,29 @@ def exception_handlers(settings: Settings) -> dict[Any, Any]:
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+        code = code_for_status(exc.status_code)
         title = code.replace("_", " ").capitalize()
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, code, title, str(exc.detail), instance=request.url.path, headers=headers)
 
-    async def on_postgres_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, asyncpg.PostgresError)
-        return from_error(from_postgres(exc), instance=request.url.path)
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        # Connection refused/reset/closed, pool timeouts, shutdown SQLSTATEs: 503 + Retry-After. The
+        # cause goes to the log only — its text names hosts and sockets, in production or not.
+        mapped = from_database(exc)
+        if mapped is None:
+            return internal(request, exc)
+        if mapped.status >= 500:
+            log.warning("%s %s: %s (%s: %s)", request.method, request.url.path, mapped.code, type(exc).__name__, exc)
+        return from_error(mapped, instance=request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        detail = "an unexpected error occurred" if settings.production else f"{type(exc).__name__}: {exc}"
-        return problem(500, "INTERNAL", "Internal error", detail, instance=request.url.path)
+        return internal(request, exc)
 
     return {
         NewsfactsError: on_newsfacts_error,
         HTTPException: on_http_error,
-        asyncpg.PostgresError: on_postgres_error,
+        asyncpg.PostgresError: on_database_error,
+        asyncpg.InterfaceError: on_database_error,
+        OSError: on_database_error,
         Exception: on_unexpected,
     }

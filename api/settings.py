@@ -70,6 +70,8 @@ class Settings:
     webhook_retry_after_max_seconds: int = 36_000
     webhook_disable_after_hours: int = 120
     webhook_secret_grace_hours: int = 24
+    # id:base64key entries sealing stored signing secrets; the first seals, all open (api/webhooks/keyring.py).
+    webhook_secret_keys: tuple[str, ...] = ()
     webhook_concurrency: int = 32
     webhook_endpoint_concurrency: int = 4
     public_url: str = ""

@@ -119,7 +119,13 @@ async def reset(conn: Conn) -> None:
 
 async def register(conn: Conn, url: str) -> str:
     row = await create_endpoint(
-        conn, url=url, description=None, enabled_events=["*"], secret="whsec_" + "A" * 43 + "=", created_by="bench"
+        conn,
+        None,
+        url=url,
+        description=None,
+        enabled_events=["*"],
+        secret="whsec_" + "A" * 43 + "=",
+        created_by="bench",
     )
     return str(row["id"])
 

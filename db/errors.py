@@ -4,6 +4,7 @@ with a stable ``code``; REST renders it as problem+json (api/problems.py), Graph
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,8 +55,36 @@ class ValidationFailed(BadUserInput):
 
 
 class PayloadTooLarge(BadUserInput):
+    code = "PAYLOAD_TOO_LARGE"
     status = 413
     title = "Payload too large"
+
+
+class MalformedBody(BadUserInput):
+    """A request body no transport can take apart (api/body.py): each reason has its own code, all 400."""
+
+    code = "INVALID_JSON"
+    title = "Malformed body"
+
+
+class InvalidUtf8(MalformedBody):
+    code = "INVALID_UTF8"
+
+
+class InvalidJson(MalformedBody):
+    code = "INVALID_JSON"
+
+
+class NestingTooDeep(MalformedBody):
+    code = "NESTING_TOO_DEEP"
+
+
+class NumberTooLarge(MalformedBody):
+    code = "NUMBER_TOO_LARGE"
+
+
+class BodyNotObject(MalformedBody):
+    code = "BODY_NOT_OBJECT"
 
 
 class NotFound(NewsfactsError):
@@ -98,6 +127,51 @@ class UnsupportedMediaType(BadUserInput):
     title = "Unsupported media type"
 
 
+class MethodNotAllowed(NewsfactsError):
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+    title = "Method not allowed"
+
+
+class NotAcceptable(NewsfactsError):
+    code = "NOT_ACCEPTABLE"
+    status = 406
+    title = "Not acceptable"
+
+
+class HttpError(NewsfactsError):
+    """An HTTP-level refusal with a status no other code covers (the router's, a middleware's)."""
+
+    code = "HTTP_ERROR"
+    status = 400
+    title = "HTTP error"
+
+
+class TooManySubscriptions(NewsfactsError):
+    """One more GraphQL subscription than a WebSocket connection may run (SUBSCRIPTIONS_PER_CONNECTION)."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"
+    status = 429
+    title = "Too many subscriptions"
+
+
+class PersistedQueryNotFound(NewsfactsError):
+    """An automatic persisted query's hash the server has not stored yet: the client resends the
+    document. Answered as a GraphQL error with HTTP 200, as Apollo clients expect for the retry."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
+    status = 200
+    title = "Persisted query not found"
+
+
+class PersistedQueryNotAllowed(NewsfactsError):
+    """A document outside the allow-list while GRAPHQL_PERSISTED_ONLY is on (HTTP 200, as above)."""
+
+    code = "PERSISTED_QUERY_NOT_ALLOWED"
+    status = 200
+    title = "Persisted query not allowed"
+
+
 class IdempotencyKeyReused(NewsfactsError):
     """An Idempotency-Key sent again with a different request than the one it first came with."""
 
@@ -126,10 +200,49 @@ class RateLimited(NewsfactsError):
     title = "Too many requests"
 
 
-class ServiceUnavailable(NewsfactsError):
+# How long a client is asked to wait when the database is away: PostgreSQL restarts and failovers
+# take seconds, and a short hint keeps well-behaved clients from hammering a recovering server.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 2
+
+
+class Unavailable(NewsfactsError):
+    """The database (or another store) is unreachable, refusing connections, shutting down or timed
+    out: nothing was half-done, the same request may be retried after ``retry_after`` seconds."""
+
     code = "UNAVAILABLE"
     status = 503
     title = "Service unavailable"
+
+    def __init__(
+        self,
+        detail: str = "the database is unavailable; retry shortly",
+        *,
+        retry_after: int = UNAVAILABLE_RETRY_AFTER_SECONDS,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
+
+
+# The name earlier modules import; one class, one code.
+ServiceUnavailable = Unavailable
+
+
+# Status → code for refusals that arrive as a bare HTTP status (Starlette's HTTPException, a
+# framework's 4xx) rather than a NewsfactsError: every transport renders them with this one table.
+# 400 is BAD_USER_INPUT, the catalogue's code for any malformed request, on REST and GraphQL alike
+# (a separate BAD_REQUEST would be a second name for the same meaning); 422 likewise.
+HTTP_CODES: dict[int, str] = {
+    400: BadUserInput.code, 401: Unauthenticated.code, 403: Forbidden.code, 404: NotFound.code,
+    405: MethodNotAllowed.code, 406: NotAcceptable.code, 409: Conflict.code, 410: CursorExpired.code,
+    412: VersionConflict.code, 413: PayloadTooLarge.code, 415: UnsupportedMediaType.code,
+    422: ValidationFailed.code, 429: RateLimited.code, 503: Unavailable.code,
+}  # fmt: skip
+
+
+def code_for_status(status: int) -> str:
+    """The catalogue code of a bare HTTP status (HTTP_ERROR when no code covers it)."""
+    return HTTP_CODES.get(status, HttpError.code)
 
 
 # SQLSTATE class → our error, for database errors no code path anticipated (PostgREST's table).
@@ -143,9 +256,23 @@ _SQLSTATE: dict[str, type[NewsfactsError]] = {
     "22003": BadUserInput,  # numeric_value_out_of_range
     "22007": BadUserInput,  # invalid_datetime_format
     "22008": BadUserInput,  # datetime_field_overflow
+    "22009": BadUserInput,  # invalid_time_zone_displacement_value
+    "22021": BadUserInput,  # character_not_in_repertoire (a NUL that slipped past validation)
+    "22P05": BadUserInput,  # untranslatable_character
+    "54001": BadUserInput,  # statement_too_complex (input that makes a query too deep)
     "40001": Conflict,  # serialization_failure
     "40P01": Conflict,  # deadlock_detected
-    "57014": ServiceUnavailable,  # query_canceled (statement_timeout)
+    "57014": Unavailable,  # query_canceled (statement_timeout)
+    "57P01": Unavailable,  # admin_shutdown (fast or smart stop)
+    "57P02": Unavailable,  # crash_shutdown
+    "57P03": Unavailable,  # cannot_connect_now (starting up, shutting down, recovering)
+    "53300": Unavailable,  # too_many_connections
+    "53000": Unavailable,  # insufficient_resources
+    "08000": Unavailable,  # connection_exception and its class 08 subclasses, below
+    "08003": Unavailable,  # connection_does_not_exist
+    "08006": Unavailable,  # connection_failure
+    "08001": Unavailable,  # sqlclient_unable_to_establish_sqlconnection
+    "08004": Unavailable,  # sqlserver_rejected_establishment_of_sqlconnection
 }
 
 # Constraint name → (field path, human message). Names, never message text, identify a violation.
@@ -163,6 +290,8 @@ def from_postgres(exc: asyncpg.PostgresError) -> NewsfactsError:
     """Translate a database error into the catalogue, by SQLSTATE and constraint name."""
     sqlstate = getattr(exc, "sqlstate", None) or ""
     cls = _SQLSTATE.get(sqlstate, NewsfactsError)
+    if cls is Unavailable or isinstance(exc, asyncpg.PostgresConnectionError):
+        return Unavailable()
     constraint = getattr(exc, "constraint_name", None)
     if constraint and constraint in _CONSTRAINTS:
         path, message = _CONSTRAINTS[constraint]
@@ -171,6 +300,34 @@ def from_postgres(exc: asyncpg.PostgresError) -> NewsfactsError:
         return NewsfactsError("internal database error")
     detail = f"the database refused the write ({constraint or sqlstate})"
     return cls(detail, constraint=constraint)
+
+
+def from_database(exc: BaseException) -> NewsfactsError | None:
+    """The catalogue error for anything the database layer raised, or None when ``exc`` is not
+    from the database layer (a bug: the caller lets it become INTERNAL). One function for every
+    transport, so an outage is UNAVAILABLE on REST, GraphQL, SSE and in the worker alike:
+
+    - a NewsfactsError is itself;
+    - asyncpg.PostgresError by SQLSTATE and constraint name (``from_postgres``): 57P01/57P02/57P03,
+      53300, class 08 and 57014 (statement timeout) are UNAVAILABLE;
+    - a connection closed under the query (asyncpg InterfaceError "connection is closed", the
+      pool closing) is UNAVAILABLE;
+    - OSError — refused, reset, unreachable, a missing socket file — and TimeoutError (a pool
+      acquire or connect timeout; asyncio.TimeoutError is the same class) are UNAVAILABLE.
+
+    The message never carries the exception's text (it may name hosts and paths): callers log ``exc``."""
+    if isinstance(exc, NewsfactsError):
+        return exc
+    if isinstance(exc, asyncpg.PostgresError):
+        return from_postgres(exc)
+    if isinstance(exc, asyncpg.InterfaceError):
+        text = str(exc).lower()
+        if "closed" in text or "closing" in text or "not connected" in text:
+            return Unavailable()
+        return None
+    if isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError):
+        return Unavailable()
+    return None
 
 
 @dataclass

@@ -24,6 +24,7 @@ MAX_TEXT = 5_000
 MAX_BODY = 500_000
 MAX_LIST = 100
 MAX_GEOJSON_BYTES = 100_000
+MAX_UTC_OFFSET = dt.timedelta(hours=15, minutes=59)
 
 
 @dataclass
@@ -105,7 +106,8 @@ def enum(*values: str) -> Validator:
     allowed = frozenset(values)
 
     def check(value: Any, path: Path, checks: Checks) -> Any:
-        if value not in allowed:
+        # The JSON type first: a list or object is unhashable, so ``in allowed`` would raise.
+        if not isinstance(value, str) or value not in allowed:
             checks.fail(path, "INVALID_ENUM", f"must be one of: {', '.join(values)}")
             return INVALID
         return value
@@ -154,6 +156,11 @@ def timestamp() -> Validator:
             if parsed is not None:
                 if parsed.tzinfo is None:
                     checks.fail(path, "INVALID_DATETIME", "must include a UTC offset, e.g. 2025-10-01T12:00:00Z")
+                    return INVALID
+                offset = parsed.utcoffset()
+                if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+                    # Python takes offsets up to ±23:59; PostgreSQL (and RFC 3339 practice) stop at ±15:59.
+                    checks.fail(path, "INVALID_DATETIME", "has a UTC offset beyond ±15:59")
                     return INVALID
                 return parsed.isoformat()
         checks.fail(path, "INVALID_DATETIME", "must be an ISO 8601 date-time with offset")

@@ -8,31 +8,28 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
 from graphql import GraphQLError
 
-from db.errors import NewsfactsError, from_postgres
+from db.errors import NewsfactsError, from_database
 
 log = logging.getLogger("newsfacts.graphql")
-
-# Codes only the GraphQL transport produces; every other code comes from db/errors.py.
-GRAPHQL_ONLY_CODES = ("PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_ALLOWED", "TOO_MANY_SUBSCRIPTIONS")
 
 
 def _catalogue(cls: type[NewsfactsError]) -> set[str]:
     return {cls.code}.union(*(_catalogue(sub) for sub in cls.__subclasses__()))
 
 
-# Every code a GraphQL client can see: the one catalogue plus the transport's own.
-CODES = tuple(sorted(_catalogue(NewsfactsError) | set(GRAPHQL_ONLY_CODES)))
+# Every code a client can see: the one catalogue (db/errors.py), transport-specific codes included.
+CODES = tuple(sorted(_catalogue(NewsfactsError)))
 _TOKEN_LIMIT = "Document contains more than"
 
 
 def classify(error: GraphQLError) -> tuple[str, str, dict[str, Any]]:
     """(code, client-facing message, extra extensions) of an error."""
     original = error.original_error
-    if isinstance(original, asyncpg.PostgresError):
-        original = from_postgres(original)
+    if original is not None and not isinstance(original, NewsfactsError | GraphQLError):
+        # An outage under a resolver is UNAVAILABLE, as on REST (the one translation).
+        original = from_database(original) or original
     if isinstance(original, NewsfactsError):
         extra: dict[str, Any] = {}
         if original.errors:

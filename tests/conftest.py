@@ -1,7 +1,9 @@
-"""Session-wide real services (PostgreSQL, Redis, a live server) and per-test connections."""
+"""Real services: PostgreSQL and Redis for the session, a database cloned from a migrated and
+seeded template and a live server for each module, and per-test connections."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import uuid
@@ -18,7 +20,7 @@ from api.settings import Settings
 from db.migrate import migrate
 from db.pool import connect, create_pool
 from db.seed import seed
-from tests.services import LiveServer
+from tests.services import TEST_SECRET_KEYS, LiveServer
 
 
 @pytest.fixture(scope="session")
@@ -73,42 +75,59 @@ def _with_database(server_url: str, name: str) -> str:
     return f"{base}/{name}" + (f"?{query}" if query else "")
 
 
-@pytest.fixture(scope="session")
-def database_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh database for the session, migrated and seeded."""
-    import asyncio
+async def _admin(server_url: str, statement: str) -> None:
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
 
-    name = f"nf_test_{uuid.uuid4().hex[:10]}"
+
+@pytest.fixture(scope="session")
+def template_database(postgres_server_url: str) -> Iterator[str]:
+    """A database migrated and seeded once, which every module's database is cloned from."""
+    name = f"nf_tmpl_{uuid.uuid4().hex[:10]}"
 
     async def setup() -> None:
-        admin = await asyncpg.connect(postgres_server_url)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
+        await _admin(postgres_server_url, f'CREATE DATABASE "{name}"')
         conn = await connect(_with_database(postgres_server_url, name))
         try:
             await migrate(conn)
             report = await seed(conn)
             assert report is not None and not report.rejected, report and report.rejected
         finally:
-            await conn.close()
-
-    async def teardown() -> None:
-        admin = await asyncpg.connect(postgres_server_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+            await conn.close()  # CREATE DATABASE … TEMPLATE needs the template without connections
 
     asyncio.run(setup())
-    yield _with_database(postgres_server_url, name)
-    asyncio.run(teardown())
+    yield name
+    asyncio.run(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def database_url(postgres_server_url: str, template_database: str) -> Iterator[str]:
+    """This module's own database, a copy of the template: no module sees another module's rows."""
+    # A file copy of the template, cheaper than migrating and seeding again (about 0.1 s).
+    name = f"nf_test_{uuid.uuid4().hex[:10]}"
+    url = _with_database(postgres_server_url, name)
+
+    async def clone() -> None:
+        await _admin(postgres_server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        # The Redis Stream's name is drawn at migration time: every copy would share the template's
+        # (and the shared Redis), so a module's events would collide with an earlier module's.
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("UPDATE relay_state SET stream = 'newsfacts:events:' || md5(random()::text)")
+        finally:
+            await conn.close()
+
+    asyncio.run(clone())
+    yield url
+    asyncio.run(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
 def settings(database_url: str, redis_url: str, tmp_root: Path) -> Settings:
-    """Settings for the session's live server."""
+    """Settings for the module's live server."""
     # The whole suite calls from 127.0.0.1 as one anonymous client: rate limits stay out of its way
     # here; tests of the limits start their own servers with low limits. Most tests write through
     # the database and read over HTTP at once, faster than any event-driven invalidation, so the
@@ -121,12 +140,13 @@ def settings(database_url: str, redis_url: str, tmp_root: Path) -> Settings:
         environment="test",
         rate_limit_anonymous=1_000_000,
         rate_limit_key=1_000_000,
+        webhook_secret_keys=(TEST_SECRET_KEYS,),
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(settings: Settings) -> Iterator[LiveServer]:
-    """The app served over real HTTP by uvicorn, in a thread of this process."""
+    """The app over real HTTP by uvicorn, in a thread of this process, on the module's database."""
     live = LiveServer(settings).start()
     try:
         yield live
@@ -136,7 +156,7 @@ def server(settings: Settings) -> Iterator[LiveServer]:
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """An asyncpg pool on the session database, for this test."""
+    """An asyncpg pool on the module's database, for this test."""
     p = await create_pool(database_url, min_size=1, max_size=5)
     try:
         yield p
@@ -146,7 +166,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture
 async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection[Any]]:
-    """A connection on the session database; what the test commits stays committed."""
+    """A connection on the module's database; what the test commits stays (for this module)."""
     c = await connect(database_url)
     try:
         yield c

@@ -23,6 +23,11 @@ import uvicorn
 from api.app import create_app
 from api.embedded import free_port
 from api.settings import Settings
+from db.secrets import SecretBox
+
+# One sealing key for the whole session, in the test process and every server or worker it starts
+# (a development key generated per DATA_DIR would differ between them).
+TEST_SECRET_KEYS = SecretBox.new_key_spec("test")
 
 
 def wait_for_http(url: str, timeout: float = 20.0) -> None:
@@ -93,7 +98,13 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.port = self.port or free_port()
-        env = {**os.environ, **self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
+        env = {
+            **os.environ,
+            "WEBHOOK_SECRET_KEYS": TEST_SECRET_KEYS,
+            **self.env,
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+        }
         log = open(self.log_path or os.devnull, "ab")
         try:
             self.process = subprocess.Popen(

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from api.rest import quota, resources, responses
-from db.errors import NewsfactsError
+from api.rest import quota, resources
+from api.rest.params import refuse_unstorable
 
 Handler = Callable[[Request], Awaitable[Response]]
 Operation = tuple[str, str, Handler]
@@ -52,12 +52,11 @@ def read_operations() -> list[Operation]:
 
 
 def _dispatcher(handlers: dict[str, Handler]) -> Handler:
+    # No except here: every refusal leaves through the app's one handler (api/problems.py).
     async def endpoint(request: Request) -> Response:
         method = "GET" if request.method == "HEAD" else request.method
-        try:
-            return await handlers[method](request)
-        except NewsfactsError as exc:
-            return responses.error(exc, request)
+        refuse_unstorable(request)
+        return await handlers[method](request)
 
     return endpoint
 

@@ -16,10 +16,11 @@ from starlette.routing import BaseRoute, Route
 from api.auth import authenticate, require
 from api.events import broadcaster_of
 from api.events.feed import EventFilter, Feed, FeedClosed, parse_types
-from api.rest.responses import error, json_response
+from api.rest.params import refuse_unstorable
+from api.rest.responses import json_response
 from api.state import get_state
 from db import events
-from db.errors import BadUserInput, CursorExpired, FieldError, NewsfactsError
+from db.errors import BadUserInput, CursorExpired, FieldError
 from db.pool import Conn
 
 MAX_LIMIT = 1000
@@ -36,9 +37,10 @@ class EventQuery:
 
 def _int(raw: str, where: tuple[str | int, ...], errors: list[FieldError], *, low: int, high: int) -> int | None:
     try:
-        value = int(raw)
+        # Bounded length first: int() of a 5,000-digit string raises (Python's digit limit).
+        value = int(raw) if len(raw) <= 20 else high + 1
     except ValueError:
-        errors.append(FieldError(where, "INVALID_TYPE", f"must be an integer, not {raw!r}"))
+        errors.append(FieldError(where, "INVALID_TYPE", f"must be an integer, not {raw[:40]!r}"))
         return None
     if not low <= value <= high:
         errors.append(FieldError(where, "OUT_OF_RANGE", f"must be between {low} and {high}"))
@@ -48,6 +50,7 @@ def _int(raw: str, where: tuple[str | int, ...], errors: list[FieldError], *, lo
 
 def parse_query(request: Request, allowed: frozenset[str]) -> EventQuery:
     """The cursor, page size and filters of an events request; every bad parameter is named."""
+    refuse_unstorable(request)
     errors: list[FieldError] = []
     values: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
@@ -87,18 +90,15 @@ def parse_query(request: Request, allowed: frozenset[str]) -> EventQuery:
 
 async def list_events(request: Request) -> Response:
     state = get_state(request)
-    try:
-        require(await authenticate(request), "read", anonymous_reads=state.settings.anonymous_reads)
-        query = parse_query(request, LIST_PARAMS)
-        after = query.after or 0
-        async with state.pool.acquire() as conn:
-            data = await events.list_after(
-                conn, after, limit=query.limit + 1, types=query.filter.types or None, object_id=query.filter.object_id
-            )
-            if after > 0:
-                await _check_retained(conn, after)
-    except NewsfactsError as exc:
-        return error(exc, request)
+    require(await authenticate(request), "read", anonymous_reads=state.settings.anonymous_reads)
+    query = parse_query(request, LIST_PARAMS)
+    after = query.after or 0
+    async with state.pool.acquire() as conn:
+        data = await events.list_after(
+            conn, after, limit=query.limit + 1, types=query.filter.types or None, object_id=query.filter.object_id
+        )
+        if after > 0:
+            await _check_retained(conn, after)
     has_more = len(data) > query.limit
     data = data[: query.limit]
     next_after = data[-1]["sequence"] if data else after
@@ -124,14 +124,11 @@ def _sse(event: dict[str, Any]) -> bytes:
 
 async def stream_events(request: Request) -> Response:
     state = get_state(request)
-    try:
-        require(await authenticate(request), "read", anonymous_reads=state.settings.anonymous_reads)
-        query = parse_query(request, STREAM_PARAMS)
-        if query.after is not None and query.after > 0:
-            async with state.pool.acquire() as conn:
-                await _check_retained(conn, query.after)
-    except NewsfactsError as exc:
-        return error(exc, request)
+    require(await authenticate(request), "read", anonymous_reads=state.settings.anonymous_reads)
+    query = parse_query(request, STREAM_PARAMS)
+    if query.after is not None and query.after > 0:
+        async with state.pool.acquire() as conn:
+            await _check_retained(conn, query.after)
     broadcaster = broadcaster_of(state)
     heartbeat = float(state.settings.event_heartbeat_seconds)
 

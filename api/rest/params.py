@@ -43,6 +43,32 @@ class ItemParams(Common):
     as_of: str | None = None
 
 
+def refuse_unstorable(request: Request) -> None:
+    """Refuse a NUL character in any query or path parameter, naming each: PostgreSQL text cannot
+    hold one, and without this check it would reach the database and fail there."""
+    errors = [
+        FieldError(("query", name), "INVALID_VALUE", "must not contain NUL characters")
+        for name, value in request.query_params.multi_items()
+        if "\x00" in name or "\x00" in value
+    ]
+    errors += [
+        FieldError(("path", name), "INVALID_VALUE", "must not contain NUL characters")
+        for name, value in request.path_params.items()
+        if isinstance(value, str) and "\x00" in value
+    ]
+    if errors:
+        raise _fail(errors)
+
+
+def small_int(raw: str, *, low: int, high: int) -> int | None:
+    """``raw`` as an integer in [low, high], or None: ASCII digits only (``"²".isdigit()`` is true
+    and ``int`` refuses it) and few enough of them that ``int`` never meets its 4,300-digit limit."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
+
+
 def filter_params(t: FactType, fixed: frozenset[str] = frozenset()) -> list[str]:
     """The query-string names of ``t``'s filters (``q`` for full text), minus those the path fixes."""
     inverse = {v: k for k, v in RENAMED.items()}
@@ -120,11 +146,11 @@ def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset(
     common = _common(request, t, values, errors, listing=True)
     params = ListParams(expand=common.expand, fields=common.fields, format=common.format)
     if "limit" in values:
-        raw = values["limit"]
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        limit = small_int(values["limit"], low=1, high=MAX_PAGE)
+        if limit is None:
             errors.append(FieldError(("query", "limit"), "INVALID_LIMIT", f"must be an integer from 1 to {MAX_PAGE}"))
         else:
-            params.limit = int(raw)
+            params.limit = limit
     if "sort" in values:
         raw = values["sort"].strip()
         name = raw.removeprefix("-")

@@ -1,5 +1,5 @@
-"""How REST reads answer: JSON bodies with caching headers, 304s, and problem+json whose
-validation errors name the query parameter at fault."""
+"""How REST reads answer: JSON bodies with caching headers and 304s. Errors are not rendered here:
+they leave through api/problems.py, the one renderer."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-
-from api import problems
-from db.errors import NewsfactsError
 
 # Cache lifetimes (seconds): a single fact changes rarely and carries an ETag to revalidate with;
 # lists change with every write anywhere in the table.
@@ -42,17 +39,3 @@ def json_response(
 
 def not_modified(headers: dict[str, str]) -> Response:
     return Response(status_code=304, headers=headers)
-
-
-def error(exc: NewsfactsError, request: Request) -> Response:
-    """problem+json for ``exc``; errors under ``query`` also carry the ``parameter`` they concern."""
-    errors: list[dict[str, Any]] = []
-    for e in exc.errors:
-        item: dict[str, Any] = {"pointer": e.pointer(), "code": e.code, "detail": e.message}
-        if len(e.path) >= 2 and e.path[0] in ("query", "header", "path"):
-            item["in"], item["parameter"] = e.path[0], str(e.path[1])
-        errors.append(item)
-    headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
-    return problems.problem(
-        exc.status, exc.code, exc.title, exc.detail, instance=request.url.path, errors=errors, headers=headers
-    )

@@ -3,28 +3,25 @@ replay) and the delivery log (per endpoint, per event, one delivery, redeliver).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from api import body
 from api.auth import authenticate, require
 from api.rest import responses
+from api.rest.params import refuse_unstorable, small_int
 from api.state import get_state
-from api.webhooks import delivery, signing
+from api.webhooks import delivery, keyring, signing
 from db import pagination, webhooks
-from db.errors import BadUserInput, Conflict, FieldError, NewsfactsError, NotFound, PayloadTooLarge, ValidationFailed
+from db.errors import BadUserInput, Conflict, FieldError, NotFound, ValidationFailed
 from db.ids import is_id
-from db.registry import LOAD_ORDER
+from db.webhooks import rules
 
-CHANGE_KINDS = ("created", "updated", "corrected", "retracted")
-EVENT_TYPES = frozenset(f"{kind}.{change}" for kind in LOAD_ORDER for change in CHANGE_KINDS)
-_EVENT_TYPE_RE = re.compile(r"^[a-z]+\.[a-z]+$")
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 JSON_TYPES = ("application/json", "application/merge-patch+json")
@@ -40,15 +37,7 @@ async def _admin(request: Request) -> None:
 
 
 async def _body(request: Request, *, required: bool = True) -> dict[str, Any]:
-    raw = b""
-    limit = get_state(request).settings.max_body_bytes
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise PayloadTooLarge(
-                f"the body is larger than {limit} bytes",
-                errors=[FieldError(("body",), "PAYLOAD_TOO_LARGE", f"is larger than {limit} bytes")],
-            )
+    raw = await body.read(request, get_state(request).settings.max_body_bytes)
     if not raw.strip() and not required:
         return {}
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -57,17 +46,7 @@ async def _body(request: Request, *, required: bool = True) -> dict[str, Any]:
             "send the body as application/json",
             errors=[FieldError(("header", "Content-Type"), "UNSUPPORTED_MEDIA_TYPE", "must be application/json")],
         )
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadUserInput(
-            f"the body is not valid JSON: {exc}", errors=[FieldError(("body",), "INVALID_JSON", str(exc))]
-        ) from None
-    if not isinstance(value, dict):
-        raise BadUserInput(
-            "the body must be a JSON object", errors=[FieldError(("body",), "INVALID_TYPE", "must be an object")]
-        )
-    return value
+    return body.parse_object(raw)
 
 
 def _unknown(body: dict[str, Any], allowed: tuple[str, ...]) -> list[FieldError]:
@@ -76,26 +55,6 @@ def _unknown(body: dict[str, Any], allowed: tuple[str, ...]) -> list[FieldError]
         for name in body
         if name not in allowed
     ]
-
-
-def _enabled_events(value: Any, errors: list[FieldError]) -> list[str] | None:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        errors.append(FieldError(("enabledEvents",), "INVALID_TYPE", "must be a non-empty array of event types"))
-        return None
-    for i, name in enumerate(value):
-        if name != "*" and name not in EVENT_TYPES:
-            hint = "" if _EVENT_TYPE_RE.match(name) else " (types look like claim.created)"
-            errors.append(
-                FieldError(("enabledEvents", i), "UNKNOWN_EVENT_TYPE", f"{name!r} is not an event type or '*'{hint}")
-            )
-    return list(dict.fromkeys(value))
-
-
-def _description(value: Any, errors: list[FieldError]) -> str | None:
-    if value is not None and (not isinstance(value, str) or len(value) > 1000):
-        errors.append(FieldError(("description",), "INVALID_TYPE", "must be a string of at most 1000 characters"))
-        return None
-    return value
 
 
 def _query(request: Request, allowed: tuple[str, ...]) -> tuple[int, str | None]:
@@ -107,10 +66,11 @@ def _query(request: Request, allowed: tuple[str, ...]) -> tuple[int, str | None]
     limit = DEFAULT_LIMIT
     raw = request.query_params.get("limit")
     if raw is not None:
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        parsed = small_int(raw, low=1, high=MAX_LIMIT)
+        if parsed is None:
             errors.append(FieldError(("query", "limit"), "INVALID_LIMIT", f"must be an integer from 1 to {MAX_LIMIT}"))
         else:
-            limit = int(raw)
+            limit = parsed
     after = None
     cursor = request.query_params.get("cursor")
     if cursor is not None:
@@ -129,10 +89,16 @@ def _listing(docs: list[dict[str, Any]], has_more: bool) -> Response:
 
 
 def _endpoint_id(request: Request) -> str:
-    value: str = request.path_params["id"]
-    if not is_id(value, "webhook_endpoint"):
-        raise NotFound(f"no webhook endpoint {value!r} (ids look like whe_…)")
-    return value
+    return rules.endpoint_id(request.path_params["id"])
+
+
+def _check_url(request: Request) -> rules.CheckUrl:
+    settings = get_state(request).settings
+
+    async def check(url: object) -> str:
+        return await delivery.validate_url(url, settings)
+
+    return check
 
 
 async def _existing(request: Request, endpoint_id: str) -> None:
@@ -147,21 +113,15 @@ async def _existing(request: Request, endpoint_id: str) -> None:
 async def create_endpoint(request: Request) -> Response:
     await _admin(request)
     body = await _body(request)
-    settings = get_state(request).settings
-    errors = _unknown(body, ("url", "enabledEvents", "description"))
-    if "url" not in body:
-        errors.append(FieldError(("url",), "REQUIRED", "is required"))
-    events = _enabled_events(body.get("enabledEvents", ["*"]), errors)
-    description = _description(body.get("description"), errors)
-    if errors:
-        raise ValidationFailed("the webhook endpoint is not valid", errors=errors)
-    url = await delivery.validate_url(body["url"], settings)
+    unknown = _unknown(body, ("url", "enabledEvents", "description"))
+    fields = await rules.create(body, _check_url(request), errors=unknown)
     secret = signing.new_secret()
     principal = await authenticate(request)
-    async with get_state(request).pool.acquire() as conn:
+    state = get_state(request)
+    async with state.pool.acquire() as conn:
         row = await webhooks.create_endpoint(
-            conn, url=url, description=description, enabled_events=events or ["*"], secret=secret,
-            created_by=principal.key_id,
+            conn, keyring.box_of(state), url=fields.url or "", description=fields.description,
+            enabled_events=fields.enabled_events or ["*"], secret=secret, created_by=principal.key_id,
         )  # fmt: skip
     doc = {**webhooks.endpoint_doc(row), "secret": secret}
     return responses.json_response(doc, status=201, headers={"Location": f"/v1/webhook-endpoints/{row['id']}"})
@@ -189,19 +149,12 @@ async def update_endpoint(request: Request) -> Response:
     await _admin(request)
     endpoint_id = _endpoint_id(request)
     body = await _body(request)
-    errors = _unknown(body, ("url", "enabledEvents", "description", "status"))
-    events = _enabled_events(body["enabledEvents"], errors) if "enabledEvents" in body else None
-    description = _description(body.get("description"), errors)
-    status = body.get("status")
-    if status is not None and status not in ("enabled", "disabled"):
-        errors.append(FieldError(("status",), "INVALID_VALUE", "must be 'enabled' or 'disabled'"))
-    if errors:
-        raise ValidationFailed("the webhook endpoint update is not valid", errors=errors)
-    url = await delivery.validate_url(body["url"], get_state(request).settings) if "url" in body else None
+    unknown = _unknown(body, ("url", "enabledEvents", "description", "status"))
+    fields = await rules.update(body, _check_url(request), errors=unknown)
     async with get_state(request).pool.acquire() as conn:
         row = await webhooks.update_endpoint(
-            conn, endpoint_id, url=url, description=description, set_description="description" in body,
-            enabled_events=events, status=status,
+            conn, endpoint_id, url=fields.url, description=fields.description,
+            set_description=fields.set_description, enabled_events=fields.enabled_events, status=fields.status,
         )  # fmt: skip
     if row is None:
         raise NotFound(f"no webhook endpoint {endpoint_id}")
@@ -221,16 +174,14 @@ async def rotate_secret(request: Request) -> Response:
     await _admin(request)
     endpoint_id = _endpoint_id(request)
     body = await _body(request, required=False)
-    settings = get_state(request).settings
-    errors = _unknown(body, ("graceSeconds",))
-    grace = body.get("graceSeconds", settings.webhook_secret_grace_hours * 3600)
-    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= 7 * 86400:
-        errors.append(FieldError(("graceSeconds",), "INVALID_VALUE", "must be an integer from 0 to 604800 (7 days)"))
-    if errors:
-        raise ValidationFailed("the rotation request is not valid", errors=errors)
+    state = get_state(request)
+    unknown = _unknown(body, ("graceSeconds",))
+    if unknown:
+        raise ValidationFailed("the rotation request is not valid", errors=unknown)
+    grace = rules.grace_seconds(body.get("graceSeconds", state.settings.webhook_secret_grace_hours * 3600))
     secret = signing.new_secret()
-    async with get_state(request).pool.acquire() as conn:
-        row = await webhooks.rotate_secret(conn, endpoint_id, secret, grace)
+    async with state.pool.acquire() as conn:
+        row = await webhooks.rotate_secret(conn, keyring.box_of(state), endpoint_id, secret, grace)
     if row is None:
         raise NotFound(f"no webhook endpoint {endpoint_id}")
     return responses.json_response(
@@ -262,26 +213,10 @@ async def replay(request: Request) -> Response:
     await _admin(request)
     endpoint_id = _endpoint_id(request)
     body = await _body(request)
-    errors = _unknown(body, ("since", "afterSequence"))
-    since: datetime | None = None
-    after: int | None = None
-    if ("since" in body) == ("afterSequence" in body):
-        errors.append(FieldError(("body",), "ONE_OF", "give exactly one of since (a time) or afterSequence"))
-    if "since" in body:
-        try:
-            since = datetime.fromisoformat(str(body["since"]).replace("Z", "+00:00"))
-            if since.tzinfo is None:
-                raise ValueError("no offset")
-        except ValueError:
-            errors.append(FieldError(("since",), "INVALID_DATETIME", "must be an RFC 3339 time with an offset"))
-    if "afterSequence" in body:
-        value = body["afterSequence"]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            errors.append(FieldError(("afterSequence",), "INVALID_VALUE", "must be a non-negative integer"))
-        else:
-            after = value
-    if errors:
-        raise ValidationFailed("the replay request is not valid", errors=errors)
+    unknown = _unknown(body, ("since", "afterSequence"))
+    if unknown:
+        raise ValidationFailed("the replay request is not valid", errors=unknown)
+    since, after = rules.replay_window(body, one_of=("body",))
     await _existing(request, endpoint_id)
     async with get_state(request).pool.acquire() as conn:
         queued = await webhooks.replay(conn, endpoint_id, after_sequence=after, since=since)
@@ -301,11 +236,17 @@ async def _deliveries(request: Request, *, endpoint_id: str | None) -> Response:
             errors=[FieldError(("query", "status"), "INVALID_VALUE", "must be pending, delivered or failed")],
         )
     endpoint_id = endpoint_id or request.query_params.get("endpoint")
+    event_id = request.query_params.get("eventId")
+    ids = [("endpoint", endpoint_id, "webhook_endpoint"), ("eventId", event_id, "event")]
+    bad = [FieldError(("query", name), "INVALID_ID", f"must be the id of a {kind}") for name, value, kind in ids
+           if value is not None and not is_id(value, kind) and not request.path_params.get("id")]  # fmt: skip
+    if bad:
+        raise BadUserInput(f"invalid query parameters: {', '.join(str(e.path[1]) for e in bad)}", errors=bad)
     async with get_state(request).pool.acquire() as conn:
         if endpoint_id and request.path_params.get("id") and await webhooks.get_endpoint(conn, endpoint_id) is None:
             raise NotFound(f"no webhook endpoint {endpoint_id}")
         rows, has_more = await webhooks.list_deliveries(
-            conn, endpoint_id=endpoint_id, event_id=request.query_params.get("eventId"), status=status,
+            conn, endpoint_id=endpoint_id, event_id=event_id, status=status,
             limit=limit, before=before,
         )  # fmt: skip
     return _listing([webhooks.delivery_doc(r) for r in rows], has_more)
@@ -318,7 +259,7 @@ async def list_deliveries(request: Request) -> Response:
 
 async def get_delivery(request: Request) -> Response:
     await _admin(request)
-    delivery_id = request.path_params["id"]
+    delivery_id = rules.delivery_id(request.path_params["id"])
     async with get_state(request).pool.acquire() as conn:
         row = await webhooks.get_delivery(conn, delivery_id)
     if row is None:
@@ -328,7 +269,7 @@ async def get_delivery(request: Request) -> Response:
 
 async def retry_delivery(request: Request) -> Response:
     await _admin(request)
-    delivery_id = request.path_params["id"]
+    delivery_id = rules.delivery_id(request.path_params["id"])
     async with get_state(request).pool.acquire() as conn:
         if await webhooks.get_delivery(conn, delivery_id) is None:
             raise NotFound(f"no webhook delivery {delivery_id}")
@@ -363,12 +304,11 @@ def routes() -> list[BaseRoute]:
     for path, method, handler in operations():
         table.setdefault(path, {})[method] = handler
 
+    # No except here: refusals leave through the app's one handler (api/problems.py).
     def dispatcher(handlers: dict[str, Handler]) -> Handler:
         async def endpoint(request: Request) -> Response:
-            try:
-                return await handlers[request.method](request)
-            except NewsfactsError as exc:
-                return responses.error(exc, request)
+            refuse_unstorable(request)
+            return await handlers[request.method](request)
 
         return endpoint
 

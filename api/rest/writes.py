@@ -9,14 +9,14 @@ Every write honours ``Idempotency-Key`` (api/idempotency.py); item writes honour
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api import idempotency
+from api import body, idempotency
 from api.auth import authenticate, require
 from api.rest import etags
 from api.rest.resources import COLLECTIONS
@@ -26,7 +26,6 @@ from db import writes
 from db.errors import (
     BadUserInput,
     FieldError,
-    PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
     VersionConflict,
@@ -34,6 +33,7 @@ from db.errors import (
 from db.pool import Conn
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
+_QUOTED = re.compile(r'^"[^"]+"$')
 WRITE_PARAMS = frozenset({"reason"})
 CORRECTION_FIELDS = frozenset({"changes", "reason"})
 MAX_REASON = 2000
@@ -45,7 +45,7 @@ def _fail(where: tuple[str | int, ...], code: str, message: str, *, cls: type[Ba
     raise cls(f"{'/'.join(map(str, where))}: {message}", errors=[FieldError(where, code, message)])
 
 
-async def _body(request: Request, *, allowed: tuple[str, ...]) -> tuple[bytes, Any]:
+async def _body(request: Request, *, allowed: tuple[str, ...]) -> tuple[bytes, dict[str, Any]]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in allowed:
         _fail(
@@ -54,17 +54,8 @@ async def _body(request: Request, *, allowed: tuple[str, ...]) -> tuple[bytes, A
             f"must be one of: {', '.join(allowed)}",
             cls=UnsupportedMediaType,
         )
-    limit = get_state(request).settings.max_body_bytes
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            _fail(("body",), "PAYLOAD_TOO_LARGE", f"is larger than {limit} bytes", cls=PayloadTooLarge)
-    try:
-        return raw, orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        _fail(("body",), "INVALID_JSON", f"is not valid JSON: {exc}")
-        raise AssertionError("unreachable") from exc
+    raw = await body.read(request, get_state(request).settings.max_body_bytes)
+    return raw, body.parse_object(raw)
 
 
 def _reason(request: Request) -> str | None:
@@ -86,6 +77,13 @@ def _expected_version(request: Request, fact_id: str) -> int | None:
     tags = etags.parse_tags(header)
     if tags is None or "*" in tags:
         return None
+    if not tags or not all(_QUOTED.match(t) for t in tags):
+        # Malformed (empty, unquoted) is a bad request, not a failed precondition: 412 says the
+        # tag was understood and names another version.
+        raise BadUserInput(
+            "If-Match must be '*' or entity tags such as \"<id>.v<version>\"",
+            errors=[FieldError(("header", "If-Match"), "INVALID_VALUE", "must be '*' or quoted entity tags")],
+        )
     for tag in tags:
         version = etags.version_of(tag)
         if version is not None and tag == etags.etag(fact_id, version):
@@ -94,8 +92,11 @@ def _expected_version(request: Request, fact_id: str) -> int | None:
 
 
 async def _principal(request: Request) -> str:
+    """The writer, once it may write; a malformed Idempotency-Key is refused here, before any
+    other check (a bad request is a 400 whatever its preconditions would have said)."""
     principal = await authenticate(request)
     require(principal, "write", anonymous_reads=False)
+    idempotency.key_of(request)
     return f"key:{principal.key_id}"
 
 
@@ -122,8 +123,9 @@ async def update(request: Request, kind: str) -> Response:
     changed_by = await _principal(request)
     fact_id = request.path_params["id"]
     reason = _reason(request)
-    expected = _expected_version(request, fact_id)
+    # A malformed request (400) is refused before its precondition is judged (412).
     raw, patch = await _body(request, allowed=JSON_TYPES)
+    expected = _expected_version(request, fact_id)
 
     async def write(conn: Conn) -> Response:
         doc = await writes.update(
@@ -138,10 +140,7 @@ async def correct(request: Request, kind: str) -> Response:
     changed_by = await _principal(request)
     fact_id = request.path_params["id"]
     _reason(request)  # refuses unknown parameters; the reason travels in the body here
-    expected = _expected_version(request, fact_id)
     raw, body = await _body(request, allowed=("application/json",))
-    if not isinstance(body, dict):
-        _fail((), "INVALID_TYPE", "must be an object with changes and reason", cls=ValidationFailed)
     errors = [FieldError((k,), "UNKNOWN_FIELD", "is not a field here (allowed: changes, reason)") for k in body]
     errors = [e for e in errors if e.path[0] not in CORRECTION_FIELDS]
     if not isinstance(body.get("changes"), dict):
@@ -153,6 +152,7 @@ async def correct(request: Request, kind: str) -> Response:
         errors.append(FieldError(("reason",), "TOO_LONG", f"must be at most {MAX_REASON} characters"))
     if errors:
         raise ValidationFailed(f"{len(errors)} invalid field(s) at {errors[0].pointer()}", errors=errors)
+    expected = _expected_version(request, fact_id)
 
     async def write(conn: Conn) -> Response:
         try:

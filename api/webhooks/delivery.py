@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -22,7 +21,7 @@ import orjson
 from api.settings import Settings
 from api.webhooks import signing
 from db.errors import FieldError, ValidationFailed
-from db.webhooks import Claimed, Outcome
+from db.webhooks import Claimed, Outcome, rules
 
 MAX_RESPONSE_BODY = 2048
 RESOLVE_SECONDS = 5.0  # a registration request must not hang on a slow resolver
@@ -45,9 +44,17 @@ class AddressPolicy:
         return cls(tuple(ipaddress.ip_network(n, strict=False) for n in settings.webhook_allowed_networks))
 
     def refusal(self, ip: IPAddress) -> str | None:
-        """Why ``ip`` is refused, or None when it may be reached."""
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+        """Why ``ip`` is refused, or None when it may be reached. An IPv6 address that carries an
+        IPv4 one (NAT64, 6to4, IPv4-compatible, Teredo, IPv4-mapped) is judged by what it carries:
+        a NAT64 gateway or 6to4 relay would deliver to that IPv4 address, so 64:ff9b::7f00:1 is
+        127.0.0.1 however global its IPv6 form looks."""
+        if isinstance(ip, ipaddress.IPv6Address):
+            for carried in embedded_ipv4(ip):
+                reason = self.refusal(carried)
+                if reason is not None:
+                    return f"{reason} ({carried}, inside {ip})"
+            if ip.ipv4_mapped is not None:
+                return self.refusal(ip.ipv4_mapped)  # ::ffff:127.0.0.1 is 127.0.0.1, nothing else
         if any(ip in net for net in self.allowed):
             return None
         if ip.is_loopback:
@@ -61,6 +68,30 @@ class AddressPolicy:
         if ip.is_private or not ip.is_global:
             return "a private or reserved address"
         return None
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use prefix
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated RFC 4291 form ::a.b.c.d
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address ``ip`` may stand for through a translation or tunnel mechanism."""
+    value = int(ip)
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip in _NAT64 or ip in _NAT64_LOCAL or (ip in _IPV4_COMPATIBLE and value > 1):
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))  # the low 32 bits (/96 layout)
+    if ip in _NAT64_LOCAL:
+        # A local-use NAT64 may use any RFC 6052 layout; /48 puts the IPv4 address in bits 48-63
+        # and 72-87 (bits 64-71 are the zero "u" octet). Judge that reading too.
+        found.append(ipaddress.IPv4Address(((value >> 64) & 0xFFFF) << 16 | ((value >> 40) & 0xFFFF)))
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)  # (server, client): both are reached through the tunnel
+    return found
 
 
 async def resolve(host: str, port: int, policy: AddressPolicy) -> list[str]:
@@ -89,35 +120,17 @@ async def resolve(host: str, port: int, policy: AddressPolicy) -> list[str]:
 
 
 async def validate_url(url: object, settings: Settings, *, pointer: str = "url") -> str:
-    """The endpoint URL if it is acceptable; ValidationFailed naming what is wrong otherwise."""
-
-    def bad(message: str) -> ValidationFailed:
-        return ValidationFailed(f"{pointer} {message}", errors=[FieldError((pointer,), "INVALID_URL", message)])
-
-    if not isinstance(url, str) or not url:
-        raise bad("must be a non-empty string")
-    if len(url) > 2048:
-        raise bad("must be at most 2048 characters")
+    """The endpoint URL if it is acceptable — its form (db/webhooks/rules.py) and every address its
+    host resolves to (the SSRF guard) — or ValidationFailed naming ``pointer``."""
+    host, port = rules.url_syntax(url, require_https=settings.webhook_require_https, pointer=pointer)
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise bad(f"is not a valid URL ({exc})") from None
-    allowed_schemes = ("https",) if settings.webhook_require_https else ("https", "http")
-    if parts.scheme not in allowed_schemes:
-        raise bad(f"must use {' or '.join(allowed_schemes)}")
-    if not parts.hostname:
-        raise bad("has no host")
-    if parts.username or parts.password:
-        raise bad("must not carry credentials; authenticate the signature instead")
-    if parts.fragment:
-        raise bad("must not have a #fragment")
-    try:
-        await resolve(
-            parts.hostname, port or (443 if parts.scheme == "https" else 80), AddressPolicy.from_settings(settings)
-        )
+        await resolve(host, port, AddressPolicy.from_settings(settings))
     except UnsafeAddress as exc:
-        raise bad(f"is refused: {exc}") from None
+        message = f"is refused: {exc}"
+        raise ValidationFailed(
+            f"{pointer} {message}", errors=[FieldError((pointer,), "INVALID_URL", message)]
+        ) from None
+    assert isinstance(url, str)
     return url
 
 
@@ -249,6 +262,9 @@ async def attempt(client: httpx.AsyncClient, claimed: Claimed, settings: Setting
     if built is None:
         return Outcome(False, None, 0, None, "the event is no longer in the event log", None)
     msg_id, body = built
+    if not claimed.secrets:
+        missing = "the signing secret does not open: its key is missing from WEBHOOK_SECRET_KEYS"
+        return Outcome(False, None, 0, None, missing, next_delay(settings, claimed.attempt_count + 1, None))
     sent_at = time.time()
     headers = {
         **signing.headers(claimed.secrets, msg_id, int(sent_at), body),

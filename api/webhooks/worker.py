@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from api.settings import Settings
-from api.webhooks import delivery
+from api.webhooks import delivery, keyring
 from db import webhooks
 from db.events import NOTIFY_CHANNEL
 from db.pool import connect
@@ -28,6 +28,28 @@ DISPATCH_BATCH = 1000
 LEASE_MARGIN_SECONDS = 5.0
 BLOCKED_POLL_SECONDS = 0.25
 BATCH_WAIT_SECONDS = 0.02
+RESEAL_EVERY_SECONDS = 5.0
+# While the database is away, each loop waits longer between tries (doubling up to this cap) instead
+# of logging and retrying every poll: a restart takes seconds, a failover maybe a minute.
+OUTAGE_BACKOFF_MAX_SECONDS = 10.0
+# What an outage raises from asyncpg: refused/reset sockets (OSError, TimeoutError), a connection
+# closed under a query (InterfaceError), shutdown SQLSTATEs (PostgresError).
+DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class Backoff:
+    """Seconds to wait after the n-th failure in a row: 0.5, 1, 2 … capped; a success resets it."""
+
+    def __init__(self, cap: float = OUTAGE_BACKOFF_MAX_SECONDS) -> None:
+        self.cap = cap
+        self.failures = 0
+
+    def failed(self) -> float:
+        self.failures += 1
+        return float(min(self.cap, 0.25 * 2.0**self.failures))
+
+    def succeeded(self) -> None:
+        self.failures = 0
 
 
 class Worker:
@@ -40,6 +62,7 @@ class Worker:
         self.concurrency = max(1, concurrency or settings.webhook_concurrency)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.lease_seconds = settings.webhook_timeout_ms / 1000 + LEASE_MARGIN_SECONDS
+        self.box = keyring.secret_box(settings)
         try:
             delivery.schedule(settings)
         except ValueError:
@@ -72,29 +95,40 @@ class Worker:
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._new_events.set())
             await conn.add_listener(webhooks.WAKE_CHANNEL, lambda *_: self._wake.set())
             return conn
-        except (OSError, asyncpg.PostgresError) as exc:
+        except DB_ERRORS as exc:
             log.warning("webhook worker cannot LISTEN (%s); polling every %.1f s", exc, POLL_SECONDS)
             return None
 
     async def _dispatch_loop(self, stop: asyncio.Event) -> None:
+        backoff = Backoff()
+        resealed_at = 0.0
         while not stop.is_set():
             self._new_events.clear()
+            wait = POLL_SECONDS
             try:
                 async with self.pool.acquire() as conn:
                     consumed = await webhooks.dispatch(conn, batch=DISPATCH_BATCH)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("webhook dispatch failed: %s", exc)
+                    if time.monotonic() - resealed_at > RESEAL_EVERY_SECONDS:
+                        # Endpoints written without the keyring (GraphQL for now, rows from before
+                        # migration 0005) are sealed within seconds.
+                        await webhooks.reseal(conn, self.box, only_unsealed=True)
+                        resealed_at = time.monotonic()
+                backoff.succeeded()
+            except DB_ERRORS as exc:
+                wait = backoff.failed()
+                log.warning("webhook dispatch failed (%s: %s); next try in %.1f s", type(exc).__name__, exc, wait)
                 consumed = 0
             if consumed:
                 self._wake.set()
             if consumed == DISPATCH_BATCH:
                 continue
-            await _wait_any([self._new_events, stop], POLL_SECONDS)
+            await _wait_any([self._new_events, stop], wait)
 
     async def _deliver_loop(self, stop: asyncio.Event, client: Any) -> None:
         # Claims are serial, so claim in batches: with most slots busy, wait for a few more to free
         # (each finishing delivery wakes us) rather than paying a round trip per freed slot.
         batch = max(1, self.concurrency // 4)
+        backoff = Backoff()
         while not stop.is_set():
             self._wake.clear()
             free = self.concurrency - len(self._in_flight)
@@ -111,6 +145,7 @@ class Worker:
                     async with self.pool.acquire() as conn:
                         claimed = await webhooks.claim(
                             conn,
+                            self.box,
                             worker=self.name,
                             limit=free,
                             lease_seconds=self.lease_seconds,
@@ -123,8 +158,10 @@ class Worker:
                             # of the object in flight): a finishing task wakes us, so poll only gently.
                             if due is not None:
                                 wait = min(POLL_SECONDS, due) if due > 0.005 else BLOCKED_POLL_SECONDS
-                except (OSError, asyncpg.PostgresError) as exc:
-                    log.warning("webhook claim failed: %s", exc)
+                    backoff.succeeded()
+                except DB_ERRORS as exc:
+                    wait = backoff.failed()
+                    log.warning("webhook claim failed (%s: %s); next try in %.1f s", type(exc).__name__, exc, wait)
             for item in claimed:
                 task = asyncio.create_task(self._deliver(item, client))
                 self._in_flight[task] = item
@@ -162,10 +199,10 @@ class Worker:
                         disable_after_seconds=self.settings.webhook_disable_after_hours * 3600.0,
                     )
                 break
-            except (OSError, asyncpg.PostgresError) as exc:
+            except DB_ERRORS as exc:
                 # The lease lapses if we never record: the delivery is retried, never lost.
                 log.warning("recording webhook attempt %s failed (%s); try %d", item.id, exc, tries + 1)
-                await asyncio.sleep(0.2 * (tries + 1))
+                await asyncio.sleep(0.5 * 2**tries)
         else:
             return
         if not ours:
@@ -187,7 +224,7 @@ class Worker:
         ids = [self._in_flight[t].id for t in pending if t in self._in_flight]
         await asyncio.gather(*pending, return_exceptions=True)
         if ids:
-            with contextlib.suppress(OSError, asyncpg.PostgresError):
+            with contextlib.suppress(*DB_ERRORS):
                 async with self.pool.acquire() as conn:
                     await webhooks.release(conn, ids, self.name)
 

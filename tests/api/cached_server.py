@@ -9,14 +9,31 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import pytest
+import redis
 
 from api.settings import Settings
 from tests.services import LiveServer
 
 
-@pytest.fixture(scope="session")
+def forget_cache(redis_url: str) -> None:
+    """Delete the shared tier's entries, tag versions and watermark. They only ever rise, and they
+    count in one database's event sequence: every module's database restarts that sequence from the
+    template's, so a previous module's versions would hide this module's invalidations."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for pattern in ("nf:c:*", "nf:t:*", "nf:cache:*"):
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
 def cached_server(settings: Settings) -> Iterator[LiveServer]:
-    """The app over real HTTP with CACHE_ENABLED on (the session's shared server has it off)."""
+    """The app over real HTTP with CACHE_ENABLED on (the module's shared server has it off)."""
+    assert settings.redis_url is not None
+    forget_cache(settings.redis_url)
     live = LiveServer(dataclasses.replace(settings, cache_enabled=True)).start()
     try:
         yield live

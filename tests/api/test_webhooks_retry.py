@@ -88,3 +88,13 @@ async def test_a_delivery_that_exhausts_its_schedule_ends_failed(
     assert delivery["nextAttemptAt"] is None and delivery["lastError"] == "HTTP 500"
     doc = (await wh_client.get(f"/v1/webhook-endpoints/{endpoint['id']}")).json()
     assert doc["status"] == "enabled" and doc["failingSince"] is not None
+
+
+def test_the_worker_backs_off_while_the_database_is_away_and_resets_on_success() -> None:
+    from api.webhooks.worker import Backoff
+
+    backoff = Backoff(cap=10.0)
+    waits = [backoff.failed() for _ in range(8)]
+    assert waits == sorted(waits) and waits[0] == 0.5 and waits[-1] == 10.0
+    backoff.succeeded()
+    assert backoff.failed() == 0.5

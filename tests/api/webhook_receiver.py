@@ -27,7 +27,7 @@ from api.settings import Settings
 from api.webhooks.worker import Worker
 from db import keys
 from db.pool import create_pool
-from tests.services import LiveServer, run
+from tests.services import TEST_SECRET_KEYS, LiveServer, run
 
 
 @dataclass
@@ -163,6 +163,7 @@ def worker_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str
         "WEBHOOK_RETRY_SCHEDULE": "0,0.2,0.4,0.6,0.8,1,1,1,1,1",
         "WEBHOOK_TIMEOUT_MS": "1500",
         "LOG_LEVEL": "warning",
+        "WEBHOOK_SECRET_KEYS": TEST_SECRET_KEYS,
         **extra,
     }
 

@@ -26,8 +26,9 @@ class Corpus:
     actors: list[str]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def corpus(database_url: str) -> Iterator[Corpus]:
+    """The generated corpus, loaded into the module's database."""
     seed = random.randrange(1, 2**31)
     records = list(generate.records(ARTICLES, CLAIMS, seed=seed))
 

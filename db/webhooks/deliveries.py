@@ -1,5 +1,6 @@
-"""Webhook SQL: endpoints, the fan-out from the outbox into the delivery queue, claiming due
-deliveries with leases, recording attempts, and the delivery log. Design notes in 0003_webhooks.sql."""
+"""Webhook deliveries: the fan-out from the outbox into the delivery queue, claiming due deliveries
+with leases, recording attempts and outcomes, replay, and the delivery log. Design notes in
+0003_webhooks.sql; endpoints are db/webhooks/endpoints.py."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 import asyncpg
 
-from db.ids import new_id
 from db.pool import Conn
+from db.secrets import SecretBox, SecretKeyError
+from db.webhooks.endpoints import signing_secrets
 
 WAKE_CHANNEL = "newsfacts_webhooks"  # NOTIFYed when deliveries become due, so idle workers wake
 
@@ -21,26 +23,6 @@ WAKE_CHANNEL = "newsfacts_webhooks"  # NOTIFYed when deliveries become due, so i
 # makes the delivery due again (sent twice, which at-least-once receivers deduplicate on webhook-id).
 # It saves a disk flush per delivery, the largest cost of a delivery on a busy server.
 _NO_FLUSH = "SET LOCAL synchronous_commit = off"
-
-
-def endpoint_doc(row: asyncpg.Record) -> dict[str, Any]:
-    """The public shape of an endpoint; never includes a secret."""
-    return {
-        "id": row["id"],
-        "object": "webhook_endpoint",
-        "url": row["url"],
-        "description": row["description"],
-        "enabledEvents": list(row["enabled_events"]),
-        "status": row["status"],
-        "disabledReason": row["disabled_reason"],
-        "disabledAt": _iso(row["disabled_at"]),
-        "failingSince": _iso(row["failing_since"]),
-        "lastSuccessAt": _iso(row["last_success_at"]),
-        "lastFailureAt": _iso(row["last_failure_at"]),
-        "createdSequence": row["created_sequence"],
-        "createdAt": _iso(row["created_at"]),
-        "updatedAt": _iso(row["updated_at"]),
-    }
 
 
 def attempt_doc(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
@@ -77,106 +59,6 @@ def delivery_doc(row: asyncpg.Record) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-# --- endpoints -------------------------------------------------------------------------------
-
-
-async def create_endpoint(
-    conn: Conn, *, url: str, description: str | None, enabled_events: Sequence[str], secret: str, created_by: str | None
-) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        """INSERT INTO webhook_endpoints (id, url, description, enabled_events, secret, created_sequence, created_by)
-           SELECT $1, $2, $3, $4, $5, last, $6 FROM event_counter RETURNING *""",
-        new_id("webhook_endpoint"),
-        url,
-        description,
-        list(enabled_events),
-        secret,
-        created_by,
-    )
-    assert row is not None
-    created: asyncpg.Record = row
-    return created
-
-
-async def get_endpoint(conn: Conn, endpoint_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM webhook_endpoints WHERE id = $1", endpoint_id)
-
-
-async def list_endpoints(conn: Conn, *, limit: int, after: str | None) -> tuple[list[asyncpg.Record], bool]:
-    rows = await conn.fetch(
-        "SELECT * FROM webhook_endpoints WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2", after, limit + 1
-    )
-    return list(rows[:limit]), len(rows) > limit
-
-
-async def update_endpoint(
-    conn: Conn,
-    endpoint_id: str,
-    *,
-    url: str | None = None,
-    description: str | None = None,
-    set_description: bool = False,
-    enabled_events: Sequence[str] | None = None,
-    status: str | None = None,
-) -> asyncpg.Record | None:
-    """Change the given fields; re-enabling clears the disable reason and the failure clock."""
-    return await conn.fetchrow(
-        """UPDATE webhook_endpoints SET
-               url = coalesce($2, url),
-               description = CASE WHEN $3 THEN $4 ELSE description END,
-               enabled_events = coalesce($5, enabled_events),
-               status = coalesce($6, status),
-               disabled_reason = CASE WHEN $6 = 'enabled' THEN NULL
-                                      WHEN $6 = 'disabled' AND status = 'enabled' THEN 'disabled by an administrator'
-                                      ELSE disabled_reason END,
-               disabled_at = CASE WHEN $6 = 'enabled' THEN NULL
-                                  WHEN $6 = 'disabled' AND status = 'enabled' THEN now() ELSE disabled_at END,
-               failing_since = CASE WHEN $6 = 'enabled' THEN NULL ELSE failing_since END,
-               updated_at = now()
-           WHERE id = $1 RETURNING *""",
-        endpoint_id,
-        url,
-        set_description,
-        description,
-        list(enabled_events) if enabled_events is not None else None,
-        status,
-    )
-
-
-async def delete_endpoint(conn: Conn, endpoint_id: str) -> bool:
-    result = await conn.execute("DELETE FROM webhook_endpoints WHERE id = $1", endpoint_id)
-    return result.endswith(" 1")
-
-
-async def rotate_secret(conn: Conn, endpoint_id: str, new_secret: str, grace_seconds: int) -> asyncpg.Record | None:
-    """Make ``new_secret`` current; the old one keeps signing for ``grace_seconds`` (expired ones drop)."""
-    return await conn.fetchrow(
-        """UPDATE webhook_endpoints SET
-               previous_secrets = (
-                   SELECT coalesce(jsonb_agg(s), '[]') FROM (
-                       SELECT s FROM jsonb_array_elements(previous_secrets) s
-                       WHERE (s->>'expiresAt')::timestamptz > now()
-                       UNION ALL
-                       SELECT jsonb_build_object('secret', secret, 'expiresAt', now() + make_interval(secs => $3))
-                       WHERE $3 > 0
-                   ) kept),
-               secret = $2, updated_at = now()
-           WHERE id = $1 RETURNING *""",
-        endpoint_id,
-        new_secret,
-        grace_seconds,
-    )
-
-
-def signing_secrets(row: asyncpg.Record | dict[str, Any], now: datetime) -> list[str]:
-    """The current secret then every previous one not yet expired."""
-    found = [row["secret"]]
-    for old in row["previous_secrets"] or []:
-        if datetime.fromisoformat(old["expiresAt"]) > now:
-            found.append(old["secret"])
-    return found
 
 
 # --- fan-out ---------------------------------------------------------------------------------
@@ -282,6 +164,7 @@ ORDER BY upd.sequence NULLS LAST
 
 async def claim(
     conn: Conn,
+    box: SecretBox,
     *,
     worker: str,
     limit: int,
@@ -309,7 +192,7 @@ async def claim(
             id=r["id"],
             endpoint_id=r["endpoint_id"],
             url=r["url"],
-            secrets=signing_secrets(r, now),
+            secrets=_secrets(r, now, box),
             event_id=r["event_id"],
             type=r["type"],
             payload=r["payload"],
@@ -320,6 +203,15 @@ async def claim(
         )
         for r in rows
     ]
+
+
+def _secrets(row: asyncpg.Record, now: datetime, box: SecretBox) -> list[str]:
+    """The delivery's signing secrets; none when they do not open (a key missing from
+    WEBHOOK_SECRET_KEYS): the attempt then fails and is retried, it is never sent unsigned."""
+    try:
+        return signing_secrets(row, now, box, row["endpoint_id"])
+    except SecretKeyError:
+        return []
 
 
 def _event(row: asyncpg.Record) -> dict[str, Any] | None:
