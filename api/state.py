@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the modules below import this one to reach State
     from api.events.broadcaster import Broadcaster
     from api.events.relay import Relay
     from api.metrics import Metrics
+    from db.secrets import SecretBox
 
 
 @dataclass
@@ -35,6 +36,7 @@ class State:
     broadcaster: Broadcaster | None = None
     relay: Relay | None = None
     key_cache: KeyCache | None = None
+    secret_box: SecretBox | None = None  # webhook signing secrets' sealing keys (api/webhooks/keyring.py)
 
 
 def get_state(conn: HTTPConnection) -> State:

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from db.pool import Conn
+from db.secrets import SecretBox
 from schema.loaders import Loaders
 
 QueryLogger = Callable[[Any], None]
@@ -25,6 +26,8 @@ class WebhookPolicy:
     check_url: Callable[[str], Awaitable[str]]
     new_secret: Callable[[], str]
     default_grace_seconds: int
+    # Seals secrets at rest, as REST does (None: stored as given until the next reseal pass).
+    box: SecretBox | None = None
 
 
 @dataclass

@@ -35,12 +35,6 @@ def _endpoint_id(value: str) -> str:
     return rules.endpoint_id(value)
 
 
-# TODO(#12): the sealing keyring reaches GraphQL once its Context carries it (api/graphql builds
-# WebhookPolicy); until then secrets written here are stored as given and sealed by the next
-# server start or worker pass (db/webhooks/endpoints.py: reseal).
-_NO_BOX = None
-
-
 async def _refusable(payload: Callable[..., P], where: tuple[str, ...], action: Callable[[], Awaitable[P]]) -> P:
     """Run ``action``; a refusal the caller can fix becomes the payload's userErrors (as fact mutations do)."""
     try:
@@ -124,7 +118,7 @@ class WebhookMutations:
             secret = policy.new_secret()
             async with info.context.connection() as conn:
                 row = await webhooks.create_endpoint(
-                    conn, _NO_BOX, url=fields.url or "", description=fields.description,
+                    conn, policy.box, url=fields.url or "", description=fields.description,
                     enabled_events=fields.enabled_events or ["*"], secret=secret, created_by=principal.key_id,
                 )  # fmt: skip
             return CreateWebhookEndpointPayload(webhook_endpoint=endpoint_object(row), secret=secret)
@@ -188,7 +182,7 @@ class WebhookMutations:
             grace = rules.grace_seconds(policy.default_grace_seconds if grace_seconds is None else grace_seconds)
             secret = policy.new_secret()
             async with info.context.connection() as conn:
-                row = await webhooks.rotate_secret(conn, _NO_BOX, endpoint_id, secret, grace)
+                row = await webhooks.rotate_secret(conn, policy.box, endpoint_id, secret, grace)
             if row is None:
                 raise NotFound(f"no webhook endpoint {endpoint_id}")
             return RotateWebhookSecretPayload(

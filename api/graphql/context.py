@@ -4,6 +4,7 @@ uses too) and — over WebSocket, where subscriptions are served — the event s
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from api.events import broadcaster_of
@@ -48,6 +49,8 @@ class ContextFactory:
     def __call__(self, state: State, principal: Any, *, live: bool = False) -> Context:
         """A Context for one operation; ``live`` (WebSocket) adds the event source subscriptions
         read, which HTTP leaves out so a subscription sent there is refused with a clear error."""
+        if self.webhooks.box is not state.secret_box:  # the keyring exists once the app started
+            self.webhooks = dataclasses.replace(self.webhooks, box=state.secret_box)
         context = Context(
             pool=state.pool,
             principal=principal,

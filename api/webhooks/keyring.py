@@ -17,7 +17,6 @@ from db.secrets import SecretBox
 log = logging.getLogger("newsfacts.webhooks")
 
 KEY_FILE = "webhook-secret-keys"
-SERVICE = "secret_box"
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -48,7 +47,7 @@ async def start(state: State) -> None:
     """App start: build the keyring (failing fast in production without a key) and seal any
     endpoint still stored in plain text (rows from before migration 0005)."""
     box = secret_box(state.settings)
-    state.services[SERVICE] = box
+    state.secret_box = box
     async with state.pool.acquire() as conn:
         sealed = await webhooks.reseal(conn, box, only_unsealed=True)
     if sealed:
@@ -56,5 +55,6 @@ async def start(state: State) -> None:
 
 
 def box_of(state: State) -> SecretBox:
-    box: SecretBox = state.services[SERVICE]
+    box = state.secret_box
+    assert box is not None, "the keyring's lifespan hook has not run"
     return box

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from standardwebhooks import Webhook
@@ -77,6 +78,14 @@ async def test_endpoint_lifecycle_matches_rest_and_delivers(
         assert created["userErrors"] == [] and created["secret"].startswith("whsec_")
         endpoint, old_secret = created["webhookEndpoint"], created["secret"]
         endpoint_id = endpoint["id"]
+        conn = await asyncpg.connect(database_url)
+        try:  # sealed at once, as REST seals it: the table alone cannot sign
+            stored = await conn.fetchrow(
+                "SELECT secret, secret_key_id FROM webhook_endpoints WHERE id = $1", endpoint_id
+            )
+        finally:
+            await conn.close()
+        assert stored is not None and stored["secret_key_id"] and old_secret not in stored["secret"]
         second = (await agql(client, CREATE, {"input": {"url": wh_receiver.url("/two")}}))["createWebhookEndpoint"]
         try:
             assert endpoint["enabledEvents"] == ["actor.created"] and endpoint["status"] == "ENABLED"
