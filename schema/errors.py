@@ -71,6 +71,9 @@ def log_errors(errors: list[GraphQLError]) -> None:
             log.error("GraphQL resolver failed at %s", error.path, exc_info=error.original_error)
 
 
-def error_body(code: str, message: str) -> dict[str, Any]:
-    """A whole response body for a request refused before execution."""
-    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+def error_body(code: str, message: str, *, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A whole response body for a request refused before execution (``errors``: what was wrong
+    where, as ``extensions.errors`` of field errors)."""
+    extensions: dict[str, Any] = {"errors": errors} if errors else {}
+    extensions["code"] = code
+    return {"errors": [{"message": message, "extensions": extensions}]}

@@ -18,8 +18,10 @@ from schema.plan.run import Planner
 
 def routes(settings: Settings) -> list[BaseRoute]:
     view = GraphQLApp(settings)
-    app = view
-    if settings.graphql_planner:
-        planner = Planner(view.schema._schema, limits_of(settings), production=settings.production)  # type: ignore[attr-defined]
-        app = PlannedGraphQL(settings, view, planner)  # type: ignore[assignment]
+    planner = (
+        Planner(view.schema._schema, limits_of(settings), production=settings.production)  # type: ignore[attr-defined]
+        if settings.graphql_planner
+        else None
+    )
+    app = PlannedGraphQL(settings, view, planner)
     return [Route("/graphql", graphql_cache.GraphQLCache(app), methods=["GET", "POST"]), *ws.routes(settings)]

@@ -27,14 +27,13 @@ from api.graphql.context import ContextFactory
 from api.metrics import operation_label
 from api.settings import Settings
 from api.state import get_state, state_of
-from db.errors import NewsfactsError
+from db.errors import NewsfactsError, code_for_status
 from schema import build_schema, persisted
 from schema.context import Context
 from schema.errors import error_body, format_error
 from schema.limits import Limits
 
 OPERATION_NAME_KEY = "newsfacts.graphql.operation_name"
-_HTTP_CODES = {400: "BAD_USER_INPUT", 404: "NOT_FOUND", 405: "BAD_USER_INPUT", 413: "BAD_USER_INPUT"}
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -57,7 +56,7 @@ class GraphQLApp(GraphQL[Context, None]):
         except NewsfactsError as exc:
             response = self._error(exc.status, exc.code, exc.detail)
         except HTTPException as exc:
-            response = self._error(exc.status_code, _HTTP_CODES.get(exc.status_code, "BAD_USER_INPUT"), exc.reason)
+            response = self._error(exc.status_code, code_for_status(exc.status_code), exc.reason)
         await response(scope, receive, send)
         metrics = state_of(scope).metrics
         if metrics is not None:

@@ -150,9 +150,11 @@ class Connection:
         message = await self.ws.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
-        raw = message.get("text") if message.get("text") is not None else message.get("bytes")
+        raw = message.get("text")
+        if raw is None:  # the protocol's messages are JSON text frames
+            raise _Close(BAD_MESSAGE, "Invalid message: binary frames are not graphql-transport-ws messages")
         try:
-            parsed = orjson.loads(raw or b"")
+            parsed = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise _Close(BAD_MESSAGE, "Invalid message: not JSON") from None
         if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
@@ -186,6 +188,8 @@ class Connection:
         if payload is not None and not isinstance(payload, dict):
             raise _Close(BAD_MESSAGE, "connection_init payload must be an object")
         authorization = (payload or {}).get("authorization") or (payload or {}).get("Authorization")
+        if authorization is not None and not isinstance(authorization, str):
+            raise _Close(BAD_MESSAGE, "connection_init authorization must be a string: 'Bearer <api key>'")
         client = self.ws.client.host if self.ws.client else "unknown"
         try:
             token = bearer_token(authorization if isinstance(authorization, str) else None)

@@ -64,6 +64,15 @@ def _unavailable(r: httpx.Response) -> None:
         assert leak not in body["detail"], body["detail"]
 
 
+def _graphql_unavailable(r: httpx.Response) -> None:
+    """A planned GraphQL read during the outage: nothing to return at all, so HTTP 503 too."""
+    assert r.status_code == 503, r.text
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+    (error,) = r.json()["errors"]
+    assert error["extensions"]["code"] == "UNAVAILABLE"
+    assert "Errno" not in error["message"] and "asyncpg" not in error["message"]
+
+
 def _eventually(check: Any, timeout: float = 20.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -89,6 +98,7 @@ def test_a_stopped_database_is_503_with_retry_after_and_service_resumes(
                 _unavailable(client.get("/v1/actors"))
                 _unavailable(client.get("/v1/claims/clm_0SEED000000000000000000002"))
                 _unavailable(client.get("/v1/events"))
+                _graphql_unavailable(client.post("/graphql", json={"query": "{ claims(first: 2) { nodes { id } } }"}))
             _unavailable(client.post("/v1/actors", json={"kind": "person", "name": "During"}, headers=auth))
             _unavailable(client.get("/v1/actors", headers={"Authorization": "Bearer nfk_unknown_while_down"}))
             assert client.get("/readyz").status_code == 503
