@@ -406,8 +406,8 @@ def main() -> None:
             "server CPU ms/req is the process's (and its children's) user+system time over the timed runs ÷ "
             "requests; ratios divide by PostGraphile's figure for the same query in the same round (geometric "
             "mean over rounds, range in brackets; the aims are judged on the mean). On a shared 2-core machine CPU per request is the steadier figure. "
-            "Until the planner lands, GRAPHQL_PLANNER is ignored and the two newsfacts rows measure the same "
-            f"code. Corpus loaded in {load_s:.0f} s on {platform.node()}. Equal data checked first:\n\n"
+            "The two newsfacts rows are the same server with GRAPHQL_PLANNER=true and false. "
+            f"Corpus loaded in {load_s:.0f} s on {platform.node()}. Equal data checked first:\n\n"
             + "\n".join(f"- {line}" for line in compared)
         )
         report(runs, servers, args, notes)
