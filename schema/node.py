@@ -71,6 +71,24 @@ async def fetch_one(info: Info[Context, None], kind: str, fact_id: str, as_of: s
     return found
 
 
+def page_request(
+    order: str, descending: bool, first: int | None, after: str | None, last: int | None, before: str | None
+) -> queries.PageRequest:
+    """A root connection's page arguments, validated: ``first``/``after`` walk forward,
+    ``last``/``before`` backward (shared with the read planner, so refusals read the same)."""
+    size = page_size(first, last)
+    if after is not None and before is not None:
+        raise BadUserInput(
+            "pass after or before, not both",
+            errors=[FieldError(("before",), "CONFLICTING_ARGUMENTS", "use after or before")],
+        )
+    backward = last is not None or before is not None
+    cursor = before if backward else after
+    if cursor is not None:  # decoded here too so the error names the GraphQL argument
+        pagination.decode(cursor, order=order, param="before" if backward else "after")
+    return queries.PageRequest(size, cursor, order, descending, backward)
+
+
 async def list_connection(
     info: Info[Context, None],
     kind: str,
@@ -85,17 +103,8 @@ async def list_connection(
     """A root keyset connection: ``first``/``after`` walk forward, ``last``/``before`` backward."""
     t = fact_type(kind)
     filters = queries.parse_filters(t, raw_filter)
-    size = page_size(first, last)
-    if after is not None and before is not None:
-        raise BadUserInput(
-            "pass after or before, not both",
-            errors=[FieldError(("before",), "CONFLICTING_ARGUMENTS", "use after or before")],
-        )
-    backward = last is not None or before is not None
-    cursor = before if backward else after
-    if cursor is not None:  # decoded here too so the error names the GraphQL argument
-        pagination.decode(cursor, order=order, param="before" if backward else "after")
-    request = queries.PageRequest(size, cursor, order, descending, backward)
+    request = page_request(order, descending, first, after, last, before)
+    backward = request.backward
     ctx = info.context
     ctx.touch_list(kind)
     async with ctx.connection() as conn:

@@ -17,7 +17,7 @@ from db.plan import tree as t
 from db.registry import FACT_TYPES, fact_type
 from db.relations import RELATED_ORDER
 from schema.common import page_size
-from schema.node import check_id
+from schema.node import check_id, page_request
 from schema.plan.compile import Compiler, Entry, Handler, RootHandler
 
 # GraphQL object type → fact kind.
@@ -285,17 +285,7 @@ def root_list(kind: str) -> RootHandler:
             order = _plain(order_by.get("field")) or "createdAt"
             descending = _plain(order_by.get("direction")) == "desc"
             first, after, last, before = (args.get(n) for n in ("first", "after", "last", "before"))
-            size = page_size(first, last)
-            if after is not None and before is not None:
-                raise BadUserInput(
-                    "pass after or before, not both",
-                    errors=[FieldError(("before",), "CONFLICTING_ARGUMENTS", "use after or before")],
-                )
-            backward = last is not None or before is not None
-            cursor = before if backward else after
-            if cursor is not None:
-                pagination.decode(cursor, order=order, param="before" if backward else "after")
-            return filters, queries.PageRequest(size, cursor, order, descending, backward)
+            return filters, page_request(order, descending, first, after, last, before)
 
         return t.RootList(kind, conn, bind), None
 

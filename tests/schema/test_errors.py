@@ -60,15 +60,20 @@ def test_field_errors_name_the_bad_filter(server: LiveServer) -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
-    [b"{not json", b"[1, 2]", b'{"query": 5}', b'{"query": "{ __typename }", "variables": [1]}'],
+    ("body", "code"),
+    [
+        (b"{not json", "INVALID_JSON"),
+        (b"[1, 2]", "BODY_NOT_OBJECT"),
+        (b'{"query": 5}', "BAD_USER_INPUT"),
+        (b'{"query": "{ __typename }", "variables": [1]}', "BAD_USER_INPUT"),
+    ],
 )
-def test_malformed_bodies_are_typed_errors(server: LiveServer, body: bytes) -> None:
+def test_malformed_bodies_are_typed_errors(server: LiveServer, body: bytes, code: str) -> None:
     response = httpx.post(
         server.url + "/graphql", content=body, headers={"content-type": "application/json"}, timeout=10
     )
     assert 400 <= response.status_code < 500 or response.status_code == 200, response.text
-    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert response.json()["errors"][0]["extensions"]["code"] == code
 
 
 def test_unsupported_content_type(server: LiveServer) -> None:

@@ -10,25 +10,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 import pytest
 
 from api.settings import Settings
-from db.migrate import migrate
 from db.pool import connect, create_pool
-from db.seed import seed
 from schema import build_schema
 from schema.limits import Limits
 from schema.plan.run import Planner
 from tests import corpus
-from tests.conftest import _with_database
 from tests.schema.query_gen import Corpus, Generator
 from tests.services import LiveServer
 
@@ -39,30 +34,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 
 
 @pytest.fixture(scope="module")
-def varied_database(postgres_server_url: str) -> Iterator[str]:
-    """A database of its own holding the seed plus tests/corpus.py's varied facts."""
-    name = f"nf_plan_{uuid.uuid4().hex[:10]}"
+def varied_database(database_url: str) -> str:
+    """This module's own database (a clone of the seeded template) with tests/corpus.py's facts added."""
 
-    async def setup() -> None:
-        admin = await asyncpg.connect(postgres_server_url)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        conn = await connect(_with_database(postgres_server_url, name))
+    async def build() -> None:
+        conn = await connect(database_url)
         try:
-            await migrate(conn)
-            await seed(conn)
             await corpus.build(conn)
         finally:
             await conn.close()
 
-    async def teardown() -> None:
-        admin = await asyncpg.connect(postgres_server_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-    asyncio.run(setup())
-    yield _with_database(postgres_server_url, name)
-    asyncio.run(teardown())
+    asyncio.run(build())
+    return database_url
 
 
 @pytest.fixture(scope="module")
