@@ -5,6 +5,7 @@ turn documents into typed objects and keyset pages into connections."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable
 from typing import Any
 
@@ -14,6 +15,7 @@ from strawberry.types import Info
 from db import pagination, queries
 from db.errors import BadUserInput, FieldError, NotFound
 from db.ids import PREFIXES
+from db.kinds import KINDS
 from db.registry import fact_type, type_of_id
 from schema.common import Connection, DateTime, Revision, connection, from_doc, from_docs, page_size
 from schema.context import Context
@@ -44,13 +46,9 @@ _CLASSES: dict[str, type] = {}
 def class_for(kind: str) -> type:
     """The strawberry type of a kind (imported on first use: the type modules import this one)."""
     if not _CLASSES:
-        from schema.actors import Actor
-        from schema.articles import Article
-        from schema.claims import Claim
-        from schema.deployments import Deployment
-        from schema.incidents import Incident
-
-        _CLASSES.update(actor=Actor, article=Article, claim=Claim, deployment=Deployment, incident=Incident)
+        # Each kind's type is schema.<plural>.<Title> (the registry's names, db/kinds.py).
+        for k in KINDS:
+            _CLASSES[k.name] = getattr(importlib.import_module(f"schema.{k.plural}"), k.title)
     return _CLASSES[kind]
 
 

@@ -20,10 +20,9 @@ from api.webhooks import delivery, signing
 from db import pagination, webhooks
 from db.errors import BadUserInput, Conflict, FieldError, NewsfactsError, NotFound, PayloadTooLarge, ValidationFailed
 from db.ids import is_id
-from db.registry import LOAD_ORDER
+from db.kinds import EVENT_TYPES as _ALL_EVENT_TYPES
 
-CHANGE_KINDS = ("created", "updated", "corrected", "retracted")
-EVENT_TYPES = frozenset(f"{kind}.{change}" for kind in LOAD_ORDER for change in CHANGE_KINDS)
+EVENT_TYPES = frozenset(_ALL_EVENT_TYPES)
 _EVENT_TYPE_RE = re.compile(r"^[a-z]+\.[a-z]+$")
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
