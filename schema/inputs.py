@@ -18,9 +18,11 @@ from db.registry import fact_type
 from schema.common import ENUMS, Date, DateTime
 
 # Descriptions for the generated fields that need more than their name (the rest are in the README).
-_DESCRIPTIONS = {
+FIELD_DESCRIPTIONS = {
     ("Reference", "article"): "The article quoted: its id (art_…) or its uri.",
-    ("Reference", "charStart"): "Offset of the quote's first code point; omit both offsets to have the quote found.",
+    ("Reference", "charStart"): (
+        "Offset (in Unicode code points) of the quote's first character; omit both offsets to have the quote found."
+    ),
     ("Reference", "charEnd"): "Offset just past the quote's last code point.",
     ("Reference", "quoteText"): "The exact words of the article body the fact is drawn from.",
     (
@@ -30,7 +32,7 @@ _DESCRIPTIONS = {
     ("Asset", "id"): "Keep an asset's id to update it in place; omit it for a new asset.",
 }
 
-_OBJECT_DESCRIPTIONS = {
+OBJECT_DESCRIPTIONS = {
     "Reference": "Provenance: the article and the words quoted; without offsets the service finds quoteText.",
     "Quantity": "A count that keeps its uncertainty: 'at least 65' is lowerBound 65, approximation AT_LEAST.",
     "Place": "A named place, optionally with GeoJSON geometry.",
@@ -77,7 +79,7 @@ def _input_type(name: str, owner: str, fields: tuple[Field, ...], *, patch: bool
     namespace: dict[str, Any] = {"__annotations__": annotations, "__module__": __name__}
     for f in fields:
         kind = annotation(shape_of(f.validate), owner)
-        text = _DESCRIPTIONS.get((owner, f.name))
+        text = FIELD_DESCRIPTIONS.get((owner, f.name))
         if f.required and not patch:
             annotations[f.name] = kind
             if text:
@@ -94,7 +96,7 @@ def nested(shape: Shape) -> type:
     name = f"{shape.name}Input"
     if name not in _NESTED:
         _NESTED[name] = _input_type(
-            name, shape.name, shape.fields, patch=False, description=_OBJECT_DESCRIPTIONS.get(shape.name, "")
+            name, shape.name, shape.fields, patch=False, description=OBJECT_DESCRIPTIONS.get(shape.name, "")
         )
     return _NESTED[name]
 

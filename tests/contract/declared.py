@@ -69,8 +69,11 @@ def schema_of(shape: Shape, objects: dict[str, Schema], owner: str) -> Schema:
     if shape.type == "object":
         name = f"{shape.name}Input"
         if name not in objects:
+            from schema.inputs import OBJECT_DESCRIPTIONS
+
             objects[name] = {}  # placeholder: a value object may not contain itself
-            objects[name] = _object(shape.fields, objects, shape.name, patch=False)
+            described = {"type": "object", "description": OBJECT_DESCRIPTIONS.get(shape.name, "")}
+            objects[name] = {**described, **_object(shape.fields, objects, shape.name, patch=False)}
         return {"$ref": _REF + name}
     if shape.type == "geojson":
         return {"type": "object", "description": "a GeoJSON geometry, Feature or FeatureCollection"}
@@ -80,8 +83,12 @@ def schema_of(shape: Shape, objects: dict[str, Schema], owner: str) -> Schema:
 def _object(fields: tuple[Field, ...], objects: dict[str, Schema], owner: str, *, patch: bool) -> Schema:
     properties: dict[str, Schema] = {}
     required = []
+    from schema.inputs import FIELD_DESCRIPTIONS
+
     for f in fields:
         schema = schema_of(shape_of(f.validate), objects, owner)
+        if (owner, f.name) in FIELD_DESCRIPTIONS:
+            schema = {**schema, "description": FIELD_DESCRIPTIONS[owner, f.name]}
         if f.required and not patch:
             required.append(f.name)
             properties[f.name] = schema
