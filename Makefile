@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# ariadne-codegen cannot share .venv with strawberry (graphql-core pins): its own venv (pyproject).
+	test -x $(VENV)/codegen/bin/python || $(PY) -m venv $(VENV)/codegen
+	$(VENV)/codegen/bin/python -m pip install -q "$$($(BIN)/python -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["optional-dependencies"]["graphql-codegen"][0])')"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -22,7 +22,8 @@ ROLE = obj(
         Field("organization", ref("actor")),
         Field("since", date()),
         Field("until", date()),
-    )
+    ),
+    name="Role",
 )
 
 TYPE = FactType(

@@ -16,8 +16,10 @@ from db.fields import (
     pattern_text,
     raw_text,
     ref,
+    shape_of,
     text,
     timestamp,
+    with_shape,
 )
 
 PUB_STATUSES = ("usable", "withheld", "canceled")
@@ -25,9 +27,12 @@ PUB_STATUSES = ("usable", "withheld", "canceled")
 _SUBJECT_FORMAT = pattern_text(r"(medtop:)?[0-9]{8}", "an IPTC Media Topic code such as medtop:11000000")
 
 
-def SUBJECT(value: Any, path: Path, checks: Checks) -> Any:
+def _subject(value: Any, path: Path, checks: Checks) -> Any:
     code = _SUBJECT_FORMAT(value, path, checks)
     return code if code is INVALID or code.startswith("medtop:") else f"medtop:{code}"
+
+
+SUBJECT = with_shape(_subject, shape_of(_SUBJECT_FORMAT))
 
 
 _PUBLISHED_KEY = "coalesce(r.published_at, '0001-01-01T00:00:00Z'::timestamptz)"

@@ -12,13 +12,15 @@ from typing import Any
 import asyncpg
 
 from db.ids import new_id
+
+# Re-exported: readers of the outbox import the event types from here.
+from db.kinds import CHANGE_KINDS as CHANGE_KINDS
+from db.kinds import EVENT_TYPES as EVENT_TYPES
+from db.kinds import LOAD_ORDER
 from db.pool import Conn
 
 NOTIFY_CHANNEL = "newsfacts_events"  # also spelled out in _APPEND
-# Every event type: "<kind>.<change>", e.g. claim.corrected.
-CHANGE_KINDS = ("created", "updated", "corrected", "retracted")
-EVENT_KINDS = ("actor", "article", "claim", "deployment", "incident")
-EVENT_TYPES = tuple(f"{kind}.{change}" for kind in EVENT_KINDS for change in CHANGE_KINDS)
+EVENT_KINDS = LOAD_ORDER  # every fact kind emits events; re-exported with the registry's types
 
 
 @dataclass(frozen=True)

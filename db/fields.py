@@ -8,10 +8,11 @@ References to other facts and provenance quotes need the database; fields only *
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec
 
 import orjson
 
@@ -38,13 +39,18 @@ class RefCheck:
 
 @dataclass
 class QuoteCheck:
-    """A provenance reference whose quoteText must equal the article body between the offsets."""
+    """A provenance reference whose quoteText must equal the article body between the offsets, or,
+    without offsets, must be found in the body (its ``occurrence``-th match). ``article`` may be a
+    uri until the write service resolves it. ``ref`` is the validated reference itself, which the
+    write service completes (article id, offsets) once it has read the article."""
 
     article: str
-    char_start: int
-    char_end: int
+    char_start: int | None
+    char_end: int | None
     quote_text: str
     path: Path
+    occurrence: int | None = None
+    ref: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +68,53 @@ class Checks:
 Validator = Callable[[Any, Path, Checks], Any]
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What a validator accepts, described for the contracts generated from the declarations (the
+    GraphQL input types in schema/inputs.py, the request schemas the OpenAPI test compares with)."""
+
+    type: str  # string, integer, number, date, datetime, enum, ref, list, object, geojson, json
+    values: tuple[str, ...] = ()  # enum
+    kind: str = ""  # ref: the kind of fact named
+    item: Shape | None = None  # list
+    fields: tuple[Field, ...] = ()  # object
+    name: str = ""  # object: its type name (Quantity, Reference, …)
+    pattern: str = ""
+    max_length: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    max_items: int | None = None
+    description: str = ""
+
+
+def shape_of(validator: Validator) -> Shape:
+    """The shape a validator was declared with (plain JSON for a hand-written one)."""
+    shape = getattr(validator, "shape", None)
+    return shape if isinstance(shape, Shape) else Shape("json")
+
+
+def with_shape(validator: Validator, shape: Shape) -> Validator:
+    """``validator``, described by ``shape``."""
+    setattr(validator, "shape", shape)  # noqa: B010 - a function attribute mypy cannot see otherwise
+    return validator
+
+
+P = ParamSpec("P")
+
+
+def shaped(describe: Callable[P, Shape]) -> Callable[[Callable[P, Validator]], Callable[P, Validator]]:
+    """Gives every validator a factory makes the shape ``describe`` computes from the same arguments."""
+
+    def wrap(factory: Callable[P, Validator]) -> Callable[P, Validator]:
+        @functools.wraps(factory)
+        def make(*args: P.args, **kwargs: P.kwargs) -> Validator:
+            return with_shape(factory(*args, **kwargs), describe(*args, **kwargs))
+
+        return make
+
+    return wrap
+
+
 class _Invalid:
     """Marker for a value that failed validation (the error is already recorded)."""
 
@@ -69,6 +122,7 @@ class _Invalid:
 INVALID: Any = _Invalid()
 
 
+@shaped(lambda *, max_len=MAX_TEXT, min_len=1: Shape("string", max_length=max_len))
 def text(*, max_len: int = MAX_TEXT, min_len: int = 1) -> Validator:
     """Text with surrounding white space removed, at least ``min_len`` characters long."""
     bounded = raw_text(max_len=max_len)
@@ -84,6 +138,7 @@ def text(*, max_len: int = MAX_TEXT, min_len: int = 1) -> Validator:
     return check
 
 
+@shaped(lambda *, max_len: Shape("string", max_length=max_len))
 def raw_text(*, max_len: int) -> Validator:
     """Text kept byte-for-byte (article bodies: reference offsets index into it, so no stripping)."""
 
@@ -102,6 +157,7 @@ def raw_text(*, max_len: int) -> Validator:
     return check
 
 
+@shaped(lambda *values: Shape("enum", values=values))
 def enum(*values: str) -> Validator:
     allowed = frozenset(values)
 
@@ -115,6 +171,7 @@ def enum(*values: str) -> Validator:
     return check
 
 
+@shaped(lambda regex, description, *, max_len=200: Shape("string", pattern=regex, max_length=max_len))
 def pattern_text(regex: str, description: str, *, max_len: int = 200) -> Validator:
     import re
 
@@ -133,6 +190,7 @@ def pattern_text(regex: str, description: str, *, max_len: int = 200) -> Validat
     return check
 
 
+@shaped(lambda: Shape("date"))
 def date() -> Validator:
     def check(value: Any, path: Path, checks: Checks) -> Any:
         if isinstance(value, str):
@@ -146,6 +204,7 @@ def date() -> Validator:
     return check
 
 
+@shaped(lambda: Shape("datetime"))
 def timestamp() -> Validator:
     def check(value: Any, path: Path, checks: Checks) -> Any:
         if isinstance(value, str):
@@ -169,6 +228,7 @@ def timestamp() -> Validator:
     return check
 
 
+@shaped(lambda kind: Shape("ref", kind=kind))
 def ref(kind: str) -> Validator:
     """An id of an existing ``kind``; existence is checked later, in one query per batch."""
 
@@ -182,6 +242,7 @@ def ref(kind: str) -> Validator:
     return check
 
 
+@shaped(lambda item, *, max_items=MAX_LIST, unique=False: Shape("list", item=shape_of(item), max_items=max_items))
 def list_of(item: Validator, *, max_items: int = MAX_LIST, unique: bool = False) -> Validator:
     def check(value: Any, path: Path, checks: Checks) -> Any:
         if not isinstance(value, list):
@@ -204,6 +265,7 @@ def list_of(item: Validator, *, max_items: int = MAX_LIST, unique: bool = False)
     return check
 
 
+@shaped(lambda *, minimum=0, maximum=2**31 - 1: Shape("integer", minimum=minimum, maximum=maximum))
 def integer(*, minimum: int = 0, maximum: int = 2**31 - 1) -> Validator:
     def check(value: Any, path: Path, checks: Checks) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -217,6 +279,7 @@ def integer(*, minimum: int = 0, maximum: int = 2**31 - 1) -> Validator:
     return check
 
 
+@shaped(lambda: Shape("number"))
 def number() -> Validator:
     def check(value: Any, path: Path, checks: Checks) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -230,6 +293,7 @@ def number() -> Validator:
     return check
 
 
+@shaped(lambda: Shape("geojson"))
 def geojson() -> Validator:
     geometry_types = {
         "Point",
@@ -279,8 +343,10 @@ class Field:
         return {self.column or self.name: value}
 
 
-def obj(fields: tuple[Field, ...]) -> Validator:
-    """A nested object validated field by field; unknown keys are errors, not silently dropped."""
+@shaped(lambda fields, name="": Shape("object", fields=fields, name=name))
+def obj(fields: tuple[Field, ...], name: str = "") -> Validator:
+    """A nested object validated field by field; unknown keys are errors, not silently dropped.
+    ``name`` names its type in the generated contracts (Role, IncidentActor, …)."""
     known = {f.name for f in fields}
 
     def check(value: Any, path: Path, checks: Checks) -> Any:
@@ -313,19 +379,21 @@ def obj(fields: tuple[Field, ...]) -> Validator:
 APPROXIMATIONS = ("exact", "approximately", "atLeast", "atMost", "range", "unspecified")
 
 
+QUANTITY_FIELDS = (
+    Field("amount", number()),
+    Field("lowerBound", number()),
+    Field("upperBound", number()),
+    Field("approximation", enum(*APPROXIMATIONS), required=True),
+    Field("unit", text(max_len=100)),
+    Field("originalText", text(max_len=500)),
+)
+
+
+@shaped(lambda: Shape("object", fields=QUANTITY_FIELDS, name="Quantity"))
 def quantity() -> Validator:
     """``amount`` / ``lowerBound`` / ``upperBound`` with an ``approximation`` that must agree with them:
     "at least 65" is lowerBound 65 and no upper bound; "around 10,000" is amount 10000, approximately."""
-    base = obj(
-        (
-            Field("amount", number()),
-            Field("lowerBound", number()),
-            Field("upperBound", number()),
-            Field("approximation", enum(*APPROXIMATIONS), required=True),
-            Field("unit", text(max_len=100)),
-            Field("originalText", text(max_len=500)),
-        )
-    )
+    base = obj(QUANTITY_FIELDS)
 
     def check(value: Any, path: Path, checks: Checks) -> Any:
         q = base(value, path, checks)
@@ -351,33 +419,77 @@ def quantity() -> Validator:
     return check
 
 
-def references(*, max_items: int = 50) -> Validator:
-    """Provenance: each reference quotes the article body between two code-point offsets."""
-    base = obj(
-        (
-            Field("article", ref("article"), required=True),
-            Field("charStart", integer(maximum=MAX_BODY), required=True),
-            Field("charEnd", integer(maximum=MAX_BODY), required=True),
-            Field("quoteText", raw_text(max_len=MAX_TEXT), required=True),
-        )
+@shaped(lambda: Shape("ref", kind="article", description="the article's id (art_…) or its uri"))
+def article_ref() -> Validator:
+    """An article named by id, or by uri (resolved to its id by the write service, which reads the
+    article anyway to check the quote). Existence of an id is checked with the other refs."""
+    by_id = ref("article")
+    uri = text(max_len=2000)
+
+    def check(value: Any, path: Path, checks: Checks) -> Any:
+        if isinstance(value, str) and value.startswith("art_"):
+            return by_id(value, path, checks)
+        return uri(value, path, checks)
+
+    return check
+
+
+REFERENCE_FIELDS = (
+    Field("article", article_ref(), required=True),
+    Field("charStart", integer(maximum=MAX_BODY)),
+    Field("charEnd", integer(maximum=MAX_BODY)),
+    Field("quoteText", raw_text(max_len=MAX_TEXT), required=True),
+    Field("occurrence", integer(minimum=1, maximum=MAX_BODY)),
+)
+
+
+def _reference(value: Any, path: Path, checks: Checks) -> Any:
+    r = obj(REFERENCE_FIELDS)(value, path, checks)
+    if r is INVALID:
+        return INVALID
+    # occurrence only picks among matches; what is stored is the span it picked.
+    occurrence = r.pop("occurrence")
+    start, end = r["charStart"], r["charEnd"]
+    if start is None and end is None:
+        if not r["quoteText"]:
+            checks.fail((*path, "quoteText"), "REQUIRED", "must not be empty")
+            return INVALID
+    elif start is None or end is None:
+        missing = "charStart" if start is None else "charEnd"
+        checks.fail((*path, missing), "REQUIRED", "give charStart and charEnd together, or neither")
+        return INVALID
+    elif occurrence is not None:
+        checks.fail((*path, "occurrence"), "INVALID_VALUE", "applies only to a quote given without offsets")
+        return INVALID
+    elif end <= start:
+        checks.fail((*path, "charEnd"), "INVALID_RANGE", "must be greater than charStart")
+        return INVALID
+    elif end - start != len(r["quoteText"]):
+        checks.fail((*path, "quoteText"), "QUOTE_MISMATCH", "length differs from charEnd - charStart")
+        return INVALID
+    checks.quotes.append(QuoteCheck(r["article"], start, end, r["quoteText"], path, occurrence, r))
+    return r
+
+
+@shaped(
+    lambda *, max_items=50: Shape(
+        "list", item=Shape("object", fields=REFERENCE_FIELDS, name="Reference"), max_items=max_items
     )
-
-    def item(value: Any, path: Path, checks: Checks) -> Any:
-        r = base(value, path, checks)
-        if r is INVALID:
-            return INVALID
-        if r["charEnd"] <= r["charStart"]:
-            checks.fail((*path, "charEnd"), "INVALID_RANGE", "must be greater than charStart")
-            return INVALID
-        if r["charEnd"] - r["charStart"] != len(r["quoteText"]):
-            checks.fail((*path, "quoteText"), "QUOTE_MISMATCH", "length differs from charEnd - charStart")
-            return INVALID
-        checks.quotes.append(QuoteCheck(r["article"], r["charStart"], r["charEnd"], r["quoteText"], path))
-        return r
-
-    return list_of(item, max_items=max_items)
+)
+def references(*, max_items: int = 50) -> Validator:
+    """Provenance: each reference quotes the article body between two code-point offsets, or gives
+    only the quote (and, when it occurs more than once, which ``occurrence``) for the write service
+    to find; either way the offsets are stored."""
+    return list_of(_reference, max_items=max_items)
 
 
+def _with_ids_shape(kind: str, item_fields: tuple[Field, ...], *, max_items: int = MAX_LIST) -> Shape:
+    id_field = Field("id", ref(kind))
+    item = Shape("object", fields=(id_field, *item_fields), name=kind.capitalize())
+    return Shape("list", item=item, max_items=max_items)
+
+
+@shaped(_with_ids_shape)
 def with_ids(kind: str, item_fields: tuple[Field, ...], *, max_items: int = MAX_LIST) -> Validator:
     """A list of nested objects that each keep a stable id (assets): given ids are kept, new ones minted."""
     id_field = Field("id", pattern_text(r"[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}", f"an id of a {kind}"))
@@ -397,9 +509,12 @@ def with_ids(kind: str, item_fields: tuple[Field, ...], *, max_items: int = MAX_
     return list_of(with_id, max_items=max_items)
 
 
+PLACE_FIELDS = (Field("name", text(max_len=300)), Field("geojson", geojson()))
+
+
 def place() -> Validator:
     """A named place with optional GeoJSON (a deployment's region, an incident's location)."""
-    return obj((Field("name", text(max_len=300)), Field("geojson", geojson())))
+    return obj(PLACE_FIELDS, name="Place")
 
 
 def place_columns(prefix: str) -> Callable[[Any], dict[str, Any]]:

@@ -7,14 +7,12 @@ import os
 import re
 import time
 
+from db.kinds import KINDS
+
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 PREFIXES: dict[str, str] = {
-    "actor": "act",
-    "article": "art",
-    "claim": "clm",
-    "deployment": "dep",
-    "incident": "inc",
+    **{k.name: k.prefix for k in KINDS},
     "event": "evt",
     "asset": "ast",
     "key": "key",

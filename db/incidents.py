@@ -34,7 +34,9 @@ from db.fields import (
 ROLES = ("perpetrator", "target", "authorizer", "victim", "witness", "investigator")
 PRECISIONS = ("day", "month", "year")
 
-INCIDENT_ACTOR = obj((Field("actor", ref("actor"), required=True), Field("role", enum(*ROLES), required=True)))
+INCIDENT_ACTOR = obj(
+    (Field("actor", ref("actor"), required=True), Field("role", enum(*ROLES), required=True)), name="IncidentActor"
+)
 
 
 def _cross_check(values: dict[str, Any], checks: Checks) -> None:

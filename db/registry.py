@@ -5,13 +5,12 @@ from __future__ import annotations
 from db import actors, articles, claims, deployments, incidents
 from db.facts import FactType
 from db.ids import id_type
+from db.kinds import LOAD_ORDER as LOAD_ORDER  # re-exported for the bulk loader
 
-FACT_TYPES: dict[str, FactType] = {
-    t.kind: t for t in (actors.TYPE, articles.TYPE, claims.TYPE, deployments.TYPE, incidents.TYPE)
-}
-# Dependency order: a record may only reference kinds that come before it (claims link claims,
-# so a kind may also reference itself).
-LOAD_ORDER = ("actor", "article", "claim", "deployment", "incident")
+_DECLARED = {t.kind: t for t in (actors.TYPE, articles.TYPE, claims.TYPE, deployments.TYPE, incidents.TYPE)}
+# In the registry's load order (db/kinds.py), so iterating fact types follows dependencies.
+FACT_TYPES: dict[str, FactType] = {kind: _DECLARED[kind] for kind in LOAD_ORDER}
+assert set(_DECLARED) == set(LOAD_ORDER), "db/kinds.py and the fact type declarations disagree"
 
 
 def fact_type(kind: str) -> FactType:

@@ -14,9 +14,10 @@ import asyncpg
 from db import events
 from db.errors import Conflict, FieldError, NewsfactsError, NotFound, ValidationFailed, VersionConflict, from_postgres
 from db.facts import READ_ONLY, FactType, without_read_only
-from db.fields import Checks, Path
-from db.ids import new_id
+from db.fields import Checks, Path, QuoteCheck
+from db.ids import is_id, new_id
 from db.pool import Conn
+from db.quotes import locate
 from db.registry import FACT_TYPES, fact_type
 
 
@@ -79,6 +80,7 @@ async def check_in_database(conn: Conn, kind: str, checked: Checked) -> tuple[li
     """The checks that need the database (referenced ids exist, quotes match their articles), then
     the split into good and rejected records."""
     batch_ids = {c["id"] for _, _, c in checked if c is not None}
+    await _resolve_references(conn, kind, checked)
     stored = await _check_refs(conn, kind, checked, batch_ids)
     await _check_quotes(conn, checked)
     _drop_refs_to_rejected(checked, stored)
@@ -135,6 +137,57 @@ def _drop_refs_to_rejected(checked: list[tuple[int, Checks, dict[str, Any] | Non
             return
 
 
+_ARTICLES_FOR_REFERENCES = """
+SELECT id, uri, CASE WHEN id = ANY($3::text[]) OR uri = ANY($4::text[]) THEN body END AS body
+FROM articles WHERE id = ANY($1::text[]) OR uri = ANY($2::text[])
+"""
+
+
+async def _resolve_references(conn: Conn, kind: str, checked: Checked) -> None:
+    """Completes references that name their article by uri (→ its id) or give only the quote (→ the
+    offsets of its match in the body), in one query per batch; what cannot be resolved fails the
+    record here. The derived columns (article_ids) are then recomputed from the completed refs."""
+    pending: list[tuple[Checks, dict[str, Any], QuoteCheck]] = []
+    for _, checks, columns in checked:
+        for q in checks.quotes:
+            if columns is not None and (q.char_start is None or not is_id(q.article, "article")):
+                pending.append((checks, columns, q))
+    if not pending:
+        return
+    ids = {q.article for _, _, q in pending if is_id(q.article, "article")}
+    uris = {q.article for _, _, q in pending} - ids
+    # Bodies only where a quote must be searched: an article can be 500,000 characters.
+    searched = {q.article for _, _, q in pending if q.char_start is None}
+    rows = await conn.fetch(
+        _ARTICLES_FOR_REFERENCES, list(ids), list(uris), list(searched & ids), list(searched & uris)
+    )
+    by_key: dict[str, Any] = {}
+    for row in rows:
+        by_key[row["id"]] = row
+        by_key[row["uri"]] = row
+    changed: dict[int, tuple[Checks, dict[str, Any]]] = {}
+    for checks, columns, q in pending:
+        row = by_key.get(q.article)
+        if row is None:
+            if not is_id(q.article, "article"):
+                checks.fail((*q.path, "article"), "REF_NOT_FOUND", f"no article has the id or uri {q.article!r}")
+            continue  # an unknown id is reported by _check_refs
+        q.article = q.ref["article"] = row["id"]
+        if q.char_start is None:
+            found = locate(row["body"] or "", q.quote_text, q.occurrence)
+            if found.error is not None:
+                field_name, code, message = found.error
+                checks.fail((*q.path, field_name), code, message)
+                continue
+            q.char_start, q.char_end = found.start, found.end
+            q.ref["charStart"], q.ref["charEnd"] = found.start, found.end
+        changed[id(columns)] = (checks, columns)
+    derive = fact_type(kind).derive
+    if derive is not None:
+        for _, columns in changed.values():
+            derive(columns)
+
+
 _QUOTE_CHECK = """
 SELECT q.i, a.id IS NULL AS missing, length(a.body) AS body_length,
        substr(a.body, q.s + 1, q.e - q.s) AS found
@@ -150,7 +203,9 @@ async def _check_quotes(conn: Conn, checked: list[tuple[int, Checks, dict[str, A
     flat: list[tuple[Checks, Path, Any]] = []
     for _, checks, _columns in checked:
         for q in checks.quotes:
-            flat.append((checks, q.path, q))
+            # A reference left unresolved (unknown uri, quote not found) has already failed.
+            if q.char_start is not None and is_id(q.article, "article"):
+                flat.append((checks, q.path, q))
     if not flat:
         return
     rows = await conn.fetch(

@@ -57,11 +57,18 @@ SCALARS: dict[object, Any] = {
 T = TypeVar("T")
 
 
+# Every enum made here, by its values: the generated write inputs (schema/inputs.py) reuse the
+# output enums instead of declaring a second enum per value set.
+ENUMS: dict[tuple[str, ...], list[Any]] = {}
+
+
 def make_enum(name: str, values: tuple[str, ...], description: str = "") -> Any:
     """A GraphQL enum whose names are UPPER_SNAKE and whose values are the document strings, so a
     document value serialises without conversion."""
     members = {_upper_snake(v): v for v in values}
-    return strawberry.enum(Enum(name, members), description=description or None)  # type: ignore[call-overload]
+    made = strawberry.enum(Enum(name, members), description=description or None)  # type: ignore[call-overload]
+    ENUMS.setdefault(tuple(values), []).append(made)
+    return made
 
 
 def _upper_snake(value: str) -> str:

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from db import writes
@@ -21,6 +20,7 @@ from schema.common import from_doc
 from schema.context import Context
 from schema.deployments import Deployment
 from schema.incidents import Incident
+from schema.inputs import as_record, create_input, patch_input
 
 
 @strawberry.type(description="Why a mutation was refused: the input field at fault and a catalogue code.")
@@ -106,13 +106,25 @@ async def _run(
     return payload(**{kind: from_doc(cls, doc)})
 
 
+# Generated from the declarations (schema/inputs.py); the write service still validates everything
+# the GraphQL types cannot say (lengths, formats, references, quotes), reported as userErrors.
+CREATE_INPUTS = {kind: create_input(kind) for kind in KINDS}
+PATCHES = {kind: patch_input(kind) for kind in KINDS}
+
+
 def _create(kind: str) -> Any:
-    async def resolver(info: Info[Context, None], input: JSON, reason: str | None = None) -> Any:
+    async def resolver(info: Info[Context, None], input: Any, reason: str | None = None) -> Any:
+        record = as_record(input)
         return await _run(
-            info, kind, lambda conn, by: writes.create(conn, kind, input, changed_by=by, reason=reason), ("input",)
+            info, kind, lambda conn, by: writes.create(conn, kind, record, changed_by=by, reason=reason), ("input",)
         )
 
-    resolver.__annotations__ = {"info": Info, "input": JSON, "reason": str | None, "return": KINDS[kind][1]}
+    resolver.__annotations__ = {
+        "info": Info,
+        "input": CREATE_INPUTS[kind],
+        "reason": str | None,
+        "return": KINDS[kind][1],
+    }
     return strawberry.mutation(resolver=resolver, description=f"Create {_a(kind)} from its fields (as in REST).")
 
 
@@ -120,10 +132,11 @@ def _update(kind: str, *, correction: bool) -> Any:
     async def resolver(
         info: Info[Context, None],
         id: strawberry.ID,
-        patch: JSON,
+        patch: Any,
         reason: str | None = None,
         expected_version: int | None = None,
     ) -> Any:
+        changes = as_record(patch)
         return await _run(
             info,
             kind,
@@ -131,7 +144,7 @@ def _update(kind: str, *, correction: bool) -> Any:
                 conn,
                 kind,
                 id,
-                patch,
+                changes,
                 changed_by=by,
                 reason=reason,
                 correction=correction,
@@ -143,16 +156,19 @@ def _update(kind: str, *, correction: bool) -> Any:
     resolver.__annotations__ = {
         "info": Info,
         "id": strawberry.ID,
-        "patch": JSON,
+        "patch": PATCHES[kind],
         "reason": str if correction else str | None,
         "expected_version": int | None,
         "return": KINDS[kind][1],
     }
     if correction:
         resolver.__defaults__ = (None,)  # reason is required; expectedVersion stays optional
-        doc = f"Correct {_a(kind)} (JSON merge patch) and say why: emits {kind}.corrected."
+        doc = f"Correct {_a(kind)} (merge patch: null clears a field) and say why: emits {kind}.corrected."
     else:
-        doc = f"Update {_a(kind)} with a JSON merge patch: emits {kind}.updated. expectedVersion makes it conditional."
+        doc = (
+            f"Update {_a(kind)} (merge patch: null clears a field, an absent one is kept): emits {kind}.updated. "
+            "expectedVersion makes it conditional."
+        )
     return strawberry.mutation(resolver=resolver, description=doc)
 
 

@@ -17,14 +17,9 @@ from api.cache.store import Entry, ResponseCache
 from api.cache.tags import ids_in, list_tag
 from api.state import State, get_state, state_of
 from db.errors import NewsfactsError
+from db.kinds import COLLECTIONS
 
-_PLURALS = {
-    "articles": "article",
-    "actors": "actor",
-    "claims": "claim",
-    "deployments": "deployment",
-    "incidents": "incident",
-}
+_PLURALS = COLLECTIONS  # "claims" → "claim"
 # Per-request or per-caller headers never stored with an entry.
 _VOLATILE = {b"x-request-id", b"ratelimit", b"ratelimit-policy", b"retry-after", b"date", b"set-cookie", b"x-cache"}
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -24,19 +24,13 @@ from api.rest.responses import (
     not_modified,
 )
 from api.state import get_state
-from db import queries
+from db import kinds, queries
 from db.errors import BadUserInput, FieldError, NotFound
 from db.ids import is_id
 from db.registry import fact_type
 
 # Path segment → kind.
-COLLECTIONS = {
-    "actors": "actor",
-    "articles": "article",
-    "claims": "claim",
-    "deployments": "deployment",
-    "incidents": "incident",
-}
+COLLECTIONS = kinds.COLLECTIONS  # "claims" → "claim", from the one registry
 # Which claims belong to a parent: the claim filter the parent's id fixes.
 PARENT_FILTERS = {"article": "article", "actor": "speaker"}
 

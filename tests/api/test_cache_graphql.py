@@ -110,10 +110,10 @@ async def test_a_mutation_is_read_back_at_once(client: httpx.AsyncClient, conn: 
     _, secret = await keys.create(conn, name="gql-writer", scope="write")
     auth = {"Authorization": f"Bearer {secret}"}
     await asyncio.sleep(0.3)
-    mutation = "mutation($id: ID!, $patch: JSON!) { updateClaim(id: $id, patch: $patch) { userErrors { code } } }"
+    mutation = "mutation($id: ID!, $patch: ClaimPatch!) { updateClaim(id: $id, patch: $patch) { userErrors { code } } }"
     for status in ("DISPUTED", "CORROBORATED", "DENIED") * 2:
         await gql(client, CLAIM, auth, id=claim["id"])  # cached
-        done = await gql(client, mutation, auth, id=claim["id"], patch={"status": status.lower()})
+        done = await gql(client, mutation, auth, id=claim["id"], patch={"status": status})
         assert done.json()["data"]["updateClaim"]["userErrors"] == []
         assert cache_state(done) == "miss"
         # No waiting: the mutation's response left only after this process applied its event.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -11,6 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -55,6 +57,43 @@ def test_load_reports_rejected_records_as_json_and_exits_2(db_env: dict[str, str
     check_report(report, expected)
     assert report["rejectedCount"] == len(expected["rejected"])
     assert report["totalLoaded"] == 4
+
+
+def test_load_resolves_an_article_named_by_uri_and_a_quote_without_offsets(
+    db_env: dict[str, str], tmp_path: Path, database_url: str
+) -> None:
+    """A file that knows its article only by uri, and its quotes only as text, loads as written."""
+    uri = f"urn:test:cli-load:{random.getrandbits(64)}"
+    body = "The port reopened on Monday, officials said."
+    records = [
+        {"object": "article", "uri": uri, "headline": "Port reopens", "body": body},
+        {
+            "object": "claim",
+            "statement": "The port reopened on Monday",
+            "quoteType": "indirect",
+            "references": [{"article": uri, "quoteText": "reopened on Monday"}],
+        },
+    ]
+    path = tmp_path / "by-uri.ndjson"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
+    result = newsfacts("load", str(path), "--quiet", env=db_env)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+    async def stored() -> Any:
+        conn = await connect(database_url)
+        try:
+            return await conn.fetchrow(
+                "SELECT a.id, c.refs FROM articles a JOIN claims c ON c.article_ids @> ARRAY[a.id] WHERE a.uri = $1",
+                uri,
+            )
+        finally:
+            await conn.close()
+
+    row = asyncio.run(stored())
+    start = body.index("reopened on Monday")
+    assert row["refs"] == [
+        {"article": row["id"], "charStart": start, "charEnd": start + 18, "quoteText": "reopened on Monday"}
+    ]
 
 
 def test_load_of_a_missing_file_fails_with_a_message(db_env: dict[str, str], tmp_path: Path) -> None:

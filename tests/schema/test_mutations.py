@@ -37,13 +37,13 @@ def gql(server: LiveServer, query: str, variables: dict[str, Any], key: str | No
     return body
 
 
-CREATE_ACTOR = """mutation($input: JSON!) {
+CREATE_ACTOR = """mutation($input: CreateActorInput!) {
   createActor(input: $input) { actor { id name version } userErrors { path code message } }
 }"""
 
 
 def test_create_update_correct_retract(server: LiveServer, write_key: str) -> None:
-    created = gql(server, CREATE_ACTOR, {"input": {"kind": "person", "name": "Gql Person"}}, write_key)
+    created = gql(server, CREATE_ACTOR, {"input": {"kind": "PERSON", "name": "Gql Person"}}, write_key)
     payload = created["data"]["createActor"]
     assert payload["userErrors"] == [] and payload["actor"]["name"] == "Gql Person"
     actor_id = payload["actor"]["id"]
@@ -76,20 +76,25 @@ def test_create_update_correct_retract(server: LiveServer, write_key: str) -> No
 
 
 def test_user_errors_name_each_bad_field(server: LiveServer, write_key: str) -> None:
-    query = """mutation($input: JSON!) {
+    query = """mutation($input: CreateClaimInput!) {
       createClaim(input: $input) { claim { id } userErrors { path code message } }
     }"""
     record = {
         "statement": "x",
-        "quoteType": "shouted",
+        "quoteType": "DIRECT",
+        "speaker": "act_00000000000000000000000000",
         "references": [{"article": ARTICLE, "charStart": 0, "charEnd": 5, "quoteText": "nope!"}],
     }
     payload = gql(server, query, {"input": record}, write_key)["data"]["createClaim"]
     assert payload["claim"] is None
     found = {(tuple(e["path"]), e["code"]) for e in payload["userErrors"]}
     # Paths start at the argument: the record is the "input" argument.
-    assert ("input", "quoteType") in {p for p, _ in found}
+    assert (("input", "quote"), "REQUIRED") in found, "a direct claim needs its quote"
+    assert (("input", "speaker"), "REF_NOT_FOUND") in found
     assert (("input", "references", "0", "quoteText"), "QUOTE_MISMATCH") in found
+    # The enum is the output enum: its document value (lowercase) is not a name of it.
+    lowercase = gql(server, query, {"input": {**record, "quoteType": "direct"}}, write_key)
+    assert lowercase["errors"] and "QuoteType" in lowercase["errors"][0]["message"]
     missing = gql(
         server,
         'mutation { retractClaim(id: "clm_00000000000000000000000000") { userErrors { path code } } }',
@@ -99,8 +104,39 @@ def test_user_errors_name_each_bad_field(server: LiveServer, write_key: str) -> 
     assert missing["data"]["retractClaim"]["userErrors"] == [{"path": ["id"], "code": "NOT_FOUND"}]
 
 
+def test_typed_inputs_take_quote_only_references_and_merge_patch_nulls(server: LiveServer, write_key: str) -> None:
+    create = """mutation($input: CreateClaimInput!) {
+      createClaim(input: $input) {
+        claim { id quoteType speakerDescription claimDate claimDatePrecision references { charStart charEnd quoteText } }
+        userErrors { path code message } } }"""
+    body = httpx.get(f"{server.url}/v1/articles/{ARTICLE}", timeout=10).json()["body"]
+    quote = body[40:90]
+    record = {
+        "statement": "Typed input",
+        "quoteType": "INDIRECT",
+        "speakerDescription": "an official",
+        "claimDate": "2025-10-01",
+        "references": [{"article": ARTICLE, "quoteText": quote, "occurrence": 1}],
+    }
+    payload = gql(server, create, {"input": record}, write_key)["data"]["createClaim"]
+    assert payload["userErrors"] == [], payload
+    claim = payload["claim"]
+    assert claim["quoteType"] == "INDIRECT" and claim["claimDatePrecision"] == "DAY"
+    start = body.index(quote)
+    assert claim["references"] == [{"charStart": start, "charEnd": start + len(quote), "quoteText": quote}]
+
+    update = """mutation($id: ID!, $patch: ClaimPatch!) {
+      updateClaim(id: $id, patch: $patch) { claim { speakerDescription claimDate status } userErrors { code } } }"""
+    # speakerDescription: null clears it; claimDate is absent, so it stays.
+    patched = gql(server, update, {"id": claim["id"], "patch": {"speakerDescription": None}}, write_key)
+    assert patched["data"]["updateClaim"] == {
+        "claim": {"speakerDescription": None, "claimDate": "2025-10-01", "status": "REPORTED"},
+        "userErrors": [],
+    }
+
+
 def test_mutations_need_the_write_scope(server: LiveServer, read_key: str) -> None:
-    anonymous = gql(server, CREATE_ACTOR, {"input": {"kind": "person", "name": "No"}}, None)
+    anonymous = gql(server, CREATE_ACTOR, {"input": {"kind": "PERSON", "name": "No"}}, None)
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    reader = gql(server, CREATE_ACTOR, {"input": {"kind": "person", "name": "No"}}, read_key)
+    reader = gql(server, CREATE_ACTOR, {"input": {"kind": "PERSON", "name": "No"}}, read_key)
     assert reader["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -108,11 +108,15 @@ export async function fetchRevisions(id) {
   return data.node?.revisions ?? [];
 }
 
+// GraphQL enums are the document values in UPPER_SNAKE (indirect → INDIRECT, mediaOutlet → MEDIA_OUTLET).
+const enumName = (value) => value.replace(/([A-Z])/g, "_$1").toUpperCase();
+
 export async function createClaim(input) {
+  const typed = { ...input, quoteType: enumName(input.quoteType), status: enumName(input.status) };
   const data = await gql(
-    `mutation New($input: JSON!) { createClaim(input: $input) {
+    `mutation New($input: CreateClaimInput!) { createClaim(input: $input) {
       claim { ...ClaimFields } userErrors { path code message } } }`,
-    { input },
+    { input: typed },
   );
   return data.createClaim;
 }
