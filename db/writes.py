@@ -380,6 +380,23 @@ def _check_version(doc: dict[str, Any], expected_version: int | None) -> None:
         )
 
 
+def check_patch(kind: str, patch: Any, *, at: tuple[str, ...] = ()) -> None:
+    """Refuse a patch whose given values are invalid on their own — what validating the merged
+    record refuses too — before any precondition is weighed: a bad body is a 422 whatever its
+    If-Match says. Unknown and read-only fields are left to ``update``, which names them."""
+    if not isinstance(patch, dict):
+        return
+    fields = {f.name: f for f in fact_type(kind).fields}
+    checks = Checks()
+    for key, value in patch.items():
+        f = fields.get(key)
+        if f is not None and value is not None:
+            f.validate(value, (*at, key), checks)
+    if checks.errors:
+        first = checks.errors[0]
+        raise ValidationFailed(f"{len(checks.errors)} invalid field(s) at {first.pointer()}", errors=checks.errors)
+
+
 async def update(
     conn: Conn,
     kind: str,

@@ -125,6 +125,7 @@ async def update(request: Request, kind: str) -> Response:
     reason = _reason(request)
     # A malformed request (400) is refused before its precondition is judged (412).
     raw, patch = await _body(request, allowed=JSON_TYPES)
+    writes.check_patch(kind, patch)
     expected = _expected_version(request, fact_id)
 
     async def write(conn: Conn) -> Response:
@@ -152,6 +153,7 @@ async def correct(request: Request, kind: str) -> Response:
         errors.append(FieldError(("reason",), "TOO_LONG", f"must be at most {MAX_REASON} characters"))
     if errors:
         raise ValidationFailed(f"{len(errors)} invalid field(s) at {errors[0].pointer()}", errors=errors)
+    writes.check_patch(kind, body["changes"], at=("changes",))
     expected = _expected_version(request, fact_id)
 
     async def write(conn: Conn) -> Response:

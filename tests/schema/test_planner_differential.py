@@ -140,7 +140,7 @@ async def test_planned_and_resolved_reads_answer_identically(
     planner = Planner(schema, Limits(), production=False)
     pool = await create_pool(varied_database, min_size=1, max_size=CONCURRENCY)
 
-    async with httpx.AsyncClient(timeout=30) as client, pool:
+    async with httpx.AsyncClient(timeout=120) as client, pool:
         before = await _planned_count(client, planned)
 
         async def one(n: int) -> None:
