@@ -10,6 +10,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from starlette.requests import HTTPConnection
 
+from api.reads.router import ReadRouter
 from api.settings import Settings
 
 
@@ -18,6 +19,8 @@ class State:
     settings: Settings
     pool: asyncpg.Pool
     redis: aioredis.Redis
+    # Where read-only work runs: a streaming replica when one is usable, else ``pool`` (api/reads/).
+    reads: ReadRouter
     # Long-lived helpers later issues attach (event relay, broadcaster, caches), by name.
     services: dict[str, Any] = field(default_factory=dict)
 

@@ -96,7 +96,7 @@ class PlannedGraphQL:
         state = get_state(request)
         cache = state.services.get("cache")
         answer = await self.planner.execute(
-            plan, variables, state.pool.acquire, collect_ids=cache is not None and cache.enabled
+            plan, variables, state.reads.acquire, collect_ids=cache is not None and cache.enabled
         )
         if answer is not None:
             scope[graphql_cache.OPERATION_KEY] = "query"
