@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -45,9 +46,13 @@ class PgNode:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str, timeout: float = 60.0) -> None:
-        subprocess.run(
-            list(args), check=True, user=self.user, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        done = subprocess.run(
+            list(args), user=self.user, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
         )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{Path(args[0]).name} failed ({done.returncode}): {done.stderr.decode(errors='replace')}"
+            )
 
     def start(self) -> None:
         self._run(
@@ -102,7 +107,10 @@ class EmbeddedCluster:
 
     def start(self) -> EmbeddedCluster:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.folder.chmod(0o755)  # the server user must reach its data folders
+        if self.primary.user is not None:
+            # The server user must reach its data folders: let others traverse every parent (as pgserver does).
+            for folder in [self.folder, *self.folder.parents]:
+                folder.chmod(folder.stat().st_mode | stat.S_IXOTH | stat.S_IXGRP)
         p = self.primary
         if not (p.folder / "PG_VERSION").exists():
             shutil.rmtree(p.folder, ignore_errors=True)

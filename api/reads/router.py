@@ -35,6 +35,7 @@ REPLICA_GONE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.InternalClientError,  # a connection left mid-operation when its server went away
 )
 CONNECT_TIMEOUT = 1.0
 HISTORY = 3_000  # primary WAL samples kept (10 minutes at the default poll interval)
@@ -116,11 +117,14 @@ class ReadRouter:
 
     async def _poll_replica(self, replica: Replica) -> None:
         assert replica.pool is not None
+        conn: Any = None
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
-                async with replica.pool.acquire() as conn:
-                    lsn, seq = await replication.replica_position(conn)
+                conn = await replica.pool.acquire()
+                lsn, seq = await replication.replica_position(conn)
+            await replica.pool.release(conn)
         except Exception as exc:  # down, refusing, promoted: skip it until it answers again
+            await _discard(replica.pool, conn)
             if replica.healthy:
                 log.warning("replica %s unavailable (%s); its reads go elsewhere", replica.name, exc)
             replica.healthy, replica.error, replica.lag_ms = False, str(exc) or type(exc).__name__, float("inf")
@@ -165,14 +169,18 @@ class ReadRouter:
             async with self._primary(ctx) as conn:
                 yield conn
             return
+        assert replica.pool is not None
         try:
             yield conn
         except REPLICA_GONE:
             self._mark_down(replica, "connection lost during a read")
             ctx.replica_failed = True
+            await _discard(replica.pool, conn)
             raise
-        finally:
-            assert replica.pool is not None
+        except asyncio.CancelledError:
+            await _discard(replica.pool, conn)  # cancelled mid-statement: never hand this one out again
+            raise
+        else:
             with contextlib.suppress(Exception):
                 await replica.pool.release(conn)
 
@@ -207,8 +215,7 @@ class ReadRouter:
             assert token is not None
             reached = await self._wait_for(conn, token)
             if reached is None:
-                with contextlib.suppress(Exception):
-                    await replica.pool.release(conn)
+                await _discard(replica.pool, conn)
                 return None, None
             seq = reached
         replica.reads += 1
@@ -241,3 +248,14 @@ class ReadRouter:
         async with self.primary.acquire() as conn:
             lsn, seq = await replication.primary_position(conn)
         return Token(lsn, seq)
+
+
+async def _discard(pool: asyncpg.Pool, conn: Any) -> None:
+    """Closes a connection whose state is unknown (its server went away, or a statement on it was
+    interrupted) and gives its slot back: the pool opens a fresh one when next needed."""
+    if conn is None:
+        return
+    with contextlib.suppress(Exception):
+        conn.terminate()
+    with contextlib.suppress(Exception):
+        await pool.release(conn)  # a closed connection's holder just returns to the pool
