@@ -20,18 +20,15 @@ async def primary_position(conn: Conn) -> tuple[int, int]:
 async def replica_position(conn: Conn) -> tuple[int, int]:
     """(WAL replay position, last event sequence visible) on a replica.
 
-    Replay only moves forward, so every later statement on this replica sees at least this much."""
+    Two statements, position first: the counter is then read from a snapshot taken after that
+    position was replayed, so it is at least every event up to it — and, as replay only moves
+    forward, every later statement on this replica sees at least that much."""
     row = await conn.fetchrow(
-        "SELECT coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn) AS lsn, (SELECT last FROM event_counter) AS seq,"
-        " pg_is_in_recovery() AS standby"
+        "SELECT coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn) AS lsn, pg_is_in_recovery() AS standby"
     )
     assert row is not None
     if not row["standby"]:
         # A promoted (or misconfigured) "replica" is a primary of its own: never route reads there.
         raise RuntimeError("not a standby: pg_is_in_recovery() is false")
-    return int(row["lsn"]), int(row["seq"] or 0)
-
-
-async def replay_paused(conn: Conn) -> bool:
-    paused: bool = await conn.fetchval("SELECT pg_get_wal_replay_pause_state() <> 'not paused'")
-    return paused
+    seq = await conn.fetchval("SELECT last FROM event_counter")
+    return int(row["lsn"]), int(seq or 0)
