@@ -155,7 +155,14 @@ def timestamp() -> Validator:
                 if parsed.tzinfo is None:
                     checks.fail(path, "INVALID_DATETIME", "must include a UTC offset, e.g. 2025-10-01T12:00:00Z")
                     return INVALID
-                return parsed.isoformat()
+                offset = parsed.utcoffset()
+                if offset is None or abs(offset) < dt.timedelta(hours=16):
+                    return parsed.isoformat()
+                # PostgreSQL refuses offsets past ±15:59 that Python accepts (up to ±23:59): say it in UTC.
+                try:
+                    return parsed.astimezone(dt.UTC).isoformat()
+                except OverflowError:
+                    parsed = None
         checks.fail(path, "INVALID_DATETIME", "must be an ISO 8601 date-time with offset")
         return INVALID
 
