@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test fuzz fault lint check schema migrate seed bench clean
+.PHONY: install run cluster test fuzz fault lint check schema migrate seed bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,6 +21,11 @@ install: $(STAMP)
 ## run: the service on the embedded stack (or DATABASE_URL/REDIS_URL), migrated and seeded
 run: install
 	$(BIN)/newsfacts serve --seed
+
+## cluster: primary + streaming replica (pg_basebackup), Redis, two API processes and a worker, as
+## local processes from the embedded binaries; prints the URLs, Ctrl-C stops them (data in .data/cluster)
+cluster: install
+	$(BIN)/python -m api.cluster
 
 ## test: the whole suite against real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL/TEST_REDIS_URL)
 test: install

@@ -1,4 +1,5 @@
-"""Opens and closes what the app shares across requests: the asyncpg pool and the Redis client.
+"""Opens and closes what the app shares across requests: the asyncpg pool, the replicas' read router
+and the Redis client.
 Migrations run here too, under their advisory lock, so any number of processes may start at once."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 
+from api.reads.router import ReadRouter
 from api.settings import Settings
 from api.state import State
 from db.migrate import migrate
@@ -52,7 +54,17 @@ def make_lifespan(
             applied = await migrate(conn)
         if applied:
             log.info("applied migrations %s", ", ".join(applied))
-        state = State(settings=settings, pool=pool, redis=redis)
+        reads = ReadRouter.from_urls(
+            pool,
+            settings.database_replica_urls,
+            max_lag_ms=float(settings.replica_max_lag_ms),
+            wait_ms=float(settings.replica_wait_ms),
+            poll_seconds=settings.replica_poll_ms / 1000.0,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            pool_max=settings.db_pool_max,
+        )
+        await reads.start()
+        state = State(settings=settings, pool=pool, redis=redis, reads=reads)
         app.state.newsfacts = state
         try:
             for hook in on_start or []:
@@ -62,6 +74,7 @@ def make_lifespan(
             for hook in reversed(on_stop or []):
                 with contextlib.suppress(Exception):
                     await hook(state)
+            await reads.stop()
             await redis.aclose()
             await pool.close()
 

@@ -63,6 +63,23 @@ class Metrics:
         self.webhook_failures = Gauge(
             "newsfacts_webhook_retrying_deliveries", "Pending webhook deliveries that failed at least once", registry=r
         )
+        self.replica_lag = Gauge(
+            "newsfacts_replica_lag_ms", "How far behind the primary each replica's replay is, as this process saw it",
+            ["replica"], registry=r,
+        )  # fmt: skip
+        self.replica_up = Gauge(
+            "newsfacts_replica_up",
+            "1 while a replica answers and is within REPLICA_MAX_LAG_MS",
+            ["replica"],
+            registry=r,
+        )
+        self.reads = Counter(
+            "newsfacts_db_reads", "Read-only connections handed out, by where they went", ["target"], registry=r
+        )
+        self.replica_waits = Counter(
+            "newsfacts_replica_token_waits", "Reads that waited for a replica to replay a consistency token", registry=r
+        )
+        self._reads_seen: dict[str, int] = {}
         self.collectors: list[Callable[[], Awaitable[None]]] = []
         # prometheus_client's labels() takes a lock and validates on every call: keep the children.
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
@@ -150,9 +167,25 @@ async def metrics_endpoint(request: Request) -> Response:
     cache = state.cache
     if cache is not None:
         metrics.cache_lag.set(max(0, figures.last_sequence - cache.applied_seq))
+    _read_routing(metrics, state)
     for collect in metrics.collectors:
         await collect()
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _read_routing(metrics: Metrics, state: State) -> None:
+    """Per-replica lag and health, and where reads went (the router counts; counters take deltas)."""
+    router = state.reads
+    counts = {"primary": router.primary_reads, **{r.name: r.reads for r in router.replicas}, "waits": router.waits}
+    for target, count in counts.items():
+        delta = count - metrics._reads_seen.get(target, 0)
+        if delta > 0:
+            (metrics.replica_waits if target == "waits" else metrics.child(metrics.reads, target)).inc(delta)
+        metrics._reads_seen[target] = count
+    for replica in router.replicas:
+        usable = replica.healthy and replica.lag_ms <= router.max_lag_ms
+        metrics.child(metrics.replica_up, replica.name).set(1 if usable else 0)
+        metrics.child(metrics.replica_lag, replica.name).set(replica.lag_ms if replica.healthy else float("nan"))
 
 
 routes = [Route("/metrics", metrics_endpoint, methods=["GET"])]

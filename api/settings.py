@@ -29,6 +29,11 @@ class Settings:
 
     database_url: str | None = None
     redis_url: str | None = None
+    # Streaming replicas for read-only work (api/reads/); empty: every read runs on the primary.
+    database_replica_urls: tuple[str, ...] = ()
+    replica_max_lag_ms: int = 2_000
+    replica_wait_ms: int = 250
+    replica_poll_ms: int = 200
     data_dir: Path = Path(".data")
     host: str = "127.0.0.1"
     port: int = 8000

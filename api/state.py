@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from api.reads.router import ReadRouter
 from api.settings import Settings
 
 if TYPE_CHECKING:  # the modules below import this one to reach State
@@ -28,6 +29,8 @@ class State:
     settings: Settings
     pool: asyncpg.Pool
     redis: aioredis.Redis
+    # Where read-only work runs: a streaming replica when one is usable, else ``pool`` (api/reads/).
+    reads: ReadRouter
     # Set by the lifespan hooks that own them (api/metrics.py, api/cache/, api/events/, api/auth.py);
     # None until their hook ran, or when disabled (the cache with CACHE_ENABLED=false).
     metrics: Metrics | None = None

@@ -15,7 +15,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-ORDER = ["bench_load", "bench_keyset", "bench_rest", "bench_graphql", "bench_cache", "bench_events", "bench_webhooks"]
+ORDER = [
+    "bench_load", "bench_keyset", "bench_rest", "bench_graphql", "bench_cache", "bench_events", "bench_webhooks",
+    "bench_replicas",
+]  # fmt: skip
 
 
 def scripts(only: list[str] | None) -> list[str]:

@@ -12,7 +12,7 @@ import orjson
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.cache.middleware import catch_up, reader_scope
+from api.cache.middleware import catch_up, computed_seq, reader_min_seq, reader_scope
 from api.cache.store import Entry, ResponseCache
 from api.cache.tags import ids_in
 from api.metrics import operation_label
@@ -81,7 +81,7 @@ class GraphQLCache:
         if key is None:
             await self.app(scope, replay, _after_mutation(scope, send))
             return
-        entry, tier = await cache.lookup(key)
+        entry, tier = await cache.lookup(key, min_seq=reader_min_seq())
         metrics = state.metrics
         if metrics is not None:
             metrics.child(metrics.cache, "graphql", tier if entry is not None else "miss").inc()
@@ -119,6 +119,7 @@ class GraphQLCache:
         entry: Entry | None = None
         try:
             await self.app(scope, receive, capture)
+            seq = computed_seq(seq)
             context = scope.get(CONTEXT_KEY)
             body = b"".join(chunks)
             if (

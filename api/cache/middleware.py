@@ -15,13 +15,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import authenticate, require
 from api.cache.store import Entry, ResponseCache
 from api.cache.tags import ids_in, list_tag
+from api.reads.context import current
 from api.state import State, get_state, state_of
 from db.errors import NewsfactsError
 from db.kinds import COLLECTIONS
 
 _PLURALS = COLLECTIONS  # "claims" → "claim"
 # Per-request or per-caller headers never stored with an entry.
-_VOLATILE = {b"x-request-id", b"ratelimit", b"ratelimit-policy", b"retry-after", b"date", b"set-cookie", b"x-cache"}
+_VOLATILE = {
+    b"x-request-id", b"ratelimit", b"ratelimit-policy", b"retry-after", b"date", b"set-cookie", b"x-cache",
+    b"read-source", b"read-lag-ms", b"consistency-token",
+}  # fmt: skip
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_ENTRY_BYTES = 1_000_000
 WAIT_FOR_LEADER_SECONDS = 5.0
@@ -59,16 +63,18 @@ async def reader_scope(scope: Scope, state: State) -> str | None:
     return principal.scope or "anonymous"
 
 
-def cacheable(scope: Scope) -> bool:
+def fact_read(scope: Scope) -> bool:
+    """A GET of facts under /v1 that is not an NDJSON stream (streams are exported, not cached)."""
     if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
         return False
     segments = scope["path"].split("/")
     if len(segments) < 3 or segments[1] != "v1" or segments[2] not in _PLURALS:
         return False
-    headers = dict(scope["headers"])
-    if b"x-ndjson" in headers.get(b"accept", b""):
-        return False  # streams are exported, not cached
-    return b"no-cache" not in headers.get(b"cache-control", b"")
+    return b"x-ndjson" not in dict(scope["headers"]).get(b"accept", b"")
+
+
+def cacheable(scope: Scope) -> bool:
+    return fact_read(scope) and b"no-cache" not in dict(scope["headers"]).get(b"cache-control", b"")
 
 
 class CacheMiddleware:
@@ -92,7 +98,7 @@ class CacheMiddleware:
             await self.app(scope, receive, send)  # the app renders the authentication error
             return
         key = cache_key(scope, caller)
-        entry, tier = await cache.lookup(key, wait=WAIT_FOR_LEADER_SECONDS)
+        entry, tier = await cache.lookup(key, wait=WAIT_FOR_LEADER_SECONDS, min_seq=reader_min_seq())
         metrics = state.metrics
         if metrics is not None:
             metrics.child(metrics.cache, "rest", tier if entry is not None else "miss").inc()
@@ -130,6 +136,7 @@ class CacheMiddleware:
         entry: Entry | None = None
         try:
             await self.app(scope, receive, capture)
+            seq = computed_seq(seq)
             if start is not None and storable:
                 body = b"".join(chunks)
                 headers = tuple(
@@ -186,3 +193,16 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
         return True
     wanted = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
     return etag.removeprefix("W/") in wanted
+
+
+def reader_min_seq() -> int:
+    """The event sequence a reader's consistency token asks entries to include (0: no token)."""
+    token = current().token
+    return token.seq if token is not None else 0
+
+
+def computed_seq(started: int) -> int:
+    """The sequence an entry computed from ``started`` is valid from: lowered to what the replica it
+    was read from had replayed, so a write the replica had not yet applied still invalidates it."""
+    visible = current().visible_seq
+    return started if visible is None else min(started, visible)

@@ -152,9 +152,13 @@ class ResponseCache:
         self.misses = 0
         self._inflight: dict[str, asyncio.Future[Entry | None]] = {}
 
-    async def get(self, key: str) -> tuple[Entry | None, str]:
-        """The valid entry for ``key`` and the tier it came from ("local", "redis" or "miss")."""
+    async def get(self, key: str, *, min_seq: int = 0) -> tuple[Entry | None, str]:
+        """The valid entry for ``key`` and the tier it came from ("local", "redis" or "miss").
+        ``min_seq`` (from a reader's consistency token): entries computed before that event
+        sequence may predate the reader's own write and are not served to it."""
         entry = self.local.get(key)
+        if entry is not None and entry.seq < min_seq:
+            entry = None  # kept for other readers: it is valid, only older than this one's write
         if entry is not None:
             self.hits["local"] += 1
             return entry, "local"
@@ -170,7 +174,7 @@ class ResponseCache:
             tags = frozenset(tags_raw.decode().split()) if tags_raw else frozenset()
             entry = Entry(status, tuple((k, v) for k, v in headers), bytes(body), tags, int(seq))
             # The Redis copy was valid against Redis' tag versions; the local tier may know newer ones.
-            if self.local.valid(entry):
+            if self.local.valid(entry) and entry.seq >= min_seq:
                 self.local.put(key, entry, self.ttl)
                 self.hits["redis"] += 1
                 return entry, "redis"
@@ -227,11 +231,11 @@ class ResponseCache:
             log.warning("redis unavailable for the cache (%s); serving from the local tier and PostgreSQL", exc)
         self.redis_ok = False
 
-    async def lookup(self, key: str, *, wait: float = 5.0) -> tuple[Entry | None, str]:
+    async def lookup(self, key: str, *, wait: float = 5.0, min_seq: int = 0) -> tuple[Entry | None, str]:
         """``get``, and on a miss that another request of this process is already computing, that
         request's result (tier "shared") — waiting at most ``wait`` seconds for it. A plain miss
         makes the caller the computing leader: it must call ``finish_flight`` when done."""
-        entry, tier = await self.get(key)
+        entry, tier = await self.get(key, min_seq=min_seq)
         if entry is not None:
             return entry, tier
         pending = await self.single_flight(key)
@@ -239,7 +243,7 @@ class ResponseCache:
             return None, "miss"
         with contextlib.suppress(TimeoutError):
             entry = await asyncio.wait_for(asyncio.shield(pending), wait)
-        if entry is not None:
+        if entry is not None and entry.seq >= min_seq:
             return entry, "shared"
         # The leader failed or stored nothing: compute alone, without claiming the flight.
         return None, "miss-after-wait"

@@ -104,7 +104,7 @@ class PlannedGraphQL:
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
         cache = state.cache
         answer = await self.planner.execute(
-            plan, variables, state.pool.acquire, collect_ids=cache is not None and cache.enabled
+            plan, variables, state.reads.acquire, collect_ids=cache is not None and cache.enabled
         )
         if answer is not None:
             scope[graphql_cache.OPERATION_KEY] = "query"

@@ -1,5 +1,5 @@
 """The app-wide middleware stack, outermost first: metrics, request ids and the access log, CORS,
-rate limits, gzip (which skips NDJSON and event streams), then the response cache — innermost, so
+rate limits, gzip (which skips NDJSON and event streams), read routing (api/reads/), then the response cache — innermost, so
 it stores uncompressed bodies without per-request headers and a hit still counts against limits."""
 
 from __future__ import annotations
@@ -9,17 +9,21 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import Receive, Scope, Send
 
+from api.cache.cdn import SurrogateKeyMiddleware
 from api.cache.middleware import CacheMiddleware
 from api.metrics import MetricsMiddleware
 from api.middleware.request_id import RequestIdMiddleware
 from api.ratelimit import RateLimitMiddleware
+from api.reads.middleware import ReadRoutingMiddleware
 from api.settings import Settings
 
 EXPOSED_HEADERS = [
     "ETag", "Last-Modified", "Link", "RateLimit", "RateLimit-Policy", "Retry-After", "X-Request-Id", "Location",
+    "Consistency-Token", "Read-Source", "Read-Lag-Ms", "Surrogate-Key", "Cache-Tag",
 ]  # fmt: skip
 ALLOWED_HEADERS = [
     "Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id", "Last-Event-ID",
+    "Consistency-Token",
 ]  # fmt: skip
 GZIP_MIN_BYTES = 1_024
 
@@ -58,6 +62,10 @@ def stack(settings: Settings) -> list[Middleware]:
             exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/x-ndjson"),
         )
     )
+    # Outside the cache: a hit must honour the reader's consistency token, and a miss computed on a
+    # replica is stamped with what that replica had replayed.
+    middleware.append(Middleware(ReadRoutingMiddleware))
+    middleware.append(Middleware(SurrogateKeyMiddleware))  # CDN purge tags, on hits and misses alike
     if settings.cache_enabled:
         middleware.append(Middleware(CacheMiddleware))
     return middleware

@@ -28,7 +28,7 @@ def stream(
     sql, args = queries.export_sql(kind, filters, order, descending=descending, as_text=True)
 
     async def body() -> AsyncIterator[bytes]:
-        async with state.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        async with state.reads.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             cursor = await conn.cursor(sql, *args)
             while True:
                 rows = await cursor.fetch(CHUNK_ROWS)

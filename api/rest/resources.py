@@ -1,5 +1,6 @@
 """The read endpoints of every fact kind: list (paged, or NDJSON), get by id (optionally as of a
-time), revisions, and the claims of an article or actor."""
+time), revisions, and the claims of an article or actor. All read-only: they run on a replica
+when one is usable (``state.reads``, api/reads/)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
         if not is_id(parent_id, parent_kind):
             raise _not_found(parent_kind, parent_id)
         params.filters[PARENT_FILTERS[parent_kind]] = parent_id
-    async with state.pool.acquire() as conn:
+    async with state.reads.acquire() as conn:
         if parent is not None and not await queries.exists(conn, parent[0], parent[1]):
             raise _not_found(parent[0], parent[1])
         if params.format == "ndjson":
@@ -115,7 +116,7 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
     if not is_id(fact_id, kind):
         raise _not_found(kind, fact_id)
     state = get_state(request)
-    async with state.pool.acquire() as conn:
+    async with state.reads.acquire() as conn:
         if params.as_of is not None:
             doc = await queries.get_as_of(conn, fact_id, params.as_of)
             if doc is None:
@@ -151,7 +152,7 @@ async def fact_revisions(request: Request, kind: str, fact_id: str) -> Response:
     parse_none(request)
     if not is_id(fact_id, kind):
         raise _not_found(kind, fact_id)
-    async with get_state(request).pool.acquire() as conn:
+    async with get_state(request).reads.acquire() as conn:
         revisions = await queries.revisions(conn, fact_id)
     if not revisions:
         raise _not_found(kind, fact_id)

@@ -81,6 +81,21 @@ async def test_redis_entries_are_refused_until_its_tag_versions_are_complete(red
     assert (await fresh.get(k))[0] is None
 
 
+async def test_a_consistency_token_refuses_entries_computed_before_its_write(redis: aioredis.Redis) -> None:
+    # The reader's write (event 301) was made through another process, whose event this one has
+    # not applied yet: the entry (computed at 300) is valid by tag versions, but older than the write.
+    writer, reader = ResponseCache(redis), ResponseCache(redis)
+    await writer.reset_redis(300)
+    writer.applied_seq = reader.applied_seq = 300
+    k = key()
+    await writer.put(k, entry({"act_9"}, seq=300))
+    assert (await writer.get(k, min_seq=301))[0] is None  # local tier
+    assert (await reader.get(k, min_seq=301))[0] is None  # Redis tier
+    assert (await reader.get(k, min_seq=300))[0] is not None  # readers without a newer token still hit
+    assert (await writer.lookup(k, min_seq=301))[1] == "miss"
+    writer.finish_flight(k, None)
+
+
 async def test_losing_the_watermark_refuses_everything_cached_before(redis: aioredis.Redis) -> None:
     cache = ResponseCache(redis)
     await cache.reset_redis(300)

@@ -1,0 +1,76 @@
+"""CDN purge tags on REST reads: ``Surrogate-Key`` (Fastly, Varnish xkey) and ``Cache-Tag``
+(Cloudflare) name the response cache's own tags for the response — every fact id it shows and
+``list:<kind>`` for lists — so an edge can be emptied by tag the moment an event names one
+(``purge_tags``: the event's fact id and its kind's list), the same rule the internal cache keeps."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.cache.middleware import fact_read, path_tags
+from api.cache.tags import event_tags, ids_in, kind_of, list_tag
+
+# Fastly and Cloudflare both cap the header near 16 KB; past this many bytes the ids of each kind
+# are replaced by that kind's list tag, which every event of the kind purges too (over-purging,
+# never a stale edge).
+MAX_HEADER_BYTES = 8_000
+
+
+def response_tags(path: str, body: bytes) -> list[str]:
+    """The tags of a REST read's response, sorted (what the response cache tags its entry with)."""
+    tags = ids_in(body) | path_tags(path)
+    if sum(len(t) + 1 for t in tags) > MAX_HEADER_BYTES:
+        kinds = {kind_of(t) for t in tags if not t.startswith("list:")}
+        tags = {t for t in tags if t.startswith("list:")} | {list_tag(k) for k in kinds if k}
+    return sorted(tags)
+
+
+def purge_tags(object_type: str, object_id: str) -> list[str]:
+    """What to purge from every edge for an event of ``object_id`` (webhook: ``data.object``, ``data.id``)."""
+    return list(event_tags(object_type, object_id))
+
+
+class SurrogateKeyMiddleware:
+    """Holds a REST read's headers until its body is complete, then adds the tag headers. Streams
+    (NDJSON exports, ``no-store``) pass untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not fact_read(scope):
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+        chunks: list[bytes] = []
+
+        async def wrapped(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                streaming = any(k == b"content-type" and b"x-ndjson" in v for k, v in message.get("headers", []))
+                if message["status"] == 200 and not streaming:
+                    held = message
+                    return
+                await send(message)
+                return
+            if held is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                if sum(map(len, chunks)) < 2_000_000:
+                    return
+                start, held = held, None  # too large to hold: send it untagged
+                await send(start)
+                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
+                return
+            start, held = held, None
+            body = b"".join(chunks)
+            tags = response_tags(scope["path"], body)
+            headers = list(start.get("headers", []))
+            if tags:
+                headers += [(b"surrogate-key", " ".join(tags).encode()), (b"cache-tag", ",".join(tags).encode())]
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, wrapped)

@@ -1,0 +1,155 @@
+"""Read routing per request (pure ASGI, just outside the response cache): takes the reader's
+``Consistency-Token``, says where its reads ran and how stale they may be (``Read-Source``,
+``Read-Lag-Ms``), hands every successful write its token (REST: the header; GraphQL mutations:
+``extensions.consistencyToken`` too), and re-runs a GET on the primary when the replica it was
+reading from went away mid-request — so a replica outage never becomes a 5xx."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import orjson
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.cache.graphql import OPERATION_KEY
+from api.reads.context import TOKEN_HEADER, ReadContext, Token, enter, leave
+from api.state import get_state
+
+log = logging.getLogger("newsfacts.reads")
+
+_TOKEN_HEADER = TOKEN_HEADER.lower().encode()
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_MUTATION_BODY = 4_000_000
+
+
+def _request_token(scope: Scope) -> Token | None:
+    for name, value in scope["headers"]:
+        if name == _TOKEN_HEADER:
+            return Token.parse(value.decode("latin-1"))
+    return None
+
+
+def _read_headers(ctx: ReadContext) -> list[tuple[bytes, bytes]]:
+    source = ctx.source
+    if source is None:
+        return []  # nothing read from PostgreSQL (a cache hit, a refused request)
+    return [(b"read-source", source.encode()), (b"read-lag-ms", str(round(ctx.lag_ms)).encode())]
+
+
+class ReadRoutingMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _request_token(scope)
+        method = scope["method"]
+        if method in _WRITES:
+            send = self._token_on_writes(scope, send)
+        ctx = ReadContext(token=token)
+        reset = enter(ctx)
+        try:
+            retry = method in ("GET", "HEAD") and bool(get_state(HTTPConnection(scope)).reads.replicas)
+            if not await self._attempt(scope, receive, send, ctx, retry=retry):
+                return
+        finally:
+            leave(reset)
+        # The replica failed under this read before anything was sent: once more, on the primary.
+        log.info("read of %s retried on the primary after its replica failed", scope["path"])
+        again = ReadContext(token=token, force_primary=True)
+        reset = enter(again)
+        try:
+            await self._attempt(scope, receive, send, again, retry=False)
+        finally:
+            leave(reset)
+
+    async def _attempt(self, scope: Scope, receive: Receive, send: Send, ctx: ReadContext, *, retry: bool) -> bool:
+        """Runs the app once; True when its answer was dropped for a retry on the primary."""
+        dropped = started = False
+
+        async def wrapped(message: Message) -> None:
+            nonlocal dropped, started
+            if message["type"] == "http.response.start":
+                if retry and ctx.replica_failed and message["status"] >= 500:
+                    dropped = True
+                    return
+                started = True
+                message = {**message, "headers": [*message.get("headers", []), *_read_headers(ctx)]}
+            elif dropped:
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, wrapped)
+        except Exception:
+            if not (retry and ctx.replica_failed and not started):
+                raise
+            dropped = True
+        return dropped
+
+    def _token_on_writes(self, scope: Scope, send: Send) -> Send:
+        """Adds the consistency token to a successful write's response (read on the primary after
+        the commit, so it is at or past the write's own position)."""
+        held: Message | None = None
+        chunks: list[bytes] = []
+
+        async def token() -> Token | None:
+            with contextlib.suppress(Exception):  # a token is a courtesy: never fail the write's answer
+                return await get_state(HTTPConnection(scope)).reads.write_token()
+            return None
+
+        async def wrapped(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                if message["status"] >= 400:
+                    await send(message)
+                    return
+                if scope["path"] == "/graphql":
+                    if scope.get(OPERATION_KEY) != "mutation":
+                        await send(message)
+                        return
+                    held = message  # the token goes into the body's extensions too: hold the headers
+                    return
+                found = await token()
+                if found is not None:
+                    message = {
+                        **message,
+                        "headers": [*message.get("headers", []), (_TOKEN_HEADER, str(found).encode())],
+                    }
+                await send(message)
+                return
+            if held is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False) and sum(map(len, chunks)) < MAX_MUTATION_BODY:
+                return
+            body, start, more = b"".join(chunks), held, message.get("more_body", False)
+            held = None
+            found = await token()
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            if found is not None and not more:
+                body = _with_token(body, str(found))
+                headers.append((_TOKEN_HEADER, str(found).encode()))
+            if not more:
+                headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": more})
+
+        return wrapped
+
+
+def _with_token(body: bytes, token: str) -> bytes:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    if not isinstance(payload, dict):
+        return body
+    extensions = payload.get("extensions")
+    payload["extensions"] = {**(extensions if isinstance(extensions, dict) else {}), "consistencyToken": token}
+    return orjson.dumps(payload)

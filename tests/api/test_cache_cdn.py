@@ -1,0 +1,113 @@
+"""CDN purge tags over real HTTP: a claim's page names in ``Surrogate-Key`` / ``Cache-Tag`` the
+response cache's tags for it; its next change, delivered as a signed webhook to the example purge
+receiver (api/cache/purge_receiver.py), becomes one purge call naming exactly that change's tags."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from api.cache import purge_receiver
+from api.cache.tags import ids_in
+from api.embedded import free_port
+from api.settings import Settings
+from db.pool import connect
+from tests.api.live_events import api_key, bearer
+from tests.api.webhook_receiver import Receiver, eventually, register, running_worker
+from tests.factories import make_claim
+from tests.services import LiveServer
+
+pytestmark = pytest.mark.anyio
+
+
+def _keys(response: httpx.Response) -> list[str]:
+    keys = response.headers["surrogate-key"].split(" ")
+    assert response.headers["cache-tag"] == ",".join(keys)
+    return keys
+
+
+async def test_a_page_carries_the_cache_tags_on_misses_and_hits(cached_server: LiveServer, database_url: str) -> None:
+    conn = await connect(database_url)
+    try:
+        claim = await make_claim(conn)
+    finally:
+        await conn.close()
+    async with httpx.AsyncClient(base_url=cached_server.url, timeout=10) as client:
+        miss = await client.get(f"/v1/claims/{claim['id']}")
+        hit = await client.get(f"/v1/claims/{claim['id']}")
+        assert miss.headers["x-cache"] == "miss" and hit.headers["x-cache"].startswith("hit")
+        assert _keys(miss) == _keys(hit) == sorted(ids_in(miss.content))
+        assert claim["id"] in _keys(miss) and claim["references"][0]["article"] in _keys(miss)
+        listing = await client.get("/v1/claims", params={"limit": 3})
+        assert "list:claim" in _keys(listing)
+        export = await client.get("/v1/claims", headers={"Accept": "application/x-ndjson"})
+        assert "surrogate-key" not in export.headers  # streams are not held back to be tagged
+
+
+class PurgeReceiver:
+    """The example receiver on a free port, in a thread (as a partner would run it)."""
+
+    def __init__(self, port: int, secret: str, purge_url: str) -> None:
+        self.port = port
+        app = purge_receiver.app(secret, purge_receiver.Purger("generic", purge_url=purge_url))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> PurgeReceiver:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "purge receiver did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def cdn() -> Iterator[Receiver]:
+    """Stands in for the CDN's purge API: records every purge call."""
+    receiver = Receiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+async def test_the_next_change_purges_exactly_the_tags_its_page_named(
+    wh_api: LiveServer, wh_client: httpx.AsyncClient, wh_settings: Settings, database_url: str, cdn: Receiver
+) -> None:
+    conn = await connect(database_url)
+    try:
+        claim = await make_claim(conn)
+    finally:
+        await conn.close()
+    page = await wh_client.get(f"/v1/claims/{claim['id']}")
+    listing = await wh_client.get("/v1/claims", params={"limit": 2})
+    endpoint_port = free_port()
+    endpoint = await register(wh_client, f"http://127.0.0.1:{endpoint_port}/hook", enabledEvents=["claim.updated"])
+    with PurgeReceiver(endpoint_port, endpoint["secret"], cdn.url("/purge")):
+        unsigned = await wh_client.post(f"http://127.0.0.1:{endpoint_port}/hook", content=b"{}")
+        assert unsigned.status_code == 401
+        writer = await api_key(database_url, "write")
+        async with running_worker(wh_settings, database_url):
+            patched = await wh_client.patch(
+                f"/v1/claims/{claim['id']}", json={"status": "disputed"}, headers=bearer(writer)
+            )
+            assert patched.status_code == 200, patched.text
+            await eventually(lambda: cdn.received, timeout=15)
+    purge = cdn.received[0]
+    tags = purge.json()["tags"]
+    assert tags == [claim["id"], "list:claim"]
+    assert purge.headers["surrogate-key"] == f"{claim['id']} list:claim"
+    # What the change purges is on the claim's page (its id) and on every claim list (the family).
+    assert set(tags) & set(_keys(page)) == {claim["id"]}
+    assert "list:claim" in set(tags) & set(_keys(listing))
+    assert len(cdn.received) == 1
