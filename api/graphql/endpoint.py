@@ -103,9 +103,15 @@ class PlannedGraphQL:
         principal = await authenticate(Request(scope))
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
         cache = state.cache
-        answer = await self.planner.execute(
-            plan, variables, state.reads.acquire, collect_ids=cache is not None and cache.enabled
-        )
+        collect = cache is not None and cache.enabled
+        try:
+            answer = await self.planner.execute(plan, variables, state.reads.acquire, collect_ids=collect)
+        except Exception as exc:
+            if not isinstance(from_database(exc), Unavailable):
+                raise
+            # Reads may run on a replica that just went away: the primary answers before anyone
+            # sees a 503 (a primary outage fails here again, and is the 503).
+            answer = await self.planner.execute(plan, variables, state.pool.acquire, collect_ids=collect)
         if answer is not None:
             scope[graphql_cache.OPERATION_KEY] = "query"
             scope[OPERATION_NAME_KEY] = operation_name
