@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -34,6 +35,9 @@ from schema.errors import error_body, format_error
 from schema.limits import Limits
 
 OPERATION_NAME_KEY = "newsfacts.graphql.operation_name"
+# Our own GraphiQL page (api/static/graphiql/): every script and style it loads is served by this
+# app, where strawberry's page loads react, graphiql and js-cookie from a CDN.
+GRAPHIQL_HTML = (Path(__file__).resolve().parent.parent / "static" / "graphiql" / "index.html").read_text()
 _HTTP_CODES = {400: "BAD_USER_INPUT", 404: "NOT_FOUND", 405: "BAD_USER_INPUT", 413: "BAD_USER_INPUT"}
 
 
@@ -74,6 +78,9 @@ class GraphQLApp(GraphQL[Context, None]):
             name = operation_label(metrics, scope.get(OPERATION_NAME_KEY))
             metrics.child(metrics.graphql, name, outcome).observe(time.perf_counter() - started)
             metrics.child(metrics.graphql_path, "resolved").inc()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(GRAPHIQL_HTML, headers={"Cache-Control": "no-cache"})
 
     @staticmethod
     def _error(status: int, code: str, message: str) -> Response:
