@@ -3,9 +3,10 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+RUN_STAMP := $(VENV)/.run-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint check schema migrate seed bench clean
+.PHONY: install run stop key test lint check schema migrate seed bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -13,11 +14,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# What running needs, without the development extras (pytest, mypy, playwright, …); the full
+# install above satisfies it too.
+$(RUN_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	test -f $(STAMP) -a $(STAMP) -nt pyproject.toml || $(BIN)/python -m pip install -q -e .
+	touch $(RUN_STAMP)
+
 install: $(STAMP)
 
-## run: the service on the embedded stack (or DATABASE_URL/REDIS_URL), migrated and seeded
-run: install
+## run: the service on the embedded stack (or DATABASE_URL/REDIS_URL), migrated and seeded, with
+## webhook delivery alongside (development); Ctrl-C stops it and the embedded servers
+run: $(RUN_STAMP)
 	$(BIN)/newsfacts serve --seed
+
+## stop: end a server and embedded PostgreSQL/Redis left running under .data (e.g. after a kill -9)
+stop: $(RUN_STAMP)
+	$(BIN)/newsfacts stop
+
+## key: a write API key for the running (or embedded) database; prints its secret once
+key: $(RUN_STAMP)
+	@$(BIN)/newsfacts keys create --scope write --name "make key"
 
 ## test: the whole suite against real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL/TEST_REDIS_URL)
 test: install

@@ -93,7 +93,14 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.port = self.port or free_port()
-        env = {**os.environ, **self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
+        # No webhook worker inside test servers unless asked: webhook tests run their own workers.
+        env = {
+            **os.environ,
+            "WEBHOOK_WORKER_IN_SERVER": "false",
+            **self.env,
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+        }
         log = open(self.log_path or os.devnull, "ab")
         try:
             self.process = subprocess.Popen(

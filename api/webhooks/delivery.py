@@ -42,7 +42,7 @@ class AddressPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AddressPolicy:
-        return cls(tuple(ipaddress.ip_network(n, strict=False) for n in settings.webhook_allowed_networks))
+        return cls(tuple(ipaddress.ip_network(n, strict=False) for n in settings.webhook_networks))
 
     def refusal(self, ip: IPAddress) -> str | None:
         """Why ``ip`` is refused, or None when it may be reached."""
@@ -84,7 +84,9 @@ async def resolve(host: str, port: int, policy: AddressPolicy) -> list[str]:
     for address in addresses:
         reason = policy.refusal(ipaddress.ip_address(address.split("%")[0]))
         if reason is not None:
-            raise UnsafeAddress(f"{host} resolves to {address}, {reason}; see WEBHOOK_ALLOWED_NETWORKS")
+            raise UnsafeAddress(
+                f"{host} resolves to {address}, {reason}; add its network to WEBHOOK_ALLOWED_NETWORKS to allow it"
+            )
     return addresses
 
 
@@ -103,9 +105,11 @@ async def validate_url(url: object, settings: Settings, *, pointer: str = "url")
         port = parts.port
     except ValueError as exc:
         raise bad(f"is not a valid URL ({exc})") from None
-    allowed_schemes = ("https",) if settings.webhook_require_https else ("https", "http")
-    if parts.scheme not in allowed_schemes:
-        raise bad(f"must use {' or '.join(allowed_schemes)}")
+    http = settings.webhook_http_allowed
+    if parts.scheme not in ("https", "http"):
+        raise bad("must use https" if http == "none" else "must use https or http")
+    if parts.scheme == "http" and http == "none":
+        raise bad("must use https (WEBHOOK_REQUIRE_HTTPS=false allows plain http)")
     if not parts.hostname:
         raise bad("has no host")
     if parts.username or parts.password:
@@ -113,12 +117,24 @@ async def validate_url(url: object, settings: Settings, *, pointer: str = "url")
     if parts.fragment:
         raise bad("must not have a #fragment")
     try:
-        await resolve(
+        addresses = await resolve(
             parts.hostname, port or (443 if parts.scheme == "https" else 80), AddressPolicy.from_settings(settings)
         )
     except UnsafeAddress as exc:
         raise bad(f"is refused: {exc}") from None
+    if parts.scheme == "http" and http == "loopback" and not all(_loopback(a) for a in addresses):
+        raise bad(
+            "must use https: plain http is accepted only for loopback receivers in development "
+            "(WEBHOOK_REQUIRE_HTTPS=false allows it for any host)"
+        )
     return url
+
+
+def _loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
