@@ -71,6 +71,14 @@ async def authenticate(conn: Conn, secret: str) -> ApiKey | None:
     return ApiKey(row["id"], row["name"], row["scope"]) if row else None
 
 
+async def live_hash(conn: Conn, key_id: str) -> tuple[ApiKey, bytes] | None:
+    """A live key by id with its stored hash (stream tokens are signed with it), or None."""
+    row = await conn.fetchrow(
+        "SELECT id, name, scope, key_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL", key_id
+    )
+    return (ApiKey(row["id"], row["name"], row["scope"]), bytes(row["key_hash"])) if row else None
+
+
 async def revoke(conn: Conn, key_id: str) -> bool:
     result = await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id)
     return result.endswith(" 1")
