@@ -1,4 +1,4 @@
-"""The ``newsfacts`` command: serve, worker, stop, migrate, seed, load, generate, keys. Each command
+"""The ``newsfacts`` command: serve, worker, stop, listen, migrate, seed, load, generate, keys. Each command
 resolves its services the same way as the server: the URLs in the environment, or the embedded stack."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ def _configure_logging(settings: Settings) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every initdb line at INFO
+    # pgserver's platformdirs call warns on every command where XDG_RUNTIME_DIR is unset: noise.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 @contextlib.asynccontextmanager
@@ -182,6 +185,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_listen(settings: Settings, args: argparse.Namespace) -> int:
+    from api.devhook import listen
+
+    return listen(args.host, args.port, secret=args.secret, count=args.count)
+
+
 def cmd_stop(settings: Settings, args: argparse.Namespace) -> int:
     ended = stop_strays(settings.data_dir)
     print("\n".join(f"stopped {what}" for what in ended) or f"nothing of newsfacts running in {settings.data_dir}")
@@ -260,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "stop", help="end a server, worker, embedded PostgreSQL and Redis left running under DATA_DIR"
     ).set_defaults(func=cmd_stop)
+    listen_parser = sub.add_parser("listen", help="a local webhook receiver that prints each delivery")
+    listen_parser.add_argument("--host", default="127.0.0.1")
+    listen_parser.add_argument("--port", type=int, default=9000)
+    listen_parser.add_argument("--secret", help="the endpoint's whsec_… secret, to verify signatures")
+    listen_parser.add_argument("--count", type=int, help="exit after this many deliveries")
+    listen_parser.set_defaults(func=cmd_listen)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the seed article and its facts (idempotent)").set_defaults(func=cmd_seed)
 
