@@ -64,9 +64,15 @@ class GraphQLApp(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive)
+        if self.graphql_ide and request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            # The page is static: served before authentication, so with ANONYMOUS_READS off it still
+            # opens, and its requests carry the key from its Headers tab.
+            await (await self.render_graphql_ide(request))(scope, receive, send)
+            return
         started = time.perf_counter()
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self.run(request)
         except NewsfactsError as exc:
             response = self._error(exc.status, exc.code, exc.detail)
         except HTTPException as exc:

@@ -4,15 +4,18 @@ graphql-transport-ws that receives an event written meanwhile; and /docs renders
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from api.settings import Settings
 from db import keys
 from db.pool import connect
 from tests.api.browser import Tab, Tabs, run_in_thread
@@ -43,8 +46,9 @@ def _response_text(tab: Tab) -> str:
     return text
 
 
-def _open(tab: Tab, base: str, query: str) -> None:
-    tab.page.goto(f"{base}/graphql#query={quote(query)}")
+def _open(tab: Tab, base: str, query: str, headers: dict[str, str] | None = None) -> None:
+    extra = f"&headers={quote(json.dumps(headers))}" if headers else ""
+    tab.page.goto(f"{base}/graphql#query={quote(query)}{extra}")
     tab.page.wait_for_selector(".graphiql-execute-button")
 
 
@@ -69,9 +73,24 @@ def test_graphiql_runs_a_query_offline(server: LiveServer, tabs: Tabs) -> None:
     assert tab.blocked == [] and tab.errors == []
 
 
-def test_graphiql_subscription_receives_an_event(server: LiveServer, tabs: Tabs, write_secret: str) -> None:
+@pytest.fixture(scope="module")
+def closed_server(settings: Settings) -> Iterator[LiveServer]:
+    """Anonymous reads off: GraphiQL must send the key from its Headers tab, over HTTP and WebSocket."""
+    live = LiveServer(dataclasses.replace(settings, anonymous_reads=False)).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.mark.parametrize("anonymous_reads", [True, False])
+def test_graphiql_subscription_receives_an_event(
+    server: LiveServer, closed_server: LiveServer, tabs: Tabs, write_secret: str, anonymous_reads: bool
+) -> None:
+    server = server if anonymous_reads else closed_server
+    headers = None if anonymous_reads else {"Authorization": f"Bearer {write_secret}"}
     tab = tabs.open(server.url)
-    _open(tab, server.url, "subscription Live { events(types: [CLAIM_CREATED]) { sequence type objectId } }")
+    _open(tab, server.url, "subscription Live { events(types: [CLAIM_CREATED]) { sequence type objectId } }", headers)
     tab.page.click(".graphiql-execute-button")
     # The subscription is live once the server holds the socket open; give it a moment to subscribe.
     tab.page.wait_for_selector(".graphiql-execute-button svg")
@@ -100,7 +119,7 @@ def test_graphiql_subscription_receives_an_event(server: LiveServer, tabs: Tabs,
             continue
     result = json.loads(_response_text(tab))
     assert result["data"]["events"]["type"] == "CLAIM_CREATED" and result["data"]["events"]["objectId"] in created
-    tab.shot("graphiql-subscription")
+    tab.shot("graphiql-subscription" if anonymous_reads else "graphiql-subscription-with-key")
     assert tab.blocked == [] and tab.errors == []
 
 

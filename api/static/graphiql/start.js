@@ -27,7 +27,7 @@ subscription Live {
 }
 `;
 
-  // #query=…&variables=… opens a shared document (GraphiQL otherwise restores the last one). The
+  // #query=…&variables=…&headers=… opens a shared document (GraphiQL otherwise restores the last one). The
   // fragment, not ?query=: a GET /graphql with a query string is a GraphQL request, not this page.
   const params = new URLSearchParams(window.location.hash.slice(1));
 
@@ -39,6 +39,7 @@ subscription Live {
       defaultQuery: DEFAULT_QUERY,
       query: params.get("query") ?? undefined,
       variables: params.get("variables") ?? undefined,
+      headers: params.get("headers") ?? undefined,
       defaultEditorToolsVisibility: true,
       isHeadersEditorEnabled: true,
       // Headers (an API key) stay in this browser's storage only when the user asks in Settings.
