@@ -3,9 +3,10 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+RUN_STAMP := $(VENV)/.run-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run cluster test fuzz fault lint check schema migrate seed bench clean
+.PHONY: install run stop key cluster test fuzz fault lint check schema migrate seed bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,11 +17,27 @@ $(STAMP): pyproject.toml
 	$(VENV)/codegen/bin/python -m pip install -q "$$($(BIN)/python -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["optional-dependencies"]["graphql-codegen"][0])')"
 	touch $(STAMP)
 
+# What running needs, without the development extras (pytest, mypy, playwright, …); the full
+# install above satisfies it too.
+$(RUN_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	test -f $(STAMP) -a $(STAMP) -nt pyproject.toml || $(BIN)/python -m pip install -q -e .
+	touch $(RUN_STAMP)
+
 install: $(STAMP)
 
-## run: the service on the embedded stack (or DATABASE_URL/REDIS_URL), migrated and seeded
-run: install
+## run: the service on the embedded stack (or DATABASE_URL/REDIS_URL), migrated and seeded, with
+## webhook delivery alongside (development); Ctrl-C stops it and the embedded servers
+run: $(RUN_STAMP)
 	$(BIN)/newsfacts serve --seed
+
+## stop: end a server and embedded PostgreSQL/Redis left running under .data (e.g. after a kill -9)
+stop: $(RUN_STAMP)
+	$(BIN)/newsfacts stop
+
+## key: a write API key for the running (or embedded) database; prints its secret once
+key: $(RUN_STAMP)
+	@$(BIN)/newsfacts keys create --scope write --name "make key"
 
 ## cluster: primary + streaming replica (pg_basebackup), Redis, two API processes and a worker, as
 ## local processes from the embedded binaries; prints the URLs, Ctrl-C stops them (data in .data/cluster)

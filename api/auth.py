@@ -52,6 +52,11 @@ class KeyCache:
             return False, None
         return True, entry[1]
 
+    def forget(self, key_id: str) -> None:
+        """Drops a revoked key at once in this process (other processes follow within the TTL)."""
+        for digest in [d for d, (_, k) in self._entries.items() if k is not None and k.id == key_id]:
+            del self._entries[digest]
+
     def put(self, digest: bytes, key: keys.ApiKey | None) -> None:
         if len(self._entries) >= _CACHE_MAX:
             self._entries.clear()

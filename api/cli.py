@@ -1,5 +1,5 @@
-"""The ``newsfacts`` command: serve, migrate, seed, load, generate, keys, secrets. Each command resolves its
-services the same way as the server: the URLs in the environment, or the embedded stack."""
+"""The ``newsfacts`` command: serve, worker, stop, listen, migrate, seed, load, generate, keys, secrets. Each
+command resolves its services the same way as the server: the URLs in the environment, or the embedded stack."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import subprocess
 import sys
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from api.embedded import EmbeddedStack, ensure_services
+from api import banner
+from api.embedded import EmbeddedStack, ensure_services, stop_strays
 from api.settings import Settings
 from api.webhooks import keyring
 from db import bulk, generate, keys, webhooks
@@ -41,6 +44,8 @@ def _configure_logging(settings: Settings) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    # pgserver's platformdirs call warns on every command where XDG_RUNTIME_DIR is unset: noise.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 @contextlib.asynccontextmanager
@@ -58,15 +63,20 @@ def _with_db(
 ) -> int:
     # Commands that only need PostgreSQL do not start an embedded Redis.
     stack = ensure_services(settings.database_url, settings.redis_url, settings.data_dir, need_redis=need_redis)
+    try:
+        return _on_stack(settings, stack, body)
+    finally:
+        stack.stop()
 
+
+def _on_stack(
+    settings: Settings, stack: EmbeddedStack, body: Callable[[asyncpg.Connection[Any]], Awaitable[int]]
+) -> int:
     async def run() -> int:
         async with _database(settings, stack) as conn:
             return await body(conn)
 
-    try:
-        return asyncio.run(run())
-    finally:
-        stack.stop()
+    return asyncio.run(run())
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -162,14 +172,24 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     # Worker processes re-read the environment: hand them the resolved URLs (embedded or given).
     os.environ["DATABASE_URL"] = stack.database_url
     os.environ["REDIS_URL"] = stack.redis_url
-    if args.seed:
-        _with_db(Settings.from_environ(), lambda conn: _seed_quietly(conn))
+    host, port = args.host or settings.host, args.port or settings.port
+    pid_file = settings.data_dir / "serve.pid"
+    worker: subprocess.Popen[bytes] | None = None
     try:
+        if args.seed:
+            _on_stack(settings, stack, _seed_quietly)  # the same stack: no second start, no second log line
+        if settings.webhook_worker_enabled:
+            # Webhook delivery next to the server (development): a `newsfacts worker` child in our
+            # process group, so Ctrl-C reaches it too; production runs workers apart (README).
+            worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--in-server"])
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(f"{os.getpid()}\n")  # `newsfacts stop` ends a stray server by this
+        banner.announce_when_ready(settings, stack, host, port, worker=worker is not None)
         uvicorn.run(
             "api.asgi:app_from_environ",
             factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
+            host=host,
+            port=port,
             workers=args.workers or settings.workers,
             loop="uvloop",
             http="httptools",
@@ -180,7 +200,26 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=5,
         )
     finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        pid_file.unlink(missing_ok=True)
         stack.stop()
+    return 0
+
+
+def cmd_listen(settings: Settings, args: argparse.Namespace) -> int:
+    from api.devhook import listen
+
+    return listen(args.host, args.port, secret=args.secret, count=args.count)
+
+
+def cmd_stop(settings: Settings, args: argparse.Namespace) -> int:
+    ended = stop_strays(settings.data_dir)
+    print("\n".join(f"stopped {what}" for what in ended) or f"nothing of newsfacts running in {settings.data_dir}")
     return 0
 
 
@@ -190,6 +229,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from api.webhooks.worker import Worker
     from db.pool import create_pool
 
+    if args.in_server:  # the server already said where PostgreSQL is; DATABASE_URL is its resolved URL
+        logging.getLogger("newsfacts.embedded").setLevel(logging.WARNING)
     stack = ensure_services(settings.database_url, settings.redis_url, settings.data_dir, need_redis=False)
     concurrency = args.concurrency or settings.webhook_concurrency
 
@@ -205,7 +246,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
+            watch = asyncio.create_task(_stop_with_parent(stop)) if args.in_server else None
             await Worker(settings, pool, stack.database_url, concurrency=concurrency).run(stop)
+            if watch is not None:
+                watch.cancel()
         finally:
             await pool.close()
 
@@ -214,6 +258,16 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         stack.stop()
     return 0
+
+
+async def _stop_with_parent(stop: asyncio.Event) -> None:
+    """A worker started by `serve` ends when its server is gone, even one killed with SIGKILL."""
+    parent = os.getppid()
+    # Polling: no event tells a process that its parent died (its parent becomes pid 1 or a reaper).
+    while os.getppid() == parent:  # noqa: ASYNC110
+        await asyncio.sleep(1.0)
+    log.warning("the server that started this worker is gone; stopping")
+    stop.set()
 
 
 async def _seed_quietly(conn: Conn) -> int:
@@ -235,8 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="deliver webhooks (run any number of these)")
     worker.add_argument("--concurrency", type=int, help="deliveries in flight (default WEBHOOK_CONCURRENCY)")
+    worker.add_argument("--in-server", action="store_true", help=argparse.SUPPRESS)  # started by serve
     worker.set_defaults(func=cmd_worker)
 
+    sub.add_parser(
+        "stop", help="end a server, worker, embedded PostgreSQL and Redis left running under DATA_DIR"
+    ).set_defaults(func=cmd_stop)
+    listen_parser = sub.add_parser("listen", help="a local webhook receiver that prints each delivery")
+    listen_parser.add_argument("--host", default="127.0.0.1")
+    listen_parser.add_argument("--port", type=int, default=9000)
+    listen_parser.add_argument("--secret", help="the endpoint's whsec_… secret, to verify signatures")
+    listen_parser.add_argument("--count", type=int, help="exit after this many deliveries")
+    listen_parser.set_defaults(func=cmd_listen)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the seed article and its facts (idempotent)").set_defaults(func=cmd_seed)
 

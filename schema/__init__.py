@@ -26,6 +26,7 @@ from schema.common import SCALARS
 from schema.deployments import DeploymentQueries
 from schema.errors import log_errors
 from schema.incidents import IncidentQueries
+from schema.keys import ApiKeyMutations, ApiKeyQueries
 from schema.limits import Limits, QueryCost, alias_rule, depth_rule
 from schema.mutations import Mutation
 from schema.node import NodeQueries
@@ -44,6 +45,7 @@ QUERY_TYPES: tuple[type, ...] = (
     IncidentQueries,
     SearchQueries,
     WebhookQueries,
+    ApiKeyQueries,
 )
 CACHE_SIZE = 512
 
@@ -84,7 +86,7 @@ def build_schema(
         name="Mutation",
         description="Write facts (scope write) and manage webhooks (scope admin). Refusals are userErrors in each payload.",
     )
-    class RootMutation(Mutation, WebhookMutations):  # type: ignore[misc]
+    class RootMutation(Mutation, WebhookMutations, ApiKeyMutations):  # type: ignore[misc]
         pass
 
     kwargs: dict[str, Any] = {"mutation": mutation or RootMutation, "subscription": subscription or Subscription}

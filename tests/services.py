@@ -98,9 +98,11 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.port = self.port or free_port()
+        # No webhook worker inside test servers unless asked: webhook tests run their own workers.
         env = {
             **os.environ,
             "WEBHOOK_SECRET_KEYS": TEST_SECRET_KEYS,
+            "WEBHOOK_WORKER_IN_SERVER": "false",
             **self.env,
             "PORT": str(self.port),
             "HOST": "127.0.0.1",

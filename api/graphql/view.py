@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -34,6 +35,9 @@ from schema.errors import error_body, format_error
 from schema.limits import Limits
 
 OPERATION_NAME_KEY = "newsfacts.graphql.operation_name"
+# Our own GraphiQL page (api/static/graphiql/): every script and style it loads is served by this
+# app, where strawberry's page loads react, graphiql and js-cookie from a CDN.
+GRAPHIQL_HTML = (Path(__file__).resolve().parent.parent / "static" / "graphiql" / "index.html").read_text()
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -50,9 +54,15 @@ class GraphQLApp(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive)
+        if self.graphql_ide and request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            # The page is static: served before authentication, so with ANONYMOUS_READS off it still
+            # opens, and its requests carry the key from its Headers tab.
+            await (await self.render_graphql_ide(request))(scope, receive, send)
+            return
         started = time.perf_counter()
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self.run(request)
         except NewsfactsError as exc:
             response = self._error(exc.status, exc.code, exc.detail)
         except HTTPException as exc:
@@ -64,6 +74,9 @@ class GraphQLApp(GraphQL[Context, None]):
             name = operation_label(metrics, scope.get(OPERATION_NAME_KEY))
             metrics.child(metrics.graphql, name, outcome).observe(time.perf_counter() - started)
             metrics.child(metrics.graphql_path, "resolved").inc()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(GRAPHIQL_HTML, headers={"Cache-Control": "no-cache"})
 
     @staticmethod
     def _error(status: int, code: str, message: str) -> Response:

@@ -26,6 +26,8 @@ ALLOWED_HEADERS = [
     "Consistency-Token",
 ]  # fmt: skip
 GZIP_MIN_BYTES = 1_024
+# Pages on a local dev server (any port) in development: CORS_LOCAL_ORIGINS.
+LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"
 
 
 class LeanGZipMiddleware(GZipMiddleware):
@@ -43,11 +45,12 @@ class LeanGZipMiddleware(GZipMiddleware):
 
 def stack(settings: Settings) -> list[Middleware]:
     middleware = [Middleware(MetricsMiddleware), Middleware(RequestIdMiddleware)]
-    if settings.cors_origins:
+    if settings.cors_origins or settings.cors_local_origins_enabled:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
+                allow_origin_regex=LOCAL_ORIGINS if settings.cors_local_origins_enabled else None,
                 allow_methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
                 allow_headers=ALLOWED_HEADERS,
                 expose_headers=EXPOSED_HEADERS,

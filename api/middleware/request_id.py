@@ -93,7 +93,7 @@ class RequestIdMiddleware:
                     "requestId": request_id,
                     "method": scope.get("method", "WS"),
                     "path": scope.get("path"),
-                    "query": scope.get("query_string", b"").decode("latin-1") or None,
+                    "query": _redacted(scope.get("query_string", b"").decode("latin-1")) or None,
                     "status": status or (101 if scope["type"] == "websocket" else 0),
                     "bytes": size,
                     "durationMs": round((time.perf_counter() - started) * 1000, 2),
@@ -101,3 +101,11 @@ class RequestIdMiddleware:
                     "keyId": getattr(principal, "key_id", None),
                 }
                 access_log.info(orjson.dumps(line).decode())
+
+
+_TOKEN_RE = re.compile(r"(^|&)token=[^&]*")
+
+
+def _redacted(query: str) -> str:
+    """The query string without a stream token's value (EventSource carries it in the URL)."""
+    return _TOKEN_RE.sub(r"\1token=REDACTED", query) if "token=" in query else query

@@ -1,11 +1,13 @@
 """``GET /v1/events`` (the event log after a cursor, for polling and catch-up) and
 ``GET /v1/events/stream`` (the same as server-sent events: replay after ``Last-Event-ID`` or
-``after``, then live, with heartbeat comments)."""
+``after``, then live, with heartbeat comments; each frame named by its event type), and
+``POST /v1/events/tokens`` (a short-lived stream token for EventSource, api/stream_tokens.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -13,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from api.auth import authenticate, require
+from api import stream_tokens
+from api.auth import Principal, authenticate, require
 from api.events import broadcaster_of
 from api.events.feed import EventFilter, Feed, FeedClosed, parse_types
 from api.rest.params import refuse_unstorable
@@ -25,7 +28,7 @@ from db.pool import Conn
 
 MAX_LIMIT = 1000
 LIST_PARAMS = frozenset({"after", "limit", "type", "objectId"})
-STREAM_PARAMS = frozenset({"after", "type", "objectId"})
+STREAM_PARAMS = frozenset({"after", "type", "objectId", "token"})
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def parse_query(request: Request, allowed: frozenset[str]) -> EventQuery:
             )
         else:
             values.setdefault(name, []).append(value)
-    for name in ("after", "limit", "objectId"):
+    for name in ("after", "limit", "objectId", "token"):
         if len(values.get(name, [])) > 1:
             errors.append(FieldError(("query", name), "REPEATED_PARAMETER", "is given more than once"))
     after = None
@@ -118,13 +121,39 @@ async def _check_retained(conn: Conn, after: int) -> None:
 
 
 def _sse(event: dict[str, Any]) -> bytes:
-    # No "event:" field: EventSource.onmessage then sees every event; the type is in the data.
-    return b"id: %d\ndata: %s\n\n" % (event["sequence"], orjson.dumps(event))
+    # "event: claim.created" lets a page listen per type (addEventListener('claim.created', …));
+    # EventSource.onmessage then sees no event — it fires for unnamed ones only.
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (event["sequence"], event["type"].encode(), orjson.dumps(event))
+
+
+async def _stream_caller(request: Request) -> Principal:
+    """The caller of a stream: a ``?token=`` (EventSource cannot send headers) or the usual Bearer key."""
+    tokens = request.query_params.getlist("token")
+    if not tokens:
+        return await authenticate(request)
+    client = request.client.host if request.client else "unknown"
+    principal = await stream_tokens.principal_for(get_state(request), tokens[0], client)
+    request.scope["newsfacts.principal"] = principal  # the access log names the key
+    return principal
+
+
+async def create_stream_token(request: Request) -> Response:
+    state = get_state(request)
+    principal = await authenticate(request)
+    require(principal, "read", anonymous_reads=False)
+    token, expires = await stream_tokens.issue(state, principal)
+    body = {
+        "object": "streamToken",
+        "token": token,
+        "expiresAt": datetime.fromtimestamp(expires, UTC).isoformat(),
+        "streamUrl": f"/v1/events/stream?token={token}",
+    }
+    return json_response(body, status=201, headers={"Cache-Control": "no-store"})
 
 
 async def stream_events(request: Request) -> Response:
     state = get_state(request)
-    require(await authenticate(request), "read", anonymous_reads=state.settings.anonymous_reads)
+    require(await _stream_caller(request), "read", anonymous_reads=state.settings.anonymous_reads)
     query = parse_query(request, STREAM_PARAMS)
     if query.after is not None and query.after > 0:
         async with state.pool.acquire() as conn:
@@ -153,4 +182,5 @@ async def stream_events(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/v1/events", list_events, methods=["GET"]),
     Route("/v1/events/stream", stream_events, methods=["GET"]),
+    Route("/v1/events/tokens", create_stream_token, methods=["POST"]),
 ]

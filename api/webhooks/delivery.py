@@ -41,7 +41,7 @@ class AddressPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AddressPolicy:
-        return cls(tuple(ipaddress.ip_network(n, strict=False) for n in settings.webhook_allowed_networks))
+        return cls(tuple(ipaddress.ip_network(n, strict=False) for n in settings.webhook_networks))
 
     def refusal(self, ip: IPAddress) -> str | None:
         """Why ``ip`` is refused, or None when it may be reached. An IPv6 address that carries an
@@ -115,23 +115,44 @@ async def resolve(host: str, port: int, policy: AddressPolicy) -> list[str]:
     for address in addresses:
         reason = policy.refusal(ipaddress.ip_address(address.split("%")[0]))
         if reason is not None:
-            raise UnsafeAddress(f"{host} resolves to {address}, {reason}; see WEBHOOK_ALLOWED_NETWORKS")
+            raise UnsafeAddress(
+                f"{host} resolves to {address}, {reason}; add its network to WEBHOOK_ALLOWED_NETWORKS to allow it"
+            )
     return addresses
 
 
 async def validate_url(url: object, settings: Settings, *, pointer: str = "url") -> str:
     """The endpoint URL if it is acceptable — its form (db/webhooks/rules.py) and every address its
     host resolves to (the SSRF guard) — or ValidationFailed naming ``pointer``."""
-    host, port = rules.url_syntax(url, require_https=settings.webhook_require_https, pointer=pointer)
+    http = settings.webhook_http_allowed
+    host, port = rules.url_syntax(
+        url,
+        require_https=http == "none",
+        pointer=pointer,
+        https_hint=" (WEBHOOK_REQUIRE_HTTPS=false allows plain http)",
+    )
     try:
-        await resolve(host, port, AddressPolicy.from_settings(settings))
+        addresses = await resolve(host, port, AddressPolicy.from_settings(settings))
     except UnsafeAddress as exc:
         message = f"is refused: {exc}"
         raise ValidationFailed(
             f"{pointer} {message}", errors=[FieldError((pointer,), "INVALID_URL", message)]
         ) from None
     assert isinstance(url, str)
+    if url.startswith("http:") and http == "loopback" and not all(_loopback(a) for a in addresses):
+        message = (
+            "must use https: plain http is accepted only for loopback receivers in development "
+            "(WEBHOOK_REQUIRE_HTTPS=false allows it for any host)"
+        )
+        raise ValidationFailed(f"{pointer} {message}", errors=[FieldError((pointer,), "INVALID_URL", message)])
     return url
+
+
+def _loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):

@@ -83,9 +83,10 @@ def description(value: Any, errors: list[FieldError]) -> str | None:
     return value
 
 
-def url_syntax(url: Any, *, require_https: bool, pointer: str = "url") -> tuple[str, int]:
+def url_syntax(url: Any, *, require_https: bool, pointer: str = "url", https_hint: str = "") -> tuple[str, int]:
     """(host, port) of an acceptable endpoint URL; ValidationFailed (INVALID_URL) naming ``pointer``
-    otherwise. Only its form: the address the host resolves to is checked by the caller's policy."""
+    otherwise (``https_hint`` says what lifts the https rule). Only its form: the address the host
+    resolves to is checked by the caller's policy."""
 
     def bad(message: str) -> ValidationFailed:
         return ValidationFailed(f"{pointer} {message}", errors=[FieldError((pointer,), "INVALID_URL", message)])
@@ -103,7 +104,7 @@ def url_syntax(url: Any, *, require_https: bool, pointer: str = "url") -> tuple[
         raise bad(f"is not a valid URL ({exc})") from None
     schemes = ("https",) if require_https else ("https", "http")
     if parts.scheme not in schemes:
-        raise bad(f"must use {' or '.join(schemes)}")
+        raise bad(f"must use {' or '.join(schemes)}{https_hint if require_https else ''}")
     host = parts.hostname
     if not host:
         raise bad("has no host")

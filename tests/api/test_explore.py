@@ -40,8 +40,8 @@ FIXTURE = Path(__file__).resolve().parents[2] / "db" / "fixtures" / "atlantic-ma
 SEED = json.loads(FIXTURE.read_text())
 ARTICLE = SEED["articles"][0]["id"]
 BODY: str = SEED["articles"][0]["body"]
-CANDY = "clm_0SEED000000000000000000002"
-TROOPS = "ast_0SEED000000000000000000003"
+CANDY = "clm_01K8B1E4EJJ4YDVT3E4602WPWC"
+TROOPS = "ast_01K8B1E6D3KWJDKT0TERVPW9KB"
 TIMEOUT_MS = 5_000  # any single wait; the live update has its own 2 s budget
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -273,12 +273,12 @@ def test_quantities_read_aloud_with_their_uncertainty(explorer: Explorer) -> Non
     page.click(f'mark[data-fact-id="{TROOPS}"]')
     assert page.locator(f'.card[data-fact-id="{TROOPS}"] .quantity').inner_text() == "about 10,000 troops"
     explorer.shot("troops-card")
-    page.click('mark[data-fact-id="ast_0SEED000000000000000000004"]')
+    page.click('mark[data-fact-id="ast_01K8B1E6D4N0H4NY37F0TWW351"]')
     assert page.locator(".card .quantity").inner_text() == "fighter jets — number not stated"
-    page.click('.fact-item[data-fact-id="inc_0SEED000000000000000000001"]')
+    page.click('.fact-item[data-fact-id="inc_01K8B1E7C9EGR26T72D8JGSNDX"]')
     assert page.locator(".card .quantity").inner_text() == "16 attacks · at least 65 killed"
     # The deployer links to the actor's own page, which lists the deployment.
-    page.click('mark[data-fact-id="ast_0SEED000000000000000000002"]')
+    page.click('mark[data-fact-id="ast_01K8B1E6D25VQZHFYNYTNKDX8V"]')
     page.click('.card [data-field="deployer"] a')
     page.wait_for_selector("h1:text-is('Pentagon')")
     assert "Deployments (1)" in page.inner_text("main")
@@ -442,7 +442,7 @@ def test_articles_are_searchable_and_filterable(explorer: Explorer) -> None:
     results = page.locator(".results li")
     assert results.count() == 1
     assert [m.lower() for m in results.locator("mark.hit").all_inner_texts()] == ["candy", "dish"]
-    page.select_option("select[name=outlet]", "act_0SEED000000000000000000004")  # The Atlantic (relayed)
+    page.select_option("select[name=outlet]", "act_01K8B1E2G4CV8AYVXXYVX5Y92G")  # The Atlantic (relayed)
     page.fill("input[name=from]", "2025-10-01")
     page.click(".filters button[type=submit]")
     page.wait_for_function("() => location.hash.includes('outlet=')")

@@ -38,7 +38,7 @@ VALID: dict[str, dict[str, Any]] = {
     "/v1/actors": {"kind": "person", "name": "Fuzz Person", "country": "VE"},
     "/v1/articles": {"uri": "urn:fuzz:1", "headline": "Fuzz", "body": "Some text here.", "language": "en"},
     "/v1/claims": {"statement": "Fuzz said so", "quoteType": "assertion", "status": "reported"},
-    "/v1/deployments": {"deployer": "act_0SEED000000000000000000006", "status": "announced"},
+    "/v1/deployments": {"deployer": "act_01K8B1E2G6G33T8G953V0KSCB5", "status": "announced"},
     "/v1/incidents": {"incidentType": "strike", "description": "Fuzz"},
     "corrections": {"changes": {"description": "corrected"}, "reason": "fuzz"},
     "/v1/webhook-endpoints": {"url": "http://127.0.0.1:9/fuzz", "enabledEvents": ["claim.created"]},
@@ -46,11 +46,11 @@ VALID: dict[str, dict[str, Any]] = {
     "replay": {"afterSequence": 0},
 }
 SEED_IDS = {
-    "actors": "act_0SEED000000000000000000001",
-    "articles": "art_0SEED000000000000000000001",
-    "claims": "clm_0SEED000000000000000000002",
-    "deployments": "dep_0SEED000000000000000000001",
-    "incidents": "inc_0SEED000000000000000000001",
+    "actors": "act_01K8B1E2G12Z4MP14DZVS18EHJ",
+    "articles": "art_01K8B1E3F9FPCM47JBPJSG0VT9",
+    "claims": "clm_01K8B1E4EJJ4YDVT3E4602WPWC",
+    "deployments": "dep_01K8B1E5DS81PW7K51N7X88QBD",
+    "incidents": "inc_01K8B1E7C9EGR26T72D8JGSNDX",
 }
 
 json_values = st.recursive(

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.services import LiveServer
 
-CLAIM = "clm_0SEED000000000000000000002"
+CLAIM = "clm_01K8B1E4EJJ4YDVT3E4602WPWC"
 
 
 def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:

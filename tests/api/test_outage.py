@@ -96,7 +96,7 @@ def test_a_stopped_database_is_503_with_retry_after_and_service_resumes(
         try:
             for _ in range(3):  # pooled connections die one by one: every one of them must be a 503
                 _unavailable(client.get("/v1/actors"))
-                _unavailable(client.get("/v1/claims/clm_0SEED000000000000000000002"))
+                _unavailable(client.get("/v1/claims/clm_01K8B1E4EJJ4YDVT3E4602WPWC"))
                 _unavailable(client.get("/v1/events"))
                 _graphql_unavailable(client.post("/graphql", json={"query": "{ claims(first: 2) { nodes { id } } }"}))
             _unavailable(client.post("/v1/actors", json={"kind": "person", "name": "During"}, headers=auth))

@@ -30,7 +30,7 @@ from tests.services import ServerProcess, run
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-SEED_ACTOR = "act_0SEED000000000000000000001"
+SEED_ACTOR = "act_01K8B1E2G12Z4MP14DZVS18EHJ"
 NO_CACHE = {"Cache-Control": "no-cache"}  # past the response cache: these reads must reach PostgreSQL
 
 

@@ -40,3 +40,22 @@ def test_allowed_origin_gets_preflight_and_exposed_headers(cors_server: ServerPr
 def test_other_origins_get_no_grant(cors_server: ServerProcess) -> None:
     r = httpx.get(cors_server.url + "/v1/claims", headers={"Origin": "https://elsewhere.example"}, timeout=10)
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+
+
+@pytest.fixture(scope="module")
+def dev_server(database_url: str, redis_url: str) -> Iterator[ServerProcess]:
+    """A server with the development defaults and no CORS_ORIGINS."""
+    with server_process({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ENVIRONMENT": "development"}) as proc:
+        yield proc
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:5173", "http://127.0.0.1:3000", "http://[::1]:8080"])
+def test_development_allows_local_origins_by_default(dev_server: ServerProcess, origin: str) -> None:
+    r = httpx.get(dev_server.url + "/v1/claims", headers={"Origin": origin}, timeout=10)
+    assert r.headers.get("access-control-allow-origin") == origin
+
+
+@pytest.mark.parametrize("origin", ["https://newsroom.example", "http://localhost.example.com", "http://10.0.0.1"])
+def test_development_grants_no_other_origin(dev_server: ServerProcess, origin: str) -> None:
+    r = httpx.get(dev_server.url + "/v1/claims", headers={"Origin": origin}, timeout=10)
+    assert "access-control-allow-origin" not in r.headers

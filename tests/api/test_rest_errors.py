@@ -67,11 +67,11 @@ def test_repeated_parameters_fields_and_formats(client: httpx.Client) -> None:
     body = _problem(client.get("/v1/claims", params={"format": "ndjson", "limit": "5"}), 400, "BAD_USER_INPUT")
     assert body["errors"][0]["code"] == "NOT_FOR_EXPORT"
     body = _problem(
-        client.get("/v1/claims/clm_0SEED000000000000000000002", params={"asOf": "soon"}), 400, "BAD_USER_INPUT"
+        client.get("/v1/claims/clm_01K8B1E4EJJ4YDVT3E4602WPWC", params={"asOf": "soon"}), 400, "BAD_USER_INPUT"
     )
     assert body["errors"][0]["parameter"] == "asOf"
     _problem(
-        client.get("/v1/claims/clm_0SEED000000000000000000002/revisions", params={"x": "1"}), 400, "BAD_USER_INPUT"
+        client.get("/v1/claims/clm_01K8B1E4EJJ4YDVT3E4602WPWC/revisions", params={"x": "1"}), 400, "BAD_USER_INPUT"
     )
 
 
@@ -87,7 +87,7 @@ def test_foreign_or_forged_cursors(client: httpx.Client) -> None:
 
 def test_not_found_and_method_not_allowed(client: httpx.Client) -> None:
     _problem(client.get("/v1/claims/clm_00000000000000000000000000"), 404, "NOT_FOUND")
-    body = _problem(client.get("/v1/claims/act_0SEED000000000000000000001"), 404, "NOT_FOUND")
+    body = _problem(client.get("/v1/claims/act_01K8B1E2G12Z4MP14DZVS18EHJ"), 404, "NOT_FOUND")
     assert "is not a claim id" in body["detail"]
     _problem(client.get("/v1/nothing-here"), 404, "NOT_FOUND")
     _problem(client.get("/v1/actors/act_00000000000000000000000000/revisions"), 404, "NOT_FOUND")

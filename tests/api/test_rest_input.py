@@ -208,12 +208,12 @@ def test_malformed_bodies_are_400s_with_their_own_code(
 # --- headers the document now states rules for (schemathesis found them) -------------------
 
 
-@pytest.mark.parametrize("value", ["", "clm_0SEED000000000000000000002.v1", '"a", b'])
+@pytest.mark.parametrize("value", ["", "clm_01K8B1E4EJJ4YDVT3E4602WPWC.v1", '"a", b'])
 def test_an_empty_or_unquoted_if_match_is_a_400_naming_the_header(
     client: httpx.Client, admin: dict[str, str], value: str
 ) -> None:
     r = client.patch(
-        "/v1/claims/clm_0SEED000000000000000000002", json={"status": "disputed"}, headers={**admin, "If-Match": value}
+        "/v1/claims/clm_01K8B1E4EJJ4YDVT3E4602WPWC", json={"status": "disputed"}, headers={**admin, "If-Match": value}
     )
     error = _problem(r, 400)["errors"][0]
     assert (error["in"], error["parameter"]) == ("header", "If-Match")
@@ -221,8 +221,8 @@ def test_an_empty_or_unquoted_if_match_is_a_400_naming_the_header(
 
 def test_a_stale_but_well_formed_if_match_is_still_a_412(client: httpx.Client, admin: dict[str, str]) -> None:
     r = client.patch(
-        "/v1/claims/clm_0SEED000000000000000000002",
+        "/v1/claims/clm_01K8B1E4EJJ4YDVT3E4602WPWC",
         json={"status": "disputed"},
-        headers={**admin, "If-Match": '"clm_0SEED000000000000000000002.v999"'},
+        headers={**admin, "If-Match": '"clm_01K8B1E4EJJ4YDVT3E4602WPWC.v999"'},
     )
     assert _problem(r, 412)["code"] == "VERSION_CONFLICT"

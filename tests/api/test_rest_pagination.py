@@ -106,3 +106,12 @@ async def test_every_order_visits_each_row_once(server: LiveServer, corpus: dict
     field = sort.lstrip("-")
     keys = [((c[field] or "0001-01-01"), c["id"]) for c in seen]
     assert keys == sorted(keys, reverse=sort.startswith("-"))
+
+
+@pytest.mark.anyio
+async def test_newest_first_lists_a_new_claim_before_the_seed(server: LiveServer, conn: Any) -> None:
+    claim = await make_claim(conn)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        page = (await client.get("/v1/claims", params={"sort": "-createdAt", "limit": 100})).json()["data"]
+    # The seed's ids are ULIDs of its article's date (db/fixtures/): older than anything made now.
+    assert page[0]["id"] == claim["id"]

@@ -15,7 +15,7 @@ from tests.services import LiveServer
 
 pytestmark = pytest.mark.anyio
 
-ARTICLE = "art_0SEED000000000000000000001"
+ARTICLE = "art_01K8B1E3F9FPCM47JBPJSG0VT9"
 
 
 @pytest.fixture(scope="module")

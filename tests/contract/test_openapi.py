@@ -100,14 +100,14 @@ def _validator(document: dict[str, Any], schema_name: str) -> jsonschema.Draft20
 
 CALLS = [
     ("/v1/claims?expand=speaker,references.article&limit=5", "ClaimList"),
-    ("/v1/claims/clm_0SEED000000000000000000002?expand=reportedBy", "Claim"),
-    ("/v1/claims/clm_0SEED000000000000000000002?format=jsonld", "ClaimJsonLd"),
-    ("/v1/articles/art_0SEED000000000000000000001?format=ninjs", "Ninjs"),
+    ("/v1/claims/clm_01K8B1E4EJJ4YDVT3E4602WPWC?expand=reportedBy", "Claim"),
+    ("/v1/claims/clm_01K8B1E4EJJ4YDVT3E4602WPWC?format=jsonld", "ClaimJsonLd"),
+    ("/v1/articles/art_01K8B1E3F9FPCM47JBPJSG0VT9?format=ninjs", "Ninjs"),
     ("/v1/articles?expand=outlet,authors", "ArticleList"),
     ("/v1/actors", "ActorList"),
-    ("/v1/deployments/dep_0SEED000000000000000000001", "Deployment"),
+    ("/v1/deployments/dep_01K8B1E5DS81PW7K51N7X88QBD", "Deployment"),
     ("/v1/incidents?expand=actors.actor", "IncidentList"),
-    ("/v1/incidents/inc_0SEED000000000000000000001/revisions", "RevisionList"),
+    ("/v1/incidents/inc_01K8B1E7C9EGR26T72D8JGSNDX/revisions", "RevisionList"),
     ("/v1/quota", "Quota"),
     ("/v1/claims?limit=0&nope=1", "Problem"),
     ("/v1/claims/clm_00000000000000000000000000", "Problem"),
@@ -125,6 +125,6 @@ def test_responses_validate_against_their_schemas(
 
 def test_the_schemas_reject_what_they_should(document: dict[str, Any]) -> None:
     claim = _validator(document, "Claim")
-    assert not claim.is_valid({"id": "act_0SEED000000000000000000001", "object": "claim"})
-    assert not claim.is_valid({"id": "clm_0SEED000000000000000000001", "object": "claim", "status": "rumoured"})
+    assert not claim.is_valid({"id": "act_01K8B1E2G12Z4MP14DZVS18EHJ", "object": "claim"})
+    assert not claim.is_valid({"id": "clm_01K8B1E4EHNTW9KQJ3B6R47ZZ7", "object": "claim", "status": "rumoured"})
     assert not _validator(document, "Problem").is_valid({"title": "x"})

@@ -105,7 +105,7 @@ async def test_an_oversize_article_body_is_refused(conn: Conn, counts: Counts) -
 async def test_a_dangling_actor_id_is_refused(conn: Conn, counts: Counts) -> None:
     article = await make_article(conn)
     errors = await _refused(
-        conn, counts, "claim", _claim(article, speaker=MISSING_ACTOR, subjects=["act_0SEED000000000000000000001"])
+        conn, counts, "claim", _claim(article, speaker=MISSING_ACTOR, subjects=["act_01K8B1E2G12Z4MP14DZVS18EHJ"])
     )
     assert _codes(errors) == {(("speaker",), "REF_NOT_FOUND")}
     # An id of the wrong kind is refused before the database is asked.

@@ -18,7 +18,7 @@ from schema import persisted
 from tests.schema.gql import codes, gql
 from tests.services import LiveServer
 
-QUERY = '{ claim(id: "clm_0SEED000000000000000000002") { id } }'
+QUERY = '{ claim(id: "clm_01K8B1E4EJJ4YDVT3E4602WPWC") { id } }'
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_production_needs_a_key_and_hides_graphiql_and_introspection(production:
 
     auth = {"authorization": f"Bearer {_read_key(database_url)}"}
     ok = httpx.post(production.url + "/graphql", json={"query": QUERY}, headers=auth).json()
-    assert ok["data"]["claim"]["id"] == "clm_0SEED000000000000000000002"
+    assert ok["data"]["claim"]["id"] == "clm_01K8B1E4EJJ4YDVT3E4602WPWC"
     introspect = httpx.post(
         production.url + "/graphql", json={"query": "{ __schema { types { name } } }"}, headers=auth
     )

@@ -11,7 +11,7 @@ from schema.errors import format_error
 from tests.schema.gql import codes, gql
 from tests.services import LiveServer
 
-CANDY = "clm_0SEED000000000000000000002"
+CANDY = "clm_01K8B1E4EJJ4YDVT3E4602WPWC"
 UNKNOWN_CLAIM = "clm_0SEED00000000000000000ZZZZ"
 
 
@@ -27,7 +27,7 @@ UNKNOWN_CLAIM = "clm_0SEED00000000000000000ZZZZ"
         ("query($d: Date) { claims(filter: {claimDateFrom: $d}) { nodes { id } } }", {"d": "yesterday"}),
         ('{ claims(filter: {speaker: "not-an-id"}) { nodes { id } } }', None),  # bad filter value
         ('{ claim(id: "garbage") { id } }', None),  # garbage id
-        ('{ claim(id: "act_0SEED000000000000000000001") { id } }', None),  # id of another kind
+        ('{ claim(id: "act_01K8B1E2G12Z4MP14DZVS18EHJ") { id } }', None),  # id of another kind
         ('{ node(id: "zzz_0SEED000000000000000000001") { id } }', None),  # unknown prefix
         ("{ article { id } }", None),  # neither id nor uri
         ('{ claim(id: "%s", asOf: "last tuesday") { id } }' % CANDY, None),  # noqa: UP031
@@ -54,7 +54,7 @@ def test_unknown_id_is_not_found_and_siblings_survive(server: LiveServer) -> Non
 
 
 def test_field_errors_name_the_bad_filter(server: LiveServer) -> None:
-    r = gql(server.url, '{ claims(filter: {speaker: "clm_0SEED000000000000000000002"}) { nodes { id } } }')
+    r = gql(server.url, '{ claims(filter: {speaker: "clm_01K8B1E4EJJ4YDVT3E4602WPWC"}) { nodes { id } } }')
     assert codes(r) == ["BAD_USER_INPUT"]
     assert r["errors"][0]["extensions"]["errors"][0]["path"] == ["filter", "speaker"]
 

@@ -13,7 +13,7 @@ import pytest
 from schema.context import Context
 
 pytestmark = pytest.mark.anyio
-SEED_ACTOR = "act_0SEED000000000000000000001"
+SEED_ACTOR = "act_01K8B1E2G12Z4MP14DZVS18EHJ"
 
 
 async def _settle(*tasks: asyncio.Task[Any]) -> None:

@@ -12,7 +12,7 @@ import pytest
 from tests.api.live_events import api_key, bearer
 from tests.services import LiveServer
 
-ARTICLE = "art_0SEED000000000000000000001"
+ARTICLE = "art_01K8B1E3F9FPCM47JBPJSG0VT9"
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from tests.services import LiveServer
 
 pytestmark = pytest.mark.anyio
 
-MADURO = "act_0SEED000000000000000000001"
-TRUMP = "act_0SEED000000000000000000002"
-ARTICLE = "art_0SEED000000000000000000001"
+MADURO = "act_01K8B1E2G12Z4MP14DZVS18EHJ"
+TRUMP = "act_01K8B1E2G23GFA841FH00VS49Q"
+ARTICLE = "art_01K8B1E3F9FPCM47JBPJSG0VT9"
 
 EVENTS = """subscription($after: Int, $types: [EventType!]) {
   events(after: $after, types: $types) { sequence type objectId fact { id version ... on Actor { name } } }

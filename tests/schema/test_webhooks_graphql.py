@@ -325,5 +325,5 @@ def test_admin_answers_are_not_cached(cached_server: LiveServer, keys: dict[str,
         return states
 
     # A fact query is kept (the cache is on), the delivery log — which changes without events — is not.
-    assert cache_states('{ actor(id: "act_0SEED000000000000000000001") { id name } }') == ["miss", "hit"]
+    assert cache_states('{ actor(id: "act_01K8B1E2G12Z4MP14DZVS18EHJ") { id name } }') == ["miss", "hit"]
     assert cache_states("{ webhookDeliveries(first: 5) { nodes { id status } } }") == ["miss", "miss"]

@@ -1,6 +1,7 @@
 // The event stream (GET /v1/events/stream, server-sent events) read with fetch instead of
-// EventSource, because EventSource cannot send an Authorization header. Its frames carry no
-// "event:" field (the type is in the JSON data); after a drop we resume with Last-Event-ID.
+// EventSource, because EventSource cannot send an Authorization header. Frames also carry an
+// "event: <type>" field, which this reader ignores (the type is in the JSON data); after a drop
+// we resume with Last-Event-ID.
 
 const RETRY_MS = 1000;
 
