@@ -77,6 +77,10 @@ async def list_keys(request: Request) -> Response:
     return json_response({"object": "list", "data": data, "hasMore": False}, headers={"Cache-Control": "no-store"})
 
 
+async def _keys(request: Request) -> Response:
+    return await (create_key(request) if request.method == "POST" else list_keys(request))
+
+
 async def revoke_key(request: Request) -> Response:
     key_id = request.path_params["id"]
     await _admin(request)
@@ -93,7 +97,7 @@ async def revoke_key(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/v1/keys", create_key, methods=["POST"]),
-    Route("/v1/keys", list_keys, methods=["GET"]),
+    # One route per path, so a 405 lists every method the path has in Allow.
+    Route("/v1/keys", _keys, methods=["GET", "POST"]),
     Route("/v1/keys/{id}", revoke_key, methods=["DELETE"]),
 ]
