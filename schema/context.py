@@ -48,6 +48,9 @@ class Context:
     # What the operation read: fact ids and ``list:<kind>`` families. The response cache tags its
     # entry with these, so a change to any of them invalidates it (api/cache/graphql.py).
     touched: set[str] = field(default_factory=set)
+    # Where a read-only operation's connections come from (a streaming replica when one is usable,
+    # api/reads/); None — mutations, subscriptions — is the pool, the primary.
+    reads: Callable[[], contextlib.AbstractAsyncContextManager[Conn]] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
@@ -58,7 +61,7 @@ class Context:
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
-        async with self.pool.acquire() as conn:
+        async with (self.reads or self.pool.acquire)() as conn:
             if self.query_logger is None:
                 yield conn
                 return

@@ -28,7 +28,7 @@ from api.graphql.context import ContextFactory
 from api.metrics import operation_label
 from api.settings import Settings
 from api.state import get_state, state_of
-from db.errors import NewsfactsError, code_for_status
+from db.errors import NewsfactsError, Unavailable, code_for_status
 from schema import build_schema, persisted
 from schema.context import Context
 from schema.errors import error_body, format_error
@@ -67,6 +67,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response = self._error(exc.status, exc.code, exc.detail)
         except HTTPException as exc:
             response = self._error(exc.status_code, code_for_status(exc.status_code), exc.reason)
+        response = _outage_status(response)
         await response(scope, receive, send)
         metrics = state_of(scope).metrics
         if metrics is not None:
@@ -108,9 +109,10 @@ class GraphQLApp(GraphQL[Context, None]):
         if query != request_data.query:
             request_data = dataclasses.replace(request_data, query=query)
         if query is not None:
-            request.scope[graphql_cache.OPERATION_KEY] = graphql_cache.operation_type(
-                query, request_data.operation_name
-            )
+            operation = graphql_cache.operation_type(query, request_data.operation_name)
+            request.scope[graphql_cache.OPERATION_KEY] = operation
+            if operation == "query":  # read-only: it may run on a replica, as planned reads do
+                context.reads = get_state(request).reads.acquire
         request.scope[OPERATION_NAME_KEY] = request_data.operation_name
         return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
@@ -128,6 +130,24 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+
+def _outage_status(response: Response) -> Response:
+    """An answer with no data at all — null, or every root field null — because the database is
+    unavailable is an HTTP 503 with Retry-After, as REST's and the planned path's are; partial data
+    stays a 200."""
+    body = bytes(response.body)
+    if response.status_code != 200 or b'"UNAVAILABLE"' not in body:
+        return response
+    parsed = orjson.loads(body)
+    errors = parsed.get("errors") or []
+    data = parsed.get("data")
+    if not errors or (data is not None and any(v is not None for v in data.values())):
+        return response
+    if any((e.get("extensions") or {}).get("code") != "UNAVAILABLE" for e in errors):
+        return response
+    retry = str(Unavailable("").retry_after)
+    return Response(body, status_code=503, media_type="application/json", headers={"Retry-After": retry})
 
 
 def limits_of(settings: Settings) -> Limits:

@@ -99,6 +99,9 @@ def test_a_stopped_database_is_503_with_retry_after_and_service_resumes(
                 _unavailable(client.get("/v1/claims/clm_01K8B1E4EJJ4YDVT3E4602WPWC"))
                 _unavailable(client.get("/v1/events"))
                 _graphql_unavailable(client.post("/graphql", json={"query": "{ claims(first: 2) { nodes { id } } }"}))
+                # article(uri:, asOf:) runs on the resolvers: the same 503 from that path.
+                resolved = '{ article(uri: "urn:x", asOf: "2025-01-01T00:00:00Z") { id } }'
+                _graphql_unavailable(client.post("/graphql", json={"query": resolved}))
             _unavailable(client.post("/v1/actors", json={"kind": "person", "name": "During"}, headers=auth))
             _unavailable(client.get("/v1/actors", headers={"Authorization": "Bearer nfk_unknown_while_down"}))
             assert client.get("/readyz").status_code == 503
