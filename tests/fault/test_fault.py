@@ -1,9 +1,10 @@
 """The fault suite (issue 12): two ``newsfacts serve`` processes and a webhook worker over a
-PostgreSQL and a Redis of the test's own, under bounded load — REST readers, a writer, an SSE
-client and a webhook receiver — while Redis is killed and restarted, PostgreSQL is fast-stopped
-and started, and the worker is SIGKILLed mid-delivery. It asserts that every acknowledged write
-is stored, every event reaches the SSE client once and in order, every webhook arrives at least
-once, and no answer is a 5xx but a 503 with Retry-After. It prints a table of the counts.
+PostgreSQL and a Redis of the test's own, under bounded load — REST and GraphQL readers, a writer,
+a GraphQL subscriber, an SSE client and a webhook receiver — while Redis is killed and restarted,
+PostgreSQL is fast-stopped and started, and the worker is SIGKILLed mid-delivery. It asserts that
+every acknowledged write is stored, every event reaches the SSE client and the GraphQL subscriber
+once and in order, every webhook arrives at least once, no answer is a 5xx but a 503 with
+Retry-After, and no process serves a stale read after recovery. It prints a table of the counts.
 
 ``make test`` runs it with short outages (FAULT_SECONDS=1); ``make fault`` with longer ones."""
 
@@ -23,6 +24,8 @@ import asyncpg
 import httpx
 import orjson
 import pytest
+from websockets import ConnectionClosed, Subprotocol
+from websockets.sync.client import connect as ws_connect
 
 from api.embedded import EmbeddedPostgres, EmbeddedRedis
 from db import keys
@@ -45,6 +48,8 @@ class Observed:
     acknowledged: list[str] = field(default_factory=list)  # actor ids the writer got a 201 for
     sse: list[tuple[int, str]] = field(default_factory=list)  # (sequence, objectId) in arrival order
     sse_reconnects: int = 0
+    gql: list[tuple[int, str]] = field(default_factory=list)  # the GraphQL subscriber's, likewise
+    gql_reconnects: int = 0
 
     def answer(self, who: str, r: httpx.Response) -> None:
         with self.lock:
@@ -117,6 +122,55 @@ def _reader(base: str, seen: Observed, stop: threading.Event) -> None:
             time.sleep(0.02)
 
 
+def _graphql_reader(base: str, seen: Observed, stop: threading.Event) -> None:
+    body = {"query": "{ actors(first: 5) { nodes { id name } } }"}
+    with httpx.Client(base_url=base, timeout=5) as client:
+        while not stop.is_set():
+            try:
+                seen.answer("graphql", client.post("/graphql", json=body))
+            except httpx.HTTPError as exc:
+                with seen.lock:
+                    seen.bad.append(f"graphql reset: {exc!r}")
+            time.sleep(0.02)
+
+
+SUBSCRIPTION = "subscription($a: Int) { events(types: [ACTOR_CREATED], after: $a) { sequence objectId } }"
+
+
+def _subscriber(base: str, seen: Observed, stop: threading.Event) -> None:
+    """A graphql-transport-ws subscriber that, like a client library, resumes with after: its last
+    sequence whenever its connection ends."""
+    last = 0
+    url = base.replace("http://", "ws://") + "/graphql"
+    while not stop.is_set():
+        try:
+            with ws_connect(url, subprotocols=[Subprotocol("graphql-transport-ws")], open_timeout=5) as ws:
+                ws.send(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
+                if orjson.loads(ws.recv(timeout=5))["type"] != "connection_ack":
+                    raise ConnectionError("no ack")
+                payload = {"query": SUBSCRIPTION, "variables": {"a": last}}
+                ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
+                while not stop.is_set():
+                    try:
+                        message = orjson.loads(ws.recv(timeout=0.5))
+                    except TimeoutError:
+                        continue
+                    if message["type"] == "ping":
+                        ws.send('{"type":"pong"}')
+                    elif message["type"] == "next" and message["payload"].get("data"):
+                        event = message["payload"]["data"]["events"]
+                        with seen.lock:
+                            seen.gql.append((event["sequence"], event["objectId"]))
+                        last = event["sequence"]
+                    elif message["type"] in ("error", "complete"):
+                        break
+        except (OSError, ConnectionClosed, ConnectionError, TimeoutError):
+            pass
+        with seen.lock:
+            seen.gql_reconnects += 1
+        time.sleep(0.3)
+
+
 def _sse(base: str, seen: Observed, stop: threading.Event) -> None:
     last = 0  # from the first event: the writer may commit before this stream connects
     with httpx.Client(timeout=httpx.Timeout(5, read=30)) as client:
@@ -187,6 +241,8 @@ def test_nothing_acknowledged_is_lost_through_redis_postgres_and_worker_failures
         threading.Thread(target=_reader, args=(base[0], seen, stop), daemon=True),
         threading.Thread(target=_reader, args=(base[1], seen, stop), daemon=True),
         threading.Thread(target=_sse, args=(base[1], seen, stop), daemon=True),
+        threading.Thread(target=_graphql_reader, args=(base[0], seen, stop), daemon=True),
+        threading.Thread(target=_subscriber, args=(base[0], seen, stop), daemon=True),
     ]
     for t in threads:
         t.start()
@@ -218,7 +274,9 @@ def test_nothing_acknowledged_is_lost_through_redis_postgres_and_worker_failures
         def caught_up() -> bool:
             with seen.lock:
                 streamed = {object_id for _, object_id in seen.sse}
-            return set(acknowledged) <= streamed and set(events.values()) <= set(receiver.ids())
+                subscribed = {object_id for _, object_id in seen.gql}
+            received = set(events.values()) <= set(receiver.ids())
+            return set(acknowledged) <= streamed and set(acknowledged) <= subscribed and received
 
         deadline = time.monotonic() + 40  # live consumers follow within a second; workers retry
         while time.monotonic() < deadline and not caught_up():
@@ -237,6 +295,7 @@ def test_nothing_acknowledged_is_lost_through_redis_postgres_and_worker_failures
         ("acknowledged writes", len(acknowledged)),
         ("... stored in PostgreSQL", len(stored)),
         ("SSE events received (reconnects)", f"{len(seen.sse)} ({seen.sse_reconnects})"),
+        ("GraphQL subscription events received (reconnects)", f"{len(seen.gql)} ({seen.gql_reconnects})"),
         ("webhooks received (distinct)", f"{len(webhook_ids)} ({len(set(webhook_ids))})"),
         *((f"acknowledged by the end of: {name}", n) for name, n in phases),
         *sorted(seen.statuses.items()),
@@ -251,3 +310,13 @@ def test_nothing_acknowledged_is_lost_through_redis_postgres_and_worker_failures
     assert not missed, f"SSE missed the events of {missed} (got sequences {sequences[:3]}…{sequences[-3:]})"
     assert set(events.values()) <= set(webhook_ids), "a webhook was never delivered"
     assert any(k.endswith(" 503") for k in seen.statuses), "PostgreSQL's outage was never observed"
+    gql_sequences = [seq for seq, _ in seen.gql]
+    assert gql_sequences == sorted(set(gql_sequences)), "the GraphQL subscriber got an event twice or out of order"
+    assert not set(acknowledged) - {object_id for _, object_id in seen.gql}, "the GraphQL subscriber missed events"
+    # No stale read after recovery: every process serves the last acknowledged write, over REST and GraphQL.
+    last = acknowledged[-1]
+    with httpx.Client(timeout=5) as client:
+        for url in base:
+            assert client.get(f"{url}/v1/actors/{last}").status_code == 200
+            found = client.post(f"{url}/graphql", json={"query": f'{{ actor(id: "{last}") {{ id }} }}'}).json()
+            assert found["data"]["actor"] == {"id": last}, found
