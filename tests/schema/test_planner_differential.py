@@ -110,6 +110,19 @@ def _json(response: httpx.Response | bytes) -> dict[str, Any]:
     return found
 
 
+async def _post(client: httpx.AsyncClient, url: str, body: bytes) -> httpx.Response:
+    """POST a read, sent again when the connection drops before any answer: uvicorn closes a
+    keep-alive connection idle for 5 s, and the client may have just reused it (reads are safe to
+    repeat; a wrong answer is never retried)."""
+    for attempt in range(3):
+        try:
+            return await client.post(url, content=body, headers={"content-type": "application/json"})
+        except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError):
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _keep(failures: list[str]) -> None:
     """Every difference, for keeping as regression cases (the assertion shows the first few)."""
     Path("tests/artifacts").mkdir(parents=True, exist_ok=True)
@@ -147,10 +160,9 @@ async def test_planned_and_resolved_reads_answer_identically(
             nonlocal expected_planned
             q = queries[n]
             body = orjson.dumps({"query": q.text, "variables": q.variables})
-            headers = {"content-type": "application/json"}
             async with semaphore:
-                reference = await client.post(resolved.url + "/graphql", content=body, headers=headers)
-                answer = await client.post(planned.url + "/graphql", content=body, headers=headers)
+                reference = await _post(client, resolved.url + "/graphql", body)
+                answer = await _post(client, planned.url + "/graphql", body)
                 plan = planner.plan(q.text, None)
                 direct = await planner.execute(plan, q.variables, pool.acquire, collect_ids=True) if plan else None
             ref, got = _json(reference), _json(answer)
