@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import json
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from api.settings import Settings
 from db import keys
@@ -30,11 +29,6 @@ from db.pool import connect
 from db.seed import seed
 from tests.services import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "explore"
 FIXTURE = Path(__file__).resolve().parents[2] / "db" / "fixtures" / "atlantic-maduro-exile.json"
 SEED = json.loads(FIXTURE.read_text())
@@ -109,20 +103,9 @@ def explorer_server(postgres_server_url: str, settings: Settings) -> Iterator[tu
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium (never a downloaded one: `make test` apt-installs it when missing)."""
-    assert shutil.which("chromium") or Path(CHROMIUM).exists(), "chromium is missing: run `make test` (it installs it)"
-    pw: Playwright = sync_playwright().start()
-    try:
-        # launch() gives the browser a fresh temporary user-data dir of its own (and refuses one
-        # passed as a flag); each test then gets a fresh context in it.
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=20_000)
-        try:
-            yield b
-        finally:
-            b.close()
-    finally:
-        pw.stop()
+def browser(chromium: Browser) -> Browser:
+    """The module's Debian Chromium (tests/api/browser.py launches it for every browser test)."""
+    return chromium
 
 
 @dataclasses.dataclass
