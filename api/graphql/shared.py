@@ -20,6 +20,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from api.cache import graphql as graphql_cache
 from schema.errors import format_error
 from schema.plan import live
 from schema.plan.run import Planner
@@ -73,7 +74,7 @@ async def planned_frames(
     path a subscription operation took ("planned" / "resolved")."""
     plan = live.plan(planner, query, name) if planner is not None else None
     frames = await live.stream(planner, plan, variables, context, context.pool.acquire) if planner and plan else None
-    if count is not None and live.is_subscription(query, name):
+    if count is not None and graphql_cache.operation_type(query, name) == "subscription":
         count("planned" if frames is not None else "resolved")
     return frames
 

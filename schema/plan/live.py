@@ -12,15 +12,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from graphql import FieldNode, GraphQLError, GraphQLObjectType, OperationType, get_named_type, get_operation_ast, parse
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql import FieldNode, GraphQLError, GraphQLObjectType, OperationType, get_named_type
+from graphql.execution.values import get_argument_values
 from strawberry.utils.str_converters import to_camel_case
 
 from db.errors import NewsfactsError
 from db.plan import tree as t
 from db.plan.sql import Statement, statement
 from schema.errors import format_error
-from schema.limits import query_cost
 from schema.plan.compile import STRAWBERRY, Compiler, Entry, _root_node
 from schema.plan.fields import HANDLERS
 from schema.plan.run import Connect, Planner
@@ -63,15 +62,6 @@ def plan(planner: Planner, query: str, operation_name: str | None) -> LivePlan |
     return LivePlan(key, entries[0].node, definition, obj, operation, document)
 
 
-def is_subscription(query: str, operation_name: str | None) -> bool:
-    """Whether the request runs a subscription (queries and mutations over WebSocket are not counted)."""
-    try:
-        operation = get_operation_ast(parse(query), operation_name)
-    except GraphQLError:
-        return False
-    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
-
-
 def _payload(value: Any) -> dict[str, Any]:
     """The documents behind one event the subscription resolver yielded: an Event carries its
     own; a change (ClaimChange…) carries its event's and its fact's."""
@@ -86,14 +76,8 @@ async def stream(
 ) -> AsyncIterator[tuple[str, bytes]] | None:
     """("next" | "error", payload bytes) frames for one subscription, or None when its variables
     or cost send it to the resolvers before anything is sent."""
-    coerced = get_variable_values(planner.schema, live.operation.variable_definitions or (), variables or {})
-    if isinstance(coerced, list):
-        return None
-    name = live.operation.name.value if live.operation.name else None
-    cost = query_cost(planner.schema, live.document, variables, name)
-    if cost > planner.limits.max_cost:
-        return None
-    return _frames(planner, live, coerced, context, connect)
+    admitted = planner.admit(live.document, live.operation, variables)
+    return None if admitted is None else _frames(planner, live, admitted[0], context, connect)
 
 
 def _constant(doc: dict[str, Any]) -> t.Bind:

@@ -97,20 +97,31 @@ class Planner:
             op.fixed_cost = query_cost(self.schema, document, None, op.name)
         return op
 
+    def admit(
+        self, document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any] | None
+    ) -> tuple[Any, int] | None:
+        """(coerced variables, cost) of one request, or None when its variables fail coercion or it
+        is over the cost budget — refusals the resolvers' path words, for queries and subscriptions."""
+        coerced = get_variable_values(self.schema, operation.variable_definitions or (), variables or {})
+        if isinstance(coerced, list):
+            return None
+        name = operation.name.value if operation.name else None
+        cost = query_cost(self.schema, document, variables, name)
+        return None if cost > self.limits.max_cost else (coerced, cost)
+
     async def execute(
         self, op: Operation, variables: dict[str, Any] | None, connect: Connect, *, collect_ids: bool
     ) -> Answer | None:
         """The response to one request of ``op``, or None when it must run on the resolvers."""
-        coerced: Any
         if op.fixed_cost is not None and not variables:
+            if op.fixed_cost > self.limits.max_cost:
+                return None
             coerced, cost = _NO_VARIABLES, op.fixed_cost
         else:
-            coerced = get_variable_values(self.schema, op.operation.variable_definitions or (), variables or {})
-            if isinstance(coerced, list):
-                return None  # variable errors: worded by the resolvers' path
-            cost = query_cost(self.schema, op.document, variables, op.name)
-        if cost > self.limits.max_cost:
-            return None
+            admitted = self.admit(op.document, op.operation, variables)
+            if admitted is None:
+                return None
+            coerced, cost = admitted
         stmt = Statement(coerced, collect_ids=collect_ids)
         slots: list[tuple[str, Any]] = []  # (key, index into sqls | constant JSON text)
         sqls: list[str] = []
