@@ -12,7 +12,7 @@ from db.fields import INVALID, Checks, Field, Validator
 from db.ids import PREFIXES, is_id
 
 # Fields every document carries that a client cannot write.
-READ_ONLY = frozenset({"id", "object", "createdAt", "updatedAt", "version", "retractedAt"})
+READ_ONLY = frozenset({"id", "object", "createdAt", "updatedAt", "version", "retractedAt", "sourcing"})
 
 
 @dataclass(frozen=True)
