@@ -10,8 +10,9 @@ import time
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
-from api.state import State, get_state
+from api.state import State, state_of
 from db import keys
 from db.errors import Forbidden, Unauthenticated, from_database
 
@@ -102,12 +103,24 @@ async def principal_for_token(state: State, token: str | None, client: str) -> P
 
 async def authenticate(conn: HTTPConnection) -> Principal:
     """The Principal of a request or WebSocket handshake (memoised on its scope)."""
-    cached = conn.scope.get("newsfacts.principal")
+    return await authenticate_scope(conn.scope)
+
+
+async def authenticate_scope(scope: Scope) -> Principal:
+    """The same from the raw ASGI scope, as middleware hold it: no connection object, and one pass
+    over the raw headers (every request is authenticated this way, usually by the rate limiter)."""
+    cached = scope.get("newsfacts.principal")
     if isinstance(cached, Principal):
         return cached
-    client = conn.client.host if conn.client else "unknown"
-    principal = await principal_for_token(get_state(conn), bearer_token(conn.headers.get("authorization")), client)
-    conn.scope["newsfacts.principal"] = principal
+    authorization = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+            break
+    client = scope.get("client")
+    host = client[0] if client else "unknown"
+    principal = await principal_for_token(state_of(scope), bearer_token(authorization), host)
+    scope["newsfacts.principal"] = principal
     return principal
 
 

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
-from api.auth import authenticate
+from api.auth import authenticate_scope
 from api.settings import Settings
+from api.state import state_of
 from db.errors import NewsfactsError
 
 log = logging.getLogger("newsfacts.ratelimit")
@@ -73,7 +73,7 @@ def lease_size(limit: int) -> int:
     return max(1, min(100, limit // 50))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a setattr call per field
 class Decision:
     policy: str
     limit: int
@@ -185,13 +185,13 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or not path.startswith(LIMITED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        conn = HTTPConnection(scope)
         try:
-            rate_key = (await authenticate(conn)).rate_key
+            rate_key = (await authenticate_scope(scope)).rate_key
         except NewsfactsError:
             # A bad key is refused by the handler; until then it counts against the address.
-            rate_key = f"ip:{conn.client.host if conn.client else 'unknown'}"
-        redis = scope["app"].state.newsfacts.redis
+            client = scope.get("client")
+            rate_key = f"ip:{client[0] if client else 'unknown'}"
+        redis = state_of(scope).redis
         decision = await self.limiter.hit(redis, rate_key)
         scope[SCOPE_KEY] = decision
         if not decision.allowed:

@@ -88,7 +88,7 @@ class GraphQLCache:
         if entry is not None:
             if metrics is not None:
                 name = operation_label(metrics, _operation_name(body))
-                metrics.graphql.labels(name, "cache_hit").observe(0.0)
+                metrics.child(metrics.graphql, name, "cache_hit").observe(0.0)
             headers = [*entry.raw_headers, (b"x-cache", f"hit; tier={tier}".encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": entry.body})

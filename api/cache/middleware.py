@@ -9,14 +9,13 @@ import contextlib
 import hashlib
 from urllib.parse import parse_qsl, urlencode
 
-from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import authenticate, require
+from api.auth import authenticate_scope, require
 from api.cache.store import Entry, ResponseCache
 from api.cache.tags import ids_in, list_tag
 from api.reads.context import current
-from api.state import State, get_state, state_of
+from api.state import State, state_of
 from db.errors import NewsfactsError
 from db.kinds import COLLECTIONS
 
@@ -56,7 +55,7 @@ async def reader_scope(scope: Scope, state: State) -> str | None:
     """The caller's scope as part of a cache key, or None when the caller may not read (checked on
     hits too: entries outlive a restart with ANONYMOUS_READS switched off)."""
     try:
-        principal = await authenticate(HTTPConnection(scope))
+        principal = await authenticate_scope(scope)
         require(principal, "read", anonymous_reads=state.settings.anonymous_reads)
     except NewsfactsError:
         return None
@@ -88,7 +87,7 @@ class CacheMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        state = get_state(HTTPConnection(scope))
+        state = state_of(scope)
         cache = state.cache
         if cache is None or not cache.enabled:
             await self.app(scope, receive, send)

@@ -13,10 +13,9 @@ import time
 from typing import Any
 
 import orjson
-from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.auth import authenticate, require
+from api.auth import authenticate_scope, require
 from api.body import parse_object
 from api.cache import graphql as graphql_cache
 from api.graphql.view import OPERATION_NAME_KEY
@@ -100,7 +99,7 @@ class PlannedGraphQL:
         plan = self.planner.plan(query, operation_name)
         if plan is None:
             return None
-        principal = await authenticate(Request(scope))
+        principal = await authenticate_scope(scope)
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
         cache = state.cache
         collect = cache is not None and cache.enabled

@@ -1,4 +1,5 @@
-"""The app-wide middleware stack, outermost first: metrics, request ids and the access log, CORS,
+"""The app-wide middleware stack, outermost first: metrics, request ids and the access log (one
+layer, api/middleware/request_id.py), CORS,
 rate limits, gzip (which skips NDJSON and event streams), read routing (api/reads/), then the response cache — innermost, so
 it stores uncompressed bodies without per-request headers and a hit still counts against limits."""
 
@@ -11,7 +12,6 @@ from starlette.types import Receive, Scope, Send
 
 from api.cache.cdn import SurrogateKeyMiddleware
 from api.cache.middleware import CacheMiddleware
-from api.metrics import MetricsMiddleware
 from api.middleware.request_id import RequestIdMiddleware
 from api.ratelimit import RateLimitMiddleware
 from api.reads.middleware import ReadRoutingMiddleware
@@ -44,7 +44,7 @@ class LeanGZipMiddleware(GZipMiddleware):
 
 
 def stack(settings: Settings) -> list[Middleware]:
-    middleware = [Middleware(MetricsMiddleware), Middleware(RequestIdMiddleware)]
+    middleware = [Middleware(RequestIdMiddleware)]
     if settings.cors_origins or settings.cors_local_origins_enabled:
         middleware.append(
             Middleware(

@@ -10,12 +10,11 @@ import contextlib
 import logging
 
 import orjson
-from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cache.graphql import OPERATION_KEY
 from api.reads.context import TOKEN_HEADER, ReadContext, Token, enter, leave
-from api.state import get_state
+from api.state import state_of
 
 log = logging.getLogger("newsfacts.reads")
 
@@ -53,7 +52,7 @@ class ReadRoutingMiddleware:
         ctx = ReadContext(token=token)
         reset = enter(ctx)
         try:
-            retry = method in ("GET", "HEAD") and bool(get_state(HTTPConnection(scope)).reads.replicas)
+            retry = method in ("GET", "HEAD") and bool(state_of(scope).reads.replicas)
             if not await self._attempt(scope, receive, send, ctx, retry=retry):
                 return
         finally:
@@ -99,7 +98,7 @@ class ReadRoutingMiddleware:
 
         async def token() -> Token | None:
             with contextlib.suppress(Exception):  # a token is a courtesy: never fail the write's answer
-                return await get_state(HTTPConnection(scope)).reads.write_token()
+                return await state_of(scope).reads.write_token()
             return None
 
         async def wrapped(message: Message) -> None:

@@ -66,6 +66,8 @@ class Operation:
     lists: frozenset[str]
     # The cost of a document without variables, computed once (schema/limits.py).
     fixed_cost: int | None = None
+    # The whole response of a document that reads nothing (``{ __typename }``), kept once built.
+    constant: bytes | None = None
 
     @property
     def name(self) -> str | None:
