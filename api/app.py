@@ -4,7 +4,7 @@ and the lifespan that opens the pool and Redis. A request's path starts here."""
 from __future__ import annotations
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from api import cache, docs, events, explore, graphql, health, metrics, middleware, problems, rest
 from api.lifespan import make_lifespan
@@ -31,10 +31,13 @@ def create_app(settings: Settings) -> Starlette:
         *docs.routes(),
         *explore.routes,
     ]
+    handlers = problems.exception_handlers(settings)
+    graphql_route = routes[0]
+    assert isinstance(graphql_route, Route) and graphql_route.path == "/graphql"
     return Starlette(
         routes=routes,
-        middleware=middleware.stack(settings),
-        exception_handlers=problems.exception_handlers(settings),
+        middleware=middleware.stack(settings, shortcut=(graphql_route, handlers)),
+        exception_handlers=handlers,
         lifespan=make_lifespan(
             settings,
             on_start=[keyring.start, metrics.start, events.start, cache.start],

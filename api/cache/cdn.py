@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.cache.middleware import fact_read, path_tags
+from api.cache.middleware import HIT_TAGS_KEY, fact_read, path_tags
 from api.cache.tags import event_tags, ids_in, kind_of, list_tag
 
 # Fastly and Cloudflare both cap the header near 16 KB; past this many bytes the ids of each kind
@@ -16,9 +16,10 @@ from api.cache.tags import event_tags, ids_in, kind_of, list_tag
 MAX_HEADER_BYTES = 8_000
 
 
-def response_tags(path: str, body: bytes) -> list[str]:
-    """The tags of a REST read's response, sorted (what the response cache tags its entry with)."""
-    tags = ids_in(body) | path_tags(path)
+def response_tags(path: str, body: bytes, known: frozenset[str] | None = None) -> list[str]:
+    """The tags of a REST read's response, sorted (what the response cache tags its entry with;
+    ``known``: that entry's tags, on a hit, so the body need not be scanned again)."""
+    tags = set(known) if known is not None else ids_in(body) | path_tags(path)
     if sum(len(t) + 1 for t in tags) > MAX_HEADER_BYTES:
         kinds = {kind_of(t) for t in tags if not t.startswith("list:")}
         tags = {t for t in tags if t.startswith("list:")} | {list_tag(k) for k in kinds if k}
@@ -66,7 +67,7 @@ class SurrogateKeyMiddleware:
                 return
             start, held = held, None
             body = b"".join(chunks)
-            tags = response_tags(scope["path"], body)
+            tags = response_tags(scope["path"], body, scope.get(HIT_TAGS_KEY))
             headers = list(start.get("headers", []))
             if tags:
                 headers += [(b"surrogate-key", " ".join(tags).encode()), (b"cache-tag", ",".join(tags).encode())]

@@ -27,6 +27,8 @@ _VOLATILE = {
 }  # fmt: skip
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_ENTRY_BYTES = 1_000_000
+# A hit's entry tags, for the CDN tag headers (api/cache/cdn.py): the same set, no second scan.
+HIT_TAGS_KEY = "newsfacts.cache.tags"
 WAIT_FOR_LEADER_SECONDS = 5.0
 
 
@@ -103,6 +105,7 @@ class CacheMiddleware:
             metrics.child(metrics.cache, "rest", tier if entry is not None else "miss").inc()
         if entry is not None:
             scope["newsfacts.cache"] = "hit"
+            scope[HIT_TAGS_KEY] = entry.tags
             await _send_entry(scope, send, entry, tier)
             return
         await self._compute(scope, receive, send, cache, key, leader=tier == "miss")

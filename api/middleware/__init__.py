@@ -1,18 +1,23 @@
 """The app-wide middleware stack, outermost first: metrics, request ids and the access log (one
 layer, api/middleware/request_id.py), CORS,
 rate limits, gzip (which skips NDJSON and event streams), read routing (api/reads/), then the response cache — innermost, so
-it stores uncompressed bodies without per-request headers and a hit still counts against limits."""
+it stores uncompressed bodies without per-request headers and a hit still counts against limits.
+Innermost of all, POST /graphql skips Starlette's router (api/middleware/shortcut.py)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from api.cache.cdn import SurrogateKeyMiddleware
 from api.cache.middleware import CacheMiddleware
 from api.middleware.request_id import RequestIdMiddleware
+from api.middleware.shortcut import RouteShortcut
 from api.ratelimit import RateLimitMiddleware
 from api.reads.middleware import ReadRoutingMiddleware
 from api.settings import Settings
@@ -43,7 +48,7 @@ class LeanGZipMiddleware(GZipMiddleware):
         await self.app(scope, receive, send)
 
 
-def stack(settings: Settings) -> list[Middleware]:
+def stack(settings: Settings, shortcut: tuple[Route, dict[Any, Any]] | None = None) -> list[Middleware]:
     middleware = [Middleware(RequestIdMiddleware)]
     if settings.cors_origins or settings.cors_local_origins_enabled:
         middleware.append(
@@ -71,4 +76,7 @@ def stack(settings: Settings) -> list[Middleware]:
     middleware.append(Middleware(SurrogateKeyMiddleware))  # CDN purge tags, on hits and misses alike
     if settings.cache_enabled:
         middleware.append(Middleware(CacheMiddleware))
+    if shortcut is not None:
+        route, handlers = shortcut
+        middleware.append(Middleware(RouteShortcut, route=route, handlers=handlers))
     return middleware
