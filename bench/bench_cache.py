@@ -24,6 +24,7 @@ from bench.common import embedded_postgres, embedded_redis, load_corpus, print_t
 from bench.http import serve, uvicorn_cmd, wrk
 from db import writes
 from db.pool import connect
+from db.secrets import SecretBox
 
 GRAPHQL_C = """{ articles(first: 20) { nodes { id headline claims(first: 5) {
   nodes { id statement speaker { id name } } } } } }"""
@@ -82,7 +83,7 @@ def main() -> None:
         ids = asyncio.run(load_corpus(database_url, args.articles, args.claims))
         env = {
             **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "warning",
-            "ENVIRONMENT": "production", "RATE_LIMIT_ANONYMOUS": "1000000000", "RATE_LIMIT_KEY": "1000000000",
+            "ENVIRONMENT": "production", "WEBHOOK_SECRET_KEYS": SecretBox.new_key_spec(), "RATE_LIMIT_ANONYMOUS": "1000000000", "RATE_LIMIT_KEY": "1000000000",
             "DB_POOL_MAX": "10",
         }  # fmt: skip
         port = free_port()

@@ -40,6 +40,7 @@ from bench import peer
 from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, temp_dir
 from bench.http import pin_self, serve, uvicorn_cmd, wrk
 from db.pool import connect
+from db.secrets import SecretBox
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANNED, RESOLVERS, PEER, FLOOR, CEILING = (
@@ -367,7 +368,7 @@ def main() -> None:
         load_s = time.perf_counter() - started
         env = {
             **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "warning",
-            "ENVIRONMENT": "production", "ANONYMOUS_READS": "true", "RATE_LIMIT_ANONYMOUS": "1000000000",
+            "ENVIRONMENT": "production", "WEBHOOK_SECRET_KEYS": SecretBox.new_key_spec(), "ANONYMOUS_READS": "true", "RATE_LIMIT_ANONYMOUS": "1000000000",
             "RATE_LIMIT_KEY": "1000000000", "DB_POOL_MAX": "10", "CACHE_ENABLED": "false",
         }  # fmt: skip
         with contextlib.ExitStack() as stack:

@@ -23,6 +23,7 @@ from api.embedded import free_port
 from bench.common import RssSampler, embedded_postgres, embedded_redis, load_corpus, print_table, temp_dir
 from bench.http import serve, uvicorn_cmd, wrk
 from db import pagination
+from db.secrets import SecretBox
 
 
 def export(url: str, pid: int) -> tuple[int, float, float]:
@@ -54,7 +55,7 @@ def main() -> None:
         load_s = time.perf_counter() - started
         env = {
             **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "warning",
-            "ENVIRONMENT": "production", "RATE_LIMIT_ANONYMOUS": "1000000000", "RATE_LIMIT_KEY": "1000000000",
+            "ENVIRONMENT": "production", "WEBHOOK_SECRET_KEYS": SecretBox.new_key_spec(), "RATE_LIMIT_ANONYMOUS": "1000000000", "RATE_LIMIT_KEY": "1000000000",
             "DB_POOL_MAX": "10", "CACHE_ENABLED": "false",
         }  # fmt: skip
         deep_cursor = pagination.encode(pagination.Cursor("createdAt", ids["deep"], ids["deep"]))
