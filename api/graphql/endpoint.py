@@ -12,19 +12,18 @@ import logging
 import time
 from typing import Any
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import authenticate_scope, require
 from api.body import parse_object
 from api.cache import graphql as graphql_cache
+from api.graphql.refusals import refusal
 from api.graphql.view import OPERATION_NAME_KEY
 from api.metrics import operation_label
 from api.settings import Settings
 from api.state import State, state_of
 from db.errors import NewsfactsError, PayloadTooLarge, Unavailable, from_database
 from schema import persisted
-from schema.errors import error_body
 from schema.plan.run import Answer, Planner
 
 log = logging.getLogger("newsfacts.graphql")
@@ -46,12 +45,12 @@ class PlannedGraphQL:
         limit = self.settings.max_body_bytes
         body, complete = await graphql_cache.read_body(receive, limit)
         if not complete or len(body) > limit:
-            await _refuse(send, PayloadTooLarge(f"the body is larger than {limit} bytes"))
+            await refusal(PayloadTooLarge(f"the body is larger than {limit} bytes"))(scope, receive, send)
             return
         try:
             payload = parse_object(body)
         except NewsfactsError as exc:
-            await _refuse(send, exc)
+            await refusal(exc)(scope, receive, send)
             return
         started = time.perf_counter()
         state = state_of(scope)
@@ -62,7 +61,7 @@ class PlannedGraphQL:
         except Exception as exc:
             mapped = from_database(exc)
             if isinstance(mapped, Unavailable):
-                await _refuse(send, mapped)
+                await refusal(mapped)(scope, receive, send)
                 return
             # Never worse than the resolvers: they answer, and the log says why.
             log.warning("planned GraphQL read failed; answered by the resolvers", exc_info=True)
@@ -115,17 +114,6 @@ class PlannedGraphQL:
             scope[graphql_cache.OPERATION_KEY] = "query"
             scope[OPERATION_NAME_KEY] = operation_name
         return answer
-
-
-async def _refuse(send: Send, exc: NewsfactsError) -> None:
-    """A request refused before any execution: GraphQL's error shape with the catalogue's code, at
-    the error's HTTP status (and Retry-After for UNAVAILABLE)."""
-    body = orjson.dumps(error_body(exc.code, exc.detail, errors=[e.as_dict() for e in exc.errors]))
-    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
-    if isinstance(exc, Unavailable):
-        headers.append((b"retry-after", str(exc.retry_after).encode()))
-    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _is_json(scope: Scope) -> bool:

@@ -25,13 +25,14 @@ from strawberry.types import ExecutionResult
 from api.auth import authenticate, require
 from api.cache import graphql as graphql_cache
 from api.graphql.context import ContextFactory
+from api.graphql.refusals import plain_refusal, refusal
 from api.metrics import operation_label
 from api.settings import Settings
 from api.state import get_state, state_of
 from db.errors import NewsfactsError, Unavailable, code_for_status
 from schema import build_schema, persisted
 from schema.context import Context
-from schema.errors import error_body, format_error
+from schema.errors import format_error
 from schema.limits import Limits
 
 OPERATION_NAME_KEY = "newsfacts.graphql.operation_name"
@@ -64,9 +65,9 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             response = await self.run(request)
         except NewsfactsError as exc:
-            response = self._error(exc.status, exc.code, exc.detail)
+            response = refusal(exc)
         except HTTPException as exc:
-            response = self._error(exc.status_code, code_for_status(exc.status_code), exc.reason)
+            response = plain_refusal(exc.status_code, code_for_status(exc.status_code), exc.reason)
         response = _outage_status(response)
         await response(scope, receive, send)
         metrics = state_of(scope).metrics
@@ -78,10 +79,6 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(GRAPHIQL_HTML, headers={"Cache-Control": "no-cache"})
-
-    @staticmethod
-    def _error(status: int, code: str, message: str) -> Response:
-        return Response(orjson.dumps(error_body(code, message)), status_code=status, media_type="application/json")
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         state = get_state(request)
