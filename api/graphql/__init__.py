@@ -13,6 +13,7 @@ from api.graphql import ws
 from api.graphql.endpoint import PlannedGraphQL
 from api.graphql.view import GraphQLApp, limits_of
 from api.settings import Settings
+from schema.plan.mutations import MutationPlanner
 from schema.plan.run import Planner
 
 
@@ -23,5 +24,6 @@ def routes(settings: Settings) -> list[BaseRoute]:
         if settings.graphql_planner
         else None
     )
-    app = PlannedGraphQL(settings, view, planner)
+    mutations = MutationPlanner(planner, view.schema) if planner is not None else None
+    app = PlannedGraphQL(settings, view, planner, mutations, view.contexts)
     return [Route("/graphql", graphql_cache.GraphQLCache(app), methods=["GET", "POST"]), *ws.routes(settings)]

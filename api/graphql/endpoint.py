@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.auth import authenticate_scope, require
 from api.body import parse_object
 from api.cache import graphql as graphql_cache
+from api.graphql.context import ContextFactory
 from api.graphql.refusals import refusal
 from api.graphql.view import OPERATION_NAME_KEY
 from api.metrics import operation_label
@@ -24,6 +25,7 @@ from api.settings import Settings
 from api.state import State, state_of
 from db.errors import NewsfactsError, PayloadTooLarge, Unavailable, from_database
 from schema import persisted
+from schema.plan.mutations import MutationAnswer, MutationPlanner
 from schema.plan.run import Answer, Planner
 
 log = logging.getLogger("newsfacts.graphql")
@@ -33,10 +35,19 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 class PlannedGraphQL:
     """Answers planned reads itself and hands every other request to ``view``."""
 
-    def __init__(self, settings: Settings, view: ASGIApp, planner: Planner | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        view: ASGIApp,
+        planner: Planner | None,
+        mutations: MutationPlanner | None = None,
+        contexts: ContextFactory | None = None,
+    ) -> None:
         self.settings = settings
         self.view = view
         self.planner = planner
+        self.mutations = mutations
+        self.contexts = contexts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or not _is_json(scope):
@@ -69,9 +80,15 @@ class PlannedGraphQL:
         if answer is None:
             await self.view(scope, graphql_cache.replaying(body, complete, receive), send)
             return
-        scope[graphql_cache.CONTEXT_KEY] = answer
+        status = 200
         headers = [*_JSON_HEADERS, (b"content-length", str(len(answer.body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if not isinstance(answer, MutationAnswer):
+            scope[graphql_cache.CONTEXT_KEY] = answer  # the cache tags its entry with what it read
+        elif answer.unavailable:
+            # As the resolvers' path answers a response with no data for want of the database.
+            status = 503
+            headers.append((b"retry-after", str(Unavailable("").retry_after).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
         metrics = state.metrics
         if metrics is not None:
@@ -79,7 +96,7 @@ class PlannedGraphQL:
             metrics.child(metrics.graphql, name, "ok").observe(time.perf_counter() - started)
             metrics.child(metrics.graphql_path, "planned").inc()
 
-    async def _answer(self, scope: Scope, state: State, payload: dict[str, Any]) -> Answer | None:
+    async def _answer(self, scope: Scope, state: State, payload: dict[str, Any]) -> Answer | MutationAnswer | None:
         assert self.planner is not None
         query = payload.get("query")
         operation_name = payload.get("operationName")
@@ -97,7 +114,7 @@ class PlannedGraphQL:
             return None
         plan = self.planner.plan(query, operation_name)
         if plan is None:
-            return None
+            return await self._mutation(scope, state, query, operation_name, variables)
         principal = await authenticate_scope(scope)
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
         cache = state.cache
@@ -113,6 +130,27 @@ class PlannedGraphQL:
         if answer is not None:
             scope[graphql_cache.OPERATION_KEY] = "query"
             scope[OPERATION_NAME_KEY] = operation_name
+        return answer
+
+    async def _mutation(
+        self, scope: Scope, state: State, query: str, operation_name: str | None, variables: dict[str, Any] | None
+    ) -> MutationAnswer | None:
+        """A mutation whose payloads the planner reads (schema/plan/mutations.py), or None for the
+        resolvers. Nothing raised here may come after a write: the view would write again."""
+        if self.mutations is None or self.contexts is None:
+            return None
+        plan = self.mutations.plan(query, operation_name)
+        if plan is None:
+            return None
+        principal = await authenticate_scope(scope)
+        require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
+        # Before anything is sent: the cache layer catches up on the write's events, and read
+        # routing hands out its consistency token, for mutations.
+        scope[graphql_cache.OPERATION_KEY] = "mutation"
+        scope[OPERATION_NAME_KEY] = operation_name
+        answer = await self.mutations.execute(plan, variables, self.contexts(state, principal), state.pool.acquire)
+        if answer is None:
+            del scope[graphql_cache.OPERATION_KEY]  # the resolvers' path says what it runs
         return answer
 
 
