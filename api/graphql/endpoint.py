@@ -2,9 +2,11 @@
 first (api/body.py: strict UTF-8, bounded nesting and numbers, an object — each refusal a 400
 with its own code, before strawberry sees anything), and a request whose query the planner can
 answer (schema/plan/) costs one cached plan look-up, one SQL statement and no Python object per
-field; a database outage on that path is a 503 with Retry-After. Everything else — GET
-(GraphiQL), other content types, mutations, webhook queries, invalid documents, errors inside
-lists — is replayed, untouched, to the view (api/graphql/view.py), the reference for every answer."""
+field; a database outage on that path is a 503 with Retry-After. A fact mutation runs its own
+resolver and has its payload read by a planned statement (schema/plan/mutations.py). Everything
+else — GET (GraphiQL), other content types, other mutations, webhook queries, invalid documents,
+errors inside lists — is replayed, untouched, to the view (api/graphql/view.py), the reference
+for every answer."""
 
 from __future__ import annotations
 
@@ -93,7 +95,8 @@ class PlannedGraphQL:
         metrics = state.metrics
         if metrics is not None:
             name = operation_label(metrics, scope.get(OPERATION_NAME_KEY))
-            metrics.child(metrics.graphql, name, "ok").observe(time.perf_counter() - started)
+            outcome = "ok" if status == 200 else "error"
+            metrics.child(metrics.graphql, name, outcome).observe(time.perf_counter() - started)
             metrics.child(metrics.graphql_path, "planned").inc()
 
     async def _answer(self, scope: Scope, state: State, payload: dict[str, Any]) -> Answer | MutationAnswer | None:

@@ -1,8 +1,9 @@
 """The resolvers' path of /graphql — strawberry's ASGI view: per request, authenticate (read
 scope), resolve persisted queries, build the schema Context (pool, fresh DataLoaders, caller), and
 answer every error — even those raised before execution — as GraphQL JSON with
-``extensions.code``. It serves GraphiQL, mutations, webhook queries and whatever the planner
-(api/graphql/endpoint.py) hands it. Path onward: schema/<noun>.py → schema/loaders.py → db/."""
+``extensions.code`` (rendered by api/graphql/refusals.py). It serves GraphiQL, webhook and key mutations,
+webhook queries and whatever the planner (api/graphql/endpoint.py) hands it. Path onward:
+schema/<noun>.py → schema/loaders.py → db/."""
 
 from __future__ import annotations
 
