@@ -119,7 +119,10 @@ async def authenticate_scope(scope: Scope) -> Principal:
             break
     client = scope.get("client")
     host = client[0] if client else "unknown"
-    principal = await principal_for_token(state_of(scope), bearer_token(authorization), host)
+    if authorization is None:  # anonymous: nothing to look up
+        principal = Principal(None, None, host)
+    else:
+        principal = await principal_for_token(state_of(scope), bearer_token(authorization), host)
     scope["newsfacts.principal"] = principal
     return principal
 

@@ -99,6 +99,7 @@ class RateLimiter:
         self.window = max(1, settings.rate_limit_window_seconds)
         self._local: dict[str, list[float]] = {}
         self._leases: dict[str, _Lease] = {}
+        self._names: dict[str, tuple[str, int, str]] = {}  # rate key → (policy, limit, counter)
         self._redis_down_until = 0.0
         self._script: Any = None
         self._script_client: Any = None
@@ -114,6 +115,9 @@ class RateLimiter:
         return f"nf:rl:{limit}/{self.window}:{rate_key}"
 
     async def hit(self, redis: Any, rate_key: str) -> Decision:
+        decision = self.hit_leased(rate_key)
+        if decision is not None:
+            return decision
         policy, limit = self._policy(rate_key)
         counter = self.counter(rate_key)
         now = time.monotonic()
@@ -130,6 +134,25 @@ class RateLimiter:
         remaining = max(0, limit - lease.granted_total) + lease.left
         reset = max(1, -(-int((lease.expires - now) * 1000) // 1000))
         return Decision(policy, limit, remaining, reset, self.window, "redis", allowed, counter)
+
+    def hit_leased(self, rate_key: str) -> Decision | None:
+        """The decision when this process's lease for the caller has a token left (most requests):
+        no Redis call, no coroutine; None when a lease must be asked for (``hit`` does)."""
+        found = self._names.get(rate_key)
+        if found is None:
+            if len(self._names) >= _LOCAL_MAX:
+                self._names.clear()
+            policy, limit = self._policy(rate_key)
+            found = self._names[rate_key] = (policy, limit, self.counter(rate_key))
+        policy, limit, counter = found
+        lease = self._leases.get(counter)
+        now = time.monotonic()
+        if lease is None or lease.expires <= now or lease.left <= 0:
+            return None
+        lease.left -= 1
+        remaining = max(0, limit - lease.granted_total) + lease.left
+        reset = max(1, -(-int((lease.expires - now) * 1000) // 1000))
+        return Decision(policy, limit, remaining, reset, self.window, "redis", True, counter)
 
     async def _lease(self, redis: Any, counter: str, limit: int, now: float) -> _Lease | None:
         if now < self._redis_down_until:
@@ -191,8 +214,7 @@ class RateLimitMiddleware:
             # A bad key is refused by the handler; until then it counts against the address.
             client = scope.get("client")
             rate_key = f"ip:{client[0] if client else 'unknown'}"
-        redis = state_of(scope).redis
-        decision = await self.limiter.hit(redis, rate_key)
+        decision = self.limiter.hit_leased(rate_key) or await self.limiter.hit(state_of(scope).redis, rate_key)
         scope[SCOPE_KEY] = decision
         if not decision.allowed:
             await self._reject(scope, receive, send, decision, graphql=path.startswith("/graphql"))

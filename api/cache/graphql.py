@@ -69,7 +69,8 @@ class GraphQLCache:
         state = state_of(scope)
         cache = state.cache
         if scope["type"] != "http" or scope["method"] != "POST" or cache is None or not cache.enabled:
-            await self.app(scope, receive, _after_mutation(scope, send))
+            # Without an invalidator there is nothing a mutation's answer must wait for.
+            await self.app(scope, receive, _after_mutation(scope, send) if state.cache_invalidator else send)
             return
         body, complete = await read_body(receive, MAX_CACHED_REQUEST)
         replay = replaying(body, complete, receive)

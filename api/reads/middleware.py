@@ -37,6 +37,15 @@ def _read_headers(ctx: ReadContext) -> list[tuple[bytes, bytes]]:
     return [(b"read-source", source.encode()), (b"read-lag-ms", str(round(ctx.lag_ms)).encode())]
 
 
+def _with_read_headers(send: Send, ctx: ReadContext) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *_read_headers(ctx)]}
+        await send(message)
+
+    return wrapped
+
+
 class ReadRoutingMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -52,8 +61,11 @@ class ReadRoutingMiddleware:
         ctx = ReadContext(token=token)
         reset = enter(ctx)
         try:
-            retry = method in ("GET", "HEAD") and bool(state_of(scope).reads.replicas)
-            if not await self._attempt(scope, receive, send, ctx, retry=retry):
+            if not (method in ("GET", "HEAD") and state_of(scope).reads.replicas):
+                # Nothing to retry on the primary: only the read headers to add.
+                await self.app(scope, receive, _with_read_headers(send, ctx))
+                return
+            if not await self._attempt(scope, receive, send, ctx, retry=True):
                 return
         finally:
             leave(reset)
