@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from db import pagination
+from db.lens import Lens
+from db.params import Params
 from db.pool import Conn
 from db.registry import fact_type
 
@@ -30,20 +32,21 @@ def relation_where(kind: str, relation: str, parent: str) -> str:
     return spec.format(p=parent)
 
 
-def _relation_sql(kind: str, relation: str) -> tuple[str, str]:
-    """(table + alias, WHERE fragment with the parent id as ``k.key``) of one relation."""
+def _relation_sql(kind: str, relation: str, lens: Lens, params: Params) -> tuple[str, str]:
+    """(relation + alias, WHERE fragment with the parent id as ``k.key``) of one relation."""
     t = fact_type(kind)
-    return f"{t.table} {t.alias}", relation_where(kind, relation, "k.key")
+    return f"{lens.relation(kind, params)} {t.alias}", relation_where(kind, relation, "k.key")
 
 
 async def related_pages(
-    conn: Conn, kind: str, relation: str, keys: Sequence[tuple[str, str | None]], limit: int
+    conn: Conn, kind: str, relation: str, keys: Sequence[tuple[str, str | None]], limit: int, *, lens: Lens
 ) -> list[tuple[list[dict[str, Any]], list[str], bool]]:
     """For each (parent id, after id) in ``keys``: up to ``limit`` docs of ``kind`` related to the
     parent by ``relation``, ordered by id after ``after``, their cursors, and whether more follow —
     all in one statement (a LATERAL join per key)."""
     t = fact_type(kind)
-    source, where = _relation_sql(kind, relation)
+    params = Params.of([k for k, _ in keys], [after for _, after in keys])
+    source, where = _relation_sql(kind, relation, lens, params)
     a = t.alias
     # Only the relation's own SQL and the table name are interpolated; both come from FactType specs.
     sql = f"""
@@ -57,24 +60,25 @@ async def related_pages(
     # The limit is a literal, not a parameter: with ``LIMIT $n`` PostgreSQL's generic plan (used
     # from a prepared statement's 6th run) walks the primary key filtering every row (~800 ms on
     # 10k claims) instead of probing the relation's GIN index (~2 ms). At most 100 distinct texts.
-    rows = await conn.fetch(sql, [k for k, _ in keys], [after for _, after in keys])
+    rows = await conn.fetch(sql, *params.values)
     grouped: list[list[tuple[str, dict[str, Any]]]] = [[] for _ in keys]
     for r in rows:
         grouped[r["ord"] - 1].append((r["id"], r["doc"]))
     out = []
     for items in grouped:
         page = items[:limit]
-        cursors = [pagination.encode(pagination.Cursor(RELATED_ORDER, i, i)) for i, _ in page]
+        cursors = [pagination.encode(pagination.Cursor(RELATED_ORDER, i, i, lens.as_of)) for i, _ in page]
         out.append(([d for _, d in page], cursors, len(items) > limit))
     return out
 
 
-async def related_counts(conn: Conn, kind: str, relation: str, parents: Sequence[str]) -> list[int]:
+async def related_counts(conn: Conn, kind: str, relation: str, parents: Sequence[str], *, lens: Lens) -> list[int]:
     """How many facts of ``kind`` relate to each parent by ``relation``, in one statement."""
-    source, where = _relation_sql(kind, relation)
+    params = Params.of(list(parents))
+    source, where = _relation_sql(kind, relation, lens, params)
     sql = f"""SELECT k.ord, (SELECT count(*) FROM {source} WHERE {where}) AS n
               FROM unnest($1::text[]) WITH ORDINALITY AS k(key, ord) ORDER BY k.ord"""  # noqa: S608
-    rows = await conn.fetch(sql, list(parents))
+    rows = await conn.fetch(sql, *params.values)
     return [int(r["n"]) for r in rows]
 
 
@@ -93,12 +97,14 @@ REVISION_COLUMNS: dict[str, str] = {
 _REVISION_SELECT = ", ".join(f'{sql.format(a="r")} AS "{key}"' for key, sql in REVISION_COLUMNS.items())
 
 
-async def revisions_of(conn: Conn, fact_ids: Sequence[str]) -> list[list[dict[str, Any]]]:
-    """Every version of each fact, oldest first, for many facts in one statement."""
+async def revisions_of(conn: Conn, fact_ids: Sequence[str], *, lens: Lens) -> list[list[dict[str, Any]]]:
+    """Every version of each fact the lens shows, oldest first, for many facts in one statement."""
+    params = Params.of(list(fact_ids))
     rows = await conn.fetch(
         f"""SELECT {_REVISION_SELECT} FROM revisions r
-            WHERE r.fact_id = ANY($1::text[]) ORDER BY r.fact_id, r.version""",  # noqa: S608 - constant columns
-        list(fact_ids),
+            WHERE r.fact_id = ANY($1::text[]) AND {lens.revisions_where("r", params)}
+            ORDER BY r.fact_id, r.version""",  # noqa: S608 - constant columns
+        *params.values,
     )
     by_fact: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -106,6 +112,8 @@ async def revisions_of(conn: Conn, fact_ids: Sequence[str]) -> list[list[dict[st
     return [by_fact.get(i, []) for i in fact_ids]
 
 
-async def article_by_uri(conn: Conn, uri: str) -> dict[str, Any] | None:
-    doc = await conn.fetchval("SELECT article_doc(r) FROM articles r WHERE r.uri = $1", uri)
+async def article_by_uri(conn: Conn, uri: str, *, lens: Lens) -> dict[str, Any] | None:
+    params = Params.of(uri)
+    source = lens.relation("article", params)
+    doc = await conn.fetchval(f"SELECT article_doc(r) FROM {source} r WHERE r.uri = $1", *params.values)  # noqa: S608
     return dict(doc) if doc is not None else None
