@@ -35,9 +35,13 @@ IncidentRef = Annotated["Incident", strawberry.lazy("schema.incidents")]
 class Article(Fact):
     uri: str
     url: str | None
-    headline: str
+    headline: str | None = strawberry.field(
+        description="Null while the article is withheld or canceled, for read-scope and anonymous callers."
+    )
     summary: str | None
-    body: str
+    body: str | None = strawberry.field(
+        description="Null while the article is withheld or canceled, for read-scope and anonymous callers."
+    )
     language: str
     published_at: DateTime | None
     subjects: list[str] = strawberry.field(description="IPTC Media Topic codes (medtop:…).")

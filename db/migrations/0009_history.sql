@@ -44,10 +44,15 @@ BEGIN
 
         EXECUTE format($f$
             CREATE FUNCTION %1$I_keep_history() RETURNS trigger LANGUAGE plpgsql AS $body$
+            DECLARE
+                since timestamptz;
             BEGIN
+                -- Versions follow each other even when a writer's transaction began before the
+                -- previous writer's (updated_at is the transaction's start): never back in time.
                 UPDATE %1$I_history SET valid_to = greatest(valid_from, NEW.updated_at)
-                WHERE id = NEW.id AND valid_to = 'infinity';
-                INSERT INTO %1$I_history (%2$s, valid_from) SELECT %3$s, NEW.updated_at;
+                WHERE id = NEW.id AND valid_to = 'infinity'
+                RETURNING valid_to INTO since;
+                INSERT INTO %1$I_history (%2$s, valid_from) SELECT %3$s, coalesce(since, NEW.updated_at);
                 RETURN NULL;
             END
             $body$$f$, tbl, hcols, (SELECT string_agg('NEW.' || c, ', ') FROM unnest(string_to_array(hcols, ', ')) c));

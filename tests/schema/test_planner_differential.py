@@ -8,6 +8,7 @@ resolvers cannot pass for agreement."""
 from __future__ import annotations
 
 import asyncio
+import os
 import dataclasses
 import re
 from collections.abc import Iterator
@@ -28,7 +29,8 @@ from tests import corpus
 from tests.schema.query_gen import Corpus, Generator
 from tests.services import LiveServer
 
-QUERIES = 2_000
+# NEWSFACTS_DIFF_QUERIES trims the run while iterating on the planner; the suite runs all 2,000.
+QUERIES = int(os.environ.get("NEWSFACTS_DIFF_QUERIES", "2000"))
 CONCURRENCY = 6
 # 2,000 queries twice over HTTP take about a minute; a busy shared machine may need more.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
