@@ -17,7 +17,7 @@ from db.plan import tree as t
 from db.plan.sources import DocSource, RowSource, Source, as_array
 from db.queries import PageRequest, page_clauses, where_clauses
 from db.registry import fact_type
-from db.relations import RELATED_ORDER, relation_where
+from db.relations import RELATED_ORDER, relation_order, relation_where
 
 _EMPTY = "'[]'::json"
 # json_build_object takes at most 100 arguments.
@@ -195,9 +195,10 @@ class Statement:
         if after_id is not None:
             bounded.append(f"{a}.id > {self.params.add(after_id)}::text")
         y = self._alias("t")
+        order = relation_order(v.kind, v.relation)
         rows = (
-            f"(SELECT {a}.*, row_number() OVER (ORDER BY {a}.id) AS rn FROM {table} {a} "
-            f"WHERE {' AND '.join(bounded)} ORDER BY {a}.id LIMIT {int(size)}) {y}"
+            f"(SELECT {a}.*, row_number() OVER (ORDER BY {order}) AS rn FROM {table} {a} "
+            f"WHERE {' AND '.join(bounded)} ORDER BY {order} LIMIT {int(size)}) {y}"
         )
         page = _Page(
             rows=rows,

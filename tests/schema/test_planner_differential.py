@@ -8,8 +8,8 @@ resolvers cannot pass for agreement."""
 from __future__ import annotations
 
 import asyncio
-import os
 import dataclasses
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
