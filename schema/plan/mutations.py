@@ -29,6 +29,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values
 from strawberry.types.arguments import convert_arguments
 
+from db.lens import Lens
 from db.plan import tree as t
 from db.plan.sql import Statement, statement
 from schema.errors import format_error, log_errors
@@ -140,7 +141,7 @@ class MutationPlanner:
             # argument out of range) must go to the resolvers while nothing is written yet.
             for field in plan.fields:
                 if field.obj is not None:
-                    Statement(coerced, collect_ids=False).root(t.Payload(field.obj, _no_document))
+                    Statement(coerced, collect_ids=False, lens=context.lens).root(t.Payload(field.obj, _no_document))
         except t.Unplannable:
             return None
         info = SimpleNamespace(context=context)
@@ -152,7 +153,8 @@ class MutationPlanner:
                 continue
             try:
                 value = await self._resolve(field, field.definition, coerced, info)
-                parts.append(orjson.dumps(field.key) + b":" + await self._read(field, value, coerced, connect))
+                read = await self._read(field, value, coerced, context.lens, connect)
+                parts.append(orjson.dumps(field.key) + b":" + read)
             except Exception as exc:
                 # A payload is non-null: its failure nulls all data and ends the operation, as
                 # graphql-core's serial execution does (later mutations do not run). Never raised
@@ -179,8 +181,9 @@ class MutationPlanner:
         )
         return await strawberry_field.base_resolver.wrapped_func(info, **kwargs)
 
-    async def _read(self, field: MutationField, value: Any, coerced: Any, connect: Connect) -> bytes:
-        """The payload's selection, read by one statement over the written document."""
+    async def _read(self, field: MutationField, value: Any, coerced: Any, lens: Lens, connect: Connect) -> bytes:
+        """The payload's selection, read by one statement over the written document, through the
+        caller's lens (db/lens.py) as the resolvers' loaders read its relations."""
         assert field.obj is not None
         kind = FACT_MUTATIONS[field.node.name.value]
         fact = getattr(value, kind)
@@ -188,7 +191,7 @@ class MutationPlanner:
             kind: fact.doc if fact is not None else None,
             "userErrors": [{"path": e.path, "code": e.code, "message": e.message} for e in value.user_errors],
         }
-        stmt = Statement(coerced, collect_ids=False)
+        stmt = Statement(coerced, collect_ids=False, lens=lens)
         sql = stmt.root(t.Payload(field.obj, lambda _variables: doc))
         async with connect() as conn:
             row = await conn.fetchrow(statement([sql], collect_ids=False), *stmt.params.values)
