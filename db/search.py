@@ -24,10 +24,7 @@ RELEVANCE = "relevance"
 # Matches are delimited in ts_headline's output by two control characters stripped from the text
 # first, so a snippet splits into plain-text parts unambiguously whatever the text holds.
 _START, _STOP = "chr(2)", "chr(3)"
-_OPTIONS = (
-    f"'StartSel=' || {_START} || ', StopSel=' || {_STOP} || "
-    "', MaxWords=35, MinWords=15'"
-)
+_OPTIONS = f"'StartSel=' || {_START} || ', StopSel=' || {_STOP} || ', MaxWords=35, MinWords=15'"
 # What a rank's text may be: float4's own output of a ts_rank_cd value (never negative, NaN or
 # infinite). Anything else in a cursor is refused before it could reach a ``::real`` cast.
 _RANK_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?")
