@@ -109,9 +109,12 @@ def hits_sql(request: SearchRequest, params: Params) -> str:
         where = where_clauses(t, filters, params)
         if request.after is not None:
             key, ident = params.add(request.after.key), params.add(request.after.id)
-            where.append(f"({ranked}, {a}.id) < (({key}::text)::real, {ident}::text)")
+            where.append(f"(x.rank, {a}.id) < (({key}::text)::real, {ident}::text)")
+        # The rank in a LATERAL subquery PostgreSQL cannot pull up (OFFSET 0): computed once per
+        # match, not once for the cursor's bound and again for the sort (a deep page cost twice).
         parts.append(
-            f"(SELECT '{t.kind}'::text AS kind, {a}.id, {ranked} AS rank FROM {t.table} {a} "  # noqa: S608 - declarations only
+            f"(SELECT '{t.kind}'::text AS kind, {a}.id, x.rank FROM {t.table} {a} "  # noqa: S608 - declarations only
+            f"CROSS JOIN LATERAL (SELECT {ranked} AS rank OFFSET 0) x "
             f"WHERE {' AND '.join(where)} ORDER BY 3 DESC, 2 DESC LIMIT {size})"
         )
     return f"SELECT kind, id, rank FROM ({' UNION ALL '.join(parts)}) h ORDER BY rank DESC, id DESC LIMIT {size}"  # noqa: S608
