@@ -15,8 +15,10 @@ from typing import Any
 from db import pagination
 from db.errors import BadUserInput, FieldError
 from db.facts import FactType
+from db.lens import Lens
+from db.params import Params
 from db.pool import Conn
-from db.queries import Params, where_clauses
+from db.queries import where_clauses
 from db.registry import fact_type
 
 # The cursor order of relevance pages (REST's ``sort=relevance``).
@@ -96,7 +98,7 @@ def snippet(t: FactType, alias: str, p: str) -> str:
     )
 
 
-def hits_sql(request: SearchRequest, params: Params) -> str:
+def hits_sql(request: SearchRequest, params: Params, lens: Lens) -> str:
     """A SELECT of ``kind``, ``id`` and ``rank`` (real) of the page's matches and one more (whether
     more follow), most relevant first. Each kind's matches come from its GIN index; only their
     ranks are sorted, and only ``limit + 1`` of each kind leave its subquery."""
@@ -113,27 +115,28 @@ def hits_sql(request: SearchRequest, params: Params) -> str:
         # The rank in a LATERAL subquery PostgreSQL cannot pull up (OFFSET 0): computed once per
         # match, not once for the cursor's bound and again for the sort (a deep page cost twice).
         parts.append(
-            f"(SELECT '{t.kind}'::text AS kind, {a}.id, x.rank FROM {t.table} {a} "  # noqa: S608 - declarations only
+            f"(SELECT '{t.kind}'::text AS kind, {a}.id, x.rank FROM {lens.relation(kind, params)} {a} "  # noqa: S608 - declarations only
             f"CROSS JOIN LATERAL (SELECT {ranked} AS rank OFFSET 0) x "
             f"WHERE {' AND '.join(where)} ORDER BY 3 DESC, 2 DESC LIMIT {size})"
         )
     return f"SELECT kind, id, rank FROM ({' UNION ALL '.join(parts)}) h ORDER BY rank DESC, id DESC LIMIT {size}"  # noqa: S608
 
 
-def count_sql(request: SearchRequest, params: Params) -> str:
+def count_sql(request: SearchRequest, params: Params, lens: Lens) -> str:
     """An expression: how many facts match, across kinds and pages."""
     counts = []
     for kind, filters in request.filters.items():
         t = fact_type(kind)
         where = where_clauses(t, filters, params)
-        counts.append(f"(SELECT count(*) FROM {t.table} {t.alias} WHERE {' AND '.join(where)})")  # noqa: S608
+        source = lens.relation(kind, params)
+        counts.append(f"(SELECT count(*) FROM {source} {t.alias} WHERE {' AND '.join(where)})")  # noqa: S608
     return " + ".join(counts) or "0"
 
 
-async def page(conn: Conn, request: SearchRequest, *, snippets: bool) -> Results:
-    """One page of matches with their documents (and snippets, when asked for)."""
+async def page(conn: Conn, request: SearchRequest, lens: Lens, *, snippets: bool) -> Results:
+    """One page of matches with their documents (and snippets, when asked for), read through ``lens``."""
     params = Params()
-    hits = hits_sql(request, params)
+    hits = hits_sql(request, params, lens)
     joins, docs, cut = [], [], []
     q = params.add(request.query) if snippets else ""
     for n, kind in enumerate(request.filters):
@@ -141,7 +144,7 @@ async def page(conn: Conn, request: SearchRequest, *, snippets: bool) -> Results
         a = t.alias
         extra = f", {snippet(t, a, q)} AS snippet" if snippets else ""
         joins.append(
-            f"LEFT JOIN LATERAL (SELECT {t.doc_function}({a}) AS doc{extra} FROM {t.table} {a} "  # noqa: S608
+            f"LEFT JOIN LATERAL (SELECT {t.doc_function}({a}) AS doc{extra} FROM {lens.relation(kind, params)} {a} "  # noqa: S608
             f"WHERE h.kind = '{t.kind}' AND {a}.id = h.id) k{n} ON true"
         )
         docs.append(f"k{n}.doc")
@@ -157,7 +160,7 @@ async def page(conn: Conn, request: SearchRequest, *, snippets: bool) -> Results
         Hit(
             r["kind"],
             r["doc"],
-            pagination.encode(pagination.Cursor(RELEVANCE, r["key"], r["id"])),
+            pagination.encode(pagination.Cursor(RELEVANCE, r["key"], r["id"], lens.as_of)),
             r["score"],
             r["snippet"],
         )
@@ -166,6 +169,6 @@ async def page(conn: Conn, request: SearchRequest, *, snippets: bool) -> Results
     return Results(found, len(rows) > limit)
 
 
-async def count(conn: Conn, request: SearchRequest) -> int:
+async def count(conn: Conn, request: SearchRequest, lens: Lens) -> int:
     params = Params()
-    return int(await conn.fetchval(f"SELECT {count_sql(request, params)}", *params.values))
+    return int(await conn.fetchval(f"SELECT {count_sql(request, params, lens)}", *params.values))

@@ -12,12 +12,13 @@ import strawberry
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
-from db import queries, search
+from db import pagination, queries, search
+from db.lens import Lens
 from db.registry import fact_type
 from schema.actors import Actor
 from schema.articles import Article
 from schema.claims import Claim
-from schema.common import PageInfo, from_doc, page_size
+from schema.common import DateTime, PageInfo, from_doc, page_size
 from schema.context import Context
 from schema.deployments import Deployment
 from schema.incidents import Incident
@@ -72,11 +73,12 @@ class SearchConnection:
     nodes: list[SearchResult]
     page_info: PageInfo
     request: strawberry.Private[search.SearchRequest]
+    lens: strawberry.Private[Lens]
 
     @strawberry.field(description="How many facts match, across all pages.")
     async def total_count(self, info: Info[Context, None]) -> int:
         async with info.context.connection() as conn:
-            return await search.count(conn, self.request)
+            return await search.count(conn, self.request, self.lens)
 
 
 def search_request(
@@ -89,6 +91,11 @@ def search_request(
     filters = {kind: queries.parse_filters(fact_type(kind), raw, location="query") for kind in kinds}
     parsed = next(iter(filters.values()))["query"]
     return search.SearchRequest(parsed, filters, size, search.decode_after(after, param="after"))
+
+
+def search_time(after: str | None, as_of: str | None) -> str | None:
+    """The time a search page reads at: its asOf, or the one its ``after`` cursor carries."""
+    return pagination.as_of_of(after, as_of, order=search.RELEVANCE, param="after")
 
 
 def _selects(selections: Iterable[Selection], *path: str) -> bool:
@@ -116,14 +123,17 @@ class SearchQueries:
         types: list[SearchType] | None = None,
         first: int = 20,
         after: str | None = None,
+        as_of: DateTime | None = None,
     ) -> SearchConnection:
-        request = search_request(query, types, first, after)
         ctx = info.context
+        # The time first, as the planner binds it (its ``when`` before its arguments).
+        lens = ctx.read_at(info, search_time(after, as_of)).lens
+        request = search_request(query, types, first, after)
         for kind in request.filters:
             ctx.touch_list(kind)
         snippets = _selects([s for f in info.selected_fields for s in f.selections], "edges", "snippet")
         async with ctx.connection() as conn:
-            results = await search.page(conn, request, snippets=snippets)
+            results = await search.page(conn, request, lens, snippets=snippets)
         nodes = [as_object(h.doc) for h in results.hits]
         edges = [
             SearchEdge(cursor=h.cursor, node=n, rank=h.rank, snippet_parts=h.snippet)
@@ -136,4 +146,4 @@ class SearchQueries:
             start_cursor=cursors[0] if cursors else None,
             end_cursor=cursors[-1] if cursors else None,
         )
-        return SearchConnection(edges=edges, nodes=nodes, page_info=info_, request=request)
+        return SearchConnection(edges=edges, nodes=nodes, page_info=info_, request=request, lens=lens)

@@ -69,7 +69,7 @@ class _Kinds:
             ft = fact_type(kind)
             y = self.rows[kind]
             out.append(
-                f"LEFT JOIN LATERAL (SELECT {', '.join(columns)} FROM {ft.table} {y} {' '.join(self.inner[kind])} "
+                f"LEFT JOIN LATERAL (SELECT {', '.join(columns)} FROM {self.stmt._rel(kind)} {y} {' '.join(self.inner[kind])} "
                 f"WHERE {self.hits}.kind = '{ft.kind}' AND {y}.id = {self.hits}.id AND {self.hits}.o <= {size}) "
                 f"{self.joins[kind]} ON true"
             )
@@ -82,10 +82,10 @@ class _Kinds:
 def search(stmt: Statement, root: t.Search, request: db_search.SearchRequest) -> str:
     """A subquery yielding the search connection's JSON ``j`` (and, when collected, ``ids``)."""
     size = int(request.limit)
-    hits = db_search.hits_sql(request, stmt.params)
+    hits = db_search.hits_sql(request, stmt.params, stmt.lens)
     h = stmt._alias("h")
     kinds = _Kinds(stmt, request, h)
-    cursor = f"nf_cursor('{db_search.RELEVANCE}', {h}.rank::text, {h}.id)"
+    cursor = stmt._cursor(db_search.RELEVANCE, f"{h}.rank::text", f"{h}.id")
     keep = f"FILTER (WHERE p.o <= {size})"
     columns = [f"{h}.o AS o"]
     pairs: list[str] = []
@@ -131,7 +131,7 @@ def search(stmt: Statement, root: t.Search, request: db_search.SearchRequest) ->
                     info.append(f"'{pf.key}', {stmt.value(pv, DocSource('NULL'), [], [])}")
             pairs.append(f"'{f.key}', json_build_object({', '.join(info)})")
         elif isinstance(v, t.TotalCount):
-            pairs.append(f"'{f.key}', ({db_search.count_sql(request, stmt.params)})")
+            pairs.append(f"'{f.key}', ({db_search.count_sql(request, stmt.params, stmt.lens)})")
         elif isinstance(v, t.Const):
             pairs.append(f"'{f.key}', {stmt.value(v, DocSource('NULL'), [], [])}")
         else:
