@@ -28,10 +28,11 @@ def facts(database_url: str) -> dict[str, Any]:
         conn: asyncpg.Connection[Any] = await connect(database_url)
         try:
             weak = await make_article(conn, headline="Farm notes", body=f"A {WORD} dug under the fence.")
+            between = (await conn.fetchval("SELECT clock_timestamp()")).isoformat()
             strong = await make_article(conn, headline=f"{WORD.capitalize()} {WORD} everywhere", body="Text.")
             middle = await make_article(conn, headline="Outback", summary=f"The {WORD} burrow", body="Text.")
             ties = [(await make_claim(conn, statement=f"The {WORD} slept."))["id"] for _ in range(TIES)]
-            return {"articles": [strong["id"], middle["id"], weak["id"]], "ties": ties}
+            return {"articles": [strong["id"], middle["id"], weak["id"]], "ties": ties, "between": between}
         finally:
             await conn.close()
 
@@ -101,3 +102,10 @@ def test_a_cursor_of_another_sort_is_refused(client: httpx.Client) -> None:
     assert error["parameter"] == "cursor"
     ranked = client.get("/v1/claims", params={"q": WORD, "sort": "relevance", "limit": "1"}).json()["nextCursor"]
     _problem(client.get("/v1/claims", params={"q": WORD, "cursor": ranked}), "INVALID_CURSOR")
+
+
+def test_relevance_as_of_a_time_ranks_the_facts_as_they_stood(client: httpx.Client, facts: dict[str, Any]) -> None:
+    params = {"q": WORD, "sort": "relevance", "asOf": facts["between"], "fields": "headline"}
+    r = client.get("/v1/articles", params=params)
+    assert r.status_code == 200, r.text
+    assert [d["id"] for d in r.json()["data"]] == [facts["articles"][2]]

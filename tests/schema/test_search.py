@@ -31,6 +31,7 @@ class Facts:
     ties: list[str]  # claims saying exactly the same thing: equal ranks
     markup: str  # a claim whose text looks like HTML
     actor: str
+    between: str  # a time after the weak article was written and before the strong one
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +44,12 @@ def facts(database_url: str) -> Facts:
             weak = await make_article(
                 conn, headline="Harbour report", body=f"Officials counted boats. One {WORD} was seen near the pier."
             )
+            between = (await conn.fetchval("SELECT clock_timestamp()")).isoformat()
             strong = await make_article(conn, headline=f"{WORD.capitalize()} colony: the {WORD} returns", body="Text.")
             ties = [(await make_claim(conn, statement=f"A {WORD} crossed the road."))["id"] for _ in range(TIES)]
             markup = await make_claim(conn, statement=f"Under 5 < 6 & over, the {WORD} <b>left</b> early")
             actor = await make_actor(conn, name=f"{WORD.capitalize()} Council")
-            return Facts(strong["id"], weak["id"], ties, markup["id"], actor["id"])
+            return Facts(strong["id"], weak["id"], ties, markup["id"], actor["id"], between)
         finally:
             await conn.close()
 
@@ -64,8 +66,8 @@ def path(request: pytest.FixtureRequest, settings: Settings, facts: Facts) -> It
         server.stop()
 
 
-PAGE = """query($q: String!, $types: [SearchType!], $first: Int!, $after: String) {
-  search(query: $q, types: $types, first: $first, after: $after) {
+PAGE = """query($q: String!, $types: [SearchType!], $first: Int!, $after: String, $asOf: DateTime) {
+  search(query: $q, types: $types, first: $first, after: $after, asOf: $asOf) {
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor rank node { __typename ... on Article { id headline } ... on Claim { id } ... on Actor { id } } }
@@ -183,3 +185,14 @@ def test_both_paths_answer_the_same(facts: Facts, settings: Settings) -> None:
     finally:
         planned.stop()
         resolved.stop()
+
+
+def test_as_of_searches_the_facts_as_they_stood_and_its_cursors_keep_the_time(path: LiveServer, facts: Facts) -> None:
+    then = _search(path, types=["ARTICLE", "ACTOR"], asOf=facts.between, first=1)
+    assert [e["node"]["id"] for e in then["edges"]] == [facts.weak] and then["totalCount"] == 1
+    # Its cursor carries the time: the next page reads then too; another asOf with it is refused.
+    after = then["pageInfo"]["endCursor"]
+    assert _search(path, types=["ARTICLE", "ACTOR"], after=after)["edges"] == []
+    r = gql(path.url, PAGE, {"q": WORD, "first": 1, "after": after, "asOf": "2020-01-01T00:00:00Z"})
+    assert r["errors"][0]["extensions"]["errors"][0]["code"] == "INVALID_CURSOR", r
+    assert _search(path, asOf="2020-01-01T00:00:00Z")["totalCount"] == 0
