@@ -46,6 +46,8 @@ def facts(database_url: str) -> Facts:
             )
             between = (await conn.fetchval("SELECT clock_timestamp()")).isoformat()
             strong = await make_article(conn, headline=f"{WORD.capitalize()} colony: the {WORD} returns", body="Text.")
+            # Withheld: anonymous callers read it as a stub whose words match nothing (recall rules).
+            await make_article(conn, headline=f"{WORD} {WORD} {WORD}", body=f"{WORD}.", pubStatus="withheld")
             ties = [(await make_claim(conn, statement=f"A {WORD} crossed the road."))["id"] for _ in range(TIES)]
             markup = await make_claim(conn, statement=f"Under 5 < 6 & over, the {WORD} <b>left</b> early")
             actor = await make_actor(conn, name=f"{WORD.capitalize()} Council")
@@ -83,7 +85,7 @@ def _search(server: LiveServer, q: str = WORD, **variables: Any) -> dict[str, An
 
 
 def test_a_document_matching_more_weighted_terms_ranks_first(path: LiveServer, facts: Facts) -> None:
-    page = _search(path, types=["ARTICLE"])
+    page = _search(path, types=["ARTICLE"])  # anonymous: the withheld article is not found
     ids = [e["node"]["id"] for e in page["edges"]]
     assert ids == [facts.strong, facts.weak]
     ranks = [e["rank"] for e in page["edges"]]
