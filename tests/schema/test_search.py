@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from api.settings import Settings
@@ -174,16 +176,27 @@ def test_cursors_of_other_orders_and_forged_ranks_are_refused(path: LiveServer, 
     assert codes(r) == ["BAD_USER_INPUT"]
 
 
+def _planned(server: LiveServer) -> float:
+    found = re.search(
+        r'^newsfacts_graphql_operations_total\{path="planned"\} ([0-9.e+]+)$',
+        httpx.get(server.url + "/metrics").text,
+        re.M,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
 def test_both_paths_answer_the_same(facts: Facts, settings: Settings) -> None:
     """The same documents, byte for byte in meaning, from the planner and from the resolvers."""
     planned = LiveServer(dataclasses.replace(settings, graphql_planner=True)).start()
     resolved = LiveServer(dataclasses.replace(settings, graphql_planner=False)).start()
     try:
         query = PAGE.replace("edges { cursor rank", "edges { cursor rank snippet { text match }")
+        before = _planned(planned)
         for variables in ({"first": 3}, {"first": 20, "types": ["CLAIM", "ACTOR"]}):
             a = gql(planned.url, query, {"q": WORD, **variables})
             b = gql(resolved.url, query, {"q": WORD, **variables})
             assert "errors" not in a and a["data"] == b["data"], (a, b)
+        assert _planned(planned) == before + 2, "the planner must answer search itself, not fall back"
     finally:
         planned.stop()
         resolved.stop()
