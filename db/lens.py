@@ -7,8 +7,9 @@ unchanged, and as SQL functions PostgreSQL inlines them onto the history's index
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from db.registry import fact_type
 
@@ -17,7 +18,7 @@ RECALLED = frozenset({"article", "claim", "deployment", "incident"})
 
 
 class Binds(Protocol):
-    def once(self, value: str) -> str:
+    def once(self, value: Any) -> str:
         """The placeholder of ``value``, added as a bind parameter the first time only."""
         ...
 
@@ -33,7 +34,7 @@ class Lens:
         public = self.public and kind in RECALLED
         if self.as_of is None:
             return f"{table}_public()" if public else table
-        at = f"({binds.once(self.as_of)}::text)::timestamptz"
+        at = self._time(binds)
         return f"{table}_public_at({at})" if public else f"{table}_at({at})"
 
     def revisions_where(self, alias: str, binds: Binds) -> str:
@@ -41,10 +42,17 @@ class Lens:
         its time, and none of a fact withdrawn from a public reader."""
         where = []
         if self.as_of is not None:
-            where.append(f"{alias}.changed_at <= ({binds.once(self.as_of)}::text)::timestamptz")
+            where.append(f"{alias}.changed_at <= {self._time(binds)}")
         if self.public:
             where.append(f"NOT nf_withdrawn({alias}.fact_id)")
         return " AND ".join(where) or "true"
+
+    def _time(self, binds: Binds) -> str:
+        # A timestamptz parameter, not text cast in SQL: text → timestamptz is only STABLE, so
+        # PostgreSQL would parse it again for every history row it compares.
+        assert self.as_of is not None
+        moment = dt.datetime.fromisoformat(self.as_of.replace("Z", "+00:00"))
+        return f"{binds.once(moment)}::timestamptz"
 
     def at(self, as_of: str | None) -> Lens:
         return self if as_of == self.as_of else Lens(as_of, self.public)

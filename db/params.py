@@ -8,7 +8,7 @@ from typing import Any
 class Params:
     def __init__(self) -> None:
         self.values: list[Any] = []
-        self._once: dict[str, str] = {}
+        self._once: dict[Any, str] = {}
 
     @classmethod
     def of(cls, *values: Any) -> Params:
@@ -21,8 +21,8 @@ class Params:
         self.values.append(value)
         return f"${len(self.values)}"
 
-    def once(self, value: str) -> str:
-        """One placeholder for a text value used many times in a statement (a lens's time)."""
+    def once(self, value: Any) -> str:
+        """One placeholder for a value used many times in a statement (a lens's time)."""
         found = self._once.get(value)
         if found is None:
             found = self._once[value] = self.add(value)

@@ -205,7 +205,7 @@ class Statement:
         page = _Page(
             rows=rows,
             row=RowSource.fact(v.kind, y),
-            cursor=self._cursor(RELATED_ORDER, f"{y}.id", f"{y}.id"),
+            cursor=lambda: self._cursor(RELATED_ORDER, f"{y}.id", f"{y}.id"),
             order=f"{y}.rn",
             more=self._more(table, a, bounded, size),
             previous="true" if after_id is not None else "false",
@@ -241,7 +241,7 @@ class Statement:
                 edge = []
                 for ef in self._selected(v.fields):
                     if isinstance(ef.value, t.EdgeCursor):
-                        edge.append(f"'{ef.key}', {page.cursor}")
+                        edge.append(f"'{ef.key}', {page.cursor()}")
                     elif isinstance(ef.value, t.EdgeNode):
                         edge.append(f"'{ef.key}', {self.object(ef.value.obj, page.row, inner, row_ids)}")
                     else:
@@ -266,7 +266,7 @@ class Statement:
             else:
                 pairs.append(f"'{f.key}', {self.value(v, page.row, inner, row_ids)}")
         if needs_cursor:
-            columns.append(f"{page.cursor} AS c")
+            columns.append(f"{page.cursor()} AS c")
         has_ids = self.collect_ids and bool(row_ids)
         if has_ids:
             columns.append(f"concat_ws(' ', {', '.join(row_ids)}) AS ids")
@@ -370,7 +370,7 @@ class Statement:
         page = _Page(
             rows=rows,
             row=RowSource.fact(root.kind, y),
-            cursor=self._cursor(request.order, f"{y}.sort_key", f"{y}.id"),
+            cursor=lambda: self._cursor(request.order, f"{y}.sort_key", f"{y}.id"),
             # Walking backward fetched the rows nearest the cursor first; the page reads forward.
             order=f"-{y}.rn" if request.backward else f"{y}.rn",
             more=cursor_given if request.backward else has_more,
@@ -393,10 +393,19 @@ class Statement:
 
 class _Page:
     """The rows of one connection page and how to read them: the ``rows`` FROM item, the source of
-    each row, its cursor and ordering expressions, and the SQL of hasNext/hasPrevious/totalCount."""
+    each row, its cursor and ordering expressions, and the SQL of hasNext/hasPrevious/totalCount.
+    The cursor and the count are built only when selected: each may add bind parameters."""
 
     def __init__(
-        self, *, rows: str, row: Source, cursor: str, order: str, more: str, previous: str, count: Callable[[], str]
+        self,
+        *,
+        rows: str,
+        row: Source,
+        cursor: Callable[[], str],
+        order: str,
+        more: str,
+        previous: str,
+        count: Callable[[], str],
     ) -> None:
         self.rows = rows
         self.row = row
