@@ -85,7 +85,12 @@ def search(stmt: Statement, root: t.Search, request: db_search.SearchRequest) ->
     hits = db_search.hits_sql(request, stmt.params, stmt.lens)
     h = stmt._alias("h")
     kinds = _Kinds(stmt, request, h)
-    cursor = stmt._cursor(db_search.RELEVANCE, f"{h}.rank::text", f"{h}.id")
+
+    def cursor() -> str:
+        # Built only where selected, as the other connections' cursors: under asOf it adds the
+        # time as a parameter, which an unselected cursor should not.
+        return stmt._cursor(db_search.RELEVANCE, f"{h}.rank::text", f"{h}.id")
+
     keep = f"FILTER (WHERE p.o <= {size})"
     columns = [f"{h}.o AS o"]
     pairs: list[str] = []
@@ -102,7 +107,7 @@ def search(stmt: Statement, root: t.Search, request: db_search.SearchRequest) ->
             for ef in stmt._selected(v.fields):
                 ev = ef.value
                 if isinstance(ev, t.EdgeCursor):
-                    edge.append(f"'{ef.key}', {cursor}")
+                    edge.append(f"'{ef.key}', {cursor()}")
                 elif isinstance(ev, t.UnionEdgeNode):
                     edge.append(f"'{ef.key}', {kinds.objects(ev.objs)}")
                 elif isinstance(ev, t.EdgeRank):
@@ -137,7 +142,7 @@ def search(stmt: Statement, root: t.Search, request: db_search.SearchRequest) ->
         else:
             raise t.Unplannable(f"{type(v).__name__} in a search connection")
     if needs_cursor:
-        columns.append(f"{cursor} AS c")
+        columns.append(f"{cursor()} AS c")
     row_ids = kinds.row_ids()
     if row_ids:
         columns.append(f"concat_ws(' ', {', '.join(row_ids)}) AS ids")

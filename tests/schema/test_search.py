@@ -211,3 +211,8 @@ def test_as_of_searches_the_facts_as_they_stood_and_its_cursors_keep_the_time(pa
     r = gql(path.url, PAGE, {"q": WORD, "first": 1, "after": after, "asOf": "2020-01-01T00:00:00Z"})
     assert r["errors"][0]["extensions"]["errors"][0]["code"] == "INVALID_CURSOR", r
     assert _search(path, asOf="2020-01-01T00:00:00Z")["totalCount"] == 0
+    # No cursor selected: the past page answers as well.
+    bare = """query($q: String!, $at: DateTime) { search(query: $q, types: [ARTICLE], asOf: $at) {
+                totalCount nodes { ... on Article { id } } } }"""
+    r = gql(path.url, bare, {"q": WORD, "at": facts.between})
+    assert r.get("data") == {"search": {"totalCount": 1, "nodes": [{"id": facts.weak}]}}, r
