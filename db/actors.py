@@ -49,4 +49,6 @@ TYPE = FactType(
         FilterDef("country", pattern_text(r"[A-Z]{2}", "an ISO 3166-1 alpha-2 code"), "a.country = {p}::text"),
     ),
     orders=common_orders("a"),
+    # What search snippets are cut from: the text the ``search`` column (0001_core.sql) indexes.
+    search_text="{a}.name || ' — ' || coalesce({a}.description, '')",
 )

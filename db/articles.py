@@ -87,4 +87,6 @@ TYPE = FactType(
         ),
     ),
     orders=(*common_orders("r"), OrderDef("publishedAt", _PUBLISHED_KEY, "timestamptz")),
+    # What search snippets are cut from: the text the ``search`` column (0001_core.sql) indexes.
+    search_text="{a}.headline || ' — ' || coalesce({a}.summary || ' — ', '') || {a}.body",
 )

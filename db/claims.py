@@ -75,4 +75,6 @@ TYPE = FactType(
     cross_check=_cross_check,
     derive=_derive,
     on_retract={"status": "retracted"},
+    # What search snippets are cut from: the text the ``search`` column (0001_core.sql) indexes.
+    search_text="{a}.statement || coalesce(' — ' || {a}.quote, '')",
 )

@@ -107,4 +107,6 @@ TYPE = FactType(
     orders=(*common_orders("d"), OrderDef("startedOn", date_key("d", "started_on"), "date")),
     cross_check=_cross_check,
     derive=_derive,
+    # What search snippets are cut from: the text the ``search`` column (0001_core.sql) indexes.
+    search_text="concat_ws(' — ', {a}.region_name, {a}.stated_purpose)",
 )

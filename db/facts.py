@@ -47,6 +47,9 @@ class FactType:
     derive: Callable[[dict[str, Any]], None] | None = None
     cross_check: Callable[[dict[str, Any], Checks], None] | None = None
     on_retract: dict[str, Any] = field(default_factory=dict)
+    # SQL of the text the ``search`` tsvector indexes, over ``{a}`` (the row's alias): what
+    # search snippets are cut from.
+    search_text: str = "''"
 
     @property
     def prefix(self) -> str:

@@ -100,4 +100,6 @@ TYPE = FactType(
     orders=(*common_orders("i"), OrderDef("occurredFrom", date_key("i", "occurred_from"), "date")),
     cross_check=_cross_check,
     derive=_derive,
+    # What search snippets are cut from: the text the ``search`` column (0001_core.sql) indexes.
+    search_text="concat_ws(' — ', {a}.incident_type, {a}.description, {a}.location_name)",
 )

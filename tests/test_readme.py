@@ -64,6 +64,16 @@ def check_rest(out: str, seen: dict[str, Any]) -> None:
     assert len(page["data"]) == 2 and page["hasMore"] and all(c["statement"] for c in page["data"]), page
 
 
+def check_search(out: str, seen: dict[str, Any]) -> None:
+    found = _one_json(out)["data"]["search"]
+    edges = found["edges"]
+    assert edges and found["totalCount"] >= len(edges), found
+    ranks = [e["rank"] for e in edges]
+    assert ranks == sorted(ranks, reverse=True) and ranks[0] > 0, ranks
+    matched = [p["text"].lower() for e in edges for p in e["snippet"] if p["match"]]
+    assert any(m.startswith("caribbean") for m in matched) and any(m.startswith("buildup") for m in matched), edges
+
+
 def check_webhook(out: str, seen: dict[str, Any]) -> None:
     endpoint = _one_json(out)
     assert endpoint["id"].startswith("whe_") and endpoint["secret"].startswith("whsec_"), endpoint
@@ -76,7 +86,7 @@ def check_write(out: str, seen: dict[str, Any]) -> None:
 
 
 def check_delivery(out: str, seen: dict[str, Any]) -> None:
-    # The receiver runs in the background since step 5: its line may land in any later step's output.
+    # The receiver runs in the background since step 6: its line may land in any later step's output.
     delivered = seen["since_webhook"]
     assert re.search(rf"delivery \S+: claim\.created {seen['claim']} ", delivered), delivered
 
@@ -92,7 +102,17 @@ def check_ws(out: str, seen: dict[str, Any]) -> None:
     assert message["payload"]["data"]["events"]["type"] == "CLAIM_CREATED", message
 
 
-CHECKS = [check_keys, check_graphql, check_rest, check_webhook, check_write, check_delivery, check_sse, check_ws]
+CHECKS = [
+    check_keys,
+    check_graphql,
+    check_rest,
+    check_search,
+    check_webhook,
+    check_write,
+    check_delivery,
+    check_sse,
+    check_ws,
+]
 
 
 def test_the_quickstart_runs_as_written() -> None:
@@ -128,7 +148,7 @@ def test_the_quickstart_runs_as_written() -> None:
             assert done.returncode == 0 and len(outputs) == len(CHECKS), done.stdout[-3000:]
             seen: dict[str, Any] = {}
             for i, (check, out) in enumerate(zip(CHECKS, outputs, strict=True)):
-                seen["since_webhook"] = "".join(outputs[3:])
+                seen["since_webhook"] = "".join(outputs[CHECKS.index(check_webhook) :])
                 try:
                     check(out, seen)
                 except Exception as exc:

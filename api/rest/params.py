@@ -13,6 +13,7 @@ from db.errors import BadUserInput, FieldError
 from db.facts import READ_ONLY, FactType
 from db.fields import INVALID, Checks, timestamp
 from db.queries import MAX_PAGE, parse_filters
+from db.search import RELEVANCE
 
 PAGING = frozenset({"limit", "cursor", "sort", "expand", "fields", "format", "asOf"})
 ITEM = frozenset({"expand", "fields", "format", "asOf"})
@@ -155,10 +156,24 @@ def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset(
     if "sort" in values:
         raw = values["sort"].strip()
         name = raw.removeprefix("-")
-        if t.order(name) is None:
+        if raw == RELEVANCE:
+            # Relevance ranks full-text matches, so it needs the text to rank by; it has one
+            # direction (most relevant first) and no stored order an export could stream.
+            if "q" not in values:
+                errors.append(
+                    FieldError(
+                        ("query", "sort"), "QUERY_REQUIRED", "sort=relevance ranks full-text matches: give q too"
+                    )
+                )
+            params.order = RELEVANCE
+        elif t.order(name) is None:
             orders = ", ".join(o.name for o in t.orders)
             errors.append(
-                FieldError(("query", "sort"), "INVALID_SORT", f"must be one of {orders}, optionally prefixed by -")
+                FieldError(
+                    ("query", "sort"),
+                    "INVALID_SORT",
+                    f"must be one of {orders} (optionally prefixed by -), or relevance (with q)",
+                )
             )
         else:
             params.order, params.descending = name, raw.startswith("-")
@@ -173,6 +188,12 @@ def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset(
             FieldError(("query", inverse.get(str(e.path[-1]), str(e.path[-1]))), e.code, e.message) for e in exc.errors
         )
     if params.format == "ndjson":
+        if params.order == RELEVANCE:
+            errors.append(
+                FieldError(
+                    ("query", "sort"), "NOT_FOR_EXPORT", "an NDJSON export streams a stored order, not relevance"
+                )
+            )
         for name in ("limit", "cursor", "expand"):
             if name in values:
                 errors.append(

@@ -25,10 +25,11 @@ from api.rest.responses import (
     not_modified,
 )
 from api.state import get_state
-from db import kinds, pagination, queries
+from db import kinds, pagination, queries, search
 from db.errors import BadUserInput, FieldError, NotFound
 from db.ids import is_id
 from db.lens import Lens, for_scope
+from db.pool import Conn
 from db.registry import fact_type
 
 # Path segment → kind.
@@ -85,13 +86,16 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
                 lens=lens,
             )  # fmt: skip
         try:
-            page = await queries.list_page(
-                conn,
-                kind,
-                params.filters,
-                queries.PageRequest(params.limit, params.cursor, params.order, params.descending),
-                lens=lens,
-            )
+            if params.order == search.RELEVANCE:
+                page = await _relevance_page(conn, kind, params.filters, params.limit, params.cursor, lens)
+            else:
+                page = await queries.list_page(
+                    conn,
+                    kind,
+                    params.filters,
+                    queries.PageRequest(params.limit, params.cursor, params.order, params.descending),
+                    lens=lens,
+                )
         except BadUserInput as exc:
             # The cursor is checked while the page is read; name it as the query parameter it is.
             exc.errors = [FieldError(("query", *e.path), e.code, e.message) for e in exc.errors]
@@ -118,6 +122,16 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
     if etags.none_match(request.headers.get("if-none-match"), headers["ETag"]):
         return not_modified(headers)
     return Response(body, media_type=formats.MEDIA_TYPES.get(params.format, "application/json"), headers=headers)
+
+
+async def _relevance_page(
+    conn: Conn, kind: str, filters: dict[str, Any], limit: int, cursor: str | None, lens: Lens
+) -> queries.Page:
+    """``sort=relevance``: the GraphQL ``search`` ranking (db/search.py) over one kind's filters."""
+    after = search.decode_after(cursor, param="cursor")
+    request = search.SearchRequest(filters["query"], {kind: filters}, limit, after)
+    results = await search.page(conn, request, lens, snippets=False)
+    return queries.Page([h.doc for h in results.hits], [h.cursor for h in results.hits], results.has_more)
 
 
 async def get_fact(request: Request, kind: str, fact_id: str) -> Response:

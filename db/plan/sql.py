@@ -13,11 +13,13 @@ from db import pagination
 from db.errors import NewsfactsError
 from db.lens import Lens
 from db.params import Params
+from db.plan import search as plan_search
 from db.plan import tree as t
 from db.plan.sources import DocSource, RowSource, Source, as_array
 from db.queries import PageRequest, page_clauses, where_clauses
 from db.registry import fact_type
 from db.relations import RELATED_ORDER, relation_order, relation_where
+from db.search import SearchRequest
 
 _EMPTY = "'[]'::json"
 # json_build_object takes at most 100 arguments.
@@ -309,8 +311,7 @@ class Statement:
             filters, request = root.bind(self.variables)
             return self._list(root, filters, request)
         assert isinstance(root, t.Search)
-        filters_by_kind, size = root.bind(self.variables)
-        return self._search(root, filters_by_kind, size)
+        return self._search(root, root.bind(self.variables))
 
     def _select_one(self, obj: t.Obj, src: Source, from_: str, where: str) -> str:
         laterals: list[str] = []
@@ -386,29 +387,8 @@ class Statement:
             return ""
         return f", {expr or 'NULL::text'} AS ids"
 
-    def _search(self, root: t.Search, filters_by_kind: dict[str, dict[str, Any]], size: int) -> str:
-        parts = []
-        with_ids = self.collect_ids
-        for kind, filters in filters_by_kind.items():
-            ft = fact_type(kind)
-            a = ft.alias
-            y = self._alias("t")
-            laterals: list[str] = []
-            ids: list[str] = []
-            built = self.object(root.objs[kind], RowSource.fact(kind, y), laterals, ids)
-            where = where_clauses(ft, filters, self.params)
-            ids_col = f", concat_ws(' ', {', '.join(ids)}) AS ids" if with_ids and ids else ""
-            ids_col = ids_col or (", NULL::text AS ids" if with_ids else "")
-            parts.append(
-                f"(SELECT {built} AS j{ids_col}, {y}.updated_at AS u, {y}.id AS id "
-                f"FROM (SELECT * FROM {self._rel(kind)} {a} {_where(where)} "
-                f"ORDER BY {a}.updated_at DESC, {a}.id DESC LIMIT {int(size)}) {y} {' '.join(laterals)})"
-            )
-        ids_col = self._root_ids("string_agg(s.ids, ' ')")
-        return (
-            f"SELECT {_agg('s.j', 's.u DESC, s.id DESC')} AS j{ids_col} "
-            f"FROM (SELECT * FROM ({' UNION ALL '.join(parts)}) x ORDER BY u DESC, id DESC LIMIT {int(size)}) s"
-        )
+    def _search(self, root: t.Search, request: SearchRequest) -> str:
+        return plan_search.search(self, root, request)
 
 
 class _Page:

@@ -219,11 +219,37 @@ class RootList:
 
 @dataclass(frozen=True)
 class Search:
-    """Full-text search across kinds; ``bind`` gives ({kind: parsed filters}, size)."""
+    """Full-text search across kinds as a connection, most relevant first; ``bind`` gives a
+    db.search.SearchRequest. Its nodes are a union: Nodes and EdgeNode are UnionNodes and
+    UnionEdgeNode, and edges also carry EdgeRank and EdgeSnippet."""
 
-    objs: dict[str, Obj]
+    connection: Connection
     bind: Bind
     when: Bind = now
+
+
+@dataclass(frozen=True)
+class UnionNodes:
+    """The nodes of a search page: one object plan per kind."""
+
+    objs: dict[str, Obj]
+
+
+@dataclass(frozen=True)
+class UnionEdgeNode:
+    objs: dict[str, Obj]
+
+
+@dataclass(frozen=True)
+class EdgeRank:
+    pass
+
+
+@dataclass(frozen=True)
+class EdgeSnippet:
+    """A search edge's snippet parts, each read as ``obj`` from its {"text", "match"} document."""
+
+    obj: Obj
 
 
 @dataclass(frozen=True)
@@ -244,7 +270,7 @@ class Choice:
 
 Value = (
     Const | Scalar | EnumScalar | Embedded | Typed | Linked | Revisions | Related | Connection | Nodes | Edges | EdgeCursor
-    | EdgeNode | PageInfo | PageFlag | PageCursor | TotalCount
+    | EdgeNode | PageInfo | PageFlag | PageCursor | TotalCount | UnionNodes | UnionEdgeNode | EdgeRank | EdgeSnippet
 )  # fmt: skip
 # Values without a selection of their own: the same whichever field node selects them.
 LEAVES = (Const, Scalar, EnumScalar)

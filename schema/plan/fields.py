@@ -13,6 +13,7 @@ from typing import Any
 from graphql import GraphQLField, GraphQLObjectType, GraphQLUnionType, get_named_type
 
 from db import pagination, queries
+from db import search as db_search
 from db.errors import BadUserInput, FieldError
 from db.plan import tree as t
 from db.registry import FACT_TYPES, fact_type
@@ -20,6 +21,7 @@ from db.relations import RELATED_ORDER
 from schema.common import page_size
 from schema.node import check_id, page_request, page_time
 from schema.plan.compile import Compiler, Entry, Handler, RootHandler
+from schema.search import search_request, search_time
 
 # GraphQL object type → fact kind.
 KINDS = {kind.capitalize(): kind for kind in FACT_TYPES}
@@ -300,20 +302,56 @@ def root_list(kind: str) -> RootHandler:
 
 
 def search(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
-    """``search``, bound as schema.search binds it."""
+    """``search``, bound as schema.search binds it (the same validation function)."""
     arguments = c.arguments(definition, entries)
-    objs = _by_kind(c, definition, entries)
-    c.lists.update(objs)
+    conn_type = _object_type(definition)
+    fields = []
+    for key, here in c.collect(conn_type, entries).items():
+        name = here[0].node.name.value
+        value: t.Value
+        if name == "__typename":
+            value = t.Const(conn_type.name)
+        elif name == "nodes":
+            value = t.UnionNodes(_by_kind(c, conn_type.fields["nodes"], here))
+        elif name == "edges":
+            value = t.Edges(_search_edge_fields(c, _object_type(conn_type.fields["edges"]), here))
+        elif name == "pageInfo":
+            value = t.PageInfo(_page_info(c, _object_type(conn_type.fields["pageInfo"]), here))
+        elif name == "totalCount":
+            value = t.TotalCount()
+        else:
+            raise t.Unplannable(f"{conn_type.name}.{name}")
+        fields.append(t.Field(key, value, c.include(here)))
+    c.lists.update(FACT_TYPES)
 
-    def bind(variables: Any) -> tuple[dict[str, dict[str, Any]], int]:
+    def bind(variables: Any) -> db_search.SearchRequest:
         args = arguments(variables)
-        size = page_size(args.get("first"), None)
-        kinds = [_plain(k) for k in (args.get("types") or [])] or list(FACT_TYPES)
-        raw = {"query": args["query"]}
-        parsed = {kind: queries.parse_filters(fact_type(kind), raw, location="query") for kind in kinds}
-        return parsed, size
+        return search_request(args["query"], args.get("types"), args.get("first"), args.get("after"))
 
-    return t.Search(objs, bind, _as_of(arguments)), None
+    def when(variables: Any) -> str | None:
+        args = arguments(variables)
+        return search_time(args.get("after"), args.get("asOf"))
+
+    return t.Search(t.Connection(tuple(fields)), bind, when), None
+
+
+def _search_edge_fields(c: Compiler, edge_type: GraphQLObjectType, entries: list[Entry]) -> tuple[t.Field, ...]:
+    fields = []
+    for key, here in c.collect(edge_type, entries).items():
+        name = here[0].node.name.value
+        value: t.Value
+        if name == "__typename":
+            value = t.Const(edge_type.name)
+        elif name == "cursor":
+            value = t.EdgeCursor()
+        elif name == "rank":
+            value = t.EdgeRank()
+        elif name == "snippet":
+            value = t.EdgeSnippet(_child(c, edge_type.fields["snippet"], here))
+        else:
+            value = t.UnionEdgeNode(_by_kind(c, edge_type.fields["node"], here))
+        fields.append(t.Field(key, value, c.include(here, leaf=isinstance(value, t.EdgeRank | t.EdgeCursor))))
+    return tuple(fields)
 
 
 ROOTS: dict[str, RootHandler] = {

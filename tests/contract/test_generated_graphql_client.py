@@ -1,7 +1,7 @@
 """A frontend's view of the GraphQL contract: ariadne-codegen generates a typed client from
 schema/schema.graphql and the operations in tests/contract/graphql/, and that client — over real
 HTTP — creates a claim citing an article by quote alone, updates it (one field cleared with null,
-another left absent) and queries it back."""
+another left absent), queries it back and finds it by search."""
 
 from __future__ import annotations
 
@@ -105,6 +105,16 @@ async def test_the_generated_client_creates_updates_and_queries_a_claim(
         (node,) = listed.claims.nodes
         assert (node.id, node.version, node.speaker_description, node.claim_date) == (claim.id, 2, None, "2025-10-06")
         assert node.quote_type == enums.QuoteType.INDIRECT
+
+        # Search through the typed client: the union's members, ranks and snippet parts.
+        found = await client.search(query="Oslo Monday", types=[enums.SearchType.CLAIM], first=1)
+        assert found.search.total_count == 1 and not found.search.page_info.has_next_page
+        (edge,) = found.search.edges
+        assert edge.node.typename__ == "Claim" and edge.node.id == claim.id and edge.rank > 0
+        assert [p.text for p in edge.snippet if p.match] == ["Oslo", "Monday"]
+        assert "".join(p.text for p in edge.snippet) == "Talks in Oslo resume on Monday"
+        later = await client.search(query="Oslo Monday", first=1, after=edge.cursor, types=[enums.SearchType.CLAIM])
+        assert later.search.edges == []
 
         refused = await client.create_claim(
             input=types.CreateClaimInput(

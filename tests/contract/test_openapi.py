@@ -19,6 +19,7 @@ from api.app import create_app
 from api.rest.params import filter_params
 from api.settings import Settings
 from db.registry import fact_type
+from db.search import RELEVANCE
 from tests.services import LiveServer
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"
@@ -77,7 +78,8 @@ def test_list_parameters_match_the_fact_type(document: dict[str, Any], collectio
     assert names == {"limit", "cursor", "sort", "expand", "fields", "format", "asOf", *filter_params(t)}
     sort = next(p for p in params if p["name"] == "sort")
     orders = [o.name for o in t.orders]
-    assert set(sort["schema"]["enum"]) == {*orders, *(f"-{o}" for o in orders)}
+    # Every stored order both ways, and relevance (ranking full-text matches: one way only).
+    assert set(sort["schema"]["enum"]) == {*orders, *(f"-{o}" for o in orders), RELEVANCE}
 
 
 def _parameters(document: dict[str, Any], op: dict[str, Any]) -> list[dict[str, Any]]:

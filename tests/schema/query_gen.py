@@ -55,6 +55,8 @@ class Corpus:
     times: list[str]
     # Filter values that match something, by kind and filter name.
     filters: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    # ``search`` after-cursors: real ones from relevance pages (mid-page, through tied ranks).
+    search_cursors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -164,9 +166,31 @@ class Generator:
                 args.append(f"types: [{', '.join(kinds)}]")
             if self.rng.random() < 0.5:
                 args.append(f"first: {self.rng.choice((1, 3, 5, 0))}")
+            if self.rng.random() < 0.35:
+                after = self._search_cursor()
+                args.append(f"after: {self._arg('String', after, _q(after))}")
+            # With an after cursor of another time (or of the present), asOf is refused.
+            args.extend(self._as_of())
             return f"{prefix}search({', '.join(args)}) {self._object(definition, 0)}"
         kind = ROOT_LISTS[name]
         return f"{prefix}{name}{self._list_args(kind)} {self._object(definition, 0)}"
+
+    def _search_cursor(self) -> str:
+        """Mostly a cursor a relevance page returned; sometimes a forged rank (past every match,
+        or between real ones), a rank no real cast accepts, or a cursor of another order."""
+        roll = self.rng.random()
+        ref = self.rng.choice(self.corpus.ids[self.rng.choice(ROOT_BY_ID)])
+        if roll < 0.7 and self.corpus.search_cursors:
+            return self.rng.choice(self.corpus.search_cursors)
+        if roll < 0.85:
+            return pagination.encode(
+                pagination.Cursor("relevance", self.rng.choice(("0", "0.05", "0.1", "1e-05")), ref)
+            )
+        if roll < 0.9:
+            return pagination.encode(pagination.Cursor("relevance", self.rng.choice(("NaN", "1e400", "-1", "x")), ref))
+        if roll < 0.95:  # a forged position in the past: the page reads at the cursor's time
+            return pagination.encode(pagination.Cursor("relevance", "0.05", ref, self.rng.choice(self.corpus.times)))
+        return pagination.encode(pagination.Cursor("createdAt", ref, ref))
 
     def _as_of(self, at: str | None = None) -> list[str]:
         """An asOf argument a quarter of the time (``at`` when given): the whole read at that time."""
@@ -255,8 +279,15 @@ class Generator:
         if self.rng.random() < 0.8:
             parts.append(f"{self._alias()}nodes{self._directive()} {self._selection(node_type, depth + 1)}")
         if self.rng.random() < 0.35:
+            edge_type = get_named_type(conn.fields["edges"].type)
             edge = ["cursor"] if self.rng.random() < 0.7 else []
             edge.append(f"node {self._selection(node_type, depth + 1)}")
+            # What else an edge carries (a search edge's rank and snippet), aliased at times.
+            for name in edge_type.fields:
+                if name not in ("cursor", "node") and self.rng.random() < 0.5:
+                    named = get_named_type(edge_type.fields[name].type)
+                    inner = f" {self._selection(named, depth + 1)}" if hasattr(named, "fields") else ""
+                    edge.append(f"{self._alias()}{name}{self._directive()}{inner}")
             if self.rng.random() < 0.1:
                 edge.append("__typename")
             parts.append("edges { " + " ".join(edge) + " }")

@@ -131,8 +131,10 @@ def test_internal_errors_are_masked_in_production() -> None:
 
 
 def test_cost_counts_argument_defaults(server: LiveServer) -> None:
-    assert gql(server.url, '{ search(query: "x") { __typename } }')["extensions"]["cost"]["requested"] == 20
-    assert gql(server.url, '{ search(query: "x", first: 3) { __typename } }')["extensions"]["cost"]["requested"] == 3
+    # The search connection (1) and a page of its default 20 nodes, or of the 3 asked for.
+    cost = '{ search(query: "x"%s) { nodes { __typename } edges { cursor } } }'
+    assert gql(server.url, cost % "")["extensions"]["cost"]["requested"] == 1 + 20 + 20
+    assert gql(server.url, cost % ", first: 3")["extensions"]["cost"]["requested"] == 1 + 3 + 3
 
 
 def test_every_catalogue_code_is_documented_in_the_readme() -> None:

@@ -20,8 +20,10 @@ import orjson
 import pytest
 
 from api.settings import Settings
+from db import queries, search
 from db.lens import for_scope
 from db.pool import connect, create_pool
+from db.registry import FACT_TYPES, fact_type
 from schema import build_schema
 from schema.limits import Limits
 from schema.plan.run import Planner
@@ -92,7 +94,23 @@ async def _corpus(database_url: str) -> Corpus:
         "incident": {"incidentType": ["strike"], "actor": ids["actor"][:3]},
     }  # fmt: skip
     words = ["Maduro", "minister", "retreat", "convoy", "strike", "Caribbean", "troops", "candy", "nothingmatches"]
-    return Corpus(ids, uris, words, times, filters)
+    return Corpus(ids, uris, words, times, filters, await _search_cursors(database_url, words, times))
+
+
+async def _search_cursors(database_url: str, words: list[str], times: list[str]) -> list[str]:
+    """Cursors of real relevance pages (the corpus repeats its sentences, so ranks tie often),
+    now and, carrying their time, as of a past moment."""
+    conn = await connect(database_url)
+    try:
+        cursors = []
+        for n, word in enumerate(words[:6]):
+            lens = for_scope(None).at(times[1 + n % (len(times) - 1)] if n % 3 == 2 else None)
+            filters = {kind: queries.parse_filters(fact_type(kind), {"query": word}) for kind in FACT_TYPES}
+            results = await search.page(conn, search.SearchRequest(word, filters, 12), lens, snippets=False)
+            cursors += [h.cursor for h in results.hits[1::3]]
+        return cursors
+    finally:
+        await conn.close()
 
 
 def _json(response: httpx.Response | bytes) -> dict[str, Any]:

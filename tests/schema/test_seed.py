@@ -143,17 +143,18 @@ def test_node_nodes_and_search(server: LiveServer) -> None:
         server.url,
         """query($c: ID!, $art: ID!, $mad: ID!) { node(id: $c) { __typename id ... on Claim { statement } }
              nodes(ids: [$art, $mad, "act_0SEED00000000000000000ZZZZ"]) { __typename id }
-             search(query: "candy") { __typename ... on Claim { id } }
-             onlyActors: search(query: "Maduro", types: [ACTOR]) { __typename ... on Actor { id } } }""",
+             search(query: "candy") { nodes { __typename ... on Claim { id } } }
+             onlyActors: search(query: "Maduro", types: [ACTOR]) { nodes { __typename ... on Actor { id } } } }""",
         {"c": CANDY, "art": ARTICLE, "mad": MADURO},
     )
     assert "errors" not in r, r
     d = r["data"]
     assert d["node"]["__typename"] == "Claim"
     assert [n and n["__typename"] for n in d["nodes"]] == ["Article", "Actor", None]
-    assert {"__typename": "Claim", "id": CANDY} in d["search"]
-    assert d["onlyActors"] and all(x["__typename"] == "Actor" for x in d["onlyActors"])
-    assert MADURO in [x["id"] for x in d["onlyActors"]]
+    assert {"__typename": "Claim", "id": CANDY} in d["search"]["nodes"]
+    actors = d["onlyActors"]["nodes"]
+    assert actors and all(x["__typename"] == "Actor" for x in actors)
+    assert MADURO in [x["id"] for x in actors]
 
 
 def test_as_of_before_creation_is_not_found_and_now_is_current(server: LiveServer) -> None:

@@ -1,7 +1,8 @@
 // The article list: full-text search (articles(filter: {query})) with outlet, subject and date
-// filters, kept in the URL (#/?q=…&outlet=…) so a search can be linked and Back works. The API has
-// no relevance ranking or highlighted snippets yet: results are newest first and the snippet is
-// cut from the body here, around the first search word found.
+// filters, kept in the URL (#/?q=…&outlet=…) so a search can be linked and Back works. It lists
+// through `articles`, not the ranked `search` connection, because `search` takes no outlet, subject
+// or date filters: results are newest first and the snippet is cut from the body here, around the
+// first search word found (TODO #13: per-kind filters on search, then relevance and its snippets here).
 
 import { gql } from "./api.js";
 import { el, when } from "./dom.js";
