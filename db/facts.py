@@ -10,6 +10,7 @@ from typing import Any
 
 from db.fields import INVALID, Checks, Field, Validator
 from db.ids import PREFIXES, is_id
+from db.kinds import BY_NAME
 
 # Fields every document carries that a client cannot write.
 READ_ONLY = frozenset({"id", "object", "createdAt", "updatedAt", "version", "retractedAt", "sourcing"})
@@ -51,6 +52,11 @@ class FactType:
     @property
     def prefix(self) -> str:
         return PREFIXES[self.kind]
+
+    @property
+    def sourced(self) -> bool:
+        """Whether the kind's rows carry a derived ``sourcing`` (from their ``article_ids``)."""
+        return BY_NAME[self.kind].sourced
 
     @property
     def doc_function(self) -> str:
