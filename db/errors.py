@@ -113,11 +113,6 @@ class Conflict(NewsfactsError):
     title = "Conflict"
 
 
-# The field code of a new reference into a retracted, withheld or canceled article (db/writes.py):
-# the record is refused with CONFLICT, the reference named by its pointer (/references/0/article).
-SOURCE_WITHDRAWN = "SOURCE_WITHDRAWN"
-
-
 class VersionConflict(Conflict):
     """Optimistic concurrency: the caller's expected version is not the current one."""
 

@@ -13,7 +13,6 @@ import asyncpg
 
 from db import events
 from db.errors import (
-    SOURCE_WITHDRAWN,
     Conflict,
     FieldError,
     NewsfactsError,
@@ -281,7 +280,8 @@ async def _check_withdrawn(conn: Conn, checked: Checked, cited_before: Sequence[
     for checks, q in new:
         state = withdrawn.get(q.article)
         if state is not None:
-            checks.fail((*q.path, "article"), SOURCE_WITHDRAWN, f"cites article {q.article}, which is {state}")
+            # CONFLICT, as a duplicate uri is: the field collides with stored state, it is not malformed.
+            checks.fail((*q.path, "article"), Conflict.code, f"cites article {q.article}, which is {state}")
 
 
 def _raise_rejections(bad: list[Rejected], *, single: bool) -> None:
@@ -299,7 +299,7 @@ def rejection_code(errors: Sequence[FieldError]) -> str:
     """The catalogue code of a refused record: input that is only wrong because of the cited
     articles' state conflicts with stored state (CONFLICT, 409) — the same record was valid before
     the recall; anything else is invalid input (BAD_USER_INPUT, 422 on REST)."""
-    if errors and all(e.code == SOURCE_WITHDRAWN for e in errors):
+    if errors and all(e.code == Conflict.code for e in errors):
         return Conflict.code
     return ValidationFailed.code
 

@@ -111,7 +111,7 @@ async def test_a_new_reference_into_a_withdrawn_article_is_refused_naming_it(con
         await make_claim(conn, usable, references=[quote_ref(usable, "We will not retreat"), quote_ref(withheld, "the convoy"), quote_ref(retracted, "the port")])  # fmt: skip
     assert refused.value.code == "CONFLICT"
     assert [(e.pointer(), e.code) for e in refused.value.errors] == [
-        ("/references/1/article", "SOURCE_WITHDRAWN"), ("/references/2/article", "SOURCE_WITHDRAWN"),
+        ("/references/1/article", "CONFLICT"), ("/references/2/article", "CONFLICT"),
     ]  # fmt: skip
     assert "withheld" in refused.value.errors[0].message and "retracted" in refused.value.errors[1].message
 
@@ -136,7 +136,7 @@ async def test_a_reference_the_fact_already_had_is_kept_and_its_sourcing_recompu
     with pytest.raises(writes.ValidationFailed) as invalid:
         await make_claim(conn, b, references=[quote_ref(a, "the port")], quoteType="nonsense")
     codes = {e.pointer(): e.code for e in invalid.value.errors}
-    assert codes["/references/0/article"] == "SOURCE_WITHDRAWN" and "/quoteType" in codes
+    assert codes["/references/0/article"] == "CONFLICT" and "/quoteType" in codes
 
 
 async def test_the_bulk_loader_reports_references_into_withdrawn_articles_as_conflicts(conn: Conn) -> None:
