@@ -24,12 +24,13 @@ $$;
 
 -- What changed between two snapshots of a fact, field by field, in key order:
 -- [{"field", "from", "to"}]. version and updatedAt change with every version and say nothing, so
--- they are left out. With no previous snapshot (a creation) there is no diff: NULL.
+-- they are left out. With no previous snapshot (a creation) the diff is empty: the snapshot is all
+-- of it, and an empty list reads the same on every path (a planned list is never null).
 CREATE FUNCTION snapshot_diff(old jsonb, new jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN old IS NULL THEN NULL ELSE coalesce(
+    SELECT coalesce(
         (SELECT jsonb_agg(jsonb_build_object('field', k, 'from', old -> k, 'to', new -> k) ORDER BY k COLLATE "C")
          FROM (SELECT jsonb_object_keys(old || new) AS k) keys
-         WHERE k NOT IN ('version', 'updatedAt') AND (old -> k) IS DISTINCT FROM (new -> k)),
-        '[]'::jsonb) END
+         WHERE old IS NOT NULL AND k NOT IN ('version', 'updatedAt') AND (old -> k) IS DISTINCT FROM (new -> k)),
+        '[]'::jsonb)
 $$;

@@ -138,6 +138,8 @@ ACTOR = ("actor", False)
 
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("*", "revisions"): revisions,
+    ("Revision", "diff"): embedded("diff", many=True),
+    ("Correction", "diff"): embedded("diff", many=True),
     ("Article", "outlet"): linked("actor", ("outlet", False), many=False),
     ("Article", "authors"): linked("actor", ("authors", True), many=True),
     ("Article", "basedOn"): linked("actor", ("basedOn", True), many=True),

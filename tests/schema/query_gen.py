@@ -165,8 +165,26 @@ class Generator:
             if self.rng.random() < 0.5:
                 args.append(f"first: {self.rng.choice((1, 3, 5, 0))}")
             return f"{prefix}search({', '.join(args)}) {self._object(definition, 0)}"
+        if name == "corrections":
+            return f"{prefix}corrections{self._corrections_args()} {self._object(definition, 0)}"
         kind = ROOT_LISTS[name]
         return f"{prefix}{name}{self._list_args(kind)} {self._object(definition, 0)}"
+
+    def _corrections_args(self) -> str:
+        # The planner leaves the corrections feed to the resolvers: compared, not expected planned.
+        self.plannable = False
+        args = []
+        if self.rng.random() < 0.4:
+            args.append(f"kinds: [{', '.join(self.rng.sample(('ARTICLE', 'CLAIM', 'DEPLOYMENT', 'INCIDENT'), 2))}]")
+        if self.rng.random() < 0.4:
+            kinds = ("CORRECTED", "RETRACTED", "WITHHELD", "CANCELED", "RELEASED", "SOURCING_CHANGED")
+            args.append(f"changeKinds: [{', '.join(self.rng.sample(kinds, 2))}]")
+        if self.rng.random() < 0.2:
+            at = self.rng.choice(self.corpus.times)
+            args.append(f"since: {self._arg('DateTime', at, _q(at))}")
+        if self.rng.random() < 0.6:
+            args.append(f"first: {self.rng.choice((1, 2, 5))}")
+        return f"({', '.join(args)})" if args else ""
 
     def _some_id(self, kind: str) -> str:
         roll = self.rng.random()
