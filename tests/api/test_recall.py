@@ -15,6 +15,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from api.settings import Settings
+from tests.api.cached_server import cache_state
 from tests.api.live_events import SSEReader, api_key, bearer, graphql_ws, last_sequence, next_message
 from tests.api.webhook_receiver import Receiver, eventually, register, running_worker
 from tests.factories import BODY
@@ -280,3 +281,29 @@ async def test_the_corrections_feed_lists_recalls_and_sourcing_changes_newest_fi
             "corrected",
             "sourcing_changed",
         ]
+
+
+async def test_the_cache_forgets_a_recalled_article_and_the_facts_whose_sourcing_changed_at_once(
+    cached_server: LiveServer, write_key: str
+) -> None:
+    async with httpx.AsyncClient(base_url=cached_server.url, timeout=15) as client:
+        a = await article(client, write_key, "Cached, then withheld")
+        c = await claim(client, write_key, "Cached claim.", ref(a, "the port"))
+        await asyncio.sleep(0.3)  # let the invalidator apply the creations, or the first store is refused
+        query = {"query": "query($id: ID!) { claim(id: $id) { sourcing } }", "variables": {"id": c["id"]}}
+        reads = [f"/v1/articles/{a['id']}", f"/v1/claims/{c['id']}", f"/v1/claims?article={a['id']}"]
+        for path in reads:
+            await client.get(path)
+            assert cache_state(await client.get(path)) == "hit", path
+        await client.post("/graphql", json=query)
+        assert cache_state(await client.post("/graphql", json=query)) == "hit"
+
+        assert (await set_status(client, write_key, a["id"], "withheld")).status_code == 200
+        # The write's own process answers its next reads fresh, with no wait.
+        got = [await client.get(path) for path in reads]
+        assert [cache_state(r) for r in got] == ["miss", "miss", "miss"]
+        assert got[0].json()["pubStatus"] == "withheld"
+        assert got[1].json()["sourcing"] == "withdrawn"
+        assert [x["sourcing"] for x in got[2].json()["data"]] == ["withdrawn"]
+        fresh = await client.post("/graphql", json=query)
+        assert cache_state(fresh) == "miss" and fresh.json()["data"]["claim"] == {"sourcing": "WITHDRAWN"}
