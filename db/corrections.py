@@ -12,28 +12,27 @@ from db import pagination
 from db.errors import BadUserInput, FieldError
 from db.kinds import CORRECTION_KINDS
 from db.pool import Conn
+from db.queries import Params
 from db.relations import REVISION_COLUMNS
 
 ORDER = "corrections"  # the one order of the feed, named in its cursors
 # A correction's document: a revision's keys but the snapshot (the diff says what changed; the
-# fact itself is one read away, or in the event of the same version).
-_KEYS = ("factId", "factType", "version", "changeKind", "reason", "changedBy", "changedAt", "diff")
-_SELECT = ", ".join(f'{REVISION_COLUMNS[k].format(a="r")} AS "{k}"' for k in _KEYS)
-# The predicate is spelled as 0007's revisions_corrections_idx spells it, so the planner proves the
-# partial index applies; the order is the index's (changed_at DESC, fact_id, version), so a page
-# is one index range scan however long the history.
-_WHERE = """r.change_kind NOT IN ('created', 'updated')
-  AND ($1::text[] IS NULL OR r.fact_type = ANY($1::text[]))
-  AND ($2::text[] IS NULL OR r.change_kind = ANY($2::text[]))
-  AND ($3::text IS NULL OR r.changed_at >= ($3::text)::timestamptz)
-  AND ($4::text IS NULL OR r.fact_id = $4::text)"""
-_PAGE = f"""SELECT {_SELECT} FROM revisions r
-WHERE {_WHERE}
-  AND ($5::text IS NULL OR r.changed_at < ($5::text)::timestamptz
-       OR (r.changed_at = ($5::text)::timestamptz AND (r.fact_id, r.version) > ($6::text, $7::int)))
-ORDER BY r.changed_at DESC, r.fact_id, r.version
-LIMIT $8"""  # noqa: S608 - constant columns
-_COUNT = f"SELECT count(*) FROM revisions r WHERE {_WHERE}"  # noqa: S608 - constant
+# fact itself is one read away, or in the event of the same version). Also the read planner's row
+# mapping (db/plan/sources.RowSource), so both GraphQL paths print the same values.
+COLUMNS: dict[str, str] = {
+    "object": "'correction'",
+    **{
+        k: REVISION_COLUMNS[k]
+        for k in ("factId", "factType", "version", "changeKind", "reason", "changedBy", "changedAt", "diff")
+    },
+}
+_SELECT = ", ".join(f'{sql.format(a="r")} AS "{k}"' for k, sql in COLUMNS.items())
+# The order of 0007's revisions_corrections_idx (changed_at DESC, fact_id, version): a page is one
+# index range scan however long the history.
+ORDER_BY = "{a}.changed_at DESC, {a}.fact_id, {a}.version"
+CURSOR_KEY = REVISION_COLUMNS["changedAt"]  # the cursor carries changedAt as documents print it
+CURSOR_ID = "{a}.fact_id || '/' || {a}.version"
+Position = tuple[str, str, int]  # (changedAt, fact id, version) of the last row seen
 
 
 @dataclass(frozen=True)
@@ -44,9 +43,6 @@ class Filter:
     change_kinds: tuple[str, ...] = ()
     since: str | None = None
     fact_id: str | None = None
-
-    def args(self) -> tuple[Any, ...]:
-        return (list(self.kinds) or None, list(self.change_kinds) or None, self.since, self.fact_id)
 
 
 def check_change_kinds(values: Sequence[str], param: str = "changeKind") -> tuple[str, ...]:
@@ -61,16 +57,43 @@ def check_change_kinds(values: Sequence[str], param: str = "changeKind") -> tupl
     return tuple(dict.fromkeys(values))
 
 
+def where_clauses(where: Filter, params: Params, alias: str = "r") -> list[str]:
+    """The feed's conditions in ``alias``. The first is spelled as the partial index's predicate, so
+    PostgreSQL proves the index applies; the filters are bound only when given."""
+    a = alias
+    clauses = [f"{a}.change_kind NOT IN ('created', 'updated')"]
+    if where.kinds:
+        clauses.append(f"{a}.fact_type = ANY({params.add(list(where.kinds))}::text[])")
+    if where.change_kinds:
+        clauses.append(f"{a}.change_kind = ANY({params.add(list(where.change_kinds))}::text[])")
+    if where.since is not None:
+        clauses.append(f"{a}.changed_at >= ({params.add(where.since)}::text)::timestamptz")
+    if where.fact_id is not None:
+        clauses.append(f"{a}.fact_id = {params.add(where.fact_id)}::text")
+    return clauses
+
+
+def after_clause(after: Position, params: Params, alias: str = "r") -> str:
+    """Rows after a cursor's position in the feed's order (newer first, then fact id, version)."""
+    at, fact_id, version = (params.add(v) for v in after)
+    a = alias
+    return (
+        f"({a}.changed_at < ({at}::text)::timestamptz OR ({a}.changed_at = ({at}::text)::timestamptz"
+        f" AND ({a}.fact_id, {a}.version) > ({fact_id}::text, {version}::int)))"
+    )
+
+
 def cursor_of(doc: dict[str, Any]) -> str:
     return pagination.encode(pagination.Cursor(ORDER, doc["changedAt"], f"{doc['factId']}/{doc['version']}"))
 
 
-def _after(cursor: str | None, param: str) -> tuple[str | None, str | None, int | None]:
+def decode(cursor: str | None, param: str) -> Position | None:
+    """The position a cursor of this feed names (BadUserInput naming ``param`` when it is not one)."""
     if cursor is None:
-        return None, None, None
+        return None
     c = pagination.decode(cursor, order=ORDER, param=param)
     fact_id, _, version = c.id.rpartition("/")
-    if not fact_id or not version.isdigit():
+    if not fact_id or not version.isascii() or not version.isdigit() or len(version) > 9:
         raise BadUserInput(
             f"{param} is not a cursor returned by this API",
             errors=[FieldError((param,), "INVALID_CURSOR", "is not a cursor returned by this API")],
@@ -79,14 +102,21 @@ def _after(cursor: str | None, param: str) -> tuple[str | None, str | None, int 
 
 
 async def page(
-    conn: Conn, where: Filter, *, limit: int, after: str | None = None, param: str = "cursor"
+    conn: Conn, where: Filter, *, limit: int, after: Position | None = None
 ) -> tuple[list[dict[str, Any]], list[str], bool]:
-    """Up to ``limit`` corrections after the cursor, newest first: (documents, cursors, more follow)."""
-    at, fact_id, version = _after(after, param)
-    rows = await conn.fetch(_PAGE, *where.args(), at, fact_id, version, limit + 1)
-    docs = [{"object": "correction", **dict(r)} for r in rows[:limit]]
+    """Up to ``limit`` corrections after a position, newest first: (documents, cursors, more follow)."""
+    params = Params()
+    clauses = where_clauses(where, params)
+    if after is not None:
+        clauses.append(after_clause(after, params))
+    sql = f"""SELECT {_SELECT} FROM revisions r WHERE {" AND ".join(clauses)}
+              ORDER BY {ORDER_BY.format(a="r")} LIMIT {int(limit) + 1}"""  # noqa: S608 - constant columns
+    rows = await conn.fetch(sql, *params.values)
+    docs = [dict(r) for r in rows[:limit]]
     return docs, [cursor_of(d) for d in docs], len(rows) > limit
 
 
 async def count(conn: Conn, where: Filter) -> int:
-    return int(await conn.fetchval(_COUNT, *where.args()))
+    params = Params()
+    sql = f"SELECT count(*) FROM revisions r WHERE {' AND '.join(where_clauses(where, params))}"  # noqa: S608
+    return int(await conn.fetchval(sql, *params.values))

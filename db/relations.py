@@ -92,8 +92,8 @@ REVISION_COLUMNS: dict[str, str] = {
     "changedAt": "to_jsonb({a}.changed_at) #>> '{{}}'",
     "snapshot": "{a}.snapshot",
     "diff": (
-        "snapshot_diff((SELECT p.snapshot FROM revisions p"
-        " WHERE p.fact_id = {a}.fact_id AND p.version = {a}.version - 1), {a}.snapshot)"
+        "snapshot_diff((SELECT prev.snapshot FROM revisions prev"
+        " WHERE prev.fact_id = {a}.fact_id AND prev.version = {a}.version - 1), {a}.snapshot)"
     ),
 }
 _REVISION_SELECT = ", ".join(f'{sql.format(a="r")} AS "{key}"' for key, sql in REVISION_COLUMNS.items())

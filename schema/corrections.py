@@ -1,6 +1,6 @@
 """The corrections feed as a GraphQL connection (``corrections``): every correction, retraction,
 recall and sourcing change, newest first, with who, when, why and the diff — the same documents as
-``GET /v1/corrections`` (db/corrections.py). The read planner leaves this root to the resolvers."""
+``GET /v1/corrections`` (db/corrections.py); the read planner plans it from the same clauses (schema/plan/fields.py)."""
 
 from __future__ import annotations
 
@@ -75,12 +75,13 @@ class CorrectionQueries:
             _values(change_kinds),
             since,
         )
+        position = corrections.decode(after, "after")
         ctx = info.context
         # Any fact's correction changes the feed: an answer is cached only until the next one.
         for kind in LOAD_ORDER:
             ctx.touch_list(kind)
         async with ctx.connection() as conn:
-            docs, cursors, more = await corrections.page(conn, where, limit=size, after=after, param="after")
+            docs, cursors, more = await corrections.page(conn, where, limit=size, after=position)
 
         async def counter() -> int:
             async with ctx.connection() as conn:

@@ -62,7 +62,9 @@ async def list_corrections(request: Request) -> Response:
     require(await authenticate(request), "read", anonymous_reads=state.settings.anonymous_reads)
     where, limit, cursor = _parse(request)
     async with state.reads.acquire() as conn:
-        docs, cursors, more = await corrections.page(conn, where, limit=limit, after=cursor)
+        docs, cursors, more = await corrections.page(
+            conn, where, limit=limit, after=corrections.decode(cursor, "cursor")
+        )
     tagged = [{"id": d["factId"], "version": d["version"]} for d in docs]
     headers = caching_headers(
         request,

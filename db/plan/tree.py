@@ -204,6 +204,15 @@ class RootList:
 
 
 @dataclass(frozen=True)
+class Corrections:
+    """The corrections feed (db/corrections.py); ``bind`` gives (its Filter, page size, the
+    position after the ``after`` cursor or None)."""
+
+    connection: Connection
+    bind: Bind
+
+
+@dataclass(frozen=True)
 class Search:
     """Full-text search across kinds; ``bind`` gives ({kind: parsed filters}, size)."""
 
@@ -232,4 +241,4 @@ Value = (
 )  # fmt: skip
 # Values without a selection of their own: the same whichever field node selects them.
 LEAVES = (Const, Scalar, EnumScalar)
-Root = ById | ByUri | AnyNode | AnyNodes | RootList | Search | Choice | Payload
+Root = ById | ByUri | AnyNode | AnyNodes | RootList | Corrections | Search | Choice | Payload

@@ -55,6 +55,8 @@ class Corpus:
     times: list[str]
     # Filter values that match something, by kind and filter name.
     filters: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    # Cursors into the corrections feed (and one that is not a cursor).
+    corrections: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -171,8 +173,6 @@ class Generator:
         return f"{prefix}{name}{self._list_args(kind)} {self._object(definition, 0)}"
 
     def _corrections_args(self) -> str:
-        # The planner leaves the corrections feed to the resolvers: compared, not expected planned.
-        self.plannable = False
         args = []
         if self.rng.random() < 0.4:
             args.append(f"kinds: [{', '.join(self.rng.sample(('ARTICLE', 'CLAIM', 'DEPLOYMENT', 'INCIDENT'), 2))}]")
@@ -182,8 +182,14 @@ class Generator:
         if self.rng.random() < 0.2:
             at = self.rng.choice(self.corpus.times)
             args.append(f"since: {self._arg('DateTime', at, _q(at))}")
-        if self.rng.random() < 0.6:
+        roll = self.rng.random()
+        if roll < 0.6:
             args.append(f"first: {self.rng.choice((1, 2, 5))}")
+        elif roll < 0.63:
+            args.append("first: 0")  # refused: out of range
+        if self.rng.random() < 0.2:
+            cursor = self.rng.choice(self.corpus.corrections or ["not-a-cursor"])
+            args.append(f"after: {self._arg('String', cursor, _q(cursor))}")
         return f"({', '.join(args)})" if args else ""
 
     def _some_id(self, kind: str) -> str:

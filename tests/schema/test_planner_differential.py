@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from api.settings import Settings
+from db import corrections
 from db.pool import connect, create_pool
 from schema import build_schema
 from schema.limits import Limits
@@ -101,7 +102,13 @@ async def _corpus(database_url: str) -> Corpus:
         "incident": {"incidentType": ["strike"], "actor": ids["actor"][:3], "sourcing": SOURCINGS},
     }  # fmt: skip
     words = ["Maduro", "minister", "retreat", "convoy", "strike", "Caribbean", "troops", "candy", "nothingmatches"]
-    return Corpus(ids, uris, words, times, filters)
+    conn = await connect(database_url)
+    try:
+        docs, cursors, _ = await corrections.page(conn, corrections.Filter(), limit=30)
+    finally:
+        await conn.close()
+    assert {d["changeKind"] for d in docs} >= {"withheld", "released", "sourcing_changed", "retracted"}
+    return Corpus(ids, uris, words, times, filters, corrections=[*cursors[::3], "bm90LWEtY3Vyc29y"])
 
 
 def _json(response: httpx.Response | bytes) -> dict[str, Any]:
