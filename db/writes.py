@@ -450,6 +450,23 @@ async def _write_version(
     return dict(doc), [events.PendingEvent(f"{t.kind}.{change_kind}", doc["id"], doc["version"])]
 
 
+def _lock_sql() -> str:
+    """Locks every live sourced fact citing any of ``$1``, in id order: a recall waits here for any
+    other writer of those facts (another recall, a fact's own update) to commit, so the statement
+    after it, with a snapshot taken then, sees every article change already committed. Computing
+    and locking in one statement would judge with a snapshot older than the lock: two concurrent
+    recalls of a fact's two articles could each see only its own and leave it partlyWithdrawn."""
+    # Identifiers come from FactType specs only.
+    where = "article_ids && $1::text[] AND retracted_at IS NULL ORDER BY id FOR UPDATE"
+    sourced = [t for t in FACT_TYPES.values() if t.sourced]
+    ctes = ", ".join(f"l_{t.kind} AS (SELECT id FROM {t.table} WHERE {where})" for t in sourced)  # noqa: S608
+    counts = " + ".join(f"(SELECT count(*) FROM l_{t.kind})" for t in sourced)  # noqa: S608
+    return f"WITH {ctes} SELECT {counts}"
+
+
+_LOCK = _lock_sql()
+
+
 def _sourcing_sql() -> str:
     """One statement that gives every live sourced fact citing any of ``$1`` (article ids) whose
     sourcing no longer matches its articles a new version: the new sourcing, a revision
@@ -493,9 +510,13 @@ async def _resync_sourcing(
     conn: Conn, article: dict[str, Any], state: str, *, changed_by: str, reason: str | None
 ) -> list[events.PendingEvent]:
     """After an article's recall, release or retraction: a new version of every fact whose sourcing
-    changed with it, in one statement; returns their ``<kind>.sourcing_changed`` events. Facts are
-    locked in id order by the UPDATEs, as every other writer locks one fact at a time."""
+    changed with it, in one statement; returns their ``<kind>.sourcing_changed`` events. The facts
+    are locked first, in id order (``_LOCK``): two recalls of articles that share facts queue rather
+    than deadlock, and each judges with every committed article change. Retracted facts keep their
+    last version, as everywhere else."""
     why = f"article {article['id']} {state}" + (f": {reason}" if reason else "")
+    if not await conn.fetchval(_LOCK, [article["id"]]):
+        return []  # nothing cites it
     rows = await conn.fetch(_SOURCING, [article["id"]], why, changed_by)
     return [events.PendingEvent(f"{r['fact_type']}.{SOURCING_CHANGED}", r["fact_id"], r["version"]) for r in rows]
 

@@ -5,6 +5,7 @@ withdrawn articles are refused with CONFLICT."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from typing import Any
@@ -153,3 +154,35 @@ async def test_the_bulk_loader_reports_references_into_withdrawn_articles_as_con
     (rejected,) = report.rejected
     assert (rejected.index, rejected.code) == (0, "CONFLICT")
     assert rejected.errors[0].pointer() == "/references/0/article"
+
+
+async def test_concurrent_recalls_of_a_facts_two_articles_leave_it_withdrawn(conn: Conn, pool: Any) -> None:
+    x, y = await make_article(conn), await make_article(conn)
+    claims = [
+        await make_claim(conn, x, references=[quote_ref(x, "the port"), quote_ref(y, "the convoy")]) for _ in range(5)
+    ]
+    async with pool.acquire() as other:
+        async with conn.transaction():
+            await _withhold(conn, x)  # holds the claims' locks until this block commits
+            second = asyncio.create_task(_withhold(other, y))
+            await asyncio.sleep(0.5)
+            assert not second.done(), "the second recall waits for the first's facts"
+        await second
+    for c in claims:
+        stored = await queries.get(conn, "claim", c["id"])
+        assert stored is not None and stored["sourcing"] == "withdrawn"
+        kinds = [r["changeKind"] for r in await queries.revisions(conn, c["id"])]
+        assert kinds == ["created", "sourcing_changed", "sourcing_changed"]
+
+
+async def test_a_recall_racing_a_new_citation_waits_for_it_and_withdraws_it(conn: Conn, pool: Any) -> None:
+    a = await make_article(conn)
+    async with pool.acquire() as other:
+        async with conn.transaction():
+            claim = await make_claim(conn, a)  # its check holds a KEY SHARE lock on a until commit
+            recall = asyncio.create_task(_withhold(other, a))
+            await asyncio.sleep(0.5)
+            assert not recall.done(), "the recall waits for the citing write"
+        await recall
+    stored = await queries.get(conn, "claim", claim["id"])
+    assert stored is not None and stored["sourcing"] == "withdrawn"
