@@ -186,3 +186,18 @@ async def test_a_recall_racing_a_new_citation_waits_for_it_and_withdraws_it(conn
         await recall
     stored = await queries.get(conn, "claim", claim["id"])
     assert stored is not None and stored["sourcing"] == "withdrawn"
+
+
+def test_the_event_catalogue_names_recalls_for_articles_and_sourcing_changes_for_sourced_facts() -> None:
+    from db.events import EVENT_TYPES
+    from db.webhooks.rules import enabled_events
+
+    for name in ("article.withheld", "article.canceled", "article.released", "claim.sourcing_changed",
+                 "deployment.sourcing_changed", "incident.sourcing_changed"):  # fmt: skip
+        assert name in EVENT_TYPES
+    for name in ("claim.withheld", "actor.sourcing_changed", "article.sourcing_changed"):
+        assert name not in EVENT_TYPES
+    errors: list[Any] = []
+    assert enabled_events(["article.withheld", "claim.sourcing_changed"], errors) is not None and not errors
+    assert enabled_events(["actor.sourcing_changed"], errors) is None
+    assert [e.code for e in errors] == ["UNKNOWN_EVENT_TYPE"]
