@@ -13,9 +13,9 @@ from api.rest.params import _fail, _values, small_int
 from api.rest.responses import LIST_MAX_AGE, caching_headers, json_response, not_modified
 from api.state import get_state
 from db import corrections
-from db.errors import BadUserInput, FieldError
+from db.errors import FieldError
 from db.fields import INVALID, Checks, timestamp
-from db.kinds import LOAD_ORDER
+from db.kinds import CORRECTION_KINDS, LOAD_ORDER
 from db.queries import MAX_PAGE
 
 PARAMS = frozenset({"limit", "cursor", "kind", "changeKind", "since"})
@@ -40,11 +40,12 @@ def _parse(request: Request) -> tuple[corrections.Filter, int, str | None]:
     kinds = _list(values.get("kind"))
     if any(k not in LOAD_ORDER for k in kinds):
         errors.append(FieldError(("query", "kind"), "INVALID_VALUE", f"must be fact kinds ({', '.join(LOAD_ORDER)})"))
-    change_kinds: tuple[str, ...] = ()
-    try:
-        change_kinds = corrections.check_change_kinds(_list(values.get("changeKind")))
-    except BadUserInput:
-        errors.append(FieldError(("query", "changeKind"), "INVALID_VALUE", "is not a change kind of the feed"))
+    change_kinds = _list(values.get("changeKind"))
+    if any(k not in CORRECTION_KINDS for k in change_kinds):
+        hint = ", ".join(CORRECTION_KINDS)
+        errors.append(
+            FieldError(("query", "changeKind"), "INVALID_VALUE", f"must be change kinds of the feed ({hint})")
+        )
     since = None
     if "since" in values:
         checks = Checks()
@@ -53,17 +54,17 @@ def _parse(request: Request) -> tuple[corrections.Filter, int, str | None]:
         since = None if parsed_since is INVALID else str(parsed_since)
     if errors:
         raise _fail(errors)
-    return corrections.Filter(tuple(dict.fromkeys(kinds)), change_kinds, since), limit, values.get("cursor")
+    where = corrections.Filter(tuple(dict.fromkeys(kinds)), tuple(dict.fromkeys(change_kinds)), since)
+    return where, limit, values.get("cursor")
 
 
 async def list_corrections(request: Request) -> Response:
     state = get_state(request)
     require(await authenticate(request), "read", anonymous_reads=state.settings.anonymous_reads)
     where, limit, cursor = _parse(request)
+    after = corrections.decode(cursor, "cursor")
     async with state.reads.acquire() as conn:
-        docs, cursors, more = await corrections.page(
-            conn, where, limit=limit, after=corrections.decode(cursor, "cursor")
-        )
+        docs, cursors, more = await corrections.page(conn, where, limit=limit, after=after)
     tagged = [{"id": d["factId"], "version": d["version"]} for d in docs]
     headers = caching_headers(
         request,
