@@ -18,6 +18,7 @@ from typing import Any
 
 from bench.common import embedded_postgres, print_table, summarise_ms, temp_dir
 from db import bulk, generate, pagination, queries
+from db.lens import FULL
 from db.migrate import migrate
 from db.pool import Conn, connect
 from db.registry import fact_type
@@ -102,7 +103,7 @@ async def run(database_url: str, args: argparse.Namespace) -> None:
             ),
         ]
         rows: list[list[Any]] = []
-        baseline = summarise_ms(await _time(lambda: queries.get(conn, "claim", some_id), args.iterations))
+        baseline = summarise_ms(await _time(lambda: queries.get(conn, "claim", some_id, lens=FULL), args.iterations))
         rows.append(["primary-key lookup (baseline)", "—", 1, baseline["p50"], baseline["p99"], "1.00x"])
         plans: list[tuple[str, str]] = []
         for label, raw_filters, where, where_args, order in cases:
@@ -111,10 +112,10 @@ async def run(database_url: str, args: argparse.Namespace) -> None:
                 cursor, total = await _deep_cursor(conn, where, where_args, order, depth)
                 page = queries.PageRequest(limit=20, cursor=cursor, order=order)
                 recorder = _Recorder(conn)
-                got = await queries.list_page(recorder, "claim", filters, page)  # type: ignore[arg-type]
+                got = await queries.list_page(recorder, "claim", filters, page, lens=FULL)  # type: ignore[arg-type]
 
                 async def fetch_page(f: dict[str, Any] = filters, p: queries.PageRequest = page) -> queries.Page:
-                    return await queries.list_page(conn, "claim", f, p)
+                    return await queries.list_page(conn, "claim", f, p, lens=FULL)
 
                 stats = summarise_ms(await _time(fetch_page, args.iterations))
                 rows.append(

@@ -59,7 +59,9 @@ TYPE = FactType(
         *common_filters("c"),
         FilterDef("speaker", ref("actor"), "c.speaker_id = {p}::text", "claims made by this actor"),
         FilterDef("reportedBy", ref("actor"), "c.reported_by_id = {p}::text", "claims reported by this actor"),
-        FilterDef("subject", ref("actor"), "c.subject_ids @> ARRAY[{p}::text]", "claims about this actor"),
+        FilterDef(
+            "subject", ref("actor"), 'c.subject_ids @> ARRAY[{p}::text COLLATE "default"]', "claims about this actor"
+        ),
         article_filter("c", "claims"),
         sourcing_filter("c", "claims"),
         FilterDef("status", enum(*STATUSES), "c.status = {p}::text"),

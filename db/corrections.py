@@ -10,8 +10,8 @@ from typing import Any
 from db import pagination
 from db.errors import BadUserInput, FieldError
 from db.kinds import CORRECTION_KINDS as CORRECTION_KINDS  # the change kinds the feed carries
+from db.params import Params
 from db.pool import Conn
-from db.queries import Params
 from db.relations import REVISION_COLUMNS
 
 ORDER = "corrections"  # the one order of the feed, named in its cursors
@@ -25,7 +25,24 @@ COLUMNS: dict[str, str] = {
         for k in ("factId", "factType", "version", "changeKind", "reason", "changedBy", "changedAt", "diff")
     },
 }
-_SELECT = ", ".join(f'{sql.format(a="r")} AS "{k}"' for k, sql in COLUMNS.items())
+# What a read-scope or anonymous caller gets (db/lens.py's recall rules): every entry, so a recall
+# reaches the partner who must take the content down, but no diff of a fact withdrawn now — its
+# values are what the recall took down.
+PUBLIC_COLUMNS: dict[str, str] = {
+    **COLUMNS,
+    "diff": f"CASE WHEN nf_withdrawn({{a}}.fact_id) THEN '[]'::jsonb ELSE {COLUMNS['diff']} END",
+}
+
+
+def columns(public: bool) -> dict[str, str]:
+    """The row mapping of a correction for a caller (public: under the recall rules)."""
+    return PUBLIC_COLUMNS if public else COLUMNS
+
+
+def _select(public: bool) -> str:
+    return ", ".join(f'{sql.format(a="r")} AS "{k}"' for k, sql in columns(public).items())
+
+
 # The order of 0007's revisions_corrections_idx (changed_at DESC, fact_id, version): a page is one
 # index range scan however long the history.
 ORDER_BY = "{a}.changed_at DESC, {a}.fact_id, {a}.version"
@@ -89,14 +106,14 @@ def decode(cursor: str | None, param: str) -> Position | None:
 
 
 async def page(
-    conn: Conn, where: Filter, *, limit: int, after: Position | None = None
+    conn: Conn, where: Filter, *, limit: int, after: Position | None = None, public: bool = False
 ) -> tuple[list[dict[str, Any]], list[str], bool]:
     """Up to ``limit`` corrections after a position, newest first: (documents, cursors, more follow)."""
     params = Params()
     clauses = where_clauses(where, params)
     if after is not None:
         clauses.append(after_clause(after, params))
-    sql = f"""SELECT {_SELECT} FROM revisions r WHERE {" AND ".join(clauses)}
+    sql = f"""SELECT {_select(public)} FROM revisions r WHERE {" AND ".join(clauses)}
               ORDER BY {ORDER_BY.format(a="r")} LIMIT {int(limit) + 1}"""  # noqa: S608 - constant columns
     rows = await conn.fetch(sql, *params.values)
     docs = [dict(r) for r in rows[:limit]]

@@ -165,7 +165,10 @@ def article_filter(alias: str, plural: str) -> FilterDef:
     from db.fields import ref
 
     return FilterDef(
-        "article", ref("article"), f"{alias}.article_ids @> ARRAY[{{p}}::text]", f"{plural} cited from this article"
+        "article",
+        ref("article"),
+        f'{alias}.article_ids @> ARRAY[{{p}}::text COLLATE "default"]',
+        f"{plural} cited from this article",
     )
 
 

@@ -89,7 +89,7 @@ TYPE = FactType(
         FilterDef(
             "actor",
             ref("actor"),
-            "i.actor_ids @> ARRAY[{p}::text]",
+            'i.actor_ids @> ARRAY[{p}::text COLLATE "default"]',
             "incidents involving this actor in any role",
         ),
         _role_filter("perpetrator"),

@@ -17,11 +17,15 @@ class Cursor:
     order: str
     key: str
     id: str
+    # The time of an "as of" read: a page after this cursor stays in the same past.
+    as_of: str | None = None
 
 
 def encode(cursor: Cursor) -> str:
-    raw = orjson.dumps([cursor.order, cursor.key, cursor.id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    parts = [cursor.order, cursor.key, cursor.id]
+    if cursor.as_of is not None:
+        parts.append(cursor.as_of)
+    return base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
 
 
 def decode(value: str, *, order: str, param: str = "cursor") -> Cursor:
@@ -30,9 +34,11 @@ def decode(value: str, *, order: str, param: str = "cursor") -> Cursor:
         if len(value) > 1000:
             raise ValueError("too long")
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        order_name, key, ident = orjson.loads(raw)
-        if not all(isinstance(x, str) for x in (order_name, key, ident)):
+        parts = orjson.loads(raw)
+        if not isinstance(parts, list) or len(parts) not in (3, 4) or not all(isinstance(x, str) for x in parts):
             raise ValueError("bad parts")
+        order_name, key, ident = parts[:3]
+        as_of = parts[3] if len(parts) == 4 else None
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise BadUserInput(
             f"{param} is not a cursor returned by this API",
@@ -43,4 +49,27 @@ def decode(value: str, *, order: str, param: str = "cursor") -> Cursor:
             f"{param} belongs to the order {order_name!r}, not {order!r}",
             errors=[FieldError((param,), "INVALID_CURSOR", f"was issued for order {order_name!r}")],
         )
-    return Cursor(order_name, key, ident)
+    return Cursor(order_name, key, ident, as_of)
+
+
+def as_of_of(value: str | None, as_of: str | None, *, order: str, param: str = "cursor") -> str | None:
+    """The time a page is read at: ``as_of`` as asked, or the one its cursor carries. A cursor
+    from another time (or from the present) is refused: it would page through another state."""
+    if value is None:
+        return as_of
+    carried = decode(value, order=order, param=param).as_of
+    if as_of is None or carried == as_of:
+        return carried
+    issued = f"asOf {carried}" if carried else "the current state"
+    raise BadUserInput(
+        f"{param} was issued for {issued}, not asOf {as_of}",
+        errors=[FieldError((param,), "INVALID_CURSOR", f"was issued for {issued}; leave asOf out to keep paging")],
+    )
+
+
+def after_id(value: str | None, *, as_of: str | None, order: str, param: str = "after") -> str | None:
+    """The id a nested page starts after, from a cursor that must belong to the read's time."""
+    if value is None:
+        return None
+    as_of_of(value, as_of, order=order, param=param)
+    return decode(value, order=order, param=param).id

@@ -12,6 +12,8 @@ from db import pagination
 from db.errors import BadUserInput, FieldError
 from db.facts import FactType
 from db.fields import INVALID, Checks
+from db.lens import Lens
+from db.params import Params
 from db.pool import Conn
 from db.registry import fact_type
 from db.relations import revisions_of
@@ -43,17 +45,6 @@ class Page:
     @property
     def start_cursor(self) -> str | None:
         return self.cursors[0] if self.cursors else None
-
-
-class Params:
-    """Accumulates bind parameters and hands out their $n placeholders."""
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-
-    def add(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}"
 
 
 def parse_filters(t: FactType, raw: Mapping[str, Any], *, location: str = "filter") -> dict[str, Any]:
@@ -113,92 +104,93 @@ def page_clauses(t: FactType, filters: Mapping[str, Any], page: PageRequest, par
     return where, f"{order.key} {direction}, {a}.id {direction}"
 
 
-def _page_sql(t: FactType, filters: Mapping[str, Any], page: PageRequest, params: Params, *, select: str) -> str:
+def _page_sql(
+    t: FactType, filters: Mapping[str, Any], page: PageRequest, params: Params, *, select: str, lens: Lens
+) -> str:
     where, order_by = page_clauses(t, filters, page, params)
     order = t.order(page.order)
     assert order is not None  # page_clauses checked it
-    sql = f"SELECT {select}, ({order.key})::text AS sort_key FROM {t.table} {t.alias}"  # noqa: S608 - specs only
+    source = lens.relation(t.kind, params)
+    sql = f"SELECT {select}, ({order.key})::text AS sort_key FROM {source} {t.alias}"  # noqa: S608 - specs only
     if where:
         sql += " WHERE " + " AND ".join(where)
     return sql + f" ORDER BY {order_by}"
 
 
-async def list_page(conn: Conn, kind: str, filters: Mapping[str, Any], page: PageRequest) -> Page:
+async def list_page(conn: Conn, kind: str, filters: Mapping[str, Any], page: PageRequest, *, lens: Lens) -> Page:
     """One keyset page of documents; ``filters`` must come from ``parse_filters``."""
     t = fact_type(kind)
     limit = max(1, min(page.limit, MAX_PAGE))
     params = Params()
-    sql = _page_sql(t, filters, page, params, select=f"{t.doc_function}({t.alias}) AS doc, {t.alias}.id")
+    select = f"{t.doc_function}({t.alias}) AS doc, {t.alias}.id"
+    sql = _page_sql(t, filters, page, params, select=select, lens=lens)
     sql += f" LIMIT {params.add(limit + 1)}"
     rows = await conn.fetch(sql, *params.values)
     has_more = len(rows) > limit
     rows = rows[:limit]
     if page.backward:
         rows = list(reversed(rows))
-    cursors = [pagination.encode(pagination.Cursor(page.order, r["sort_key"], r["id"])) for r in rows]
+    cursors = [pagination.encode(pagination.Cursor(page.order, r["sort_key"], r["id"], lens.as_of)) for r in rows]
     return Page([r["doc"] for r in rows], cursors, has_more)
 
 
 def export_sql(
-    kind: str, filters: Mapping[str, Any], order: str = "createdAt", *, descending: bool = False, as_text: bool = False
+    kind: str,
+    filters: Mapping[str, Any],
+    order: str = "createdAt",
+    *,
+    lens: Lens,
+    descending: bool = False,
+    as_text: bool = False,
 ) -> tuple[str, list[Any]]:
     """The SQL and parameters of a whole filtered listing, for streaming through a server-side cursor.
     ``as_text`` returns each document as JSON text, so a stream can pass it on without decoding it."""
     t = fact_type(kind)
     params = Params()
     select = f"{t.doc_function}({t.alias}){'::text' if as_text else ''} AS doc"
-    sql = _page_sql(t, filters, PageRequest(order=order, descending=descending), params, select=select)
+    sql = _page_sql(t, filters, PageRequest(order=order, descending=descending), params, select=select, lens=lens)
     return sql, params.values
 
 
-async def exists(conn: Conn, kind: str, fact_id: str) -> bool:
-    t = fact_type(kind)
-    return bool(await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {t.table} WHERE id = $1)", fact_id))  # noqa: S608
+async def exists(conn: Conn, kind: str, fact_id: str, *, lens: Lens) -> bool:
+    params = Params()
+    params.add(fact_id)
+    source = lens.relation(kind, params)
+    sql = f"SELECT EXISTS (SELECT 1 FROM {source} x WHERE x.id = $1)"  # noqa: S608
+    return bool(await conn.fetchval(sql, *params.values))
 
 
-async def count(conn: Conn, kind: str, filters: Mapping[str, Any]) -> int:
+async def count(conn: Conn, kind: str, filters: Mapping[str, Any], *, lens: Lens) -> int:
     t = fact_type(kind)
     params = Params()
     where = where_clauses(t, filters, params)
-    sql = f"SELECT count(*) FROM {t.table} {t.alias}"  # noqa: S608
+    sql = f"SELECT count(*) FROM {lens.relation(kind, params)} {t.alias}"  # noqa: S608
     if where:
         sql += " WHERE " + " AND ".join(where)
     return int(await conn.fetchval(sql, *params.values))
 
 
-async def get(conn: Conn, kind: str, fact_id: str) -> dict[str, Any] | None:
-    t = fact_type(kind)
-    doc = await conn.fetchval(
-        f"SELECT {t.doc_function}(x) FROM {t.table} x WHERE id = $1",  # noqa: S608
-        fact_id,
-    )
-    return dict(doc) if doc is not None else None
+async def get(conn: Conn, kind: str, fact_id: str, *, lens: Lens) -> dict[str, Any] | None:
+    """One document (in its version at ``lens.as_of`` when given), or None."""
+    (doc,) = await get_many(conn, kind, [fact_id], lens=lens)
+    return doc
 
 
-async def get_many(conn: Conn, kind: str, ids: Sequence[str]) -> list[dict[str, Any] | None]:
+async def get_many(conn: Conn, kind: str, ids: Sequence[str], *, lens: Lens) -> list[dict[str, Any] | None]:
     """Documents for ``ids`` in the same order (None where missing): the DataLoader batch function."""
     t = fact_type(kind)
+    params = Params()
+    params.add(list(ids))
+    source = lens.relation(kind, params)
     rows = await conn.fetch(
-        f"SELECT x.id, {t.doc_function}(x) AS doc FROM {t.table} x WHERE id = ANY($1::text[])",  # noqa: S608
-        list(ids),
+        f"SELECT x.id, {t.doc_function}(x) AS doc FROM {source} x WHERE x.id = ANY($1::text[])",  # noqa: S608
+        *params.values,
     )
     by_id = {r["id"]: r["doc"] for r in rows}
     return [by_id.get(i) for i in ids]
 
 
-async def get_as_of(conn: Conn, fact_id: str, at: str) -> dict[str, Any] | None:
-    """The fact as it stood at ``at`` (ISO 8601): the newest revision made at or before it."""
-    doc = await conn.fetchval(
-        """SELECT snapshot FROM revisions
-           WHERE fact_id = $1 AND changed_at <= ($2::text)::timestamptz
-           ORDER BY version DESC LIMIT 1""",
-        fact_id,
-        at,
-    )
-    return dict(doc) if doc is not None else None
-
-
-async def revisions(conn: Conn, fact_id: str) -> list[dict[str, Any]]:
+async def revisions(conn: Conn, fact_id: str, *, lens: Lens) -> list[dict[str, Any]]:
     """Every version of a fact, oldest first: who changed it, when, why, and what it became."""
-    (found,) = await revisions_of(conn, [fact_id])
+    (found,) = await revisions_of(conn, [fact_id], lens=lens)
     return [{"object": "revision", **r} for r in found]

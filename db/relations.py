@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from db import pagination
+from db.lens import Lens
+from db.params import Params
 from db.pool import Conn
 from db.registry import fact_type
 
@@ -15,7 +17,10 @@ RELATED_ORDER = "createdAt"
 
 # Relations that are not list filters: claims that link to a claim (supersede, contradict, same as).
 _EXTRA: dict[tuple[str, str], str] = {
-    ("claim", "linksTo"): "(c.supersedes_ids || c.contradicts_ids || c.same_as_ids) @> ARRAY[{p}::text]",
+    (
+        "claim",
+        "linksTo",
+    ): '(c.supersedes_ids || c.contradicts_ids || c.same_as_ids) @> ARRAY[{p}::text COLLATE "default"]',
 }
 
 
@@ -30,20 +35,31 @@ def relation_where(kind: str, relation: str, parent: str) -> str:
     return spec.format(p=parent)
 
 
-def _relation_sql(kind: str, relation: str) -> tuple[str, str]:
-    """(table + alias, WHERE fragment with the parent id as ``k.key``) of one relation."""
+def relation_order(kind: str, relation: str) -> str:
+    """The ORDER BY key (in the kind's alias) of a relation's pages: the id. For a relation tested
+    by array containment (GIN), the id as an expression: PostgreSQL estimates such a condition at a
+    fixed 0.5% of the table, so under a small LIMIT it would walk the primary key in id order and
+    filter — every row of the table when the parent's facts are the newest — rather than probe the
+    GIN index and sort the few rows it finds. An expression no index can order forces the probe."""
+    a = fact_type(kind).alias
+    return f"({a}.id || '')" if "@>" in relation_where(kind, relation, "$0") else f"{a}.id"
+
+
+def _relation_sql(kind: str, relation: str, lens: Lens, params: Params) -> tuple[str, str]:
+    """(relation + alias, WHERE fragment with the parent id as ``k.key``) of one relation."""
     t = fact_type(kind)
-    return f"{t.table} {t.alias}", relation_where(kind, relation, "k.key")
+    return f"{lens.relation(kind, params)} {t.alias}", relation_where(kind, relation, "k.key")
 
 
 async def related_pages(
-    conn: Conn, kind: str, relation: str, keys: Sequence[tuple[str, str | None]], limit: int
+    conn: Conn, kind: str, relation: str, keys: Sequence[tuple[str, str | None]], limit: int, *, lens: Lens
 ) -> list[tuple[list[dict[str, Any]], list[str], bool]]:
     """For each (parent id, after id) in ``keys``: up to ``limit`` docs of ``kind`` related to the
     parent by ``relation``, ordered by id after ``after``, their cursors, and whether more follow —
     all in one statement (a LATERAL join per key)."""
     t = fact_type(kind)
-    source, where = _relation_sql(kind, relation)
+    params = Params.of([k for k, _ in keys], [after for _, after in keys])
+    source, where = _relation_sql(kind, relation, lens, params)
     a = t.alias
     # Only the relation's own SQL and the table name are interpolated; both come from FactType specs.
     sql = f"""
@@ -51,30 +67,31 @@ async def related_pages(
         CROSS JOIN LATERAL (
             SELECT {a}.id, {t.doc_function}({a}) AS doc FROM {source}
             WHERE {where} AND (k.after IS NULL OR {a}.id > k.after)
-            ORDER BY {a}.id LIMIT {int(limit) + 1}
+            ORDER BY {relation_order(kind, relation)} LIMIT {int(limit) + 1}
         ) x
         ORDER BY k.ord, x.id"""  # noqa: S608
     # The limit is a literal, not a parameter: with ``LIMIT $n`` PostgreSQL's generic plan (used
     # from a prepared statement's 6th run) walks the primary key filtering every row (~800 ms on
     # 10k claims) instead of probing the relation's GIN index (~2 ms). At most 100 distinct texts.
-    rows = await conn.fetch(sql, [k for k, _ in keys], [after for _, after in keys])
+    rows = await conn.fetch(sql, *params.values)
     grouped: list[list[tuple[str, dict[str, Any]]]] = [[] for _ in keys]
     for r in rows:
         grouped[r["ord"] - 1].append((r["id"], r["doc"]))
     out = []
     for items in grouped:
         page = items[:limit]
-        cursors = [pagination.encode(pagination.Cursor(RELATED_ORDER, i, i)) for i, _ in page]
+        cursors = [pagination.encode(pagination.Cursor(RELATED_ORDER, i, i, lens.as_of)) for i, _ in page]
         out.append(([d for _, d in page], cursors, len(items) > limit))
     return out
 
 
-async def related_counts(conn: Conn, kind: str, relation: str, parents: Sequence[str]) -> list[int]:
+async def related_counts(conn: Conn, kind: str, relation: str, parents: Sequence[str], *, lens: Lens) -> list[int]:
     """How many facts of ``kind`` relate to each parent by ``relation``, in one statement."""
-    source, where = _relation_sql(kind, relation)
+    params = Params.of(list(parents))
+    source, where = _relation_sql(kind, relation, lens, params)
     sql = f"""SELECT k.ord, (SELECT count(*) FROM {source} WHERE {where}) AS n
               FROM unnest($1::text[]) WITH ORDINALITY AS k(key, ord) ORDER BY k.ord"""  # noqa: S608
-    rows = await conn.fetch(sql, list(parents))
+    rows = await conn.fetch(sql, *params.values)
     return [int(r["n"]) for r in rows]
 
 
@@ -99,12 +116,14 @@ REVISION_COLUMNS: dict[str, str] = {
 _REVISION_SELECT = ", ".join(f'{sql.format(a="r")} AS "{key}"' for key, sql in REVISION_COLUMNS.items())
 
 
-async def revisions_of(conn: Conn, fact_ids: Sequence[str]) -> list[list[dict[str, Any]]]:
-    """Every version of each fact, oldest first, for many facts in one statement."""
+async def revisions_of(conn: Conn, fact_ids: Sequence[str], *, lens: Lens) -> list[list[dict[str, Any]]]:
+    """Every version of each fact the lens shows, oldest first, for many facts in one statement."""
+    params = Params.of(list(fact_ids))
     rows = await conn.fetch(
         f"""SELECT {_REVISION_SELECT} FROM revisions r
-            WHERE r.fact_id = ANY($1::text[]) ORDER BY r.fact_id, r.version""",  # noqa: S608 - constant columns
-        list(fact_ids),
+            WHERE r.fact_id = ANY($1::text[]) AND {lens.revisions_where("r", params)}
+            ORDER BY r.fact_id, r.version""",  # noqa: S608 - constant columns
+        *params.values,
     )
     by_fact: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -112,6 +131,8 @@ async def revisions_of(conn: Conn, fact_ids: Sequence[str]) -> list[list[dict[st
     return [by_fact.get(i, []) for i in fact_ids]
 
 
-async def article_by_uri(conn: Conn, uri: str) -> dict[str, Any] | None:
-    doc = await conn.fetchval("SELECT article_doc(r) FROM articles r WHERE r.uri = $1", uri)
+async def article_by_uri(conn: Conn, uri: str, *, lens: Lens) -> dict[str, Any] | None:
+    params = Params.of(uri)
+    source = lens.relation("article", params)
+    doc = await conn.fetchval(f"SELECT article_doc(r) FROM {source} r WHERE r.uri = $1", *params.values)  # noqa: S608
     return dict(doc) if doc is not None else None

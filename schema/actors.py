@@ -118,7 +118,9 @@ class ActorQueries:
     async def actor(self, info: Info[Context, None], id: strawberry.ID, as_of: DateTime | None = None) -> Actor | None:
         return await fetch_one(info, "actor", id, as_of)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="Actors, filtered and ordered, as a keyset connection.")
+    @strawberry.field(
+        description="Actors, filtered and ordered, as a keyset connection; with asOf (or an asOf cursor), as they stood then."
+    )
     async def actors(
         self,
         info: Info[Context, None],
@@ -128,9 +130,10 @@ class ActorQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
+        as_of: DateTime | None = None,
     ) -> Connection[Actor]:
         order = order_by or ActorOrder(field=ActorOrderField.CREATED_AT)
         return await list_connection(
             info, "actor", filter_dict(filter), order.field.value, order.direction is OrderDirection.DESC,
-            first, after, last, before,
+            first, after, last, before, as_of,
         )  # fmt: skip

@@ -35,9 +35,13 @@ IncidentRef = Annotated["Incident", strawberry.lazy("schema.incidents")]
 class Article(Fact):
     uri: str
     url: str | None
-    headline: str
+    headline: str | None = strawberry.field(
+        description="Null while the article is withheld or canceled, for read-scope and anonymous callers."
+    )
     summary: str | None
-    body: str
+    body: str | None = strawberry.field(
+        description="Null while the article is withheld or canceled, for read-scope and anonymous callers."
+    )
     language: str
     published_at: DateTime | None
     subjects: list[str] = strawberry.field(description="IPTC Media Topic codes (medtop:…).")
@@ -122,15 +126,18 @@ class ArticleQueries:
             )
         if id is not None:
             return await fetch_one(info, "article", id, as_of)  # type: ignore[no-any-return]
+        loaders = info.context.read_at(info, as_of)
         async with info.context.connection() as conn:
-            doc = await relations.article_by_uri(conn, uri or "")
+            doc = await relations.article_by_uri(conn, uri or "", lens=loaders.lens)
         if doc is None:
-            raise NotFound(f"no article with uri {uri}")
-        if as_of is not None:
-            return await fetch_one(info, "article", doc["id"], as_of)  # type: ignore[no-any-return]
+            when = f" at {as_of}" if as_of else ""
+            raise NotFound(f"no article with uri {uri}{when}")
+        info.context.touched.add(doc["id"])
         return from_doc(Article, doc)
 
-    @strawberry.field(description="Articles, filtered and ordered, as a keyset connection.")
+    @strawberry.field(
+        description="Articles, filtered and ordered, as a keyset connection; with asOf (or an asOf cursor), as they stood then."
+    )
     async def articles(
         self,
         info: Info[Context, None],
@@ -140,9 +147,10 @@ class ArticleQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
+        as_of: DateTime | None = None,
     ) -> Connection[Article]:
         order = order_by or ArticleOrder(field=ArticleOrderField.CREATED_AT)
         return await list_connection(
             info, "article", filter_dict(filter), order.field.value, order.direction is OrderDirection.DESC,
-            first, after, last, before,
+            first, after, last, before, as_of,
         )  # fmt: skip

@@ -118,7 +118,9 @@ class ClaimQueries:
     async def claim(self, info: Info[Context, None], id: strawberry.ID, as_of: DateTime | None = None) -> Claim | None:
         return await fetch_one(info, "claim", id, as_of)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="Claims, filtered and ordered, as a keyset connection.")
+    @strawberry.field(
+        description="Claims, filtered and ordered, as a keyset connection; with asOf (or an asOf cursor), as they stood then."
+    )
     async def claims(
         self,
         info: Info[Context, None],
@@ -128,9 +130,10 @@ class ClaimQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
+        as_of: DateTime | None = None,
     ) -> Connection[Claim]:
         order = order_by or ClaimOrder(field=ClaimOrderField.CREATED_AT)
         return await list_connection(
             info, "claim", filter_dict(filter), order.field.value, order.direction is OrderDirection.DESC,
-            first, after, last, before,
+            first, after, last, before, as_of,
         )  # fmt: skip

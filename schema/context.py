@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from db.lens import Lens, for_scope
 from db.pool import Conn
 from db.secrets import SecretBox
 from schema.loaders import Loaders
@@ -51,10 +52,41 @@ class Context:
     # Where a read-only operation's connections come from (a streaming replica when one is usable,
     # api/reads/); None — mutations, subscriptions — is the pool, the primary.
     reads: Callable[[], contextlib.AbstractAsyncContextManager[Conn]] | None = None
+    # The caller's lens (db/lens.py): read-scope and anonymous callers read under the recall rules.
+    lens: Lens = field(init=False)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.connection, self.touched)
+        self.lens = for_scope(getattr(self.principal, "scope", None))
+        self.loaders = Loaders(self.connection, self.touched, self.lens)
+        # Root fields read with asOf, by response key, and the loaders of each time read.
+        self._root_lenses: dict[str, Lens] = {}
+        self._lens_loaders: dict[Lens, Loaders] = {self.lens: self.loaders}
+
+    def read_at(self, info: Any, as_of: str | None) -> Loaders:
+        """The loaders of a root field reading at ``as_of`` (now when None); every field below it
+        reads through the same ones (``loaders_for``)."""
+        if as_of is None:
+            return self.loaders
+        lens = self.lens.at(as_of)
+        self._root_lenses[info.path.key] = lens
+        return self._loaders_of(lens)
+
+    def loaders_for(self, info: Any) -> Loaders:
+        """The loaders of the root field a nested field is under."""
+        if not self._root_lenses:
+            return self.loaders
+        path = info.path
+        while path.prev is not None:
+            path = path.prev
+        lens = self._root_lenses.get(path.key)
+        return self.loaders if lens is None else self._loaders_of(lens)
+
+    def _loaders_of(self, lens: Lens) -> Loaders:
+        loaders = self._lens_loaders.get(lens)
+        if loaders is None:
+            loaders = self._lens_loaders[lens] = Loaders(self.connection, self.touched, lens)
+        return loaders
 
     def touch_list(self, kind: str) -> None:
         self.touched.add(f"list:{kind}")

@@ -81,7 +81,9 @@ class CorrectionQueries:
         for kind in LOAD_ORDER:
             ctx.touch_list(kind)
         async with ctx.connection() as conn:
-            docs, cursors, more = await corrections.page(conn, where, limit=size, after=position)
+            docs, cursors, more = await corrections.page(
+                conn, where, limit=size, after=position, public=ctx.lens.public
+            )
 
         async def counter() -> int:
             async with ctx.connection() as conn:

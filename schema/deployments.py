@@ -117,7 +117,9 @@ class DeploymentQueries:
     ) -> Deployment | None:
         return await fetch_one(info, "deployment", id, as_of)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="Deployments, filtered and ordered, as a keyset connection.")
+    @strawberry.field(
+        description="Deployments, filtered and ordered, as a keyset connection; with asOf (or an asOf cursor), as they stood then."
+    )
     async def deployments(
         self,
         info: Info[Context, None],
@@ -127,9 +129,10 @@ class DeploymentQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
+        as_of: DateTime | None = None,
     ) -> Connection[Deployment]:
         order = order_by or DeploymentOrder(field=DeploymentOrderField.CREATED_AT)
         return await list_connection(
             info, "deployment", filter_dict(filter), order.field.value, order.direction is OrderDirection.DESC,
-            first, after, last, before,
+            first, after, last, before, as_of,
         )  # fmt: skip

@@ -120,7 +120,9 @@ class IncidentQueries:
     ) -> Incident | None:
         return await fetch_one(info, "incident", id, as_of)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="Incidents, filtered and ordered, as a keyset connection.")
+    @strawberry.field(
+        description="Incidents, filtered and ordered, as a keyset connection; with asOf (or an asOf cursor), as they stood then."
+    )
     async def incidents(
         self,
         info: Info[Context, None],
@@ -130,9 +132,10 @@ class IncidentQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
+        as_of: DateTime | None = None,
     ) -> Connection[Incident]:
         order = order_by or IncidentOrder(field=IncidentOrderField.CREATED_AT)
         return await list_connection(
             info, "incident", filter_dict(filter), order.field.value, order.direction is OrderDirection.DESC,
-            first, after, last, before,
+            first, after, last, before, as_of,
         )  # fmt: skip

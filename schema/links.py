@@ -13,9 +13,9 @@ if TYPE_CHECKING:
 
 def linked(info: Info[Context, None], kind: str, ids: list[str] | None) -> Any:
     """The related facts: a list when already loaded, else an awaitable of it."""
-    return info.context.loaders.facts(kind, ids)
+    return info.context.loaders_for(info).facts(kind, ids)
 
 
 def linked_one(info: Info[Context, None], kind: str, fact_id: str | None) -> Any:
     """The related fact as an awaitable (the loader's future), or None: resolvers return it as is."""
-    return info.context.loaders.fact(kind, fact_id)
+    return info.context.loaders_for(info).fact(kind, fact_id)

@@ -12,6 +12,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from db import queries, relations
+from db.lens import Lens
 from db.pool import Conn
 from db.registry import FACT_TYPES
 from schema.kinds import as_object
@@ -31,8 +32,10 @@ RelatedPage = tuple[list[dict[str, Any]], list[str], bool]
 
 
 class Loaders:
-    def __init__(self, connect: Connect, touched: set[str] | None = None) -> None:
+    def __init__(self, connect: Connect, touched: set[str] | None = None, lens: Lens | None = None) -> None:
         self._connect = connect
+        # What these loaders read: the caller's view of the facts, now or at one time.
+        self.lens = lens or Lens()
         # Every id asked for (found or not: a later create changes a null answer) and every list family.
         self.touched = touched if touched is not None else set()
         self.by_kind: dict[str, DataLoader[str, Any]] = {
@@ -46,7 +49,7 @@ class Loaders:
         async def load(ids: list[str]) -> list[Any]:
             self.touched.update(ids)
             async with self._connect() as conn:
-                docs = await queries.get_many(conn, kind, ids)
+                docs = await queries.get_many(conn, kind, ids, lens=self.lens)
             # Loaders hand out objects, so each fact is built once per operation however many
             # fields point at it.
             return [None if d is None else as_object(d) for d in docs]
@@ -81,7 +84,7 @@ class Loaders:
             kind, relation, limit = group
             async with self._connect() as conn:
                 pages = await relations.related_pages(
-                    conn, kind, relation, [(keys[i][2], keys[i][4]) for i in positions], limit
+                    conn, kind, relation, [(keys[i][2], keys[i][4]) for i in positions], limit, lens=self.lens
                 )
             for i, page in zip(positions, pages, strict=True):
                 out[i] = page
@@ -98,7 +101,7 @@ class Loaders:
 
         async def run(group: tuple[str, str], positions: list[int]) -> None:
             async with self._connect() as conn:
-                counts = await relations.related_counts(conn, *group, [keys[i][2] for i in positions])
+                counts = await relations.related_counts(conn, *group, [keys[i][2] for i in positions], lens=self.lens)
             for i, n in zip(positions, counts, strict=True):
                 out[i] = n
 
@@ -108,7 +111,7 @@ class Loaders:
     async def _revisions(self, ids: list[str]) -> list[list[dict[str, Any]]]:
         self.touched.update(ids)
         async with self._connect() as conn:
-            return await relations.revisions_of(conn, ids)
+            return await relations.revisions_of(conn, ids, lens=self.lens)
 
 
 async def _present(futures: list[Any]) -> list[Any]:

@@ -37,9 +37,9 @@ class Fact(Node):
     retracted_at: DateTime | None
     doc: strawberry.Private[dict[str, Any]]
 
-    @strawberry.field(description="Every version of this fact, oldest first.")
+    @strawberry.field(description="Every version of this fact, oldest first (with asOf, those made by then).")
     async def revisions(self, info: Info[Context, None]) -> list[Revision]:
-        return from_docs(Revision, await asyncio.shield(info.context.loaders.revisions.load(self.id)))
+        return from_docs(Revision, await asyncio.shield(info.context.loaders_for(info).revisions.load(self.id)))
 
 
 def check_id(value: str, kind: str | None = None, *, argument: str = "id") -> str:
@@ -57,14 +57,7 @@ def check_id(value: str, kind: str | None = None, *, argument: str = "id") -> st
 async def fetch_one(info: Info[Context, None], kind: str, fact_id: str, as_of: str | None) -> Any:
     """One fact by id (as it stood at ``as_of`` when given); unknown ids are NOT_FOUND."""
     check_id(fact_id, kind)
-    ctx = info.context
-    if as_of is None:
-        found = await ctx.loaders.fact(kind, fact_id)
-    else:
-        ctx.touched.add(fact_id)
-        async with ctx.connection() as conn:
-            doc = await queries.get_as_of(conn, fact_id, as_of)
-        found = None if doc is None else from_doc(class_for(kind), doc)
+    found = await info.context.read_at(info, as_of).fact(kind, fact_id)
     if found is None:
         when = f" at {as_of}" if as_of else ""
         raise NotFound(f"no {kind} with id {fact_id}{when}", id=fact_id)
@@ -89,6 +82,12 @@ def page_request(
     return queries.PageRequest(size, cursor, order, descending, backward)
 
 
+def page_time(request: queries.PageRequest, as_of: str | None) -> str | None:
+    """The time a root page reads at: its asOf, or the one its cursor carries."""
+    param = "before" if request.backward else "after"
+    return pagination.as_of_of(request.cursor, as_of, order=request.order, param=param)
+
+
 async def list_connection(
     info: Info[Context, None],
     kind: str,
@@ -99,20 +98,22 @@ async def list_connection(
     after: str | None,
     last: int | None,
     before: str | None,
+    as_of: str | None = None,
 ) -> Connection[Any]:
     """A root keyset connection: ``first``/``after`` walk forward, ``last``/``before`` backward."""
     t = fact_type(kind)
     filters = queries.parse_filters(t, raw_filter)
     request = page_request(order, descending, first, after, last, before)
+    lens = info.context.read_at(info, page_time(request, as_of)).lens
     backward = request.backward
     ctx = info.context
     ctx.touch_list(kind)
     async with ctx.connection() as conn:
-        page = await queries.list_page(conn, kind, filters, request)
+        page = await queries.list_page(conn, kind, filters, request, lens=lens)
 
     async def counter() -> int:
         async with ctx.connection() as conn:
-            return await queries.count(conn, kind, filters)
+            return await queries.count(conn, kind, filters, lens=lens)
 
     cls = class_for(kind)
     nodes: list[Any] = [from_doc(cls, d) for d in page.docs]
@@ -127,8 +128,8 @@ async def related(
 ) -> Connection[Any]:
     """A nested connection (facts of ``kind`` pointing at ``parent_id``), batched across parents."""
     size = page_size(first, None)
-    after_id = pagination.decode(after, order="createdAt", param="after").id if after else None
-    loaders = info.context.loaders
+    loaders = info.context.loaders_for(info)
+    after_id = pagination.after_id(after, as_of=loaders.lens.as_of, order="createdAt")
     docs, cursors, more = await asyncio.shield(loaders.related.load((kind, relation, parent_id, size, after_id)))
 
     def counter() -> Awaitable[int]:
@@ -142,17 +143,19 @@ async def related(
 
 @strawberry.type
 class NodeQueries:
-    @strawberry.field(description="Any fact by its global id; null when no fact has it.")
-    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+    @strawberry.field(description="Any fact by its global id; null when no fact has it (with asOf, had it then).")
+    async def node(self, info: Info[Context, None], id: strawberry.ID, as_of: DateTime | None = None) -> Node | None:
         kind = check_id(id)
-        return await info.context.loaders.fact(kind, id)  # type: ignore[no-any-return]
+        return await info.context.read_at(info, as_of).fact(kind, id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Facts by global id, in the order asked (null where unknown). At most 100.")
-    async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
+    async def nodes(
+        self, info: Info[Context, None], ids: list[strawberry.ID], as_of: DateTime | None = None
+    ) -> list[Node | None]:
         if len(ids) > queries.MAX_PAGE:
             raise BadUserInput(
                 f"at most {queries.MAX_PAGE} ids", errors=[FieldError(("ids",), "TOO_MANY", "at most 100")]
             )
         kinds = [check_id(i, argument=f"ids[{n}]") for n, i in enumerate(ids)]
-        loaders = info.context.loaders
+        loaders = info.context.read_at(info, as_of)
         return list(await asyncio.gather(*(loaders.fact(k, i) for k, i in zip(kinds, ids, strict=True))))

@@ -64,7 +64,7 @@ async def prefetch(info: Info[Any, Any], kind: str, objects: list[Any]) -> None:
     selected = node_fields(info).intersection(relations)
     if not selected:
         return
-    loaders = info.context.loaders
+    loaders = info.context.loaders_for(info)
     ids: dict[str, set[str]] = {}
     for name in selected:
         target, key, many = relations[name]

@@ -52,7 +52,7 @@ class SearchQueries:
             ctx.touch_list(kind)
             request = queries.PageRequest(limit=size, order="updatedAt", descending=True)
             async with ctx.connection() as conn:
-                return (await queries.list_page(conn, kind, parsed[kind], request)).docs
+                return (await queries.list_page(conn, kind, parsed[kind], request, lens=ctx.loaders.lens)).docs
 
         pages = await asyncio.gather(*(one(k) for k in dict.fromkeys(kinds)))
         docs = sorted((d for page in pages for d in page), key=lambda d: (d["updatedAt"], d["id"]), reverse=True)

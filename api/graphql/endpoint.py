@@ -24,6 +24,7 @@ from api.metrics import operation_label
 from api.settings import Settings
 from api.state import State, state_of
 from db.errors import NewsfactsError, PayloadTooLarge, Unavailable, from_database
+from db.lens import for_scope
 from schema import persisted
 from schema.errors import error_body
 from schema.plan.run import Answer, Planner
@@ -104,14 +105,15 @@ class PlannedGraphQL:
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
         cache = state.cache
         collect = cache is not None and cache.enabled
+        lens = for_scope(principal.scope)
         try:
-            answer = await self.planner.execute(plan, variables, state.reads.acquire, collect_ids=collect)
+            answer = await self.planner.execute(plan, variables, state.reads.acquire, collect_ids=collect, lens=lens)
         except Exception as exc:
             if not isinstance(from_database(exc), Unavailable):
                 raise
             # Reads may run on a replica that just went away: the primary answers before anyone
             # sees a 503 (a primary outage fails here again, and is the 503).
-            answer = await self.planner.execute(plan, variables, state.pool.acquire, collect_ids=collect)
+            answer = await self.planner.execute(plan, variables, state.pool.acquire, collect_ids=collect, lens=lens)
         if answer is not None:
             scope[graphql_cache.OPERATION_KEY] = "query"
             scope[OPERATION_NAME_KEY] = operation_name

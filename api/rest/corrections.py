@@ -16,6 +16,7 @@ from db import corrections
 from db.errors import FieldError
 from db.fields import INVALID, Checks, timestamp
 from db.kinds import CORRECTION_KINDS, LOAD_ORDER
+from db.lens import for_scope
 from db.queries import MAX_PAGE
 
 PARAMS = frozenset({"limit", "cursor", "kind", "changeKind", "since"})
@@ -60,11 +61,13 @@ def _parse(request: Request) -> tuple[corrections.Filter, int, str | None]:
 
 async def list_corrections(request: Request) -> Response:
     state = get_state(request)
-    require(await authenticate(request), "read", anonymous_reads=state.settings.anonymous_reads)
+    principal = await authenticate(request)
+    require(principal, "read", anonymous_reads=state.settings.anonymous_reads)
+    public = for_scope(principal.scope).public  # read-scope callers get no diff of a withdrawn fact
     where, limit, cursor = _parse(request)
     after = corrections.decode(cursor, "cursor")
     async with state.reads.acquire() as conn:
-        docs, cursors, more = await corrections.page(conn, where, limit=limit, after=after)
+        docs, cursors, more = await corrections.page(conn, where, limit=limit, after=after, public=public)
     tagged = [{"id": d["factId"], "version": d["version"]} for d in docs]
     headers = caching_headers(
         request,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from db import queries
+from db.lens import Lens
 from db.pool import Conn
 
 # kind → dotted path of a relation in its document → the kind of fact it names.
@@ -45,8 +46,9 @@ def _slots(value: Any, segments: list[str]) -> Iterator[tuple[dict[str, Any], st
             yield from _slots(value.get(head), rest)
 
 
-async def expand(conn: Conn, kind: str, docs: list[dict[str, Any]], paths: list[str]) -> None:
-    """Replace, in place, the ids at each of ``paths`` in ``docs`` by their documents."""
+async def expand(conn: Conn, kind: str, docs: list[dict[str, Any]], paths: list[str], *, lens: Lens) -> None:
+    """Replace, in place, the ids at each of ``paths`` in ``docs`` by their documents (as the
+    lens shows them: at the read's time, under the caller's recall rules)."""
     for path in paths:
         target = RELATIONS[kind][path]
         slots = list(_slots(docs, path.split(".")))
@@ -59,7 +61,7 @@ async def expand(conn: Conn, kind: str, docs: list[dict[str, Any]], paths: list[
         if not wanted:
             continue
         ids = list(wanted)
-        found = dict(zip(ids, await queries.get_many(conn, target, ids), strict=True))
+        found = dict(zip(ids, await queries.get_many(conn, target, ids, lens=lens), strict=True))
         for obj, key in slots:
             value = obj[key]
             if isinstance(value, list):

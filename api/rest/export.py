@@ -11,6 +11,7 @@ from starlette.responses import StreamingResponse
 
 from api.state import State
 from db import queries
+from db.lens import Lens
 
 MEDIA_TYPE = "application/x-ndjson"
 CHUNK_ROWS = 500
@@ -24,8 +25,9 @@ def stream(
     order: str,
     descending: bool,
     fields: frozenset[str] | None,
+    lens: Lens,
 ) -> StreamingResponse:
-    sql, args = queries.export_sql(kind, filters, order, descending=descending, as_text=True)
+    sql, args = queries.export_sql(kind, filters, order, lens=lens, descending=descending, as_text=True)
 
     async def body() -> AsyncIterator[bytes]:
         async with state.reads.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):

@@ -14,7 +14,7 @@ from db.facts import READ_ONLY, FactType
 from db.fields import INVALID, Checks, timestamp
 from db.queries import MAX_PAGE, parse_filters
 
-PAGING = frozenset({"limit", "cursor", "sort", "expand", "fields", "format"})
+PAGING = frozenset({"limit", "cursor", "sort", "expand", "fields", "format", "asOf"})
 ITEM = frozenset({"expand", "fields", "format", "asOf"})
 # Filters a client names differently in a query string than the FactType does.
 RENAMED = {"q": "query"}
@@ -36,6 +36,7 @@ class ListParams(Common):
     order: str = "createdAt"
     descending: bool = False
     filters: dict[str, Any] = field(default_factory=dict)
+    as_of: str | None = None
 
 
 @dataclass
@@ -162,6 +163,7 @@ def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset(
         else:
             params.order, params.descending = name, raw.startswith("-")
     params.cursor = values.get("cursor")
+    params.as_of = _as_of(values, errors)
     raw_filters = {RENAMED.get(k, k): v for k, v in values.items() if k in names}
     try:
         params.filters = parse_filters(t, raw_filters, location="query")
@@ -181,16 +183,21 @@ def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset(
     return params
 
 
+def _as_of(values: dict[str, str], errors: list[FieldError]) -> str | None:
+    if "asOf" not in values:
+        return None
+    checks = Checks()
+    parsed = timestamp()(values["asOf"], ("query", "asOf"), checks)
+    errors.extend(checks.errors)
+    return None if parsed is INVALID else str(parsed)
+
+
 def parse_item(request: Request, t: FactType) -> ItemParams:
     errors: list[FieldError] = []
     values = _values(request, ITEM, errors)
     common = _common(request, t, values, errors, listing=False)
     params = ItemParams(expand=common.expand, fields=common.fields, format=common.format)
-    if "asOf" in values:
-        checks = Checks()
-        parsed = timestamp()(values["asOf"], ("query", "asOf"), checks)
-        errors.extend(checks.errors)
-        params.as_of = None if parsed is INVALID else parsed
+    params.as_of = _as_of(values, errors)
     if errors:
         raise _fail(errors)
     return params

@@ -25,9 +25,10 @@ from api.rest.responses import (
     not_modified,
 )
 from api.state import get_state
-from db import kinds, queries
+from db import kinds, pagination, queries
 from db.errors import BadUserInput, FieldError, NotFound
 from db.ids import is_id
+from db.lens import Lens, for_scope
 from db.registry import fact_type
 
 # Path segment → kind.
@@ -36,8 +37,11 @@ COLLECTIONS = kinds.COLLECTIONS  # "claims" → "claim", from the one registry
 PARENT_FILTERS = {"article": "article", "actor": "speaker"}
 
 
-async def _authorize(request: Request) -> None:
-    require(await authenticate(request), "read", anonymous_reads=get_state(request).settings.anonymous_reads)
+async def _authorize(request: Request) -> Lens:
+    """Refuse a caller who may not read; the lens of one who may (db/lens.py)."""
+    principal = await authenticate(request)
+    require(principal, "read", anonymous_reads=get_state(request).settings.anonymous_reads)
+    return for_scope(principal.scope)
 
 
 def _base(request: Request) -> str:
@@ -59,8 +63,13 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
     """A page of ``kind`` (or all of it as NDJSON); ``parent`` = (parent kind, id) fixes one filter."""
     t = fact_type(kind)
     fixed = frozenset({PARENT_FILTERS[parent[0]]}) if parent else frozenset()
-    await _authorize(request)
+    caller = await _authorize(request)
     params = parse_list(request, t, fixed)
+    try:
+        lens = caller.at(pagination.as_of_of(params.cursor, params.as_of, order=params.order))
+    except BadUserInput as exc:
+        exc.errors = [FieldError(("query", *e.path), e.code, e.message) for e in exc.errors]
+        raise
     state = get_state(request)
     if parent is not None:
         parent_kind, parent_id = parent
@@ -68,18 +77,20 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
             raise _not_found(parent_kind, parent_id)
         params.filters[PARENT_FILTERS[parent_kind]] = parent_id
     async with state.reads.acquire() as conn:
-        if parent is not None and not await queries.exists(conn, parent[0], parent[1]):
+        if parent is not None and not await queries.exists(conn, parent[0], parent[1], lens=lens):
             raise _not_found(parent[0], parent[1])
         if params.format == "ndjson":
             return export.stream(
-                state, kind, params.filters, order=params.order, descending=params.descending, fields=params.fields
-            )
+                state, kind, params.filters, order=params.order, descending=params.descending, fields=params.fields,
+                lens=lens,
+            )  # fmt: skip
         try:
             page = await queries.list_page(
                 conn,
                 kind,
                 params.filters,
                 queries.PageRequest(params.limit, params.cursor, params.order, params.descending),
+                lens=lens,
             )
         except BadUserInput as exc:
             # The cursor is checked while the page is read; name it as the query parameter it is.
@@ -88,7 +99,7 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
         docs = page.docs
         paths = [*params.expand, *(p for p in formats.NEEDS.get(params.format, []) if p not in params.expand)]
         if paths and docs:
-            await expand(conn, kind, docs, paths)
+            await expand(conn, kind, docs, paths, lens=lens)
     base = _base(request)
     next_cursor = page.end_cursor if page.has_more else None
     data = [trim(formats.render(kind, params.format, d, base), params.fields) for d in docs]
@@ -110,23 +121,19 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
 
 
 async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
-    await _authorize(request)
+    caller = await _authorize(request)
     t = fact_type(kind)
     params = parse_item(request, t)
     if not is_id(fact_id, kind):
         raise _not_found(kind, fact_id)
     state = get_state(request)
+    lens = caller.at(params.as_of)
     async with state.reads.acquire() as conn:
-        if params.as_of is not None:
-            doc = await queries.get_as_of(conn, fact_id, params.as_of)
-            if doc is None:
-                if await queries.exists(conn, kind, fact_id):
-                    raise NotFound(f"{kind} {fact_id} did not exist yet at {params.as_of}")
-                raise _not_found(kind, fact_id)
-        else:
-            doc = await queries.get(conn, kind, fact_id)
-            if doc is None:
-                raise _not_found(kind, fact_id)
+        doc = await queries.get(conn, kind, fact_id, lens=lens)
+        if doc is None:
+            if params.as_of is not None and await queries.exists(conn, kind, fact_id, lens=caller):
+                raise NotFound(f"{kind} {fact_id} did not exist yet at {params.as_of}")
+            raise _not_found(kind, fact_id)
         tag = etags.etag_of(doc)
         last_modified = etags.http_date(doc.get("updatedAt"))
         max_age = HISTORY_MAX_AGE if params.as_of else ITEM_MAX_AGE
@@ -138,7 +145,7 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
             return Response(orjson.dumps(doc), media_type="application/json", headers=headers)
         paths = [*params.expand, *(p for p in formats.NEEDS.get(params.format, []) if p not in params.expand)]
         if paths:
-            await expand(conn, kind, [doc], paths)
+            await expand(conn, kind, [doc], paths, lens=lens)
     out: dict[str, Any] = trim(formats.render(kind, params.format, doc, _base(request)), params.fields)
     body = orjson.dumps(out)
     headers = caching_headers(request, etag=_variant_tag(tag, body), last_modified=last_modified, max_age=max_age)
@@ -148,12 +155,12 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
 
 
 async def fact_revisions(request: Request, kind: str, fact_id: str) -> Response:
-    await _authorize(request)
+    caller = await _authorize(request)
     parse_none(request)
     if not is_id(fact_id, kind):
         raise _not_found(kind, fact_id)
     async with get_state(request).reads.acquire() as conn:
-        revisions = await queries.revisions(conn, fact_id)
+        revisions = await queries.revisions(conn, fact_id, lens=caller)
     if not revisions:
         raise _not_found(kind, fact_id)
     tagged = [{"id": fact_id, "version": r["version"]} for r in revisions]

@@ -11,11 +11,13 @@ from typing import Any
 
 from db import corrections, pagination
 from db.errors import NewsfactsError
+from db.lens import Lens
+from db.params import Params
 from db.plan import tree as t
 from db.plan.sources import DocSource, RowSource, Source, as_array
-from db.queries import PageRequest, Params, page_clauses, where_clauses
+from db.queries import PageRequest, page_clauses, where_clauses
 from db.registry import fact_type
-from db.relations import RELATED_ORDER, relation_where
+from db.relations import RELATED_ORDER, relation_order, relation_where
 
 _EMPTY = "'[]'::json"
 # json_build_object takes at most 100 arguments.
@@ -33,11 +35,22 @@ def _agg(expr: str, order: str) -> str:
 class Statement:
     """Builds one request's statement; ``params`` are its bind parameters in order."""
 
-    def __init__(self, variables: Any, *, collect_ids: bool) -> None:
+    def __init__(self, variables: Any, *, collect_ids: bool, lens: Lens) -> None:
         self.variables = variables
         self.collect_ids = collect_ids
         self.params = Params()
+        # The request's lens; each root field reads through it at its own asOf (``root``).
+        self.base_lens = self.lens = lens
         self._n = 0
+
+    def _rel(self, kind: str) -> str:
+        """The FROM item standing for ``kind``'s table under the current root's lens."""
+        return self.lens.relation(kind, self.params)
+
+    def _cursor(self, order: str, key: str, row_id: str) -> str:
+        if self.lens.as_of is None:
+            return f"nf_cursor({_literal(order)}, {key}, {row_id})"
+        return f"nf_cursor({_literal(order)}, {key}, {row_id}, {self.params.once(self.lens.as_of)}::text)"
 
     def _alias(self, prefix: str) -> str:
         self._n += 1
@@ -131,7 +144,7 @@ class Statement:
         return self._lateral(select, laterals, ids, child_ids, agg=True)
 
     def _linked(self, v: t.Linked, src: Source, laterals: list[str], ids: list[str]) -> str:
-        table = fact_type(v.kind).table
+        table = self._rel(v.kind)
         y = self._alias("t")
         inner: list[str] = []
         child_ids: list[str] = []
@@ -163,33 +176,39 @@ class Statement:
         # ``inner`` holds the laterals of the revision's own value objects (its diff).
         select = (
             f"SELECT {_agg(built, f'{r}.version')} AS j{{ids}} FROM revisions {r} {' '.join(inner)} "
-            f"WHERE {r}.fact_id = {src.text('id')}"
+            f"WHERE {r}.fact_id = {src.text('id')} AND {self.lens.revisions_where(r, self.params)}"
         )
         return self._lateral(select, laterals, [], [], agg=True)
 
     # ---- connections ---------------------------------------------------------------------
 
     def _related(self, v: t.Related, src: Source, laterals: list[str], ids: list[str]) -> str:
-        size, after_id = self._nested_bind(v.bind)
+        size, after = self._nested_bind(v.bind)
+        try:
+            after_id = pagination.after_id(after, as_of=self.lens.as_of, order=RELATED_ORDER)
+        except NewsfactsError:
+            raise t.Unplannable("a nested cursor of another time") from None
         ft = fact_type(v.kind)
+        table = self._rel(v.kind)
         a = ft.alias
         where = [relation_where(v.kind, v.relation, src.text("id"))]
         bounded = list(where)
         if after_id is not None:
             bounded.append(f"{a}.id > {self.params.add(after_id)}::text")
         y = self._alias("t")
+        order = relation_order(v.kind, v.relation)
         rows = (
-            f"(SELECT {a}.*, row_number() OVER (ORDER BY {a}.id) AS rn FROM {ft.table} {a} "
-            f"WHERE {' AND '.join(bounded)} ORDER BY {a}.id LIMIT {int(size)}) {y}"
+            f"(SELECT {a}.*, row_number() OVER (ORDER BY {order}) AS rn FROM {table} {a} "
+            f"WHERE {' AND '.join(bounded)} ORDER BY {order} LIMIT {int(size)}) {y}"
         )
         page = _Page(
             rows=rows,
             row=RowSource.fact(v.kind, y),
-            cursor=f"nf_cursor({_literal(RELATED_ORDER)}, {y}.id, {y}.id)",
+            cursor=lambda: self._cursor(RELATED_ORDER, f"{y}.id", f"{y}.id"),
             order=f"{y}.rn",
-            more=self._more(ft.table, a, bounded, size),
+            more=self._more(table, a, bounded, size),
             previous="true" if after_id is not None else "false",
-            count=lambda: f"(SELECT count(*) FROM {ft.table} {a} WHERE {' AND '.join(where)})",
+            count=lambda: f"(SELECT count(*) FROM {table} {a} WHERE {' AND '.join(where)})",
         )
         select, has_ids = self._connection(v.connection, page)
         return self._lateral(select, laterals, ids, ["p.ids"] if has_ids else [], agg=True)
@@ -221,7 +240,7 @@ class Statement:
                 edge = []
                 for ef in self._selected(v.fields):
                     if isinstance(ef.value, t.EdgeCursor):
-                        edge.append(f"'{ef.key}', {page.cursor}")
+                        edge.append(f"'{ef.key}', {page.cursor()}")
                     elif isinstance(ef.value, t.EdgeNode):
                         edge.append(f"'{ef.key}', {self.object(ef.value.obj, page.row, inner, row_ids)}")
                     else:
@@ -246,7 +265,7 @@ class Statement:
             else:
                 pairs.append(f"'{f.key}', {self.value(v, page.row, inner, row_ids)}")
         if needs_cursor:
-            columns.append(f"{page.cursor} AS c")
+            columns.append(f"{page.cursor()} AS c")
         has_ids = self.collect_ids and bool(row_ids)
         if has_ids:
             columns.append(f"concat_ws(' ', {', '.join(row_ids)}) AS ids")
@@ -265,19 +284,26 @@ class Statement:
         arguments are bound first: a NewsfactsError they raise refuses this root field alone."""
         if isinstance(root, t.Choice):
             return self.root(root.choose(self.variables))
+        self.lens = self.base_lens.at(root.when(self.variables))
+        try:
+            return self._root(root)
+        finally:
+            self.lens = self.base_lens
+
+    def _root(self, root: t.Root) -> str:
         if isinstance(root, t.Payload):
             y = self._alias("t")
             doc = f"(SELECT {self.params.add(root.bind(self.variables))}::jsonb AS v) {y}"
             return self._select_one(root.obj, DocSource(f"{y}.v"), doc, "")
         if isinstance(root, t.ById):
-            fact_id, as_of = root.bind(self.variables)
-            return self._one(root.kind, root.obj, fact_id, as_of)
+            fact_id = root.bind(self.variables)
+            return self._one(root.kind, root.obj, fact_id)
         if isinstance(root, t.AnyNode):
             kind, fact_id = root.bind(self.variables)
-            return self._one(kind, root.objs[kind], fact_id, None)
+            return self._one(kind, root.objs[kind], fact_id)
         if isinstance(root, t.ByUri):
             uri = root.bind(self.variables)
-            return self._one("article", root.obj, uri, None, column="uri")
+            return self._one("article", root.obj, uri, column="uri")
         if isinstance(root, t.AnyNodes):
             return self._nodes(root, root.bind(self.variables))
         if isinstance(root, t.RootList):
@@ -285,6 +311,7 @@ class Statement:
             return self._list(root, filters, request)
         if isinstance(root, t.Corrections):
             return self._corrections(root, *root.bind(self.variables))
+        assert isinstance(root, t.Search)
         filters_by_kind, size = root.bind(self.variables)
         return self._search(root, filters_by_kind, size)
 
@@ -295,17 +322,11 @@ class Statement:
         ids_col = self._root_ids(f"concat_ws(' ', {', '.join(ids)})" if ids else None)
         return f"SELECT {built} AS j{ids_col} FROM {from_} {' '.join(laterals)} {where}"
 
-    def _one(self, kind: str, obj: t.Obj, key: str, as_of: str | None, column: str = "id") -> str:
+    def _one(self, kind: str, obj: t.Obj, key: str, column: str = "id") -> str:
         y = self._alias("t")
         p = self.params.add(key)
-        if as_of is None:
-            table = fact_type(kind).table
-            return self._select_one(obj, RowSource.fact(kind, y), f"{table} {y}", f"WHERE {y}.{column} = {p}::text")
-        snapshot = (
-            f"(SELECT snapshot AS v FROM revisions WHERE fact_id = {p}::text "
-            f"AND changed_at <= ({self.params.add(as_of)}::text)::timestamptz ORDER BY version DESC LIMIT 1) {y}"
-        )
-        return self._select_one(obj, DocSource(f"{y}.v"), snapshot, "")
+        table = self._rel(kind)
+        return self._select_one(obj, RowSource.fact(kind, y), f"{table} {y}", f"WHERE {y}.{column} = {p}::text")
 
     def _nodes(self, root: t.AnyNodes, wanted: list[tuple[str, str]]) -> str:
         u = self._alias("u")
@@ -317,7 +338,7 @@ class Statement:
             y = self._alias("t")
             prefix = _literal(fact_type(kind).prefix + "_")
             select = self._select_one(
-                root.objs[kind], RowSource.fact(kind, y), f"{fact_type(kind).table} {y}",
+                root.objs[kind], RowSource.fact(kind, y), f"{self._rel(kind)} {y}",
                 f"WHERE {y}.id = {u}.id AND left({u}.id, 4) = {prefix}",
             )  # fmt: skip
             k = self._alias("k")
@@ -335,6 +356,7 @@ class Statement:
 
     def _list(self, root: t.RootList, filters: dict[str, Any], request: PageRequest) -> str:
         ft = fact_type(root.kind)
+        table = self._rel(root.kind)
         a = ft.alias
         bounded, order_by = page_clauses(ft, filters, request, self.params)
         order = ft.order(request.order)
@@ -343,20 +365,20 @@ class Statement:
         y = self._alias("t")
         rows = (
             f"(SELECT {a}.*, ({order.key})::text AS sort_key, row_number() OVER (ORDER BY {order_by}) AS rn "
-            f"FROM {ft.table} {a} {_where(bounded)} ORDER BY {order_by} LIMIT {size}) {y}"
+            f"FROM {table} {a} {_where(bounded)} ORDER BY {order_by} LIMIT {size}) {y}"
         )
-        has_more = self._more(ft.table, a, bounded, size)
+        has_more = self._more(table, a, bounded, size)
         cursor_given = "true" if request.cursor is not None else "false"
         page = _Page(
             rows=rows,
             row=RowSource.fact(root.kind, y),
-            cursor=f"nf_cursor({_literal(request.order)}, {y}.sort_key, {y}.id)",
+            cursor=lambda: self._cursor(request.order, f"{y}.sort_key", f"{y}.id"),
             # Walking backward fetched the rows nearest the cursor first; the page reads forward.
             order=f"-{y}.rn" if request.backward else f"{y}.rn",
             more=cursor_given if request.backward else has_more,
             previous=has_more if request.backward else cursor_given,
             # The count: the filters without the cursor, bound only when totalCount is selected.
-            count=lambda: f"(SELECT count(*) FROM {ft.table} {a} {_where(where_clauses(ft, filters, self.params))})",
+            count=lambda: f"(SELECT count(*) FROM {table} {a} {_where(where_clauses(ft, filters, self.params))})",
         )
         select, has_ids = self._connection(root.connection, page)
         return select.replace("{ids}", self._root_ids("string_agg(p.ids, ' ')" if has_ids else None))
@@ -376,8 +398,8 @@ class Statement:
         key, ident = corrections.CURSOR_KEY.format(a=y), corrections.CURSOR_ID.format(a=y)
         page = _Page(
             rows=rows,
-            row=RowSource(corrections.COLUMNS, y),
-            cursor=f"nf_cursor({_literal(corrections.ORDER)}, {key}, {ident})",
+            row=RowSource(corrections.columns(self.lens.public), y),
+            cursor=lambda: f"nf_cursor({_literal(corrections.ORDER)}, {key}, {ident})",
             order=f"{y}.rn",
             more=self._more("revisions", "r", bounded, size),
             previous="true" if after is not None else "false",
@@ -407,7 +429,7 @@ class Statement:
             ids_col = ids_col or (", NULL::text AS ids" if with_ids else "")
             parts.append(
                 f"(SELECT {built} AS j{ids_col}, {y}.updated_at AS u, {y}.id AS id "
-                f"FROM (SELECT * FROM {ft.table} {a} {_where(where)} "
+                f"FROM (SELECT * FROM {self._rel(kind)} {a} {_where(where)} "
                 f"ORDER BY {a}.updated_at DESC, {a}.id DESC LIMIT {int(size)}) {y} {' '.join(laterals)})"
             )
         ids_col = self._root_ids("string_agg(s.ids, ' ')")
@@ -419,10 +441,19 @@ class Statement:
 
 class _Page:
     """The rows of one connection page and how to read them: the ``rows`` FROM item, the source of
-    each row, its cursor and ordering expressions, and the SQL of hasNext/hasPrevious/totalCount."""
+    each row, its cursor and ordering expressions, and the SQL of hasNext/hasPrevious/totalCount.
+    The cursor and the count are built only when selected: each may add bind parameters."""
 
     def __init__(
-        self, *, rows: str, row: Source, cursor: str, order: str, more: str, previous: str, count: Callable[[], str]
+        self,
+        *,
+        rows: str,
+        row: Source,
+        cursor: Callable[[], str],
+        order: str,
+        more: str,
+        previous: str,
+        count: Callable[[], str],
     ) -> None:
         self.rows = rows
         self.row = row

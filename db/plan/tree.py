@@ -13,6 +13,13 @@ from typing import Any
 # variables. Raising a NewsfactsError refuses the request's field; raising Unplannable sends the
 # whole operation to the resolvers.
 Bind = Callable[[Any], Any]
+
+
+def now(variables: Any) -> None:
+    """The ``when`` of a root without asOf: it reads the facts as they are."""
+    return None
+
+
 # Whether a field is selected for one request (@skip / @include over the request's variables).
 Include = Callable[[Any], bool]
 
@@ -159,15 +166,18 @@ class Related:
 
 
 # ---- root fields ---------------------------------------------------------------------------
+# Each root's ``when`` gives the time it reads at (its asOf, or the one its cursor carries; None
+# for now): every fact under it is read through the request's lens at that time (db/lens.py).
 
 
 @dataclass(frozen=True)
 class ById:
-    """One fact; ``bind`` gives (id, asOf or None)."""
+    """One fact; ``bind`` gives its id."""
 
     kind: str
     obj: Obj
     bind: Bind
+    when: Bind = now
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,7 @@ class ByUri:
 
     obj: Obj
     bind: Bind
+    when: Bind = now
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,7 @@ class AnyNode:
 
     objs: dict[str, Obj]
     bind: Bind
+    when: Bind = now
 
 
 @dataclass(frozen=True)
@@ -192,6 +204,7 @@ class AnyNodes:
 
     objs: dict[str, Obj]
     bind: Bind
+    when: Bind = now
 
 
 @dataclass(frozen=True)
@@ -201,6 +214,7 @@ class RootList:
     kind: str
     connection: Connection
     bind: Bind
+    when: Bind = now
 
 
 @dataclass(frozen=True)
@@ -210,6 +224,7 @@ class Corrections:
 
     connection: Connection
     bind: Bind
+    when: Bind = now  # the feed is the history itself: it has no asOf
 
 
 @dataclass(frozen=True)
@@ -218,6 +233,7 @@ class Search:
 
     objs: dict[str, Obj]
     bind: Bind
+    when: Bind = now
 
 
 @dataclass(frozen=True)
@@ -226,6 +242,7 @@ class Payload:
 
     obj: Obj
     bind: Bind
+    when: Bind = now
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ an entry here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -17,7 +18,7 @@ from db.plan import tree as t
 from db.registry import FACT_TYPES, fact_type
 from db.relations import RELATED_ORDER
 from schema.common import page_size
-from schema.node import check_id, page_request
+from schema.node import check_id, page_request, page_time
 from schema.plan.compile import Compiler, Entry, Handler, RootHandler
 
 # GraphQL object type → fact kind.
@@ -128,8 +129,9 @@ def related(kind: str, relation: str) -> Handler:
             args = arguments(variables)
             size = page_size(args.get("first"), None)
             after = args.get("after")
-            after_id = pagination.decode(after, order=RELATED_ORDER, param="after").id if after else None
-            return size, after_id
+            if after is not None:  # decoded here too, so a malformed cursor refuses as the resolvers do
+                pagination.decode(after, order=RELATED_ORDER, param="after")
+            return size, after
 
         return t.Related(kind, relation, conn, bind)
 
@@ -211,12 +213,13 @@ def by_id(kind: str) -> RootHandler:
     def plan(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
         arguments = c.arguments(definition, entries)
 
-        def bind(variables: Any) -> tuple[str, str | None]:
+        def bind(variables: Any) -> str:
             args = arguments(variables)
             check_id(args["id"], kind)
-            return args["id"], args.get("asOf")
+            return str(args["id"])
 
-        return t.ById(kind, _child(c, definition, entries), bind), lambda v: [arguments(v)["id"]]
+        plan = t.ById(kind, _child(c, definition, entries), bind, _as_of(arguments))
+        return plan, lambda v: [arguments(v)["id"]]
 
     return plan
 
@@ -232,17 +235,15 @@ def article(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
             raise BadUserInput(
                 "pass exactly one of id and uri", errors=[FieldError(("id",), "CONFLICTING_ARGUMENTS", "id or uri")]
             )
-        if args.get("uri") is not None and args.get("asOf") is not None:
-            raise t.Unplannable("article(uri:, asOf:)")
         return args
 
-    def bind(variables: Any) -> tuple[str, str | None]:
+    def bind(variables: Any) -> str:
         args = args_of(variables)
         check_id(args["id"], "article")
-        return args["id"], args.get("asOf")
+        return str(args["id"])
 
-    by_uri = t.ByUri(obj, lambda variables: args_of(variables)["uri"])
-    by_id_plan = t.ById("article", obj, bind)
+    by_uri = t.ByUri(obj, lambda variables: args_of(variables)["uri"], _as_of(arguments))
+    by_id_plan = t.ById("article", obj, bind, _as_of(arguments))
     choice = t.Choice(lambda v: by_uri if arguments(v).get("uri") is not None else by_id_plan)
     return choice, (lambda v: [i] if (i := arguments(v).get("id")) else [])
 
@@ -254,7 +255,7 @@ def node(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
         fact_id = arguments(variables)["id"]
         return check_id(fact_id), fact_id
 
-    return t.AnyNode(_by_kind(c, definition, entries), bind), lambda v: [arguments(v)["id"]]
+    return t.AnyNode(_by_kind(c, definition, entries), bind, _as_of(arguments)), lambda v: [arguments(v)["id"]]
 
 
 def nodes(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
@@ -268,7 +269,12 @@ def nodes(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
             )
         return [(check_id(i, argument=f"ids[{n}]"), i) for n, i in enumerate(ids)]
 
-    return t.AnyNodes(_by_kind(c, definition, entries), bind), lambda v: list(arguments(v)["ids"])
+    return t.AnyNodes(_by_kind(c, definition, entries), bind, _as_of(arguments)), lambda v: list(arguments(v)["ids"])
+
+
+def _as_of(arguments: Callable[[Any], dict[str, Any]]) -> t.Bind:
+    """A root's ``when``: its asOf argument."""
+    return lambda variables: arguments(variables).get("asOf")
 
 
 def _plain(value: Any) -> Any:
@@ -283,7 +289,7 @@ def root_list(kind: str) -> RootHandler:
         arguments = c.arguments(definition, entries)
         ft = fact_type(kind)
 
-        def bind(variables: Any) -> tuple[dict[str, Any], queries.PageRequest]:
+        def bound(variables: Any) -> tuple[dict[str, Any], queries.PageRequest, str | None]:
             args = arguments(variables)
             raw = {k: _plain(v) for k, v in (args.get("filter") or {}).items() if v is not None}
             filters = queries.parse_filters(ft, raw)
@@ -291,9 +297,10 @@ def root_list(kind: str) -> RootHandler:
             order = _plain(order_by.get("field")) or "createdAt"
             descending = _plain(order_by.get("direction")) == "desc"
             first, after, last, before = (args.get(n) for n in ("first", "after", "last", "before"))
-            return filters, page_request(order, descending, first, after, last, before)
+            request = page_request(order, descending, first, after, last, before)
+            return filters, request, page_time(request, args.get("asOf"))
 
-        return t.RootList(kind, conn, bind), None
+        return t.RootList(kind, conn, lambda v: bound(v)[:2], lambda v: bound(v)[2]), None
 
     return plan
 
@@ -330,7 +337,7 @@ def search(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
         parsed = {kind: queries.parse_filters(fact_type(kind), raw, location="query") for kind in kinds}
         return parsed, size
 
-    return t.Search(objs, bind), None
+    return t.Search(objs, bind, _as_of(arguments)), None
 
 
 ROOTS: dict[str, RootHandler] = {

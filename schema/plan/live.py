@@ -93,7 +93,7 @@ async def _frames(
         kwargs = {a.python_name: args.get(a.graphql_name or to_camel_case(a.python_name)) for a in field.arguments}
         events = field.base_resolver.wrapped_func(None, SimpleNamespace(context=context), **kwargs)
         async for value in events:
-            stmt = Statement(coerced, collect_ids=False)
+            stmt = Statement(coerced, collect_ids=False, lens=context.lens)
             payload = _payload(value)
             sql = stmt.root(t.Payload(live.obj, _constant(payload)))
             async with connect() as conn:

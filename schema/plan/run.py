@@ -27,6 +27,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_variable_values
 
 from db.errors import NewsfactsError, NotFound
+from db.lens import Lens
 from db.plan import tree as t
 from db.plan.sql import Statement, statement
 from db.pool import Conn
@@ -110,7 +111,7 @@ class Planner:
         return None if cost > self.limits.max_cost else (coerced, cost)
 
     async def execute(
-        self, op: Operation, variables: dict[str, Any] | None, connect: Connect, *, collect_ids: bool
+        self, op: Operation, variables: dict[str, Any] | None, connect: Connect, *, collect_ids: bool, lens: Lens
     ) -> Answer | None:
         """The response to one request of ``op``, or None when it must run on the resolvers."""
         if op.fixed_cost is not None and not variables:
@@ -122,7 +123,7 @@ class Planner:
             if admitted is None:
                 return None
             coerced, cost = admitted
-        stmt = Statement(coerced, collect_ids=collect_ids)
+        stmt = Statement(coerced, collect_ids=collect_ids, lens=lens)
         slots: list[tuple[str, Any]] = []  # (key, index into sqls | constant JSON text)
         sqls: list[str] = []
         planned: list[tuple[t.Root, Any]] = []
@@ -189,12 +190,13 @@ class Planner:
 
 def _not_found(plan: t.Root, variables: Any) -> NewsfactsError | None:
     """The error the resolvers raise for a root that found nothing (``node`` finds null quietly)."""
-    if isinstance(plan, t.ById):
-        fact_id, as_of = plan.bind(variables)
+    if isinstance(plan, t.ById | t.ByUri):
+        as_of = plan.when(variables)
         when = f" at {as_of}" if as_of else ""
+        if isinstance(plan, t.ByUri):
+            return NotFound(f"no article with uri {plan.bind(variables)}{when}")
+        fact_id = plan.bind(variables)
         return NotFound(f"no {plan.kind} with id {fact_id}{when}", id=fact_id)
-    if isinstance(plan, t.ByUri):
-        return NotFound(f"no article with uri {plan.bind(variables)}")
     return None
 
 

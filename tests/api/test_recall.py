@@ -131,16 +131,19 @@ async def test_withholding_reaches_every_channel_and_release_restores_sourcing(
             polled = (await client.get("/v1/events", params={"after": start, "type": ",".join(WANTED)})).json()["data"]
             assert [(e["type"], e["objectId"]) for e in polled] == expected
 
-            # Sourcing on REST and GraphQL, and as a filter on both.
+            # Sourcing on REST and GraphQL, and as a filter on both — read with the write scope,
+            # which sees withdrawn facts (read-scope and anonymous callers do not).
+            writer = bearer(write_key)
             stored = (await client.get(f"/v1/claims/{only_b['id']}")).json()
             assert stored["sourcing"] == "supported" and stored["version"] == 1
-            listed = (await client.get("/v1/claims", params={"article": a["id"], "sourcing": "withdrawn"})).json()[
-                "data"
-            ]
+            listed = (
+                await client.get("/v1/claims", params={"article": a["id"], "sourcing": "withdrawn"}, headers=writer)
+            ).json()["data"]
             assert [c["id"] for c in listed] == [only_a["id"]]
             found = await gql(
                 client,
                 "query($a: ID!) { claims(filter: {article: $a, sourcing: PARTLY_WITHDRAWN}) { nodes { id sourcing } } }",
+                write_key,
                 a=a["id"],
             )
             assert found["data"]["claims"]["nodes"] == [{"id": both["id"], "sourcing": "PARTLY_WITHDRAWN"}]
@@ -201,7 +204,11 @@ async def test_a_new_reference_into_a_withdrawn_article_is_a_conflict_on_rest_an
 async def test_the_corrections_feed_lists_recalls_and_sourcing_changes_newest_first_with_diffs(
     server: LiveServer, write_key: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=15) as client:
+    # The editor's view (write scope): every diff. Anonymous readers: below.
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=15, headers=bearer(write_key)) as client,
+        httpx.AsyncClient(base_url=server.url, timeout=15) as anonymous,
+    ):
         a = await article(client, write_key, "Feed")
         c = await claim(client, write_key, "In the feed.", ref(a, "the port"))
         corrected = await client.post(
@@ -267,6 +274,17 @@ async def test_the_corrections_feed_lists_recalls_and_sourcing_changes_newest_fi
         sourcing = next(n for n in nodes if n["changeKind"] == "SOURCING_CHANGED")
         assert sourcing["diff"] == [{"field": "sourcing", "from": "supported", "to": "withdrawn"}]
 
+        # An anonymous reader gets every entry — the recall must reach whoever has to take the
+        # content down — but no diff of a fact withdrawn now.
+        public = (await anonymous.get("/v1/corrections", params={"since": since, "limit": 100})).json()["data"]
+        assert [(d["factId"], d["version"]) for d in public] == [(d["factId"], d["version"]) for d in page["data"]]
+        assert {d["factId"]: d["diff"] for d in public if d["factId"] in (a["id"], c["id"])} == {
+            a["id"]: [],
+            c["id"]: [],
+        }
+        anon_gql = (await gql(anonymous, query, since=since))["data"]["corrections"]["nodes"]
+        assert all(n["diff"] == [] for n in anon_gql if n["factId"] in (a["id"], c["id"]))
+
         # Every revision carries its diff too (REST and GraphQL).
         revisions = (await client.get(f"/v1/claims/{c['id']}/revisions")).json()["data"]
         assert [r["diff"] for r in revisions] == [[], by_key[(c["id"], 2)]["diff"], by_key[(c["id"], 3)]["diff"]]
@@ -286,7 +304,11 @@ async def test_the_corrections_feed_lists_recalls_and_sourcing_changes_newest_fi
 async def test_the_cache_forgets_a_recalled_article_and_the_facts_whose_sourcing_changed_at_once(
     cached_server: LiveServer, write_key: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=cached_server.url, timeout=15) as client:
+    # The write scope reads withdrawn facts; an anonymous reader (its own cache entries) does not.
+    async with (
+        httpx.AsyncClient(base_url=cached_server.url, timeout=15, headers=bearer(write_key)) as client,
+        httpx.AsyncClient(base_url=cached_server.url, timeout=15) as anonymous,
+    ):
         a = await article(client, write_key, "Cached, then withheld")
         c = await claim(client, write_key, "Cached claim.", ref(a, "the port"))
         await asyncio.sleep(0.3)  # let the invalidator apply the creations, or the first store is refused
@@ -297,6 +319,9 @@ async def test_the_cache_forgets_a_recalled_article_and_the_facts_whose_sourcing
             assert cache_state(await client.get(path)) == "hit", path
         await client.post("/graphql", json=query)
         assert cache_state(await client.post("/graphql", json=query)) == "hit"
+        for path in reads[:2]:
+            await anonymous.get(path)
+            assert cache_state(await anonymous.get(path)) == "hit", path
 
         assert (await set_status(client, write_key, a["id"], "withheld")).status_code == 200
         # The write's own process answers its next reads fresh, with no wait.
@@ -307,3 +332,7 @@ async def test_the_cache_forgets_a_recalled_article_and_the_facts_whose_sourcing
         assert [x["sourcing"] for x in got[2].json()["data"]] == ["withdrawn"]
         fresh = await client.post("/graphql", json=query)
         assert cache_state(fresh) == "miss" and fresh.json()["data"]["claim"] == {"sourcing": "WITHDRAWN"}
+        # The anonymous hits are gone too: the article is a stub now, its only claim absent.
+        stub = await anonymous.get(reads[0])
+        assert cache_state(stub) == "miss" and stub.json()["body"] is None and stub.json()["pubStatus"] == "withheld"
+        assert (await anonymous.get(reads[1])).status_code == 404

@@ -74,7 +74,7 @@ def test_list_parameters_match_the_fact_type(document: dict[str, Any], collectio
     t = fact_type(collection[:-1])
     params = _parameters(document, document["paths"][f"/v1/{collection}"]["get"])
     names = {p["name"] for p in params}
-    assert names == {"limit", "cursor", "sort", "expand", "fields", "format", *filter_params(t)}
+    assert names == {"limit", "cursor", "sort", "expand", "fields", "format", "asOf", *filter_params(t)}
     sort = next(p for p in params if p["name"] == "sort")
     orders = [o.name for o in t.orders]
     assert set(sort["schema"]["enum"]) == {*orders, *(f"-{o}" for o in orders)}

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from db import bulk, generate, queries
+from db.lens import FULL
 from db.pool import Conn, connect
 from db.registry import fact_type
 
@@ -65,6 +66,7 @@ async def _walk(
             "claim",
             parsed,
             queries.PageRequest(limit=7, cursor=cursor, order=order, descending=descending, backward=backward),
+            lens=FULL,
         )
         assert len(page.docs) == len(page.cursors) <= 7
         if backward:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from db import queries
+from db.lens import FULL
 from db.pool import Conn
 from db.seed import fixture_document, seed
 
@@ -41,7 +42,7 @@ async def test_seeding_twice_loads_nothing_the_second_time(conn: Conn) -> None:
 
 async def test_every_seed_fact_is_stored_and_every_reference_quotes_the_article_body(conn: Conn) -> None:
     document = fixture_document()
-    article = await queries.get(conn, "article", ARTICLE)
+    article = await queries.get(conn, "article", ARTICLE, lens=FULL)
     assert article is not None
     body = article["body"]
     shipped_text = (resources.files("db") / "fixtures" / "atlantic-maduro-exile.txt").read_text("utf-8")
@@ -51,7 +52,7 @@ async def test_every_seed_fact_is_stored_and_every_reference_quotes_the_article_
     for plural, records in document.items():
         kind = plural.removesuffix("s")
         for record in records:
-            stored = await queries.get(conn, kind, record["id"])
+            stored = await queries.get(conn, kind, record["id"], lens=FULL)
             assert stored is not None, record["id"]
             for where, ref in _references(stored):
                 assert ref["article"] == ARTICLE, (record["id"], where)
@@ -63,19 +64,19 @@ async def test_every_seed_fact_is_stored_and_every_reference_quotes_the_article_
 
 
 async def test_the_candy_claim_has_no_speaker_but_a_described_source_reported_by_the_atlantic(conn: Conn) -> None:
-    claim = await queries.get(conn, "claim", CANDY_CLAIM)
+    claim = await queries.get(conn, "claim", CANDY_CLAIM, lens=FULL)
     assert claim is not None
     assert claim["speaker"] is None
     assert claim["speakerDescription"] == "a person who speaks to officials in both countries"
     assert claim["reportedBy"] == ATLANTIC
     assert "enough candy in the dish" in claim["quote"]
     assert MADURO in claim["subjects"]
-    atlantic = await queries.get(conn, "actor", ATLANTIC)
+    atlantic = await queries.get(conn, "actor", ATLANTIC, lens=FULL)
     assert atlantic is not None and atlantic["name"] == "The Atlantic" and atlantic["kind"] == "mediaOutlet"
 
 
 async def test_the_deployment_counts_around_ten_thousand_troops(conn: Conn) -> None:
-    deployment = await queries.get(conn, "deployment", DEPLOYMENT)
+    deployment = await queries.get(conn, "deployment", DEPLOYMENT, lens=FULL)
     assert deployment is not None
     troops = [a for a in deployment["assets"] if a["assetType"] == "troops"]
     assert len(troops) == 1
@@ -90,7 +91,7 @@ async def test_the_deployment_counts_around_ten_thousand_troops(conn: Conn) -> N
 
 
 async def test_the_boat_strikes_killed_at_least_65_in_16_attacks_authorised_by_trump(conn: Conn) -> None:
-    incident = await queries.get(conn, "incident", INCIDENT)
+    incident = await queries.get(conn, "incident", INCIDENT, lens=FULL)
     assert incident is not None
     assert incident["incidentType"] == "strike"
     fatalities = incident["fatalities"]
@@ -98,7 +99,7 @@ async def test_the_boat_strikes_killed_at_least_65_in_16_attacks_authorised_by_t
     assert fatalities["lowerBound"] == 65 and fatalities.get("upperBound") is None
     assert incident["count"]["amount"] == 16 and incident["count"]["approximation"] == "exact"
     assert {"actor": TRUMP, "role": "authorizer"} in incident["actors"]
-    trump = await queries.get(conn, "actor", TRUMP)
+    trump = await queries.get(conn, "actor", TRUMP, lens=FULL)
     assert trump is not None and "Trump" in trump["name"]
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from db import bulk, queries, writes
 from db.errors import Conflict
+from db.lens import FULL
 from db.pool import Conn
 from tests.factories import make_article, make_claim, quote_ref
 
@@ -37,7 +38,7 @@ async def test_withholding_an_article_is_its_own_change_kind_and_event(conn: Con
     canceled = await _withhold(conn, withheld, "canceled")
     released = await _withhold(conn, canceled, "usable")
     assert (withheld["pubStatus"], canceled["pubStatus"], released["pubStatus"]) == ("withheld", "canceled", "usable")
-    history = await queries.revisions(conn, article["id"])
+    history = await queries.revisions(conn, article["id"], lens=FULL)
     assert [h["changeKind"] for h in history] == ["created", "withheld", "canceled", "released"]
     assert await _events_of(conn, article["id"]) == [
         ("article.created", 1), ("article.withheld", 2), ("article.canceled", 3), ("article.released", 4),
@@ -55,23 +56,25 @@ async def test_sourcing_follows_the_cited_articles_and_each_change_is_a_version(
     assert both["sourcing"] == only_a["sourcing"] == unsourced["sourcing"] == "supported"
 
     await _withhold(conn, a)
-    assert (await queries.get(conn, "claim", both["id"]))["sourcing"] == "partlyWithdrawn"
-    assert (await queries.get(conn, "claim", only_a["id"]))["sourcing"] == "withdrawn"
-    assert (await queries.get(conn, "claim", unsourced["id"]))["sourcing"] == "supported"
-    history = await queries.revisions(conn, both["id"])
+    assert (await queries.get(conn, "claim", both["id"], lens=FULL))["sourcing"] == "partlyWithdrawn"
+    assert (await queries.get(conn, "claim", only_a["id"], lens=FULL))["sourcing"] == "withdrawn"
+    assert (await queries.get(conn, "claim", unsourced["id"], lens=FULL))["sourcing"] == "supported"
+    history = await queries.revisions(conn, both["id"], lens=FULL)
     last = history[-1]
     assert (last["version"], last["changeKind"], last["changedBy"]) == (2, "sourcing_changed", "legal")
     assert last["reason"] == f"article {a['id']} withheld: court order"
     assert await _events_of(conn, both["id"]) == [("claim.created", 1), ("claim.sourcing_changed", 2)]
 
     await writes.retract(conn, "article", b["id"], changed_by="ed", reason="fabricated")
-    assert (await queries.get(conn, "claim", both["id"]))["sourcing"] == "withdrawn"
-    assert (await queries.revisions(conn, both["id"]))[-1]["reason"] == f"article {b['id']} retracted: fabricated"
+    assert (await queries.get(conn, "claim", both["id"], lens=FULL))["sourcing"] == "withdrawn"
+    assert (await queries.revisions(conn, both["id"], lens=FULL))[-1][
+        "reason"
+    ] == f"article {b['id']} retracted: fabricated"
 
     # Releasing a restores what only it took away; b stays retracted.
     await _withhold(conn, a, "usable")
-    assert (await queries.get(conn, "claim", only_a["id"]))["sourcing"] == "supported"
-    assert (await queries.get(conn, "claim", both["id"]))["sourcing"] == "partlyWithdrawn"
+    assert (await queries.get(conn, "claim", only_a["id"], lens=FULL))["sourcing"] == "supported"
+    assert (await queries.get(conn, "claim", both["id"], lens=FULL))["sourcing"] == "partlyWithdrawn"
     # withheld → canceled keeps the facts withdrawn: no version for a sourcing that did not change.
     await _withhold(conn, a)
     await _withhold(conn, a, "canceled")
@@ -90,8 +93,8 @@ async def test_sourcing_reaches_deployment_asset_references_and_incidents(conn: 
         conn, "incident", {"incidentType": "strike", "references": [quote_ref(b, "the port")]}, changed_by="test"
     )
     await _withhold(conn, b)
-    assert (await queries.get(conn, "deployment", dep["id"]))["sourcing"] == "partlyWithdrawn"
-    assert (await queries.get(conn, "incident", inc["id"]))["sourcing"] == "withdrawn"
+    assert (await queries.get(conn, "deployment", dep["id"], lens=FULL))["sourcing"] == "partlyWithdrawn"
+    assert (await queries.get(conn, "incident", inc["id"], lens=FULL))["sourcing"] == "withdrawn"
     assert (await _events_of(conn, inc["id"]))[-1] == ("incident.sourcing_changed", 2)
 
 
@@ -100,7 +103,7 @@ async def test_a_retracted_fact_keeps_its_last_version_through_a_recall(conn: Co
     claim = await make_claim(conn, a)
     await writes.retract(conn, "claim", claim["id"], changed_by="ed", reason="wrong")
     await _withhold(conn, a)
-    stored = await queries.get(conn, "claim", claim["id"])
+    stored = await queries.get(conn, "claim", claim["id"], lens=FULL)
     assert (stored["version"], stored["sourcing"]) == (2, "supported")
 
 
@@ -169,9 +172,9 @@ async def test_concurrent_recalls_of_a_facts_two_articles_leave_it_withdrawn(con
             assert not second.done(), "the second recall waits for the first's facts"
         await second
     for c in claims:
-        stored = await queries.get(conn, "claim", c["id"])
+        stored = await queries.get(conn, "claim", c["id"], lens=FULL)
         assert stored is not None and stored["sourcing"] == "withdrawn"
-        kinds = [r["changeKind"] for r in await queries.revisions(conn, c["id"])]
+        kinds = [r["changeKind"] for r in await queries.revisions(conn, c["id"], lens=FULL)]
         assert kinds == ["created", "sourcing_changed", "sourcing_changed"]
 
 
@@ -184,7 +187,7 @@ async def test_a_recall_racing_a_new_citation_waits_for_it_and_withdraws_it(conn
             await asyncio.sleep(0.5)
             assert not recall.done(), "the recall waits for the citing write"
         await recall
-    stored = await queries.get(conn, "claim", claim["id"])
+    stored = await queries.get(conn, "claim", claim["id"], lens=FULL)
     assert stored is not None and stored["sourcing"] == "withdrawn"
 
 

@@ -147,17 +147,17 @@ class Generator:
             else:
                 fact_id = self._some_id(name)
                 args = [f"id: {self._arg('ID!' if name != 'article' else 'ID', fact_id, _q(fact_id))}"]
-            if not args[0].startswith("uri") and self.rng.random() < 0.25:
-                at = self.rng.choice(c.times)
-                args.append(f"asOf: {self._arg('DateTime', at, _q(at))}")
+            args.extend(self._as_of())
             return f"{prefix}{name}({', '.join(args)}){self._directive()} {self._object(definition, 0)}"
         if name == "node":
             fact_id = self._some_id(self.rng.choice(ROOT_BY_ID))
-            return f"{prefix}node(id: {self._arg('ID!', fact_id, _q(fact_id))}) {self._object(definition, 0)}"
+            args = [f"id: {self._arg('ID!', fact_id, _q(fact_id))}", *self._as_of()]
+            return f"{prefix}node({', '.join(args)}) {self._object(definition, 0)}"
         if name == "nodes":
             ids = [self._some_id(self.rng.choice(ROOT_BY_ID)) for _ in range(self.rng.randint(0, 4))]
             literal = "[" + ", ".join(_q(i) for i in ids) + "]"
-            return f"{prefix}nodes(ids: {self._arg('[ID!]!', ids, literal)}) {self._object(definition, 0)}"
+            args = [f"ids: {self._arg('[ID!]!', ids, literal)}", *self._as_of()]
+            return f"{prefix}nodes({', '.join(args)}) {self._object(definition, 0)}"
         if name == "search":
             word = self.rng.choice(c.words)
             args = [f"query: {self._arg('String!', word, _q(word))}"]
@@ -171,6 +171,14 @@ class Generator:
             return f"{prefix}corrections{self._corrections_args()} {self._object(definition, 0)}"
         kind = ROOT_LISTS[name]
         return f"{prefix}{name}{self._list_args(kind)} {self._object(definition, 0)}"
+
+    def _as_of(self, at: str | None = None) -> list[str]:
+        """An asOf argument a quarter of the time (``at`` when given): the whole read at that time."""
+        if at is None:
+            if self.rng.random() >= 0.25:
+                return []
+            at = self.rng.choice(self.corpus.times)
+        return [f"asOf: {self._arg('DateTime', at, _q(at))}"]
 
     def _corrections_args(self) -> str:
         args = []
@@ -223,10 +231,18 @@ class Generator:
             args.append(f"last: {size}")
         elif roll < 0.72:
             args.append("first: 0")  # refused: out of range
+        at = self.rng.choice(self.corpus.times) if self.rng.random() < 0.25 else None
         if (order is None or order == "CREATED_AT") and self.rng.random() < 0.25:
             ref = self.rng.choice(self.corpus.ids[kind])
-            cursor = pagination.encode(pagination.Cursor("createdAt", ref, ref))
+            # A cursor of an asOf page carries its time: mostly the page's own, sometimes none or
+            # another (refused), sometimes with the asOf left out (the cursor's time is used).
+            roll = self.rng.random()
+            carried = at if roll < 0.6 else (self.rng.choice(self.corpus.times) if roll < 0.8 else None)
+            if roll >= 0.9 and carried is not None:
+                at = None
+            cursor = pagination.encode(pagination.Cursor("createdAt", ref, ref, carried))
             args.append(f"{'before' if any(a.startswith('last') for a in args) else 'after'}: {_q(cursor)}")
+        args.extend(self._as_of(at) if at is not None else [])
         return f"({', '.join(args)})" if args else ""
 
     # ---- selections ------------------------------------------------------------------------

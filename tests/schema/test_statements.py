@@ -12,6 +12,7 @@ import asyncpg
 import orjson
 import pytest
 
+from db.lens import FULL
 from db.pool import Conn
 from schema import build_schema
 from schema.context import Context
@@ -81,7 +82,7 @@ async def _planned(pool: asyncpg.Pool, query: str, variables: dict[str, Any]) ->
     planner = Planner(build_schema()._schema, Limits(), production=False)
     plan = planner.plan(query, None)
     assert plan is not None, "the three-level query must be planned"
-    answer = await planner.execute(plan, variables, connect, collect_ids=True)
+    answer = await planner.execute(plan, variables, connect, collect_ids=True, lens=FULL)
     assert answer is not None
     body = orjson.loads(answer.body)
     assert "errors" not in body, body
