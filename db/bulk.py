@@ -215,7 +215,7 @@ async def _load_batch(
                 RecordRejection(
                     positions[rejected.index],
                     kind,
-                    "BAD_USER_INPUT",
+                    writes.rejection_code(rejected.errors),
                     f"{first.pointer()}: {first.message}" if first else "invalid",
                     rejected.errors,
                     _record_id(batch[rejected.index][1]),

@@ -13,6 +13,7 @@ from db.facts import (
     common_orders,
     date_key,
     date_range_filters,
+    sourcing_filter,
 )
 from db.fields import Checks, Field, article_ids_of, date, enum, list_of, ref, references, text
 
@@ -62,6 +63,7 @@ TYPE = FactType(
             "subject", ref("actor"), 'c.subject_ids @> ARRAY[{p}::text COLLATE "default"]', "claims about this actor"
         ),
         article_filter("c", "claims"),
+        sourcing_filter("c", "claims"),
         FilterDef("status", enum(*STATUSES), "c.status = {p}::text"),
         FilterDef("quoteType", enum(*QUOTE_TYPES), "c.quote_type = {p}::text"),
         *date_range_filters(

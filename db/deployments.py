@@ -13,6 +13,7 @@ from db.facts import (
     common_orders,
     date_key,
     date_range_filters,
+    sourcing_filter,
 )
 from db.fields import (
     Checks,
@@ -102,6 +103,7 @@ TYPE = FactType(
             "deployments with this asset type",
         ),
         article_filter("d", "deployments"),
+        sourcing_filter("d", "deployments"),
         *date_range_filters("d", "started_on", ("startedFrom", "startedTo")),
     ),
     orders=(*common_orders("d"), OrderDef("startedOn", date_key("d", "started_on"), "date")),

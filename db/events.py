@@ -17,6 +17,7 @@ from db.ids import new_id
 from db.kinds import CHANGE_KINDS as CHANGE_KINDS
 from db.kinds import EVENT_TYPES as EVENT_TYPES
 from db.kinds import LOAD_ORDER
+from db.kinds import change_kinds as change_kinds
 from db.pool import Conn
 
 NOTIFY_CHANNEL = "newsfacts_events"  # also spelled out in _APPEND

@@ -10,6 +10,10 @@ from typing import Any
 
 from db.fields import INVALID, Checks, Field, Validator
 from db.ids import PREFIXES, is_id
+from db.kinds import BY_NAME
+
+# A sourced fact's derived sourcing (0007/0008: fact_sourcing over its cited articles).
+SOURCINGS = ("supported", "partlyWithdrawn", "withdrawn")
 
 # Fields every document carries that a client cannot write.
 READ_ONLY = frozenset({"id", "object", "createdAt", "updatedAt", "version", "retractedAt", "sourcing"})
@@ -54,6 +58,16 @@ class FactType:
     @property
     def prefix(self) -> str:
         return PREFIXES[self.kind]
+
+    @property
+    def sourced(self) -> bool:
+        """Whether the kind's rows carry a derived ``sourcing`` (from their ``article_ids``)."""
+        return BY_NAME[self.kind].sourced
+
+    @property
+    def read_only(self) -> frozenset[str]:
+        """The read-only keys this kind's documents carry (sourcing only on sourced kinds)."""
+        return READ_ONLY if self.sourced else READ_ONLY - {"sourcing"}
 
     @property
     def doc_function(self) -> str:
@@ -161,6 +175,15 @@ def article_filter(alias: str, plural: str) -> FilterDef:
     )
 
 
+def sourcing_filter(alias: str, plural: str) -> FilterDef:
+    """Facts whose cited articles are all usable, partly or wholly withdrawn (the stored sourcing)."""
+    from db.fields import enum
+
+    return FilterDef(
+        "sourcing", enum(*SOURCINGS), f"{alias}.sourcing = {{p}}::text", f"{plural} by the state of their sources"
+    )
+
+
 def common_orders(alias: str) -> tuple[OrderDef, ...]:
     return (
         OrderDef("createdAt", f"{alias}.id", "text"),
@@ -173,4 +196,14 @@ def without_read_only(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in READ_ONLY}
 
 
-__all__ = ["INVALID", "READ_ONLY", "FactType", "FilterDef", "OrderDef", "common_filters", "common_orders"]
+__all__ = [
+    "INVALID",
+    "READ_ONLY",
+    "SOURCINGS",
+    "FactType",
+    "FilterDef",
+    "OrderDef",
+    "common_filters",
+    "common_orders",
+    "sourcing_filter",
+]

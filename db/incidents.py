@@ -13,6 +13,7 @@ from db.facts import (
     common_orders,
     date_key,
     date_range_filters,
+    sourcing_filter,
 )
 from db.fields import (
     Checks,
@@ -95,6 +96,7 @@ TYPE = FactType(
         _role_filter("target"),
         _role_filter("authorizer"),
         article_filter("i", "incidents"),
+        sourcing_filter("i", "incidents"),
         *date_range_filters("i", "occurred_from", ("occurredFrom", "occurredTo")),
     ),
     orders=(*common_orders("i"), OrderDef("occurredFrom", date_key("i", "occurred_from"), "date")),

@@ -12,6 +12,8 @@ class Kind:
     plural: str
     prefix: str
     title: str  # the GraphQL / OpenAPI type name
+    # Facts with provenance references carry a derived ``sourcing`` and emit sourcing_changed.
+    sourced: bool = False
 
 
 # Load order: a record may only reference kinds that come before it (claims link claims, so a kind
@@ -19,15 +21,33 @@ class Kind:
 KINDS: tuple[Kind, ...] = (
     Kind("actor", "actors", "act", "Actor"),
     Kind("article", "articles", "art", "Article"),
-    Kind("claim", "claims", "clm", "Claim"),
-    Kind("deployment", "deployments", "dep", "Deployment"),
-    Kind("incident", "incidents", "inc", "Incident"),
+    Kind("claim", "claims", "clm", "Claim", sourced=True),
+    Kind("deployment", "deployments", "dep", "Deployment", sourced=True),
+    Kind("incident", "incidents", "inc", "Incident", sourced=True),
 )
 LOAD_ORDER: tuple[str, ...] = tuple(k.name for k in KINDS)
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
 # REST collection → kind, e.g. "claims" → "claim".
 COLLECTIONS: dict[str, str] = {k.plural: k.name for k in KINDS}
 
-# Every event type: "<kind>.<change>", e.g. claim.corrected.
+# The one catalogue of change kinds and event types ("<kind>.<change>", e.g. claim.corrected): a
+# revision's change_kind (0007's CHECK lists the same words) and its event's type. Every kind is
+# created, updated, corrected and retracted; an article is also recalled (withheld, canceled) and
+# released; a sourced fact's sourcing changes when an article it cites is recalled or retracted.
 CHANGE_KINDS = ("created", "updated", "corrected", "retracted")
-EVENT_TYPES: tuple[str, ...] = tuple(f"{kind}.{change}" for kind in LOAD_ORDER for change in CHANGE_KINDS)
+RECALL_KINDS = ("withheld", "canceled", "released")
+SOURCING_CHANGED = "sourcing_changed"
+SOURCED: tuple[str, ...] = tuple(k.name for k in KINDS if k.sourced)
+# The corrections feed: every change kind but a plain creation or update (0008's corrections index).
+CORRECTION_KINDS = ("corrected", "retracted", *RECALL_KINDS, SOURCING_CHANGED)
+ALL_CHANGE_KINDS = (*CHANGE_KINDS, *RECALL_KINDS, SOURCING_CHANGED)
+
+
+def change_kinds(kind: str) -> tuple[str, ...]:
+    """The change kinds one kind of fact has (what its events can say happened)."""
+    recall = RECALL_KINDS if kind == "article" else ()
+    sourcing = (SOURCING_CHANGED,) if BY_NAME[kind].sourced else ()
+    return (*CHANGE_KINDS, *recall, *sourcing)
+
+
+EVENT_TYPES: tuple[str, ...] = tuple(f"{kind}.{change}" for kind in LOAD_ORDER for change in change_kinds(kind))

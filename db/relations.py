@@ -97,15 +97,21 @@ async def related_counts(conn: Conn, kind: str, relation: str, parents: Sequence
 
 # A revision's document keys and the SQL that reads each from ``revisions r``. The time is rendered
 # by PostgreSQL, as in every fact document, so REST, the GraphQL resolvers and the read planner
-# (db/plan/) print it identically.
+# (db/plan/) print it identically; so is the diff from the previous version (snapshot_diff, 0008,
+# one primary-key probe for the previous snapshot).
 REVISION_COLUMNS: dict[str, str] = {
     "factId": "{a}.fact_id",
+    "factType": "{a}.fact_type",
     "version": "{a}.version",
     "changeKind": "{a}.change_kind",
     "reason": "{a}.reason",
     "changedBy": "{a}.changed_by",
     "changedAt": "to_jsonb({a}.changed_at) #>> '{{}}'",
     "snapshot": "{a}.snapshot",
+    "diff": (
+        "snapshot_diff((SELECT prev.snapshot FROM revisions prev"
+        " WHERE prev.fact_id = {a}.fact_id AND prev.version = {a}.version - 1), {a}.snapshot)"
+    ),
 }
 _REVISION_SELECT = ", ".join(f'{sql.format(a="r")} AS "{key}"' for key, sql in REVISION_COLUMNS.items())
 

@@ -5,17 +5,26 @@ same way and, in the same transaction, leaves a revision and an outbox event —
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from db import events
-from db.errors import Conflict, FieldError, NewsfactsError, NotFound, ValidationFailed, VersionConflict, from_postgres
+from db.errors import (
+    Conflict,
+    FieldError,
+    NewsfactsError,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+    from_postgres,
+)
 from db.facts import READ_ONLY, FactType, without_read_only
 from db.fields import Checks, Path, QuoteCheck
 from db.ids import is_id, new_id
+from db.kinds import SOURCING_CHANGED
 from db.pool import Conn
 from db.quotes import locate
 from db.registry import FACT_TYPES, fact_type
@@ -51,11 +60,19 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 async def validate_batch(
-    conn: Conn, kind: str, records: Sequence[Any], *, allow_id: bool = True
+    conn: Conn,
+    kind: str,
+    records: Sequence[Any],
+    *,
+    allow_id: bool = True,
+    cited_before: Sequence[Collection[str]] | None = None,
 ) -> tuple[list[Validated], list[Rejected]]:
     """Validate records of one kind, including what needs the database: every referenced id must
-    exist (or be created in this batch) and every reference's quoteText must match its article."""
-    return await check_in_database(conn, kind, static_checks(kind, records, allow_id=allow_id))
+    exist (or be created in this batch), every reference's quoteText must match its article, and no
+    new reference may point into a withdrawn article (``cited_before``: what each record's previous
+    version cited, for updates)."""
+    checked = static_checks(kind, records, allow_id=allow_id)
+    return await check_in_database(conn, kind, checked, cited_before=cited_before)
 
 
 Checked = list[tuple[int, Checks, dict[str, Any] | None]]
@@ -76,13 +93,16 @@ def static_checks(kind: str, records: Sequence[Any], *, allow_id: bool = True) -
     return checked
 
 
-async def check_in_database(conn: Conn, kind: str, checked: Checked) -> tuple[list[Validated], list[Rejected]]:
-    """The checks that need the database (referenced ids exist, quotes match their articles), then
-    the split into good and rejected records."""
+async def check_in_database(
+    conn: Conn, kind: str, checked: Checked, *, cited_before: Sequence[Collection[str]] | None = None
+) -> tuple[list[Validated], list[Rejected]]:
+    """The checks that need the database (referenced ids exist, quotes match their articles, new
+    references cite no withdrawn article), then the split into good and rejected records."""
     batch_ids = {c["id"] for _, _, c in checked if c is not None}
     await _resolve_references(conn, kind, checked)
     stored = await _check_refs(conn, kind, checked, batch_ids)
     await _check_quotes(conn, checked)
+    await _check_withdrawn(conn, checked, cited_before)
     _drop_refs_to_rejected(checked, stored)
 
     good, bad = [], []
@@ -232,13 +252,56 @@ async def _check_quotes(conn: Conn, checked: list[tuple[int, Checks, dict[str, A
             )
 
 
+# The state of each cited article, locked FOR KEY SHARE: an article's recall (which takes its row
+# FOR UPDATE, see _lock_current) waits for this write to commit and then finds the new citation when
+# it recomputes sourcing; a recall that committed first is seen here and refuses the reference.
+_CITED_ARTICLES = """
+SELECT id, article_withdrawn_state(retracted_at, pub_status) AS state
+FROM articles WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE
+"""
+
+
+async def _check_withdrawn(conn: Conn, checked: Checked, cited_before: Sequence[Collection[str]] | None) -> None:
+    """Refuses every new reference into a retracted, withheld or canceled article. A reference is
+    new when the record's previous version cited no reference into that article: what a fact
+    already cited stays (its sourcing says the source is gone), but nothing may newly rest on it.
+    Only new references are locked, so an update never waits on an article it already cites —
+    that article's recall may be waiting on this fact's row (no lock cycle)."""
+    new: list[tuple[Checks, QuoteCheck]] = []
+    for position, (_, checks, _columns) in enumerate(checked):
+        before = cited_before[position] if cited_before is not None else ()
+        for q in checks.quotes:
+            if is_id(q.article, "article") and q.article not in before:
+                new.append((checks, q))
+    if not new:
+        return
+    rows = await conn.fetch(_CITED_ARTICLES, sorted({q.article for _, q in new}))
+    withdrawn = {r["id"]: r["state"] for r in rows if r["state"] is not None}
+    for checks, q in new:
+        state = withdrawn.get(q.article)
+        if state is not None:
+            # CONFLICT, as a duplicate uri is: the field collides with stored state, it is not malformed.
+            checks.fail((*q.path, "article"), Conflict.code, f"cites article {q.article}, which is {state}")
+
+
 def _raise_rejections(bad: list[Rejected], *, single: bool) -> None:
     errors = []
     for r in bad:
         errors.extend(r.errors if single else [FieldError((r.index, *e.path), e.code, e.message) for e in r.errors])
     first = errors[0] if errors else None
     where = f" at {first.pointer()}: {first.message}" if first else ""
+    if rejection_code(errors) == Conflict.code:
+        raise Conflict(f"{len(errors)} reference(s) into withdrawn articles{where}", errors=errors)
     raise ValidationFailed(f"{len(errors)} invalid field(s){where}", errors=errors)
+
+
+def rejection_code(errors: Sequence[FieldError]) -> str:
+    """The catalogue code of a refused record: input that is only wrong because of the cited
+    articles' state conflicts with stored state (CONFLICT, 409) — the same record was valid before
+    the recall; anything else is invalid input (BAD_USER_INPUT, 422 on REST)."""
+    if errors and all(e.code == Conflict.code for e in errors):
+        return Conflict.code
+    return ValidationFailed.code
 
 
 async def insert_validated(
@@ -275,12 +338,16 @@ async def _insert_rows(
 ) -> list[dict[str, Any]]:
     columns = sorted(rows[0])
     cols = ", ".join(columns)
+    # A sourced fact's sourcing comes from its cited articles, computed by PostgreSQL as it inserts.
+    # New references into withdrawn articles are refused, so this is 'supported' unless a recall
+    # raced the write — which the FOR KEY SHARE of _check_withdrawn rules out.
+    into, select = (f"{cols}, sourcing", f"{cols}, fact_sourcing(article_ids)") if t.sourced else (cols, cols)
     # Identifiers come from FactType specs (our code), values travel as one jsonb parameter that
     # PostgreSQL maps onto the table's row type: one round trip for the whole batch.
     sql = f"""
         WITH ins AS (
-            INSERT INTO {t.table} ({cols})
-            SELECT {cols} FROM jsonb_populate_recordset(NULL::{t.table}, $1::jsonb)
+            INSERT INTO {t.table} ({into})
+            SELECT {select} FROM jsonb_populate_recordset(NULL::{t.table}, $1::jsonb)
             RETURNING *
         )
         INSERT INTO revisions (fact_id, version, fact_type, change_kind, reason, changed_by, changed_at, snapshot)
@@ -335,6 +402,14 @@ async def _lock_current(conn: Conn, t: FactType, fact_id: str) -> dict[str, Any]
     return dict(doc)
 
 
+async def _cited(conn: Conn, t: FactType, fact_id: str) -> frozenset[str]:
+    """The articles a stored fact cites (its derived article_ids; none for kinds without references)."""
+    if not t.sourced:
+        return frozenset()
+    ids = await conn.fetchval(f"SELECT article_ids FROM {t.table} WHERE id = $1", fact_id)  # noqa: S608
+    return frozenset(ids or ())
+
+
 async def _write_version(
     conn: Conn,
     t: FactType,
@@ -345,12 +420,17 @@ async def _write_version(
     changed_by: str,
     reason: str | None,
     retract: bool = False,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[events.PendingEvent]]:
+    """Write the fact's next version and its revision; returns the new document and the events to
+    append (the caller appends them last, with any sourcing changes the version caused)."""
     columns = {k: v for k, v in columns.items() if k != "id"}
     sets = ["version = version + 1", "updated_at = now()"]
     if columns:
         cols = ", ".join(sorted(columns))
         sets.append(f"({cols}) = (SELECT {cols} FROM jsonb_populate_record(NULL::{t.table}, $2::jsonb))")  # noqa: S608
+    if t.sourced and "article_ids" in columns:
+        # The fact's own update may drop (or keep) references into withdrawn articles.
+        sets.append("sourcing = fact_sourcing(ARRAY(SELECT jsonb_array_elements_text($2::jsonb -> 'article_ids')))")
     if retract:
         sets.append("retracted_at = now()")
     sql = f"""
@@ -367,9 +447,78 @@ async def _write_version(
     # $2 is only referenced when there are columns to set; give PostgreSQL its type either way.
     sql = sql.replace("WHERE id = $1", "WHERE id = $1 AND $2::jsonb IS NOT NULL", 1) if not columns else sql
     doc = await conn.fetchval(sql, fact_id, columns, change_kind, reason, changed_by)
-    event_type = f"{t.kind}.{change_kind}"
-    await events.append(conn, [events.PendingEvent(event_type, doc["id"], doc["version"])])
-    return dict(doc)
+    return dict(doc), [events.PendingEvent(f"{t.kind}.{change_kind}", doc["id"], doc["version"])]
+
+
+def _lock_sql() -> str:
+    """Locks every live sourced fact citing any of ``$1``, in id order: a recall waits here for any
+    other writer of those facts (another recall, a fact's own update) to commit, so the statement
+    after it, with a snapshot taken then, sees every article change already committed. Computing
+    and locking in one statement would judge with a snapshot older than the lock: two concurrent
+    recalls of a fact's two articles could each see only its own and leave it partlyWithdrawn."""
+    # Identifiers come from FactType specs only.
+    where = "article_ids && $1::text[] AND retracted_at IS NULL ORDER BY id FOR UPDATE"
+    sourced = [t for t in FACT_TYPES.values() if t.sourced]
+    ctes = ", ".join(f"l_{t.kind} AS (SELECT id FROM {t.table} WHERE {where})" for t in sourced)  # noqa: S608
+    counts = " + ".join(f"(SELECT count(*) FROM l_{t.kind})" for t in sourced)  # noqa: S608
+    return f"WITH {ctes} SELECT {counts}"
+
+
+_LOCK = _lock_sql()
+
+
+def _sourcing_sql() -> str:
+    """One statement that gives every live sourced fact citing any of ``$1`` (article ids) whose
+    sourcing no longer matches its articles a new version: the new sourcing, a revision
+    (sourcing_changed, reason ``$2``, by ``$3``), returning what the events need. One pair of CTEs
+    per sourced kind, from the registry; identifiers come from FactType specs only."""
+    ctes, results = [], []
+    for t in FACT_TYPES.values():
+        if not t.sourced:
+            continue
+        a = t.alias
+        ctes.append(f"""
+        u_{t.kind} AS (
+            UPDATE {t.table} {a} SET sourcing = fact_sourcing({a}.article_ids),
+                   version = {a}.version + 1, updated_at = now()
+            WHERE {a}.article_ids && $1::text[] AND {a}.retracted_at IS NULL
+              AND {a}.sourcing <> fact_sourcing({a}.article_ids)
+            RETURNING {a}.*
+        ), r_{t.kind} AS (
+            INSERT INTO revisions (fact_id, version, fact_type, change_kind, reason, changed_by, changed_at, snapshot)
+            SELECT u.id, u.version, '{t.kind}', '{SOURCING_CHANGED}', $2, $3, u.updated_at,
+                   {t.doc_function}(u::{t.table})
+            FROM u_{t.kind} u
+            RETURNING fact_type, fact_id, version
+        )""")  # noqa: S608
+        results.append(f"SELECT fact_type, fact_id, version FROM r_{t.kind}")  # noqa: S608
+    return f"WITH {','.join(ctes)}\n{' UNION ALL '.join(results)} ORDER BY fact_id"
+
+
+_SOURCING = _sourcing_sql()
+
+
+def _recall_kind(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """The change kind of an article version whose pubStatus moved into or out of recall."""
+    old, new = before.get("pubStatus") or "usable", after.get("pubStatus") or "usable"
+    if old == new:
+        return None
+    return "released" if new == "usable" else str(new)
+
+
+async def _resync_sourcing(
+    conn: Conn, article: dict[str, Any], state: str, *, changed_by: str, reason: str | None
+) -> list[events.PendingEvent]:
+    """After an article's recall, release or retraction: a new version of every fact whose sourcing
+    changed with it, in one statement; returns their ``<kind>.sourcing_changed`` events. The facts
+    are locked first, in id order (``_LOCK``): two recalls of articles that share facts queue rather
+    than deadlock, and each judges with every committed article change. Retracted facts keep their
+    last version, as everywhere else."""
+    why = f"article {article['id']} {state}" + (f": {reason}" if reason else "")
+    if not await conn.fetchval(_LOCK, [article["id"]]):
+        return []  # nothing cites it
+    rows = await conn.fetch(_SOURCING, [article["id"]], why, changed_by)
+    return [events.PendingEvent(f"{r['fact_type']}.{SOURCING_CHANGED}", r["fact_id"], r["version"]) for r in rows]
 
 
 def _check_version(doc: dict[str, Any], expected_version: int | None) -> None:
@@ -429,18 +578,25 @@ async def update(
             if current.get("retractedAt"):
                 raise Conflict(f"{fact_id} was retracted; retracted facts keep their last version")
             merged = merge_patch(without_read_only(current), patch)
-            good, bad = await validate_batch(conn, kind, [merged], allow_id=False)
+            cited = await _cited(conn, t, fact_id)
+            good, bad = await validate_batch(conn, kind, [merged], allow_id=False, cited_before=[cited])
             if bad:
                 _raise_rejections(bad, single=True)
-            return await _write_version(
+            # A recall or release names the version whatever else it changed (a correction's reason stays).
+            recall = _recall_kind(current, merged) if kind == "article" else None
+            doc, pending = await _write_version(
                 conn,
                 t,
                 fact_id,
                 good[0].columns,
-                change_kind="corrected" if correction else "updated",
+                change_kind=recall or ("corrected" if correction else "updated"),
                 changed_by=changed_by,
                 reason=reason,
             )
+            if recall is not None:
+                pending += await _resync_sourcing(conn, doc, recall, changed_by=changed_by, reason=reason)
+            await events.append(conn, pending)
+            return doc
     except asyncpg.PostgresError as exc:
         raise from_postgres(exc) from exc
 
@@ -462,7 +618,7 @@ async def retract(
             _check_version(current, expected_version)
             if current.get("retractedAt"):
                 raise Conflict(f"{fact_id} is already retracted")
-            return await _write_version(
+            doc, pending = await _write_version(
                 conn,
                 t,
                 fact_id,
@@ -472,6 +628,10 @@ async def retract(
                 reason=reason,
                 retract=True,
             )
+            if kind == "article":
+                pending += await _resync_sourcing(conn, doc, "retracted", changed_by=changed_by, reason=reason)
+            await events.append(conn, pending)
+            return doc
     except asyncpg.PostgresError as exc:
         raise from_postgres(exc) from exc
 
@@ -485,6 +645,7 @@ __all__ = [
     "create_many",
     "insert_validated",
     "merge_patch",
+    "rejection_code",
     "retract",
     "static_checks",
     "update",

@@ -23,6 +23,7 @@ from schema.actors import ActorQueries
 from schema.articles import ArticleQueries
 from schema.claims import ClaimQueries
 from schema.common import SCALARS
+from schema.corrections import CorrectionQueries
 from schema.deployments import DeploymentQueries
 from schema.errors import log_errors
 from schema.incidents import IncidentQueries
@@ -44,6 +45,7 @@ QUERY_TYPES: tuple[type, ...] = (
     DeploymentQueries,
     IncidentQueries,
     SearchQueries,
+    CorrectionQueries,
     WebhookQueries,
     ApiKeyQueries,
 )

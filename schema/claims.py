@@ -11,11 +11,13 @@ from strawberry.types import Info
 
 from db import claims as spec
 from schema.common import (
+    SOURCING_DESCRIPTION,
     Connection,
     Date,
     DateTime,
     OrderDirection,
     Reference,
+    Sourcing,
     filter_dict,
     make_enum,
     references,
@@ -45,6 +47,7 @@ class Claim(Fact):
     claim_date: Date | None
     claim_date_precision: DatePrecision | None  # type: ignore[valid-type]
     status: ClaimStatus  # type: ignore[valid-type]
+    sourcing: Sourcing = strawberry.field(description=SOURCING_DESCRIPTION)  # type: ignore[valid-type]
 
     @strawberry.field(description="The named actor who made the claim; null for unnamed sources.")
     def speaker(self, info: Info[Context, None]) -> ActorRef | None:
@@ -89,6 +92,7 @@ class ClaimFilter:
     article: strawberry.ID | None = None
     status: ClaimStatus | None = None  # type: ignore[valid-type]
     quote_type: QuoteType | None = None  # type: ignore[valid-type]
+    sourcing: Sourcing | None = None  # type: ignore[valid-type]
     claim_date_from: Date | None = None
     claim_date_to: Date | None = None
     updated_since: DateTime | None = None

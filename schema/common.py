@@ -14,6 +14,7 @@ from strawberry.types import Info
 from strawberry.utils.str_converters import to_camel_case
 
 from db.errors import BadUserInput, FieldError
+from db.facts import SOURCINGS
 from db.queries import MAX_PAGE
 from schema.links import linked_one
 
@@ -74,6 +75,18 @@ def make_enum(name: str, values: tuple[str, ...], description: str = "") -> Any:
 def _upper_snake(value: str) -> str:
     out = "".join("_" + c if c.isupper() else c for c in value)
     return out.upper()
+
+
+Sourcing = make_enum(
+    "Sourcing",
+    SOURCINGS,
+    "The state of the articles a fact's references point into: none withdrawn (or no references),"
+    " some, or every one retracted, withheld or canceled.",
+)
+SOURCING_DESCRIPTION = (
+    "Derived from the cited articles; changes (with a version and a sourcing_changed event) when one"
+    " is withheld, canceled, released or retracted."
+)
 
 
 _PAIRS: dict[type, tuple[tuple[str, str], ...]] = {}
@@ -144,15 +157,36 @@ def place(value: dict[str, Any] | None) -> Place | None:
     return from_doc(Place, value)
 
 
+@strawberry.type(description="One field that differs between a version and the one before it.")
+class FieldChange:
+    field: str = strawberry.field(description="The document key (camelCase), e.g. status or references.")
+    from_: JSON | None = strawberry.field(name="from", description="Its value before (null: absent or null).")
+    to: JSON | None = strawberry.field(description="Its value after.")
+    doc: strawberry.Private[dict[str, Any]]
+
+
+DIFF_DESCRIPTION = (
+    "What this version changed, field by field, from the version before (empty for the first;"
+    " version and updatedAt, which change every time, are left out)."
+)
+
+
 @strawberry.type(description="One version of a fact: who changed it, when, why, and what it became.")
 class Revision:
     version: int
-    change_kind: str
+    change_kind: str = strawberry.field(
+        description="created, updated, corrected, retracted; withheld, canceled, released (articles);"
+        " sourcing_changed (claims, deployments, incidents)."
+    )
     reason: str | None
     changed_by: str | None
     changed_at: DateTime
     snapshot: JSON
     doc: strawberry.Private[dict[str, Any]]
+
+    @strawberry.field(description=DIFF_DESCRIPTION)
+    def diff(self) -> list[FieldChange]:
+        return from_docs(FieldChange, self.doc["diff"])
 
 
 @strawberry.type

@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from db import deployments as spec
 from schema.common import (
+    SOURCING_DESCRIPTION,
     Connection,
     Date,
     DateTime,
@@ -18,6 +19,7 @@ from schema.common import (
     Place,
     Quantity,
     Reference,
+    Sourcing,
     filter_dict,
     from_docs,
     make_enum,
@@ -59,6 +61,7 @@ class Asset:
 class Deployment(Fact):
     stated_purpose: str | None
     status: DeploymentStatus  # type: ignore[valid-type]
+    sourcing: Sourcing = strawberry.field(description=SOURCING_DESCRIPTION)  # type: ignore[valid-type]
     started_on: Date | None
     ended_on: Date | None
 
@@ -86,6 +89,7 @@ class DeploymentFilter:
     region: str | None = strawberry.field(default=None, description="Region name, case-insensitive.")
     asset_type: AssetType | None = None  # type: ignore[valid-type]
     article: strawberry.ID | None = None
+    sourcing: Sourcing | None = None  # type: ignore[valid-type]
     started_from: Date | None = None
     started_to: Date | None = None
     updated_since: DateTime | None = None

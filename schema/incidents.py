@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from db import incidents as spec
 from schema.common import (
+    SOURCING_DESCRIPTION,
     Connection,
     Date,
     DateTime,
@@ -18,6 +19,7 @@ from schema.common import (
     Place,
     Quantity,
     Reference,
+    Sourcing,
     filter_dict,
     from_docs,
     make_enum,
@@ -55,6 +57,7 @@ class Incident(Fact):
     occurred_from: Date | None
     occurred_to: Date | None
     occurred_precision: DatePrecision | None  # type: ignore[valid-type]
+    sourcing: Sourcing = strawberry.field(description=SOURCING_DESCRIPTION)  # type: ignore[valid-type]
 
     @strawberry.field
     def actors(self) -> list[IncidentActor]:
@@ -89,6 +92,7 @@ class IncidentFilter:
     target: strawberry.ID | None = None
     authorizer: strawberry.ID | None = None
     article: strawberry.ID | None = None
+    sourcing: Sourcing | None = None  # type: ignore[valid-type]
     occurred_from: Date | None = None
     occurred_to: Date | None = None
     updated_since: DateTime | None = None

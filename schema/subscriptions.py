@@ -27,7 +27,10 @@ EventDoc = dict[str, Any]
 
 EventType: Any = strawberry.enum(  # type: ignore[call-overload]
     Enum("EventType", {t.replace(".", "_").upper(): t for t in event_log.EVENT_TYPES}),
-    description="What happened to a fact: <kind>.created / updated / corrected / retracted.",
+    description=(
+        "What happened to a fact: <kind>.created / updated / corrected / retracted; an article also"
+        " withheld / canceled / released; a claim, deployment or incident also sourcing_changed."
+    ),
 )
 
 
@@ -111,7 +114,7 @@ def _event(doc: EventDoc) -> Event:
 
 
 def _kind_types(kind: str) -> tuple[str, ...]:
-    return tuple(f"{kind}.{change}" for change in event_log.CHANGE_KINDS)
+    return tuple(f"{kind}.{change}" for change in event_log.change_kinds(kind))
 
 
 @strawberry.type(description="Live changes, replayed from the log after a cursor and then followed as they commit.")

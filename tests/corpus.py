@@ -90,6 +90,44 @@ async def build(conn: Conn) -> None:
         changed_by="corpus",
     )  # fmt: skip
     await writes.create(conn, "incident", {"incidentType": "arrest"}, changed_by="corpus")
+    await _recalls(conn, article, org["id"])
+
+
+async def _recalls(conn: Conn, usable: dict[str, Any], deployer: str) -> None:
+    """Facts whose sources are gone: a withheld article (its claims withdrawn or partly so), a
+    canceled one, a retracted one cited by a deployment's asset and an incident, and one withheld
+    and then released (its claim's sourcing back to supported, with the versions in between)."""
+    withheld, canceled, retracted, released = [await make_article(conn, headline=h) for h in ("Withheld", "Canceled", "Retracted", "Released")]  # fmt: skip
+    await _claim(conn, statement="Only the withheld article says so.", quoteType="assertion",
+                 references=[quote_ref(withheld, "the convoy reached the port")])  # fmt: skip
+    await _claim(conn, statement="Two sources, one withheld.", quoteType="assertion",
+                 references=[quote_ref(usable, "the convoy reached the port"), quote_ref(withheld, "We will not retreat")])  # fmt: skip
+    await _claim(conn, statement="Canceled and retracted sources.", quoteType="assertion",
+                 references=[quote_ref(canceled, "the minister"), quote_ref(retracted, "the port")])  # fmt: skip
+    await _claim(conn, statement="Withheld, then released.", quoteType="assertion",
+                 references=[quote_ref(released, "the minister")])  # fmt: skip
+    await writes.create(
+        conn, "deployment",
+        {"deployer": deployer, "status": "active", "references": [quote_ref(usable, "the port")],
+         "assets": [{"assetType": "warship", "references": [quote_ref(retracted, "the convoy")]}]},
+        changed_by="corpus",
+    )  # fmt: skip
+    await writes.create(
+        conn,
+        "incident",
+        {"incidentType": "seizure", "references": [quote_ref(retracted, "the port")]},
+        changed_by="corpus",
+    )
+    for article, status in (
+        (withheld, "withheld"),
+        (canceled, "canceled"),
+        (released, "withheld"),
+        (released, "usable"),
+    ):
+        await writes.update(
+            conn, "article", article["id"], {"pubStatus": status}, changed_by="legal", reason="legal review"
+        )
+    await writes.retract(conn, "article", retracted["id"], changed_by="corpus", reason="fabricated")
 
 
 async def _claim(conn: Conn, **record: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import asyncpg
 from api.events.broadcaster import Broadcaster, Event, Subscriber
 from db import events
 from db.errors import BadUserInput, CursorExpired, FieldError
-from db.events import CHANGE_KINDS, EVENT_KINDS, EVENT_TYPES
+from db.events import EVENT_KINDS, EVENT_TYPES, change_kinds
 
 REPLAY_PAGE = 500
 
@@ -31,7 +31,7 @@ def parse_types(raw: Sequence[str], *, location: tuple[str | int, ...] = ("type"
         if item in EVENT_TYPES:
             wanted.append(item)
         elif item in EVENT_KINDS:
-            wanted.extend(f"{item}.{change}" for change in CHANGE_KINDS)
+            wanted.extend(f"{item}.{change}" for change in change_kinds(item))
         else:
             errors.append(
                 FieldError((*location, i), "UNKNOWN_EVENT_TYPE", f"{item!r} is not an event type or fact kind")

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from api.rest import quota, resources
+from api.rest import corrections, quota, resources
 from api.rest.params import refuse_unstorable
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -47,6 +47,7 @@ def read_operations() -> list[Operation]:
         ("/v1/articles/{id}/claims", "GET", partial(_claims_of, parent_kind="article")),
         ("/v1/actors/{id}/claims", "GET", partial(_claims_of, parent_kind="actor")),
         ("/v1/quota", "GET", quota.get_quota),
+        ("/v1/corrections", "GET", corrections.list_corrections),
     ]
     return ops
 

@@ -33,6 +33,8 @@ def row_columns(kind: str) -> dict[str, str]:
     """Document key → SQL template over ``{a}`` (the row's alias) for one kind of fact."""
     t: FactType = fact_type(kind)
     columns = {**_READ_ONLY_COLUMNS, "object": f"'{t.kind}'"}
+    if t.sourced:
+        columns["sourcing"] = "{a}.sourcing"  # derived and stored (0007), read-only like the above
     for f in t.fields:
         if f.store is None:
             columns[f.name] = "{a}." + (f.column or f.name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from db import pagination
+from db import corrections, pagination
 from db.errors import NewsfactsError
 from db.lens import Lens
 from db.params import Params
@@ -175,8 +175,9 @@ class Statement:
         r = self._alias("r")
         inner: list[str] = []
         built = self.object(v.obj, RowSource.revision(r), inner, [])
+        # ``inner`` holds the laterals of the revision's own value objects (its diff).
         select = (
-            f"SELECT {_agg(built, f'{r}.version')} AS j{{ids}} FROM revisions {r} "
+            f"SELECT {_agg(built, f'{r}.version')} AS j{{ids}} FROM revisions {r} {' '.join(inner)} "
             f"WHERE {r}.fact_id = {src.text('id')} AND {self.lens.revisions_where(r, self.params)}"
         )
         return self._lateral(select, laterals, [], [], agg=True)
@@ -310,6 +311,8 @@ class Statement:
         if isinstance(root, t.RootList):
             filters, request = root.bind(self.variables)
             return self._list(root, filters, request)
+        if isinstance(root, t.Corrections):
+            return self._corrections(root, *root.bind(self.variables))
         assert isinstance(root, t.Search)
         return self._search(root, root.bind(self.variables))
 
@@ -377,6 +380,31 @@ class Statement:
             previous=has_more if request.backward else cursor_given,
             # The count: the filters without the cursor, bound only when totalCount is selected.
             count=lambda: f"(SELECT count(*) FROM {table} {a} {_where(where_clauses(ft, filters, self.params))})",
+        )
+        select, has_ids = self._connection(root.connection, page)
+        return select.replace("{ids}", self._root_ids("string_agg(p.ids, ' ')" if has_ids else None))
+
+    def _corrections(
+        self, root: t.Corrections, where: corrections.Filter, size: int, after: corrections.Position | None
+    ) -> str:
+        """The corrections feed: the clauses and order of db/corrections.py over ``revisions``."""
+        clauses = corrections.where_clauses(where, self.params, "r")
+        bounded = [*clauses, corrections.after_clause(after, self.params, "r")] if after is not None else clauses
+        order_by = corrections.ORDER_BY.format(a="r")
+        y = self._alias("t")
+        rows = (
+            f"(SELECT r.*, row_number() OVER (ORDER BY {order_by}) AS rn FROM revisions r "
+            f"{_where(bounded)} ORDER BY {order_by} LIMIT {int(size)}) {y}"
+        )
+        key, ident = corrections.CURSOR_KEY.format(a=y), corrections.CURSOR_ID.format(a=y)
+        page = _Page(
+            rows=rows,
+            row=RowSource(corrections.columns(self.lens.public), y),
+            cursor=lambda: f"nf_cursor({_literal(corrections.ORDER)}, {key}, {ident})",
+            order=f"{y}.rn",
+            more=self._more("revisions", "r", bounded, size),
+            previous="true" if after is not None else "false",
+            count=lambda: f"(SELECT count(*) FROM revisions r {_where(clauses)})",
         )
         select, has_ids = self._connection(root.connection, page)
         return select.replace("{ids}", self._root_ids("string_agg(p.ids, ' ')" if has_ids else None))

@@ -218,6 +218,16 @@ class RootList:
 
 
 @dataclass(frozen=True)
+class Corrections:
+    """The corrections feed (db/corrections.py); ``bind`` gives (its Filter, page size, the
+    position after the ``after`` cursor or None)."""
+
+    connection: Connection
+    bind: Bind
+    when: Bind = now  # the feed is the history itself: it has no asOf
+
+
+@dataclass(frozen=True)
 class Search:
     """Full-text search across kinds as a connection, most relevant first; ``bind`` gives a
     db.search.SearchRequest. Its nodes are a union: Nodes and EdgeNode are UnionNodes and
@@ -274,4 +284,4 @@ Value = (
 )  # fmt: skip
 # Values without a selection of their own: the same whichever field node selects them.
 LEAVES = (Const, Scalar, EnumScalar)
-Root = ById | ByUri | AnyNode | AnyNodes | RootList | Search | Choice | Payload
+Root = ById | ByUri | AnyNode | AnyNodes | RootList | Corrections | Search | Choice | Payload

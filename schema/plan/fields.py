@@ -12,7 +12,7 @@ from typing import Any
 
 from graphql import GraphQLField, GraphQLObjectType, GraphQLUnionType, get_named_type
 
-from db import pagination, queries
+from db import corrections, pagination, queries
 from db import search as db_search
 from db.errors import BadUserInput, FieldError
 from db.plan import tree as t
@@ -56,12 +56,16 @@ def revisions(c: Compiler, owner: GraphQLObjectType, definition: GraphQLField, e
     return t.Revisions(_child(c, definition, entries))
 
 
-def connection(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> tuple[t.Connection, str]:
-    """The selection on a ``<Kind>Connection`` and the kind of its nodes."""
+def connection(
+    c: Compiler, definition: GraphQLField, entries: list[Entry], *, facts: bool = True
+) -> tuple[t.Connection, str | None]:
+    """The selection on a ``<Kind>Connection`` and the kind of its nodes (None for a connection
+    of other objects, ``facts=False``: the corrections feed's)."""
     conn_type = _object_type(definition)
     node_type = _object_type(conn_type.fields["nodes"])
-    kind = KINDS[node_type.name]
-    c.lists.add(kind)
+    kind = KINDS[node_type.name] if facts else None
+    if kind is not None:
+        c.lists.add(kind)
     fields = []
     for key, here in c.collect(conn_type, entries).items():
         name = here[0].node.name.value
@@ -83,7 +87,7 @@ def connection(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> t
 
 
 def _edge_fields(
-    c: Compiler, edge_type: GraphQLObjectType, node_type: GraphQLObjectType, kind: str, entries: list[Entry]
+    c: Compiler, edge_type: GraphQLObjectType, node_type: GraphQLObjectType, kind: str | None, entries: list[Entry]
 ) -> tuple[t.Field, ...]:
     fields = []
     for key, here in c.collect(edge_type, entries).items():
@@ -142,6 +146,8 @@ ACTOR = ("actor", False)
 
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("*", "revisions"): revisions,
+    ("Revision", "diff"): embedded("diff", many=True),
+    ("Correction", "diff"): embedded("diff", many=True),
     ("Article", "outlet"): linked("actor", ("outlet", False), many=False),
     ("Article", "authors"): linked("actor", ("authors", True), many=True),
     ("Article", "basedOn"): linked("actor", ("basedOn", True), many=True),
@@ -301,6 +307,24 @@ def root_list(kind: str) -> RootHandler:
     return plan
 
 
+def corrections_feed(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
+    """``corrections``, bound as schema.corrections binds it (the same checks, in the same order)."""
+    conn, _ = connection(c, definition, entries, facts=False)
+    c.lists.update(FACT_TYPES)  # any fact's correction changes the feed (its cache tags)
+    arguments = c.arguments(definition, entries)
+
+    def values(members: Any) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(str(_plain(m)) for m in members or ()))
+
+    def bind(variables: Any) -> tuple[corrections.Filter, int, corrections.Position | None]:
+        args = arguments(variables)
+        size = page_size(args.get("first"), None)
+        where = corrections.Filter(values(args.get("kinds")), values(args.get("changeKinds")), args.get("since"))
+        return where, size, corrections.decode(args.get("after"), "after")
+
+    return t.Corrections(conn, bind), None
+
+
 def search(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
     """``search``, bound as schema.search binds it (the same validation function)."""
     arguments = c.arguments(definition, entries)
@@ -362,4 +386,5 @@ ROOTS: dict[str, RootHandler] = {
     **{kind: by_id(kind) for kind in FACT_TYPES if kind != "article"},
     **{f"{kind}s": root_list(kind) for kind in FACT_TYPES if kind != "article"},
     "search": search,
+    "corrections": corrections_feed,
 }

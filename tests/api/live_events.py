@@ -59,6 +59,7 @@ class SSEReader:
         self.url = url
         self.headers = headers or {}
         self.events: list[dict[str, Any]] = []
+        self.names: list[str] = []  # each frame's ``event:`` field, in step with ``events``
         self.heartbeats = 0
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -67,16 +68,20 @@ class SSEReader:
         async with self.client.stream("GET", self.url, headers=self.headers, timeout=30) as response:
             assert response.status_code == 200, await response.aread()
             data: list[str] = []
+            name = "message"
             async for line in response.aiter_lines():
                 if line.startswith(": connected"):
                     self.connected.set()
                 elif line.startswith(": heartbeat"):
                     self.heartbeats += 1
+                elif line.startswith("event: "):
+                    name = line[7:]
                 elif line.startswith("data: "):
                     data.append(line[6:])
                 elif line == "" and data:
                     self.events.append(json.loads("\n".join(data)))
-                    data = []
+                    self.names.append(name)
+                    data, name = [], "message"
 
     async def __aenter__(self) -> SSEReader:
         self._task = asyncio.create_task(self._run())

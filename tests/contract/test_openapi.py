@@ -111,6 +111,7 @@ CALLS = [
     ("/v1/incidents?expand=actors.actor", "IncidentList"),
     ("/v1/incidents/inc_01K8B1E7C9EGR26T72D8JGSNDX/revisions", "RevisionList"),
     ("/v1/quota", "Quota"),
+    ("/v1/corrections?limit=5", "CorrectionList"),
     ("/v1/claims?limit=0&nope=1", "Problem"),
     ("/v1/claims/clm_00000000000000000000000000", "Problem"),
 ]

@@ -57,6 +57,8 @@ class Corpus:
     filters: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     # ``search`` after-cursors: real ones from relevance pages (mid-page, through tied ranks).
     search_cursors: list[str] = field(default_factory=list)
+    # Cursors into the corrections feed (and one that is not a cursor).
+    corrections: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -172,6 +174,8 @@ class Generator:
             # With an after cursor of another time (or of the present), asOf is refused.
             args.extend(self._as_of())
             return f"{prefix}search({', '.join(args)}) {self._object(definition, 0)}"
+        if name == "corrections":
+            return f"{prefix}corrections{self._corrections_args()} {self._object(definition, 0)}"
         kind = ROOT_LISTS[name]
         return f"{prefix}{name}{self._list_args(kind)} {self._object(definition, 0)}"
 
@@ -199,6 +203,26 @@ class Generator:
                 return []
             at = self.rng.choice(self.corpus.times)
         return [f"asOf: {self._arg('DateTime', at, _q(at))}"]
+
+    def _corrections_args(self) -> str:
+        args = []
+        if self.rng.random() < 0.4:
+            args.append(f"kinds: [{', '.join(self.rng.sample(('ARTICLE', 'CLAIM', 'DEPLOYMENT', 'INCIDENT'), 2))}]")
+        if self.rng.random() < 0.4:
+            kinds = ("CORRECTED", "RETRACTED", "WITHHELD", "CANCELED", "RELEASED", "SOURCING_CHANGED")
+            args.append(f"changeKinds: [{', '.join(self.rng.sample(kinds, 2))}]")
+        if self.rng.random() < 0.2:
+            at = self.rng.choice(self.corpus.times)
+            args.append(f"since: {self._arg('DateTime', at, _q(at))}")
+        roll = self.rng.random()
+        if roll < 0.6:
+            args.append(f"first: {self.rng.choice((1, 2, 5))}")
+        elif roll < 0.63:
+            args.append("first: 0")  # refused: out of range
+        if self.rng.random() < 0.2:
+            cursor = self.rng.choice(self.corpus.corrections or ["not-a-cursor"])
+            args.append(f"after: {self._arg('String', cursor, _q(cursor))}")
+        return f"({', '.join(args)})" if args else ""
 
     def _some_id(self, kind: str) -> str:
         roll = self.rng.random()

@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 from api.settings import Settings
-from db import queries, search
+from db import corrections, queries, search
 from db.lens import for_scope
 from db.pool import connect, create_pool
 from db.registry import FACT_TYPES, fact_type
@@ -33,6 +33,7 @@ from tests.services import LiveServer
 
 # NEWSFACTS_DIFF_QUERIES trims the run while iterating on the planner; the suite runs all 2,000.
 QUERIES = int(os.environ.get("NEWSFACTS_DIFF_QUERIES", "2000"))
+SOURCINGS = ["SUPPORTED", "PARTLY_WITHDRAWN", "WITHDRAWN"]
 CONCURRENCY = 6
 # 2,000 queries twice over HTTP take about a minute; a busy shared machine may need more.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
@@ -76,6 +77,16 @@ async def _corpus(database_url: str) -> Corpus:
                 ("deployment", "deployments"), ("incident", "incidents"),
             )
         }  # fmt: skip
+        # The recalled articles and the facts whose sourcing they changed come last in id order:
+        # add them, so queries reach them by id and not only through lists.
+        recalled = {
+            "article": "SELECT id FROM articles WHERE pub_status <> 'usable' OR retracted_at IS NOT NULL OR headline = 'Released'",
+            **{k: f"SELECT id FROM {k}s WHERE sourcing <> 'supported'" for k in ("claim", "deployment", "incident")},
+        }
+        for kind, sql in recalled.items():
+            found = [r["id"] for r in await conn.fetch(sql)]
+            assert found, f"the corpus has no recalled {kind}"
+            ids[kind] += [i for i in found if i not in ids[kind]]
         uris = [r["uri"] for r in await conn.fetch("SELECT uri FROM articles ORDER BY id LIMIT 10")]
         stamps = await conn.fetch("SELECT DISTINCT changed_at FROM revisions ORDER BY changed_at DESC LIMIT 8")
         times = ["2020-01-01T00:00:00Z", *(r["changed_at"].isoformat() for r in stamps)]
@@ -87,14 +98,24 @@ async def _corpus(database_url: str) -> Corpus:
         await conn.close()
     filters = {
         "claim": {"speaker": speakers, "status": ["REPORTED", "DISPUTED", "RETRACTED"], "quoteType": ["DIRECT"],
-                  "article": ids["article"][:5], "query": ["retreat", "minister", "Maduro"]},
+                  "article": ids["article"][:5], "query": ["retreat", "minister", "Maduro"], "sourcing": SOURCINGS},
         "article": {"outlet": ids["actor"][:3], "subject": ["medtop:11000000"], "query": ["convoy", "Maduro"]},
         "actor": {"kind": ["PERSON", "MEDIA_OUTLET"], "country": ["VE", "US"]},
-        "deployment": {"status": ["ACTIVE", "ANNOUNCED"], "region": ["Caribbean"], "assetType": ["TROOPS"]},
-        "incident": {"incidentType": ["strike"], "actor": ids["actor"][:3]},
+        "deployment": {"status": ["ACTIVE", "ANNOUNCED"], "region": ["Caribbean"], "assetType": ["TROOPS"],
+                       "sourcing": SOURCINGS},
+        "incident": {"incidentType": ["strike"], "actor": ids["actor"][:3], "sourcing": SOURCINGS},
     }  # fmt: skip
     words = ["Maduro", "minister", "retreat", "convoy", "strike", "Caribbean", "troops", "candy", "nothingmatches"]
-    return Corpus(ids, uris, words, times, filters, await _search_cursors(database_url, words, times))
+    conn = await connect(database_url)
+    try:
+        docs, cursors, _ = await corrections.page(conn, corrections.Filter(), limit=30)
+    finally:
+        await conn.close()
+    assert {d["changeKind"] for d in docs} >= {"withheld", "released", "sourcing_changed", "retracted"}
+    return Corpus(
+        ids, uris, words, times, filters, await _search_cursors(database_url, words, times),
+        corrections=[*cursors[::3], "bm90LWEtY3Vyc29y"],
+    )  # fmt: skip
 
 
 async def _search_cursors(database_url: str, words: list[str], times: list[str]) -> list[str]:
