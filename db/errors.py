@@ -312,6 +312,8 @@ def from_database(exc: BaseException) -> NewsfactsError | None:
       53300, class 08 and 57014 (statement timeout) are UNAVAILABLE;
     - a connection closed under the query (asyncpg InterfaceError "connection is closed", the
       pool closing) is UNAVAILABLE;
+    - a connection found mid-protocol after the server cut it (asyncpg InternalClientError
+      "another operation is in progress") is UNAVAILABLE;
     - OSError — refused, reset, unreachable, a missing socket file — and TimeoutError (a pool
       acquire or connect timeout; asyncio.TimeoutError is the same class) are UNAVAILABLE.
 
@@ -325,6 +327,10 @@ def from_database(exc: BaseException) -> NewsfactsError | None:
         if "closed" in text or "closing" in text or "not connected" in text:
             return Unavailable()
         return None
+    if isinstance(exc, asyncpg.InternalClientError) and "another operation" in str(exc):
+        # A connection the server cut while it was still reporting an error (a shutdown
+        # mid-query): the next use finds it mid-protocol. The query did not run; retrying will.
+        return Unavailable()
     if isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError):
         return Unavailable()
     return None

@@ -33,6 +33,8 @@ from db.errors import (
         ConnectionResetError(104, "Connection reset by peer"),
         FileNotFoundError(2, "No such file or directory"),  # the Unix socket of a stopped server
         TimeoutError(),  # pool.acquire(timeout=…); asyncio.TimeoutError is this class
+        # A connection the server cut mid-error (seen in tests/fault when PostgreSQL stops).
+        asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
     ],
 )
 def test_outages_are_unavailable_with_a_retry_hint(exc: BaseException) -> None:
