@@ -106,6 +106,8 @@ def exception_handlers(settings: Settings) -> dict[Any, Any]:
         HTTPException: on_http_error,
         asyncpg.PostgresError: on_database_error,
         asyncpg.InterfaceError: on_database_error,
+        # A connection the server cut mid-protocol (from_database says which are outages).
+        asyncpg.InternalClientError: on_database_error,
         OSError: on_database_error,
         Exception: on_unexpected,
     }
