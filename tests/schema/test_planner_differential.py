@@ -44,7 +44,7 @@ pytestmark = [
     # path does so on the corpus's withdrawn facts; the answers are compared, not this GC notice.
     pytest.mark.filterwarnings("ignore:coroutine .*_async_resolver.* was never awaited:RuntimeWarning"),
     pytest.mark.filterwarnings(
-        "ignore:Exception ignored in: <coroutine object .*_async_resolver:pytest.PytestUnraisableExceptionWarning"
+        "ignore:Exception ignored in. <coroutine object .*_async_resolver:pytest.PytestUnraisableExceptionWarning"
     ),
 ]
 
