@@ -3,6 +3,7 @@ a caller past the limit, and refuse early by at most what other processes still 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -49,3 +50,26 @@ async def test_a_refund_returns_the_token_to_the_lease(redis: aioredis.Redis) ->
     assert not (await limiter.hit(redis, caller)).allowed
     limiter.refund(decisions[-1])
     assert (await limiter.hit(redis, caller)).allowed
+
+
+async def test_concurrent_requests_share_one_lease_request(redis: aioredis.Redis) -> None:
+    # Fifty requests arrive together with no lease: before, each asked Redis for a block of its
+    # own (fifty blocks of 100 tokens granted for fifty requests, all but one stranded).
+    settings = Settings(rate_limit_key=5_000, rate_limit_window_seconds=60)
+    limiter = RateLimiter(settings)
+    caller = f"key:key_{uuid.uuid4().hex}"
+    decisions = await asyncio.gather(*(limiter.hit(redis, caller) for _ in range(50)))
+    assert all(d.allowed for d in decisions)
+    assert int(await redis.get(limiter.counter(caller))) == lease_size(5_000)
+
+
+async def test_waiters_on_a_one_token_lease_ask_again_instead_of_being_refused(redis: aioredis.Redis) -> None:
+    # Near the limit a lease is one token; requests that waited on it and found it taken ask
+    # Redis again while it has tokens left, so exactly the limit is allowed, no fewer.
+    limit = 20
+    settings = Settings(rate_limit_key=limit, rate_limit_window_seconds=60)
+    limiter = RateLimiter(settings)
+    caller = f"key:key_{uuid.uuid4().hex}"
+    decisions = await asyncio.gather(*(limiter.hit(redis, caller) for _ in range(limit + 5)))
+    assert sum(d.allowed for d in decisions) == limit
+    assert int(await redis.get(limiter.counter(caller))) == limit
