@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,8 @@ from db import writes
 from db.errors import RecordRejection, from_postgres
 from db.pool import Conn
 from db.registry import FACT_TYPES, LOAD_ORDER
+
+log = logging.getLogger("newsfacts.load")
 
 PLURALS = {kind + "s": kind for kind in FACT_TYPES}
 
@@ -183,9 +186,31 @@ async def load(
                 writing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await writing
+    if report.total_loaded:
+        await settle(conn, [kind for kind in LOAD_ORDER if report.loaded[kind]])
     report.rejected.sort(key=lambda r: r.index)
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def settle(conn: Conn, kinds: list[str]) -> None:
+    """After a load: merge the GIN indexes' pending lists and refresh the planner's statistics
+    of the tables written. A GIN insert goes to a pending list that every probe scans whole until
+    (auto)vacuum merges it — a plain ANALYZE does not — and relation pages probe GIN once per
+    parent: 10,000 freshly loaded claims made each such probe 0.37 ms instead of 0.002 ms
+    (EXPLAIN ANALYZE of the nested articles → claims read), until autovacuum happened by."""
+    tables = [FACT_TYPES[kind].table for kind in kinds]
+    for table in (*tables, *(f"{t}_history" for t in tables)):
+        try:
+            await conn.execute(
+                "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i"
+                " JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam"
+                " WHERE i.indrelid = $1::regclass AND am.amname = 'gin'",
+                table,
+            )
+            await conn.execute(f"ANALYZE {table}")
+        except asyncpg.PostgresError as exc:  # not the tables' owner: autovacuum does it later
+            log.warning("could not settle %s after the load: %s", table, exc)
 
 
 @dataclass
