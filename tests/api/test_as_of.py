@@ -6,15 +6,12 @@ connection while writes land stays in the same past."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from api.settings import Settings
-from db.pool import connect
+from tests.api.history import database_now
 from tests.api.live_events import api_key, bearer
 from tests.factories import quote_ref
 from tests.services import LiveServer
@@ -33,25 +30,6 @@ query($id: ID!, $at: DateTime) {
 @pytest.fixture(scope="module")
 def write_key(database_url: str) -> str:
     return asyncio.run(api_key(database_url, "write"))
-
-
-@pytest.fixture(scope="module")
-def resolvers(settings: Settings) -> Iterator[LiveServer]:
-    """A second server on the same database answering GraphQL on the resolvers alone."""
-    live = LiveServer(dataclasses.replace(settings, graphql_planner=False)).start()
-    try:
-        yield live
-    finally:
-        live.stop()
-
-
-async def _now(database_url: str) -> str:
-    """The database's clock: the times asOf compares against are its transaction times."""
-    conn = await connect(database_url)
-    try:
-        return str((await conn.fetchval("SELECT clock_timestamp()")).isoformat())
-    finally:
-        await conn.close()
 
 
 class Writer:
@@ -117,22 +95,22 @@ async def test_an_articles_claims_and_speakers_read_as_of_each_moment(
         def snapshot() -> list[tuple[str, str, str, bool]]:
             return [(i, s, name, r) for i, (s, r) in state.items()]
 
-        moments.append((await _now(database_url), snapshot()))
+        moments.append((await database_now(database_url), snapshot()))
         await w.send("PATCH", f"/v1/actors/{speaker['id']}", {"name": "Ana After"})
         name = "Ana After"
-        moments.append((await _now(database_url), snapshot()))
+        moments.append((await database_now(database_url), snapshot()))
         await w.send(
             "POST", f"/v1/claims/{first['id']}/corrections",
             {"changes": {"statement": "Alpha talks resumed"}, "reason": "misheard"},
         )  # fmt: skip
         state[first["id"]] = ("Alpha talks resumed", False)
-        moments.append((await _now(database_url), snapshot()))
+        moments.append((await database_now(database_url), snapshot()))
         second = await w.claim("Alpha second source", speaker["id"], article)
         state[second["id"]] = ("Alpha second source", False)
-        moments.append((await _now(database_url), snapshot()))
+        moments.append((await database_now(database_url), snapshot()))
         await w.send("DELETE", f"/v1/claims/{third['id']}", reason="fabricated")
         state[third["id"]] = ("Gamma no ships", True)
-        moments.append((await _now(database_url), snapshot()))
+        moments.append((await database_now(database_url), snapshot()))
 
         for n, (at, claims) in enumerate(moments):
             expected = _expected(claims)
@@ -179,7 +157,7 @@ async def test_paging_an_as_of_connection_while_writes_land_stays_in_the_past(
         w = Writer(client, write_key)
         for n in range(5):
             await w.send("POST", "/v1/actors", {"kind": "person", "name": f"Pager {n}"})
-        at = await _now(database_url)
+        at = await database_now(database_url)
         whole = (await client.get("/v1/actors", params={"asOf": at, "limit": 100})).json()["data"]
         query = """query($at: DateTime, $after: String) {
           actors(asOf: $at, first: 3, after: $after) { nodes { id name } pageInfo { hasNextPage endCursor } } }"""

@@ -6,16 +6,13 @@ resolvers, and on a cache hit made before the recall — while write keys still 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from api.settings import Settings
-from db.pool import connect
 from tests.api.cached_server import eventually
+from tests.api.history import database_now
 from tests.api.live_events import api_key, bearer
 from tests.factories import quote_ref
 from tests.services import LiveServer
@@ -31,23 +28,6 @@ ARTICLE_QUERY = """query($id: ID!, $at: DateTime) {
 @pytest.fixture(scope="module")
 def keys(database_url: str) -> dict[str, str]:
     return {scope: asyncio.run(api_key(database_url, scope)) for scope in ("read", "write")}
-
-
-@pytest.fixture(scope="module")
-def resolvers(settings: Settings) -> Iterator[LiveServer]:
-    live = LiveServer(dataclasses.replace(settings, graphql_planner=False)).start()
-    try:
-        yield live
-    finally:
-        live.stop()
-
-
-async def _now(database_url: str) -> str:
-    conn = await connect(database_url)
-    try:
-        return str((await conn.fetchval("SELECT clock_timestamp()")).isoformat())
-    finally:
-        await conn.close()
 
 
 async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -79,7 +59,7 @@ async def test_a_withheld_article_is_a_stub_and_its_single_sourced_facts_are_gon
              "references": [quote_ref(withheld, "denied any blockade"), quote_ref(other, "denied any blockade")]},
             write,
         )  # fmt: skip
-        before = await _now(database_url)
+        before = await database_now(database_url)
         # Readers' cache entries made before the recall.
         async with httpx.AsyncClient(base_url=cached_server.url, timeout=10) as cached:
             for path in (
