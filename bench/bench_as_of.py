@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import time
 from typing import Any
@@ -23,11 +22,10 @@ import httpx
 import orjson
 
 from api.embedded import free_port
-from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, temp_dir
+from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
 from bench.http import serve, uvicorn_cmd, wrk
 from db import pagination
 from db.pool import connect
-from db.secrets import SecretBox
 
 NESTED = "query($at: DateTime) { articles(first: 20, asOf: $at) { nodes { id headline claims(first: 5) { nodes { id statement speaker { name } } } } } }"
 
@@ -72,12 +70,7 @@ def main() -> None:
         ids = asyncio.run(load_corpus(database_url, args.articles, args.claims))
         at = asyncio.run(revise(database_url, args.share))
         load_s = time.perf_counter() - started
-        env = {
-            **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "warning",
-            "ENVIRONMENT": "production", "ANONYMOUS_READS": "true", "RATE_LIMIT_ANONYMOUS": "1000000000",
-            "RATE_LIMIT_KEY": "1000000000", "DB_POOL_MAX": "10", "CACHE_ENABLED": "false",
-            "WEBHOOK_SECRET_KEYS": SecretBox.new_key_spec(),
-        }  # fmt: skip
+        env = server_env(database_url, redis_url, ANONYMOUS_READS="true", CACHE_ENABLED="false")
         q = quote(at)
 
         def deep(as_of: str | None) -> str:

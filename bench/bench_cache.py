@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import time
 from typing import Any
@@ -20,11 +19,10 @@ import httpx
 import orjson
 
 from api.embedded import free_port
-from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, summarise_ms, temp_dir
+from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, server_env, summarise_ms, temp_dir
 from bench.http import serve, uvicorn_cmd, wrk
 from db import writes
 from db.pool import connect
-from db.secrets import SecretBox
 
 GRAPHQL_C = """{ articles(first: 20) { nodes { id headline claims(first: 5) {
   nodes { id statement speaker { id name } } } } } }"""
@@ -81,11 +79,7 @@ def main() -> None:
 
     with temp_dir() as folder, embedded_postgres(folder) as database_url, embedded_redis(folder) as redis_url:
         ids = asyncio.run(load_corpus(database_url, args.articles, args.claims))
-        env = {
-            **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "warning",
-            "ENVIRONMENT": "production", "WEBHOOK_SECRET_KEYS": SecretBox.new_key_spec(), "RATE_LIMIT_ANONYMOUS": "1000000000", "RATE_LIMIT_KEY": "1000000000",
-            "DB_POOL_MAX": "10",
-        }  # fmt: skip
+        env = server_env(database_url, redis_url)
         port = free_port()
         with serve(uvicorn_cmd("bench.ceiling_app:app", port, factory=False), env, port, "/graphql") as (url, _):
             wrk(url + "/graphql", 2, args.connections)

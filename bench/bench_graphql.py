@@ -37,10 +37,9 @@ import orjson
 
 from api.embedded import free_port
 from bench import peer
-from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, temp_dir
+from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
 from bench.http import pin_self, serve, uvicorn_cmd, wrk
 from db.pool import connect
-from db.secrets import SecretBox
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANNED, RESOLVERS, PEER, FLOOR, CEILING = (
@@ -366,11 +365,7 @@ def main() -> None:
         started = time.perf_counter()
         ids = asyncio.run(prepare_database(database_url, args.articles, args.claims))
         load_s = time.perf_counter() - started
-        env = {
-            **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "warning",
-            "ENVIRONMENT": "production", "WEBHOOK_SECRET_KEYS": SecretBox.new_key_spec(), "ANONYMOUS_READS": "true", "RATE_LIMIT_ANONYMOUS": "1000000000",
-            "RATE_LIMIT_KEY": "1000000000", "DB_POOL_MAX": "10", "CACHE_ENABLED": "false",
-        }  # fmt: skip
+        env = server_env(database_url, redis_url, ANONYMOUS_READS="true", CACHE_ENABLED="false")
         with contextlib.ExitStack() as stack:
             servers = []
             p = [free_port() for _ in range(5)]
@@ -392,8 +387,8 @@ def main() -> None:
                 (FLOOR, uvicorn_cmd("bench.floor_app:app", p[3], factory=False), env, "/healthz"),
                 (CEILING, uvicorn_cmd("bench.ceiling_app:app", p[4], factory=False), env, "/graphql"),
             ]
-            for (name, cmd, server_env, probe), port in zip(launches, p, strict=True):
-                url, pid = stack.enter_context(serve(cmd, {**server_env, "PORT": str(port)}, port, probe))
+            for (name, cmd, launch_env, probe), port in zip(launches, p, strict=True):
+                url, pid = stack.enter_context(serve(cmd, {**launch_env, "PORT": str(port)}, port, probe))
                 servers.append(Server(name, url, pid))
             compared = check_equal(servers, ids)
             with temp_dir("newsfacts-bench-wrk-") as work:

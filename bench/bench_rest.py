@@ -20,10 +20,9 @@ from typing import Any
 import httpx
 
 from api.embedded import free_port
-from bench.common import RssSampler, embedded_postgres, embedded_redis, load_corpus, print_table, temp_dir
+from bench.common import RssSampler, embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
 from bench.http import serve, uvicorn_cmd, wrk
 from db import pagination
-from db.secrets import SecretBox
 
 
 def export(url: str, pid: int) -> tuple[int, float, float]:
@@ -53,11 +52,7 @@ def main() -> None:
         started = time.perf_counter()
         ids = asyncio.run(load_corpus(database_url, args.articles, args.claims))
         load_s = time.perf_counter() - started
-        env = {
-            **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "warning",
-            "ENVIRONMENT": "production", "WEBHOOK_SECRET_KEYS": SecretBox.new_key_spec(), "RATE_LIMIT_ANONYMOUS": "1000000000", "RATE_LIMIT_KEY": "1000000000",
-            "DB_POOL_MAX": "10", "CACHE_ENABLED": "false",
-        }  # fmt: skip
+        env = server_env(database_url, redis_url, CACHE_ENABLED="false")
         deep_cursor = pagination.encode(pagination.Cursor("createdAt", ids["deep"], ids["deep"]))
         claim = f"/v1/claims/{ids['claim']}"
         requests: list[tuple[str, str, dict[str, str]]] = [

@@ -4,6 +4,7 @@ embedded PostgreSQL / Redis under a temporary folder. Stable API: other bench sc
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import tempfile
 import threading
@@ -19,6 +20,7 @@ from api.embedded import EmbeddedPostgres, EmbeddedRedis
 from db import bulk, generate
 from db.migrate import migrate
 from db.pool import connect
+from db.secrets import SecretBox
 
 __all__ = [
     "RssSampler",
@@ -170,3 +172,14 @@ async def load_corpus(database_url: str, articles: int, claims: int) -> dict[str
 def elapsed(start: float) -> float:
     """Seconds since ``start`` (a time.perf_counter() value)."""
     return time.perf_counter() - start
+
+
+def server_env(database_url: str, redis_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a benchmarked newsfacts server: production mode, logs at warning, a
+    fresh sealing key for webhook secrets, rate limits out of reach and a pool of 10; ``settings``
+    add or override variables (``CACHE_ENABLED="false"``)."""
+    return {
+        **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "warning",
+        "ENVIRONMENT": "production", "WEBHOOK_SECRET_KEYS": SecretBox.new_key_spec(),
+        "RATE_LIMIT_ANONYMOUS": "1000000000", "RATE_LIMIT_KEY": "1000000000", "DB_POOL_MAX": "10", **settings,
+    }  # fmt: skip
