@@ -75,7 +75,11 @@ def connection(
         elif name == "nodes":
             value = t.Nodes(c.object(node_type, here, kind))
         elif name == "edges":
-            value = t.Edges(_edge_fields(c, _object_type(conn_type.fields["edges"]), node_type, kind, here))
+            value = t.Edges(
+                _edge_fields(
+                    c, _object_type(conn_type.fields["edges"]), here, lambda e: t.EdgeNode(c.object(node_type, e, kind))
+                )
+            )
         elif name == "pageInfo":
             value = t.PageInfo(_page_info(c, _object_type(conn_type.fields["pageInfo"]), here))
         elif name == "totalCount":
@@ -87,8 +91,14 @@ def connection(
 
 
 def _edge_fields(
-    c: Compiler, edge_type: GraphQLObjectType, node_type: GraphQLObjectType, kind: str | None, entries: list[Entry]
+    c: Compiler,
+    edge_type: GraphQLObjectType,
+    entries: list[Entry],
+    node: Callable[[list[Entry]], t.Value],
+    extras: dict[str, Callable[[list[Entry]], t.Value]] | None = None,
 ) -> tuple[t.Field, ...]:
+    """An edge's fields: ``__typename``, ``cursor``, ``node`` (``node`` plans it) and, for edges
+    that carry more (a search hit's rank and snippet), ``extras`` by field name."""
     fields = []
     for key, here in c.collect(edge_type, entries).items():
         name = here[0].node.name.value
@@ -97,9 +107,14 @@ def _edge_fields(
             value = t.Const(edge_type.name)
         elif name == "cursor":
             value = t.EdgeCursor()
+        elif name == "node":
+            value = node(here)
+        elif extras is not None and name in extras:
+            value = extras[name](here)
         else:
-            value = t.EdgeNode(c.object(node_type, here, kind))
-        fields.append(t.Field(key, value, c.include(here)))
+            raise t.Unplannable(f"{edge_type.name}.{name}")
+        # Leaves may sit under differing @skip/@include: no sub-selection can differ per request.
+        fields.append(t.Field(key, value, c.include(here, leaf=isinstance(value, t.EdgeCursor | t.EdgeRank))))
     return tuple(fields)
 
 
@@ -291,7 +306,16 @@ def root_list(kind: str) -> RootHandler:
         arguments = c.arguments(definition, entries)
         ft = fact_type(kind)
 
+        last: list[Any] = [None, None]  # (variables, what they bound): bind and when ask in turn
+
         def bound(variables: Any) -> tuple[dict[str, Any], queries.PageRequest, str | None]:
+            if last[0] is variables:
+                found: tuple[dict[str, Any], queries.PageRequest, str | None] = last[1]
+                return found
+            last[0], last[1] = variables, _bound(variables)
+            return bound(variables)
+
+        def _bound(variables: Any) -> tuple[dict[str, Any], queries.PageRequest, str | None]:
             args = arguments(variables)
             raw = {k: _plain(v) for k, v in (args.get("filter") or {}).items() if v is not None}
             filters = queries.parse_filters(ft, raw)
@@ -338,7 +362,7 @@ def search(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
         elif name == "nodes":
             value = t.UnionNodes(_by_kind(c, conn_type.fields["nodes"], here))
         elif name == "edges":
-            value = t.Edges(_search_edge_fields(c, _object_type(conn_type.fields["edges"]), here))
+            value = t.Edges(_search_edges(c, _object_type(conn_type.fields["edges"]), here))
         elif name == "pageInfo":
             value = t.PageInfo(_page_info(c, _object_type(conn_type.fields["pageInfo"]), here))
         elif name == "totalCount":
@@ -359,23 +383,18 @@ def search(c: Compiler, definition: GraphQLField, entries: list[Entry]) -> Any:
     return t.Search(t.Connection(tuple(fields)), bind, when), None
 
 
-def _search_edge_fields(c: Compiler, edge_type: GraphQLObjectType, entries: list[Entry]) -> tuple[t.Field, ...]:
-    fields = []
-    for key, here in c.collect(edge_type, entries).items():
-        name = here[0].node.name.value
-        value: t.Value
-        if name == "__typename":
-            value = t.Const(edge_type.name)
-        elif name == "cursor":
-            value = t.EdgeCursor()
-        elif name == "rank":
-            value = t.EdgeRank()
-        elif name == "snippet":
-            value = t.EdgeSnippet(_child(c, edge_type.fields["snippet"], here))
-        else:
-            value = t.UnionEdgeNode(_by_kind(c, edge_type.fields["node"], here))
-        fields.append(t.Field(key, value, c.include(here, leaf=isinstance(value, t.EdgeRank | t.EdgeCursor))))
-    return tuple(fields)
+def _search_edges(c: Compiler, edge_type: GraphQLObjectType, entries: list[Entry]) -> tuple[t.Field, ...]:
+    """A search connection's edges: a hit of any kind, with its rank and snippet."""
+    return _edge_fields(
+        c,
+        edge_type,
+        entries,
+        lambda e: t.UnionEdgeNode(_by_kind(c, edge_type.fields["node"], e)),
+        {
+            "rank": lambda _: t.EdgeRank(),
+            "snippet": lambda e: t.EdgeSnippet(_child(c, edge_type.fields["snippet"], e)),
+        },
+    )
 
 
 ROOTS: dict[str, RootHandler] = {
