@@ -240,6 +240,8 @@ class Connection:
     async def _operate(self, op_id: str, query: str, variables: dict[str, Any] | None, name: str | None) -> None:
         production = self.settings.production
         try:
+            if await self._planned_query(op_id, query, variables, name):
+                return
             planned = await planned_frames(self.hub.planner, query, variables, name, self.context, self._count)
             if planned is not None:
                 async for kind, payload in planned:
@@ -276,6 +278,27 @@ class Connection:
                 await self.send({"type": "error", "id": op_id, "payload": [error]})
         finally:
             self.operations.pop(op_id, None)
+
+    async def _planned_query(self, op_id: str, query: str, variables: dict[str, Any] | None, name: str | None) -> bool:
+        """A query answered by the planner as over HTTP (one statement, its JSON spliced into the
+        frame); False when it is no query or the planner leaves it to the resolvers."""
+        planner, context = self.hub.planner, self.context
+        if planner is None or context is None:
+            return False
+        plan = planner.plan(query, name)
+        if plan is None:
+            return False
+        answer = await planner.execute(
+            plan, variables, context.pool.acquire, collect_ids=False, lens=context.lens, extensions=False
+        )
+        metrics = self.state.metrics
+        if metrics is not None:
+            metrics.child(metrics.graphql_path, "planned" if answer is not None else "resolved").inc()
+        if answer is None:
+            return False
+        await self.send_raw(frame("next", op_id, answer.body))
+        await self.send({"type": "complete", "id": op_id})
+        return True
 
 
 def routes(settings: Settings) -> list[WebSocketRoute]:

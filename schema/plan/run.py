@@ -111,11 +111,20 @@ class Planner:
         return None if cost > self.limits.max_cost else (coerced, cost)
 
     async def execute(
-        self, op: Operation, variables: dict[str, Any] | None, connect: Connect, *, collect_ids: bool, lens: Lens
+        self,
+        op: Operation,
+        variables: dict[str, Any] | None,
+        connect: Connect,
+        *,
+        collect_ids: bool,
+        lens: Lens,
+        extensions: bool = True,
     ) -> Answer | None:
-        """The response to one request of ``op``, or None when it must run on the resolvers."""
+        """The response to one request of ``op``, or None when it must run on the resolvers;
+        ``extensions=False`` leaves out ``extensions.cost`` (graphql-transport-ws results carry
+        data and errors only)."""
         if op.fixed_cost is not None and not variables:
-            if op.constant is not None:
+            if op.constant is not None and extensions:
                 return Answer(op.constant)
             if op.fixed_cost > self.limits.max_cost:
                 return None
@@ -184,11 +193,12 @@ class Planner:
         if errors:
             out.append(b',"errors":')
             out.append(orjson.dumps([format_error(e, production=self.production) for e in errors]))
-        out.append(b',"extensions":')
-        out.append(orjson.dumps({"cost": {"requested": cost, "limit": self.limits.max_cost}}))
+        if extensions:
+            out.append(b',"extensions":')
+            out.append(orjson.dumps({"cost": {"requested": cost, "limit": self.limits.max_cost}}))
         out.append(b"}")
         body = b"".join(out)
-        if not sqls and not errors and op.fixed_cost is not None and not variables:
+        if extensions and not sqls and not errors and op.fixed_cost is not None and not variables:
             op.constant = body  # nothing read and nothing variable: every request gets these bytes
         return Answer(body, touched)
 

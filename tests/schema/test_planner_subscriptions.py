@@ -122,3 +122,41 @@ async def test_planned_subscriptions_send_the_resolvers_frames(
     assert frames_a["s2"][0]["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert frames_a["s0"][2]["payload"]["data"]["events"]["fact"]["speaker"]["name"] == "Sub Scriber"
     assert after - before >= len(SUBSCRIPTIONS)
+
+
+WS_QUERIES: list[tuple[str, dict[str, Any]]] = [
+    ("{ __typename }", {}),
+    (
+        """query($n: Int!) { articles(first: $n) { totalCount pageInfo { hasNextPage endCursor }
+             nodes { id headline claims(first: 2) { nodes { id statement speaker { name } } } } } }""",
+        {"n": 3},
+    ),
+    ('{ claim(id: "clm_01JZZZZZZZZZZZZZZZZZZZZZZZ") { id } }', {}),  # NOT_FOUND beside null data
+    ("query($q: String!) { search(query: $q, first: 3) { edges { rank node { __typename } } } }", {"q": "troops"}),
+]
+
+
+def _graphql_paths(metrics: bytes) -> dict[str, float]:
+    found = re.findall(rb'^newsfacts_graphql_operations_total\{path="(\w+)"\} ([0-9.e+]+)$', metrics, re.M)
+    return {path.decode(): float(n) for path, n in found}
+
+
+async def test_queries_over_websocket_are_planned_and_answer_what_the_resolvers_answer(
+    paired: tuple[LiveServer, LiveServer],
+) -> None:
+    planned, resolved = paired
+    async with httpx.AsyncClient(timeout=10) as client, graphql_ws(planned.url) as a, graphql_ws(resolved.url) as b:
+        before = _graphql_paths((await client.get(planned.url + "/metrics")).content)
+        frames = []
+        for ws in (a, b):
+            for n, (query, variables) in enumerate(WS_QUERIES):
+                message = {"id": f"q{n}", "type": "subscribe", "payload": {"query": query, "variables": variables}}
+                await ws.send(json.dumps(message))
+            frames.append(await _collect(ws, {f"q{n}": 2 for n in range(len(WS_QUERIES))}))
+        after = _graphql_paths((await client.get(planned.url + "/metrics")).content)
+    assert frames[0] == frames[1]
+    assert [m["type"] for m in frames[0]["q1"]] == ["next", "complete"]
+    articles = frames[0]["q1"][0]["payload"]["data"]["articles"]
+    assert articles["totalCount"] >= 1 and len(articles["nodes"]) == min(3, articles["totalCount"])
+    assert frames[0]["q2"][0]["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert after.get("planned", 0) - before.get("planned", 0) == len(WS_QUERIES)
