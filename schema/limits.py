@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import (
+    ArgumentNode,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -20,13 +21,18 @@ from graphql import (
     GraphQLNonNull,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
+    Node,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
+    VariableNode,
     get_named_type,
     value_from_ast_untyped,
 )
+from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -120,6 +126,39 @@ def query_cost(schema: GraphQLSchema, document: Any, variables: dict[str, Any] |
     if root is None:
         return 0
     return _cost(schema, root, op.selection_set, fragments, variables or {}, 1, 1)
+
+
+# The only arguments a query's cost reads: page sizes and the ids of ``nodes``.
+SIZE_ARGUMENTS = frozenset({"first", "last", "ids"})
+
+
+def cost_is_fixed(document: DocumentNode) -> bool:
+    """Whether no size argument in ``document`` takes a variable, so that its cost is the same
+    for every request whatever its variables (it is then computed once, with the plan)."""
+    stack: list[Any] = list(document.definitions)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ArgumentNode):
+            if node.name.value in SIZE_ARGUMENTS and _has_variable(node.value):
+                return False
+            continue
+        for key in node.keys:
+            child = getattr(node, key, None)
+            if isinstance(child, Node):
+                stack.append(child)
+            elif isinstance(child, tuple | list):
+                stack.extend(c for c in child if isinstance(c, Node))
+    return True
+
+
+def _has_variable(value: Any) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_has_variable(v) for v in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_has_variable(f.value) for f in value.fields)
+    return False
 
 
 def _size(args: dict[str, Any], *names: str) -> int | None:

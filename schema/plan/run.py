@@ -32,7 +32,7 @@ from db.plan import tree as t
 from db.plan.sql import Statement, statement
 from db.pool import Conn
 from schema.errors import format_error
-from schema.limits import Limits, alias_rule, depth_rule, query_cost
+from schema.limits import Limits, alias_rule, cost_is_fixed, depth_rule, query_cost
 from schema.plan.compile import Operation, compile_operation
 from schema.plan.fields import HANDLERS, ROOTS
 
@@ -93,21 +93,27 @@ class Planner:
             op = compile_operation(self.schema, document, operation, HANDLERS, ROOTS)
         except t.Unplannable:
             return None
-        if not operation.variable_definitions:
-            # A document without variables costs the same every time: compute it once.
+        if cost_is_fixed(document):
+            # No page size comes from a variable: every request costs the same, computed once.
             op.fixed_cost = query_cost(self.schema, document, None, op.name)
         return op
 
     def admit(
-        self, document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any] | None
+        self,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: dict[str, Any] | None,
+        cost: int | None = None,
     ) -> tuple[Any, int] | None:
         """(coerced variables, cost) of one request, or None when its variables fail coercion or it
-        is over the cost budget — refusals the resolvers' path words, for queries and subscriptions."""
+        is over the cost budget — refusals the resolvers' path words, for queries and subscriptions.
+        ``cost``: the document's, when no variable changes it."""
         coerced = get_variable_values(self.schema, operation.variable_definitions or (), variables or {})
         if isinstance(coerced, list):
             return None
-        name = operation.name.value if operation.name else None
-        cost = query_cost(self.schema, document, variables, name)
+        if cost is None:
+            name = operation.name.value if operation.name else None
+            cost = query_cost(self.schema, document, variables, name)
         return None if cost > self.limits.max_cost else (coerced, cost)
 
     async def execute(
@@ -123,14 +129,17 @@ class Planner:
         """The response to one request of ``op``, or None when it must run on the resolvers;
         ``extensions=False`` leaves out ``extensions.cost`` (graphql-transport-ws results carry
         data and errors only)."""
-        if op.fixed_cost is not None and not variables:
+        # A document that declares no variables needs no coercion: its request is its document.
+        bare = op.fixed_cost is not None and not variables and not op.operation.variable_definitions
+        if bare:
+            assert op.fixed_cost is not None
             if op.constant is not None and extensions:
                 return Answer(op.constant)
             if op.fixed_cost > self.limits.max_cost:
                 return None
             coerced, cost = _NO_VARIABLES, op.fixed_cost
         else:
-            admitted = self.admit(op.document, op.operation, variables)
+            admitted = self.admit(op.document, op.operation, variables, op.fixed_cost)
             if admitted is None:
                 return None
             coerced, cost = admitted
@@ -198,7 +207,7 @@ class Planner:
             out.append(orjson.dumps({"cost": {"requested": cost, "limit": self.limits.max_cost}}))
         out.append(b"}")
         body = b"".join(out)
-        if extensions and not sqls and not errors and op.fixed_cost is not None and not variables:
+        if extensions and bare and not sqls and not errors:
             op.constant = body  # nothing read and nothing variable: every request gets these bytes
         return Answer(body, touched)
 

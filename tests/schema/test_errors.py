@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
 
 from schema.errors import format_error
+from schema.limits import cost_is_fixed
 from tests.schema.gql import codes, gql
 from tests.services import LiveServer
 
@@ -120,6 +121,21 @@ def test_cost_budget_refuses_before_execution_and_reports_cost(server: LiveServe
 def test_cost_uses_variables(server: LiveServer) -> None:
     query = "query($n: Int) { claims(first: $n) { nodes { id } } }"
     assert gql(server.url, query, {"n": 7})["extensions"]["cost"]["requested"] == 8
+    # The planner keeps one cost per document whose page sizes are literals: the same document
+    # with other variables is still priced by the ones it is sent (and 3 ids cost 3 objects).
+    assert gql(server.url, query, {"n": 30})["extensions"]["cost"]["requested"] == 31
+    nodes = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+    assert gql(server.url, nodes, {"ids": ["a", "b", "c"]})["extensions"]["cost"]["requested"] == 3
+
+
+def test_cost_is_fixed_only_when_no_page_size_takes_a_variable() -> None:
+    fixed = ["{ claims(first: 5) { nodes { id } } }", "query($id: ID!) { claim(id: $id) { speaker { id } } }",
+             "query($s: ID) { claims(first: 2, filter: {speaker: $s}) { nodes { id } } }"]  # fmt: skip
+    varying = ["query($n: Int) { claims(first: $n) { nodes { id } } }",
+               "query($a: ID!) { nodes(ids: [$a, \"x\"]) { id } }",
+               "query($n: Int) { ...F } fragment F on Query { actors(last: $n) { nodes { id } } }"]  # fmt: skip
+    assert [cost_is_fixed(parse(q)) for q in fixed] == [True] * 3
+    assert [cost_is_fixed(parse(q)) for q in varying] == [False] * 3
 
 
 def test_internal_errors_are_masked_in_production() -> None:
