@@ -237,7 +237,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> None:
         pool = await create_pool(
             stack.database_url, min_size=1, max_size=min(concurrency, 20) + 2,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
+            timeouts=settings.db_timeouts,
         )  # fmt: skip
         try:
             async with pool.acquire() as conn:

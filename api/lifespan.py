@@ -38,7 +38,7 @@ def make_lifespan(
             settings.database_url,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
+            timeouts=settings.db_timeouts,
         )
         # One quick retry on a broken connection: after a Redis restart every pooled connection is
         # dead, and without it each would fail one request (and readiness) before being replaced.
@@ -60,7 +60,7 @@ def make_lifespan(
             max_lag_ms=float(settings.replica_max_lag_ms),
             wait_ms=float(settings.replica_wait_ms),
             poll_seconds=settings.replica_poll_ms / 1000.0,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
+            timeouts=settings.db_timeouts,
             pool_max=settings.db_pool_max,
         )
         await reads.start()

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from db.pool import Timeouts
+
 
 def _bool(value: str) -> bool:
     if value.lower() in ("1", "true", "yes", "on"):
@@ -46,6 +48,8 @@ class Settings:
     db_pool_min: int = 1
     db_pool_max: int = 10
     db_statement_timeout_ms: int = 30_000
+    db_command_timeout_ms: int = 35_000
+    db_acquire_timeout_ms: int = 5_000
     max_body_bytes: int = 2_000_000
     anonymous_reads: bool = True
     graphiql: bool | None = None
@@ -102,6 +106,10 @@ class Settings:
     @property
     def development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def db_timeouts(self) -> Timeouts:
+        return Timeouts(self.db_statement_timeout_ms, self.db_command_timeout_ms, self.db_acquire_timeout_ms)
 
     @property
     def webhook_networks(self) -> tuple[str, ...]:

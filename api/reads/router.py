@@ -21,7 +21,7 @@ import asyncpg
 
 from api.reads.context import ReadContext, Token, current
 from db import replication
-from db.pool import Conn, create_pool
+from db.pool import Conn, Timeouts, create_pool
 
 log = logging.getLogger("newsfacts.reads")
 
@@ -63,7 +63,7 @@ class ReadRouter:
     max_lag_ms: float = 2_000.0
     wait_ms: float = 250.0
     poll_seconds: float = 0.2
-    statement_timeout_ms: int = 30_000
+    timeouts: Timeouts = field(default_factory=Timeouts)
     pool_max: int = 10
     primary_reads: int = 0
     waits: int = 0
@@ -80,9 +80,7 @@ class ReadRouter:
     async def start(self) -> None:
         for replica in self.replicas:
             # min_size 0: a replica that is down at start-up never stops the app from starting.
-            replica.pool = await create_pool(
-                replica.url, min_size=0, max_size=self.pool_max, statement_timeout_ms=self.statement_timeout_ms
-            )
+            replica.pool = await create_pool(replica.url, min_size=0, max_size=self.pool_max, timeouts=self.timeouts)
         if self.replicas:
             await self.poll()
             self._task = asyncio.create_task(self._run(), name="replica-monitor")
