@@ -23,6 +23,7 @@ from strawberry.types.graphql import OperationType
 from api.cache import graphql as graphql_cache
 from schema.errors import format_error
 from schema.plan import live
+from schema.plan.cache import PlanCache
 from schema.plan.run import Planner
 
 log = logging.getLogger("newsfacts.graphql_ws")
@@ -61,24 +62,6 @@ def shareable(query: str, variables: dict[str, Any] | None, name: str | None) ->
     return True
 
 
-async def planned_frames(
-    planner: Planner | None,
-    query: str,
-    variables: dict[str, Any] | None,
-    name: str | None,
-    context: Any,
-    count: Callable[[str], None] | None = None,
-) -> AsyncIterator[tuple[str, bytes]] | None:
-    """The subscription's frames from planned reads (schema/plan/live.py), or None when it runs on
-    the resolvers (no planner, or a document the planner leaves to them). ``count`` is told which
-    path a subscription operation took ("planned" / "resolved")."""
-    plan = live.plan(planner, query, name) if planner is not None else None
-    frames = await live.stream(planner, plan, variables, context, context.pool.acquire) if planner and plan else None
-    if count is not None and graphql_cache.operation_type(query, name) == "subscription":
-        count("planned" if frames is not None else "resolved")
-    return frames
-
-
 def frame(kind: str, op_id: str, payload: bytes | None = None) -> bytes:
     head = b'{"type":"' + kind.encode() + b'","id":' + orjson.dumps(op_id)
     return head + (b',"payload":' + payload + b"}" if payload is not None else b"}")
@@ -93,12 +76,10 @@ class Group:
         self.members: dict[tuple[Send, str], None] = {}
         self.task: asyncio.Task[None] | None = None
 
-    async def run(
-        self, schema: Any, context: Any, production: bool, planner: Planner | None, count: Callable[[str], None] | None
-    ) -> None:
+    async def run(self, schema: Any, context: Any, production: bool, count: Callable[[str], None] | None) -> None:
         query, variables, name = self.key
         try:
-            planned = await planned_frames(planner, query, orjson.loads(variables), name, context, count)
+            planned = await self.hub.planned_frames(query, orjson.loads(variables), name, context, count)
             if planned is not None:
                 async for kind, payload in planned:
                     await self._broadcast(kind, payload)
@@ -151,8 +132,29 @@ class SharedSubscriptions:
         self.schema = schema
         self.production = production
         self.planner = planner
+        self.live_plans: PlanCache[live.LivePlan | None] = PlanCache()
         self.groups: dict[Key, Group] = {}
         self._ended: dict[tuple[Send, str], Callable[[], None]] = {}
+
+    async def planned_frames(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        name: str | None,
+        context: Any,
+        count: Callable[[str], None] | None = None,
+    ) -> AsyncIterator[tuple[str, bytes]] | None:
+        """The subscription's frames from planned reads (schema/plan/live.py), or None when it runs
+        on the resolvers (no planner, or a document the planner leaves to them). ``count`` is told
+        which path a subscription operation took ("planned" / "resolved")."""
+        planner = self.planner
+        plan = self.live_plans.get(query, name, lambda q, n: live.plan(planner, q, n)) if planner else None
+        frames = (
+            await live.stream(planner, plan, variables, context, context.pool.acquire) if planner and plan else None
+        )
+        if count is not None and graphql_cache.operation_type(query, name) == "subscription":
+            count("planned" if frames is not None else "resolved")
+        return frames
 
     def join(
         self,
@@ -170,7 +172,7 @@ class SharedSubscriptions:
         if group is None:
             group = Group(self, key)
             self.groups[key] = group
-            group.task = asyncio.create_task(group.run(self.schema, context(), self.production, self.planner, count))
+            group.task = asyncio.create_task(group.run(self.schema, context(), self.production, count))
         group.members[(send, op_id)] = None
         self._ended[(send, op_id)] = on_end
 

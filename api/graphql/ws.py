@@ -21,7 +21,7 @@ from strawberry.types.graphql import OperationType
 
 from api.auth import bearer_token, principal_for_token, require
 from api.graphql.context import ContextFactory
-from api.graphql.shared import SharedSubscriptions, frame, planned_frames, shareable
+from api.graphql.shared import SharedSubscriptions, frame, shareable
 from api.graphql.view import limits_of
 from api.settings import Settings
 from api.state import get_state
@@ -242,7 +242,7 @@ class Connection:
         try:
             if await self._planned_query(op_id, query, variables, name):
                 return
-            planned = await planned_frames(self.hub.planner, query, variables, name, self.context, self._count)
+            planned = await self.hub.planned_frames(query, variables, name, self.context, self._count)
             if planned is not None:
                 async for kind, payload in planned:
                     await self.send_raw(frame(kind, op_id, payload))

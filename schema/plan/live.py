@@ -36,7 +36,8 @@ class LivePlan:
 
 
 def plan(planner: Planner, query: str, operation_name: str | None) -> LivePlan | None:
-    """The plan of a subscription operation's payload selection, or None for the resolvers."""
+    """The plan of a subscription operation's payload selection, or None for the resolvers
+    (uncached: api/graphql/shared.py keeps them in a PlanCache)."""
     compiled = planner.validated(query, operation_name)
     if compiled is None:
         return None

@@ -9,7 +9,6 @@ left to the resolvers, which stay the reference."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -34,11 +33,12 @@ from db.plan import tree as t
 from db.plan.sql import Statement, statement
 from schema.errors import format_error, log_errors
 from schema.mutations import KINDS
+from schema.plan.cache import PlanCache
 from schema.plan.compile import STRAWBERRY, Compiler, Entry, Handler, _root_node
 from schema.plan.fields import HANDLERS, embedded
 from schema.plan.run import Connect, Planner
 
-PLAN_CACHE_SIZE = 256
+MUTATION_PLANS = 256
 # The fact mutations (createClaim, updateActor, correctIncident, retractArticle…) and their kinds.
 FACT_MUTATIONS = {
     f"{verb}{kind.capitalize()}": kind for kind in KINDS for verb in ("create", "update", "correct", "retract")
@@ -84,18 +84,10 @@ class MutationPlanner:
     def __init__(self, planner: Planner, strawberry_schema: Any) -> None:
         self.planner = planner
         self.strawberry = strawberry_schema
-        self._plans: OrderedDict[tuple[str, str | None], MutationPlan | None] = OrderedDict()
+        self._plans: PlanCache[MutationPlan | None] = PlanCache(MUTATION_PLANS)
 
     def plan(self, query: str, operation_name: str | None) -> MutationPlan | None:
-        key = (query, operation_name)
-        if key in self._plans:
-            self._plans.move_to_end(key)
-            return self._plans[key]
-        plan = self._compile(query, operation_name)
-        self._plans[key] = plan
-        if len(self._plans) > PLAN_CACHE_SIZE:
-            self._plans.popitem(last=False)
-        return plan
+        return self._plans.get(query, operation_name, self._compile)
 
     def _compile(self, query: str, operation_name: str | None) -> MutationPlan | None:
         found = self.planner.validated(query, operation_name)

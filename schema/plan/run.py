@@ -7,7 +7,6 @@ None, and the caller runs the resolvers, which stay the reference."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -33,11 +32,11 @@ from db.plan.sql import Statement, statement
 from db.pool import Conn
 from schema.errors import format_error
 from schema.limits import Limits, alias_rule, cost_is_fixed, depth_rule, query_cost
+from schema.plan.cache import PlanCache
 from schema.plan.compile import Operation, compile_operation
 from schema.plan.fields import HANDLERS, ROOTS
 
 Connect = Callable[[], AbstractAsyncContextManager[Conn]]
-PLAN_CACHE_SIZE = 512
 _NO_VARIABLES = VariableValues({}, {})
 
 
@@ -56,19 +55,11 @@ class Planner:
         self.limits = limits
         self.production = production
         self.rules = [*specified_rules, depth_rule(limits.max_depth), alias_rule(limits.max_aliases)]
-        self._plans: OrderedDict[tuple[str, str | None], Operation | None] = OrderedDict()
+        self._plans: PlanCache[Operation | None] = PlanCache()
 
     def plan(self, query: str, operation_name: str | None) -> Operation | None:
         """The compiled plan of a query operation (cached), or None for the resolvers."""
-        key = (query, operation_name)
-        if key in self._plans:
-            self._plans.move_to_end(key)
-            return self._plans[key]
-        plan = self._compile(query, operation_name)
-        self._plans[key] = plan
-        if len(self._plans) > PLAN_CACHE_SIZE:
-            self._plans.popitem(last=False)
-        return plan
+        return self._plans.get(query, operation_name, self._compile)
 
     def validated(self, query: str, operation_name: str | None) -> tuple[DocumentNode, OperationDefinitionNode] | None:
         """The parsed document and its operation when both are valid under the schema's rules and
