@@ -164,7 +164,7 @@ class RateLimiter:
         """A lease for ``counter``, asked of Redis once however many requests need it at the same
         moment: when a lease ran out under eight concurrent connections, each asked Redis itself
         (a Lua call costs about 120 us of this process's CPU) and all but the last lease were
-        stranded, which was a quarter of ``{ __typename }``'s server CPU."""
+        stranded."""
         asking = self._asking.get(counter)
         if asking is None:
             asking = self._asking[counter] = asyncio.ensure_future(self._lease(redis, counter, limit, now))

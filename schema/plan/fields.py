@@ -309,11 +309,10 @@ def root_list(kind: str) -> RootHandler:
         last: list[Any] = [None, None]  # (variables, what they bound): bind and when ask in turn
 
         def bound(variables: Any) -> tuple[dict[str, Any], queries.PageRequest, str | None]:
-            if last[0] is variables:
-                found: tuple[dict[str, Any], queries.PageRequest, str | None] = last[1]
-                return found
-            last[0], last[1] = variables, _bound(variables)
-            return bound(variables)
+            if last[0] is not variables:
+                last[0], last[1] = variables, _bound(variables)
+            found: tuple[dict[str, Any], queries.PageRequest, str | None] = last[1]
+            return found
 
         def _bound(variables: Any) -> tuple[dict[str, Any], queries.PageRequest, str | None]:
             args = arguments(variables)
