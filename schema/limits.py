@@ -21,18 +21,17 @@ from graphql import (
     GraphQLNonNull,
     GraphQLSchema,
     InlineFragmentNode,
-    ListValueNode,
-    Node,
-    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
-    VariableNode,
+    Visitor,
     get_named_type,
     value_from_ast_untyped,
+    visit,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.language.visitor import BREAK, SKIP
 from strawberry.extensions import SchemaExtension
 
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -135,30 +134,32 @@ SIZE_ARGUMENTS = frozenset({"first", "last", "ids"})
 def cost_is_fixed(document: DocumentNode) -> bool:
     """Whether no size argument in ``document`` takes a variable, so that its cost is the same
     for every request whatever its variables (it is then computed once, with the plan)."""
-    stack: list[Any] = list(document.definitions)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ArgumentNode):
-            if node.name.value in SIZE_ARGUMENTS and _has_variable(node.value):
-                return False
-            continue
-        for key in node.keys:
-            child = getattr(node, key, None)
-            if isinstance(child, Node):
-                stack.append(child)
-            elif isinstance(child, tuple | list):
-                stack.extend(c for c in child if isinstance(c, Node))
-    return True
+    finder = _SizeVariable()
+    visit(document, finder)
+    return not finder.found
 
 
-def _has_variable(value: Any) -> bool:
-    if isinstance(value, VariableNode):
-        return True
-    if isinstance(value, ListValueNode):
-        return any(_has_variable(v) for v in value.values)
-    if isinstance(value, ObjectValueNode):
-        return any(_has_variable(f.value) for f in value.fields)
-    return False
+class _SizeVariable(Visitor):
+    """Finds a variable inside a size argument (``first: $n``, ``ids: [$a, "x"]``): every other
+    place a variable stands (its definition, other arguments, directives) is skipped, so any
+    variable reached is one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> Any:
+        return None if node.name.value in SIZE_ARGUMENTS else SKIP
+
+    def enter_variable_definition(self, *_: Any) -> Any:
+        return SKIP
+
+    def enter_directive(self, *_: Any) -> Any:
+        return SKIP
+
+    def enter_variable(self, *_: Any) -> Any:
+        self.found = True
+        return BREAK
 
 
 def _size(args: dict[str, Any], *names: str) -> int | None:
