@@ -396,7 +396,7 @@ def main() -> None:
         notes = (
             f"wrk -t1 -c{args.connections} -d{args.duration}s per query, server and round, on core 1 with "
             f"PostgreSQL 16 (embedded), Redis and this script; each server one process on core 0: uvicorn "
-            f"(uvloop, httptools) for newsfacts (cache off, rate limits out of reach, pool 10), the floor and the "
+            f"(uvloop, httptools, one write per response: api/http_protocol.py) for newsfacts (cache off, rate limits out of reach, pool 10), the floor and the "
             f"ceiling; node {_version(['node', '--version'])} for PostGraphile ({cli.parent.name} "
             f"{peer.installed_version()}, pool 10, NODE_ENV=production). req/s and p50/p99 are means over rounds; "
             "server CPU ms/req is the process's (and its children's) user+system time over the timed runs ÷ "

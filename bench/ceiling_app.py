@@ -1,5 +1,5 @@
 """The ceiling for HTTP benchmarks: a Starlette route returning a constant JSON body, served by the
-same uvicorn (uvloop, httptools) as the product. Not part of the product."""
+same uvicorn (uvloop, httptools, api/http_protocol.py) as the product. Not part of the product."""
 
 from __future__ import annotations
 

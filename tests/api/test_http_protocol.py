@@ -1,0 +1,116 @@
+"""The server's HTTP protocol (api/http_protocol.py) sends each response in one TCP segment where
+uvicorn's own httptools protocol sends two (headers, then body), and holds nothing back from a
+stream. Segments are counted by the client's kernel (TCP_INFO's data_segs_in), over real sockets."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import uvicorn
+from starlette.types import Receive, Scope, Send
+
+from api.embedded import free_port
+from api.http_protocol import HTTP_PROTOCOL
+from tests.services import LiveServer, wait_for_http
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="TCP_INFO's layout is Linux's")
+
+# struct tcp_info (linux/tcp.h): tcpi_data_segs_in, segments received that carried data (4.6+).
+_DATA_SEGS_IN = 152
+REQUESTS = 10
+
+
+async def _two_messages(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers every request as Starlette's Response does: a start message, then the body."""
+    if scope["type"] != "http":
+        return
+    body = b'{"ok":true}'
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"11")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+@contextmanager
+def _serving(http: str) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(_two_messages, host="127.0.0.1", port=port, http=http, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/")
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _data_segments_for(address: str, path: str, requests: int = REQUESTS) -> int:
+    """Data segments this client received for ``requests`` keep-alive GETs, one at a time."""
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        before = _segments_in(sock)
+        for _ in range(requests):
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n".encode())
+            _read_response(sock)
+            time.sleep(0.01)  # nothing of this response is still on its way when the count is read
+        return _segments_in(sock) - before
+
+
+def _segments_in(sock: socket.socket) -> int:
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    if len(info) < _DATA_SEGS_IN + 4:
+        pytest.skip("this kernel's TCP_INFO has no data_segs_in")
+    count: int = struct.unpack_from("I", info, _DATA_SEGS_IN)[0]
+    return count
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += _recv(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += _recv(sock)
+    return body
+
+
+def _recv(sock: socket.socket) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise AssertionError("the server closed the connection")
+    return chunk
+
+
+def test_one_segment_per_response_where_uvicorn_sends_two() -> None:
+    with _serving("httptools") as plain, _serving(HTTP_PROTOCOL) as ours:
+        assert _data_segments_for(plain, "/") == 2 * REQUESTS  # the count sees the difference
+        assert _data_segments_for(ours, "/") == REQUESTS
+
+
+def test_the_app_answers_in_one_segment(server: LiveServer) -> None:
+    address = server.url.removeprefix("http://")
+    assert _data_segments_for(address, "/healthz") == REQUESTS
+
+
+def test_a_streams_headers_and_first_bytes_are_not_held(server: LiveServer) -> None:
+    """An event stream stays open: what it has written must reach the client at once."""
+    address = server.url.removeprefix("http://")
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"GET /v1/events/stream HTTP/1.1\r\nHost: {address}\r\n\r\n".encode())
+        data = b""
+        while b": connected" not in data:
+            data += _recv(sock)  # a 5 s timeout: held bytes would fail here
+        assert data.startswith(b"HTTP/1.1 200 ")
+        assert b"text/event-stream" in data
