@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Page, Route, expect
 
 from api.settings import Settings
 from db import keys
@@ -421,16 +421,16 @@ def test_articles_are_searchable_and_filterable(explorer: Explorer) -> None:
     page.goto(f"{explorer.base}/explore")
     page.fill("input[name=q]", "candy dish")
     page.click(".filters button[type=submit]")
-    page.wait_for_selector(".results li")
     results = page.locator(".results li")
-    assert results.count() == 1
+    # Waits out the list shown before the search (a bare wait for any item could see that list,
+    # then count the emptied one while the search was still loading).
+    expect(results).to_have_count(1)
     assert [m.lower() for m in results.locator("mark.hit").all_inner_texts()] == ["candy", "dish"]
     page.select_option("select[name=outlet]", "act_01K8B1E2G4CV8AYVXXYVX5Y92G")  # The Atlantic (relayed)
     page.fill("input[name=from]", "2025-10-01")
     page.click(".filters button[type=submit]")
     page.wait_for_function("() => location.hash.includes('outlet=')")
-    page.wait_for_selector(".results li")
-    assert page.locator(".results li").count() == 1
+    expect(page.locator(".results li")).to_have_count(1)
     explorer.shot("search")
     page.fill("input[name=from]", "2025-11-01")  # after the article
     page.click(".filters button[type=submit]")
