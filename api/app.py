@@ -3,7 +3,6 @@ and the lifespan that opens the pool and Redis. A request's path starts here."""
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from api import cache, docs, events, explore, graphql, health, metrics, middleware, problems, rest
@@ -13,10 +12,11 @@ from api.rest import keys as rest_keys
 from api.rest import webhook_endpoints as rest_webhooks
 from api.rest import writes as rest_writes
 from api.settings import Settings
+from api.state import App
 from api.webhooks import keyring
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> App:
     """The whole ASGI app for ``settings`` (whose database_url and redis_url must be resolved)."""
     # GraphQL first: Starlette matches routes in order, and /graphql carries most of the traffic
     # of a frontend (matching past forty REST routes cost it ~20 us a request).
@@ -34,7 +34,7 @@ def create_app(settings: Settings) -> Starlette:
     handlers = problems.exception_handlers(settings)
     graphql_route = routes[0]
     assert isinstance(graphql_route, Route) and graphql_route.path == "/graphql"
-    return Starlette(
+    return App(
         routes=routes,
         middleware=middleware.stack(settings, shortcut=(graphql_route, handlers)),
         exception_handlers=handlers,

@@ -6,6 +6,7 @@ process for at most that long, in exchange for no database round trip per reques
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ class Principal:
     def anonymous(self) -> bool:
         return self.key_id is None
 
-    @property
+    @functools.cached_property
     def rate_key(self) -> str:
         """What rate limits count against: the key, or the client address for anonymous callers."""
         return f"key:{self.key_id}" if self.key_id else f"ip:{self.client}"
@@ -120,11 +121,17 @@ async def authenticate_scope(scope: Scope) -> Principal:
     client = scope.get("client")
     host = client[0] if client else "unknown"
     if authorization is None:  # anonymous: nothing to look up
-        principal = Principal(None, None, host)
+        principal = _anonymous(host)
     else:
         principal = await principal_for_token(state_of(scope), bearer_token(authorization), host)
     scope["newsfacts.principal"] = principal
     return principal
+
+
+@functools.lru_cache(maxsize=4_096)
+def _anonymous(host: str) -> Principal:
+    """One Principal per anonymous client address (and its rate key, made once)."""
+    return Principal(None, None, host)
 
 
 def require(principal: Principal, scope: str, *, anonymous_reads: bool) -> None:

@@ -168,6 +168,8 @@ def cmd_secrets_rotate_key(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.http_protocol import HTTP_PROTOCOL
+
     stack = ensure_services(settings.database_url, settings.redis_url, settings.data_dir)
     # Worker processes re-read the environment: hand them the resolved URLs (embedded or given).
     os.environ["DATABASE_URL"] = stack.database_url
@@ -192,9 +194,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             port=port,
             workers=args.workers or settings.workers,
             loop="uvloop",
-            http="httptools",
+            http=HTTP_PROTOCOL,  # httptools, one write per response (api/http_protocol.py)
             log_level=settings.log_level,
             access_log=False,  # the app writes its own structured access log
+            server_header=False,  # no "server: uvicorn" to advertise, nor to build into every response
             proxy_headers=True,
             # SSE streams and WebSockets never end by themselves: give them a few seconds, then close.
             timeout_graceful_shutdown=5,

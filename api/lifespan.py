@@ -13,11 +13,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from starlette.applications import Starlette
 
 from api.reads.router import ReadRouter
 from api.settings import Settings
-from api.state import State
+from api.state import App, State
 from db.migrate import migrate
 from db.pool import create_pool
 
@@ -29,9 +28,9 @@ Hook = Callable[[State], Awaitable[None]]
 
 def make_lifespan(
     settings: Settings, *, on_start: list[Hook] | None = None, on_stop: list[Hook] | None = None
-) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+) -> Callable[[App], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: App) -> AsyncIterator[None]:
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("create_app needs DATABASE_URL and REDIS_URL resolved (see api.embedded)")
         pool = await create_pool(
@@ -65,7 +64,7 @@ def make_lifespan(
         )
         await reads.start()
         state = State(settings=settings, pool=pool, redis=redis, reads=reads)
-        app.state.newsfacts = state
+        app.newsfacts = state
         try:
             for hook in on_start or []:
                 await hook(state)

@@ -22,10 +22,11 @@ from typing import Any
 
 import orjson
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import problems
 from api.auth import authenticate_scope
+from api.exchange import exchange_of
 from api.settings import Settings
 from api.state import state_of
 from db.errors import NewsfactsError
@@ -237,15 +238,13 @@ class RateLimitMiddleware:
         if not decision.allowed:
             await self._reject(scope, receive, send, decision, graphql=path.startswith("/graphql"))
             return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *decision.headers()]
-                if message["status"] == 304:
-                    self.limiter.refund(decision)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        exchange = exchange_of(scope)
+        exchange.headers += decision.headers()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if exchange.status == 304:
+                self.limiter.refund(decision)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, decision: Decision, *, graphql: bool) -> None:
         detail = f"rate limit of {decision.limit} requests per {decision.window}s exceeded; retry in {decision.reset}s"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 import redis.asyncio as aioredis
+from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
@@ -42,13 +43,21 @@ class State:
     secret_box: SecretBox | None = None  # webhook signing secrets' sealing keys (api/webhooks/keyring.py)
 
 
+class App(Starlette):
+    """The Starlette app, holding its State as a plain attribute (set by the lifespan): through
+    ``app.state`` each read was a failed attribute lookup and Starlette's ``State.__getattr__``,
+    about 0.3 us, and a request reads it in several layers."""
+
+    newsfacts: State
+
+
 def get_state(conn: HTTPConnection) -> State:
     """The State of the app serving this request or WebSocket."""
-    state: State = conn.app.state.newsfacts
+    state: State = conn.app.newsfacts
     return state
 
 
 def state_of(scope: Scope) -> State:
     """The same, from a raw ASGI scope: middleware on every request need not build a connection."""
-    state: State = scope["app"].state.newsfacts
+    state: State = scope["app"].newsfacts
     return state

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from api.http_protocol import HTTP_PROTOCOL
+
 LUA_POST = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = io.open("%s", "rb"):read("*a")
@@ -30,7 +32,16 @@ def pin(core: int) -> list[str]:
 
 def uvicorn_cmd(target: str, port: int, *, factory: bool) -> list[str]:
     cmd = [*pin(0), sys.executable, "-m", "uvicorn", target, "--port", str(port), "--loop", "uvloop"]
-    cmd += ["--http", "httptools", "--no-access-log", "--log-level", "warning", "--workers", "1"]
+    cmd += [
+        "--http",
+        HTTP_PROTOCOL,
+        "--no-server-header",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--workers",
+        "1",
+    ]
     return cmd + (["--factory"] if factory else [])
 
 

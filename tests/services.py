@@ -22,6 +22,7 @@ import uvicorn
 
 from api.app import create_app
 from api.embedded import free_port
+from api.http_protocol import HTTP_PROTOCOL
 from api.settings import Settings
 from db.secrets import SecretBox
 
@@ -60,6 +61,7 @@ class LiveServer:
         self.port = self.port or free_port()
         config = uvicorn.Config(
             create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+            http=HTTP_PROTOCOL, server_header=False,
             ws="websockets-sansio" if _has_sansio() else "websockets",
         )  # fmt: skip
         self.server = uvicorn.Server(config)

@@ -6,7 +6,8 @@ field; a database outage on that path is a 503 with Retry-After. A fact mutation
 resolver and has its payload read by a planned statement (schema/plan/mutations.py). Everything
 else — GET (GraphiQL), other content types, other mutations, webhook queries, invalid documents,
 errors inside lists — is replayed, untouched, to the view (api/graphql/view.py), the reference
-for every answer."""
+for every answer. Whatever may have written (a mutation's answer, the view's) carries the
+reader's consistency token (api/reads/); a planned read needs none."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from api.graphql.context import ContextFactory
 from api.graphql.refusals import refusal
 from api.graphql.view import OPERATION_NAME_KEY
 from api.metrics import operation_label
+from api.reads.middleware import with_write_token
 from api.settings import Settings
 from api.state import State, state_of
 from db.errors import NewsfactsError, PayloadTooLarge, Unavailable, from_database
@@ -53,8 +55,11 @@ class PlannedGraphQL:
         self.contexts = contexts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not _is_json(scope):
+        if scope["type"] != "http" or scope["method"] != "POST":
             await self.view(scope, receive, send)
+            return
+        if not _is_json(scope):
+            await self.view(scope, receive, with_write_token(scope, send))
             return
         limit = self.settings.max_body_bytes
         body, complete = await graphql_cache.read_body(receive, limit)
@@ -81,16 +86,18 @@ class PlannedGraphQL:
             log.warning("planned GraphQL read failed; answered by the resolvers", exc_info=True)
             answer = None
         if answer is None:
-            await self.view(scope, graphql_cache.replaying(body, complete, receive), send)
+            await self.view(scope, graphql_cache.replaying(body, complete, receive), with_write_token(scope, send))
             return
         status = 200
         headers = [*_JSON_HEADERS, (b"content-length", str(len(answer.body)).encode())]
         if not isinstance(answer, MutationAnswer):
             scope[graphql_cache.CONTEXT_KEY] = answer  # the cache tags its entry with what it read
-        elif answer.unavailable:
-            # As the resolvers' path answers a response with no data for want of the database.
-            status = 503
-            headers.append((b"retry-after", str(Unavailable("").retry_after).encode()))
+        else:
+            send = with_write_token(scope, send)
+            if answer.unavailable:
+                # As the resolvers' path answers a response with no data for want of the database.
+                status = 503
+                headers.append((b"retry-after", str(Unavailable("").retry_after).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
         metrics = state.metrics

@@ -13,6 +13,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cache.graphql import OPERATION_KEY
+from api.exchange import exchange_of
 from api.reads.context import TOKEN_HEADER, ReadContext, Token, enter, leave
 from api.state import state_of
 
@@ -37,15 +38,6 @@ def _read_headers(ctx: ReadContext) -> list[tuple[bytes, bytes]]:
     return [(b"read-source", source.encode()), (b"read-lag-ms", str(round(ctx.lag_ms)).encode())]
 
 
-def _with_read_headers(send: Send, ctx: ReadContext) -> Send:
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), *_read_headers(ctx)]}
-        await send(message)
-
-    return wrapped
-
-
 class ReadRoutingMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -56,14 +48,17 @@ class ReadRoutingMiddleware:
             return
         token = _request_token(scope)
         method = scope["method"]
-        if method in _WRITES:
-            send = self._token_on_writes(scope, send)
+        if method in _WRITES and scope["path"] != "/graphql":
+            # GraphQL's endpoint adds it itself (api/graphql/endpoint.py), where a mutation is
+            # told from a query: most POSTs there are reads, which need no wrapper.
+            send = with_write_token(scope, send)
         ctx = ReadContext(token=token)
         reset = enter(ctx)
         try:
             if not (method in ("GET", "HEAD") and state_of(scope).reads.replicas):
-                # Nothing to retry on the primary: only the read headers to add.
-                await self.app(scope, receive, _with_read_headers(send, ctx))
+                # Nothing to retry on the primary: only the read headers to add, when it starts.
+                exchange_of(scope).late_headers.append(lambda: _read_headers(ctx))
+                await self.app(scope, receive, send)
                 return
             if not await self._attempt(scope, receive, send, ctx, retry=True):
                 return
@@ -102,56 +97,58 @@ class ReadRoutingMiddleware:
             dropped = True
         return dropped
 
-    def _token_on_writes(self, scope: Scope, send: Send) -> Send:
-        """Adds the consistency token to a successful write's response (read on the primary after
-        the commit, so it is at or past the write's own position)."""
-        held: Message | None = None
-        chunks: list[bytes] = []
 
-        async def token() -> Token | None:
-            with contextlib.suppress(Exception):  # a token is a courtesy: never fail the write's answer
-                return await state_of(scope).reads.write_token()
-            return None
+def with_write_token(scope: Scope, send: Send) -> Send:
+    """``send``, adding the consistency token to a successful write's response (read on the
+    primary after the commit, so it is at or past the write's own position); on /graphql only
+    to a mutation's, in its headers and its body's ``extensions``."""
+    held: Message | None = None
+    chunks: list[bytes] = []
 
-        async def wrapped(message: Message) -> None:
-            nonlocal held
-            if message["type"] == "http.response.start":
-                if message["status"] >= 400:
+    async def token() -> Token | None:
+        with contextlib.suppress(Exception):  # a token is a courtesy: never fail the write's answer
+            return await state_of(scope).reads.write_token()
+        return None
+
+    async def wrapped(message: Message) -> None:
+        nonlocal held
+        if message["type"] == "http.response.start":
+            if message["status"] >= 400:
+                await send(message)
+                return
+            if scope["path"] == "/graphql":
+                if scope.get(OPERATION_KEY) != "mutation":
                     await send(message)
                     return
-                if scope["path"] == "/graphql":
-                    if scope.get(OPERATION_KEY) != "mutation":
-                        await send(message)
-                        return
-                    held = message  # the token goes into the body's extensions too: hold the headers
-                    return
-                found = await token()
-                if found is not None:
-                    message = {
-                        **message,
-                        "headers": [*message.get("headers", []), (_TOKEN_HEADER, str(found).encode())],
-                    }
-                await send(message)
+                held = message  # the token goes into the body's extensions too: hold the headers
                 return
-            if held is None or message["type"] != "http.response.body":
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False) and sum(map(len, chunks)) < MAX_MUTATION_BODY:
-                return
-            body, start, more = b"".join(chunks), held, message.get("more_body", False)
-            held = None
             found = await token()
-            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-            if found is not None and not more:
-                body = _with_token(body, str(found))
-                headers.append((_TOKEN_HEADER, str(found).encode()))
-            if not more:
-                headers.append((b"content-length", str(len(body)).encode()))
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": body, "more_body": more})
+            if found is not None:
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (_TOKEN_HEADER, str(found).encode())],
+                }
+            await send(message)
+            return
+        if held is None or message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False) and sum(map(len, chunks)) < MAX_MUTATION_BODY:
+            return
+        body, start, more = b"".join(chunks), held, message.get("more_body", False)
+        held = None
+        found = await token()
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        if found is not None and not more:
+            body = _with_token(body, str(found))
+            headers.append((_TOKEN_HEADER, str(found).encode()))
+        if not more:
+            headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": more})
 
-        return wrapped
+    return wrapped
 
 
 def _with_token(body: bytes, token: str) -> bytes:

@@ -9,6 +9,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.state import get_state
+
 # Cache lifetimes (seconds): a single fact changes rarely and carries an ETag to revalidate with;
 # lists change with every write anywhere in the table.
 ITEM_MAX_AGE = 30
@@ -18,7 +20,7 @@ HISTORY_MAX_AGE = 300
 
 def cache_control(request: Request, max_age: int) -> str:
     """Shared caches may keep reads only when anyone may make them (anonymous reads on)."""
-    public = request.app.state.newsfacts.settings.anonymous_reads
+    public = get_state(request).settings.anonymous_reads
     return f"{'public' if public else 'private'}, max-age={max_age}, must-revalidate"
 
 
