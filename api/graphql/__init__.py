@@ -26,4 +26,6 @@ def routes(settings: Settings) -> list[BaseRoute]:
     )
     mutations = MutationPlanner(planner, view.schema) if planner is not None else None
     app = PlannedGraphQL(settings, view, planner, mutations, view.contexts)
-    return [Route("/graphql", graphql_cache.GraphQLCache(app), methods=["GET", "POST"]), *ws.routes(settings)]
+    # Without the cache its layer would only pass requests through (a call per request).
+    cached = graphql_cache.GraphQLCache(app) if settings.cache_enabled else app
+    return [Route("/graphql", cached, methods=["GET", "POST"]), *ws.routes(settings)]

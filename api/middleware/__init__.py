@@ -1,8 +1,9 @@
 """The app-wide middleware stack, outermost first: metrics, request ids and the access log (one
-layer, api/middleware/request_id.py), CORS,
-rate limits, gzip (which skips NDJSON and event streams), read routing (api/reads/), then the response cache — innermost, so
-it stores uncompressed bodies without per-request headers and a hit still counts against limits.
-Innermost of all, POST /graphql skips Starlette's router (api/middleware/shortcut.py)."""
+layer, api/middleware/request_id.py), CORS, rate limits, gzip (which skips NDJSON and event
+streams), read routing (api/reads/); then /graphql leaves for its route, past Starlette's router
+(api/middleware/shortcut.py); REST goes on through CDN tags and the response cache — innermost,
+so it stores uncompressed bodies without per-request headers and a hit still counts against
+limits."""
 
 from __future__ import annotations
 
@@ -73,10 +74,12 @@ def stack(settings: Settings, shortcut: tuple[Route, dict[Any, Any]] | None = No
     # Outside the cache: a hit must honour the reader's consistency token, and a miss computed on a
     # replica is stamped with what that replica had replayed.
     middleware.append(Middleware(ReadRoutingMiddleware))
+    if shortcut is not None:
+        # Past here only REST's layers: GraphQL has its own cache (api/cache/graphql.py), and REST's
+        # made every successful POST wait for the cache's invalidator, GraphQL reads included.
+        route, handlers = shortcut
+        middleware.append(Middleware(RouteShortcut, route=route, handlers=handlers))
     middleware.append(Middleware(SurrogateKeyMiddleware))  # CDN purge tags, on hits and misses alike
     if settings.cache_enabled:
         middleware.append(Middleware(CacheMiddleware))
-    if shortcut is not None:
-        route, handlers = shortcut
-        middleware.append(Middleware(RouteShortcut, route=route, handlers=handlers))
     return middleware

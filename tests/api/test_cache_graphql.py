@@ -118,3 +118,18 @@ async def test_a_mutation_is_read_back_at_once(client: httpx.AsyncClient, conn: 
         assert cache_state(done) == "miss"
         # No waiting: the mutation's response left only after this process applied its event.
         assert (await gql(client, CLAIM, auth, id=claim["id"])).json()["data"]["claim"]["status"] == status
+
+
+async def test_reads_do_not_wait_for_the_invalidator(client: httpx.AsyncClient, conn: asyncpg.Connection[Any]) -> None:
+    """Only a write's answer waits for this process' cache to apply the events (read-your-writes).
+    REST's cache layer once held every successful POST that way, GraphQL queries included: with
+    the events table locked, each read then waited out the invalidator's two-second bound."""
+    claim = await make_claim(conn, speaker=(await make_actor(conn))["id"])
+    await gql(client, CLAIM, id=claim["id"])
+    async with conn.transaction():
+        await conn.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        for _ in range(2):  # a miss, then a hit
+            answer = await client.post("/graphql", json={"query": CLAIM, "variables": {"id": claim["id"]}}, timeout=1.5)
+            assert answer.status_code == 200 and answer.json()["data"]["claim"]["statement"] == claim["statement"]
+        typename = await client.post("/graphql", json={"query": "{ __typename }"}, timeout=1.5)
+        assert typename.json()["data"] == {"__typename": "Query"}

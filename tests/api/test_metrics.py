@@ -56,3 +56,27 @@ def test_metrics_count_requests_by_route_template_cache_result_and_operation(cac
     ):
         assert name in after, name
     assert not re.search(r'route="/v1/claims/clm_', response.text), "raw ids must never become labels"
+
+
+def test_latency_histograms_export_what_prometheus_clients_own_would() -> None:
+    """LatencyHistogram counts in plain Python; its exposition must match prometheus_client's
+    Histogram for the same observations (on bucket bounds, between them, past the last)."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from api.metrics import _BUCKETS, LatencyHistogram
+
+    ours_registry, theirs_registry = CollectorRegistry(), CollectorRegistry()
+    ours = LatencyHistogram("t_seconds", "test", ["route"], registry=ours_registry)
+    theirs = Histogram("t_seconds", "test", ["route"], buckets=_BUCKETS, registry=theirs_registry)
+    observed = [0.0, 0.001, 0.0011, 0.0025, 0.3, 1.0, 9.99, 10.0, 10.5, 120.0]
+    for i, seconds in enumerate(observed):
+        for route in ("/a", "/b")[: 1 + i % 2]:
+            ours.labels(route).observe(seconds)
+            theirs.labels(route).observe(seconds)
+
+    def lines(registry: CollectorRegistry) -> list[str]:
+        text = generate_latest(registry).decode()
+        return sorted(line for line in text.splitlines() if line.startswith("t_seconds") and "_created" not in line)
+
+    assert lines(ours_registry) == lines(theirs_registry)
+    assert any('le="+Inf"' in line and line.endswith(" 10.0") for line in lines(ours_registry))
