@@ -1,5 +1,6 @@
 """The HTTP protocol ``newsfacts serve`` runs uvicorn with: uvicorn's httptools protocol, with the
-bytes a response writes in one turn of the event loop sent to the socket in one write.
+bytes a response writes in one turn of the event loop sent to the socket in one write, and one
+keep-alive timer per idle spell of a connection rather than one per response.
 
 uvicorn writes a response's status line and headers when the app sends ``http.response.start``
 and its body when the app sends the body, and uvloop hands each write to the kernel at once: two
@@ -98,8 +99,49 @@ class CoalescingTransport(asyncio.Transport):
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, over a CoalescingTransport."""
+    """uvicorn's httptools protocol, over a CoalescingTransport, with one keep-alive timer per
+    idle spell instead of one per response: uvicorn arms a timer when a response completes and
+    cancels it when the next request arrives, about 1.7 us of uvloop's per request. Here a
+    connection notes when it went idle; the timer, armed once, closes it if it is still idle
+    ``timeout_keep_alive`` seconds after that, and otherwise waits out what is left."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._idle_since: float | None = None  # loop time the last response completed; None: busy
+        self._idle_timer: asyncio.TimerHandle | None = None
         # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
         super().connection_made(CoalescingTransport(cast(asyncio.Transport, transport), self.loop))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _unset_keepalive_if_required(self) -> None:
+        # Called by uvicorn whenever data arrives (and as a response completes): busy.
+        self._idle_since = None
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, but noting the idle spell instead of arming a new timer.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = self.loop.call_later(self.timeout_keep_alive, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self._idle_timer = None
+        since = self._idle_since
+        if since is None:
+            return  # busy: the request's response arms the timer again
+        left = since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self._idle_timer = self.loop.call_later(left, self._idle_check)
+        else:
+            self.timeout_keep_alive_handler()

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import problems
-from api.auth import authenticate_scope
+from api.auth import authenticate_scope, known_principal
 from api.exchange import exchange_of
 from api.settings import Settings
 from api.state import state_of
@@ -234,7 +234,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            rate_key = (await authenticate_scope(scope)).rate_key
+            rate_key = (known_principal(scope) or await authenticate_scope(scope)).rate_key
         except NewsfactsError:
             # A bad key is refused by the handler; until then it counts against the address.
             client = scope.get("client")

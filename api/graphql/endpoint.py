@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.auth import authenticate_scope, require
+from api.auth import authenticate_scope, known_principal, require
 from api.body import parse_object
 from api.cache import graphql as graphql_cache
 from api.graphql.context import ContextFactory
@@ -126,7 +126,7 @@ class PlannedGraphQL:
         plan = self.planner.plan(query, operation_name)
         if plan is None:
             return await self._mutation(scope, state, query, operation_name, variables)
-        principal = await authenticate_scope(scope)
+        principal = known_principal(scope) or await authenticate_scope(scope)
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
         cache = state.cache
         collect = cache is not None and cache.enabled

@@ -20,6 +20,7 @@ from typing import TextIO
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import SCOPE_KEY as PRINCIPAL_KEY
 from api.exchange import SCOPE_KEY as EXCHANGE_KEY
 from api.exchange import Exchange, response_headers
 from api.metrics import route_label
@@ -184,7 +185,7 @@ class RequestIdMiddleware:
                 metrics.child(metrics.requests, label, method, str(status or 500)).inc()
                 metrics.child(metrics.latency, label, method).observe(elapsed)
             if self.writer.enabled():
-                principal = scope.get("newsfacts.principal")
+                principal = scope.get(PRINCIPAL_KEY)
                 client = scope.get("client")
                 line = {
                     "ts": self.clock.now(),

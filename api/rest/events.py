@@ -16,6 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from api import stream_tokens
+from api.auth import SCOPE_KEY as PRINCIPAL_KEY
 from api.auth import Principal, authenticate, require
 from api.events import broadcaster_of
 from api.events.feed import EventFilter, Feed, FeedClosed, parse_types
@@ -133,7 +134,7 @@ async def _stream_caller(request: Request) -> Principal:
         return await authenticate(request)
     client = request.client.host if request.client else "unknown"
     principal = await stream_tokens.principal_for(get_state(request), tokens[0], client)
-    request.scope["newsfacts.principal"] = principal  # the access log names the key
+    request.scope[PRINCIPAL_KEY] = principal  # the access log names the key
     return principal
 
 

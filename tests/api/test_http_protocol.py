@@ -1,6 +1,7 @@
 """The server's HTTP protocol (api/http_protocol.py) sends each response in one TCP segment where
 uvicorn's own httptools protocol sends two (headers, then body), and holds nothing back from a
-stream. Segments are counted by the client's kernel (TCP_INFO's data_segs_in), over real sockets."""
+stream; its keep-alive timeout closes idle connections as uvicorn's does, and never a busy one.
+Segments are counted by the client's kernel (TCP_INFO's data_segs_in), over real sockets."""
 
 from __future__ import annotations
 
@@ -37,9 +38,12 @@ async def _two_messages(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 @contextmanager
-def _serving(http: str) -> Iterator[str]:
+def _serving(http: str, keep_alive: float = 5) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(_two_messages, host="127.0.0.1", port=port, http=http, lifespan="off", log_level="warning")
+    config = uvicorn.Config(
+        _two_messages, host="127.0.0.1", port=port, http=http, lifespan="off", log_level="warning",
+        timeout_keep_alive=keep_alive,  # type: ignore[arg-type]  # uvicorn takes seconds as a float too
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -114,3 +118,39 @@ def test_a_streams_headers_and_first_bytes_are_not_held(server: LiveServer) -> N
             data += _recv(sock)  # a 5 s timeout: held bytes would fail here
         assert data.startswith(b"HTTP/1.1 200 ")
         assert b"text/event-stream" in data
+
+
+def _get(sock: socket.socket, address: str) -> None:
+    sock.sendall(f"GET / HTTP/1.1\r\nHost: {address}\r\n\r\n".encode())
+    _read_response(sock)
+
+
+def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+
+
+@pytest.mark.parametrize("http", ["httptools", HTTP_PROTOCOL])
+def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(http: str) -> None:
+    with _serving(http, keep_alive=0.5) as address:
+        host, port = address.split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            _get(sock, address)
+            assert not _closed_by_server(sock, within=0.2)
+            assert _closed_by_server(sock, within=2)
+
+
+def test_a_connection_in_use_outlives_its_keep_alive_timeout() -> None:
+    """Requests 0.2 s apart for three timeouts' time: each idle spell starts the clock again."""
+    with _serving(HTTP_PROTOCOL, keep_alive=0.5) as address:
+        host, port = address.split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                _get(sock, address)
+                time.sleep(0.2)
+            _get(sock, address)
+            assert _closed_by_server(sock, within=2)
