@@ -38,6 +38,33 @@ class Metrics:
             found = self._children[key] = _Tally(real) if isinstance(family, Counter) else real
         return found
 
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One HTTP request: counted by route template, method and status, timed by the first two."""
+        key = (route, method, status)
+        found = self._requests.get(key)
+        if found is None:
+            found = self._requests[key] = (
+                self.child(self.requests, route, method, str(status)),
+                self.child(self.latency, route, method),
+            )
+        found[0].inc()
+        found[1].observe(seconds)
+
+    def graphql_operation(self, name: object, outcome: str, path: str, seconds: float) -> None:
+        """One GraphQL operation over HTTP: timed by operation name and outcome, counted by the path
+        that answered it (planned SQL or resolvers)."""
+        key = (name, outcome, path)
+        found = self._operations.get(key)
+        if found is None:
+            if len(self._operations) >= MAX_OPERATION_LABELS * 4:
+                self._operations.clear()  # client-chosen names: the memo stays bounded too
+            found = self._operations[key] = (
+                self.child(self.graphql, operation_label(self, name), outcome),
+                self.child(self.graphql_path, path),
+            )
+        found[0].observe(seconds)
+        found[1].inc()
+
     def flush(self) -> None:
         """Hands every tally's pending counts to its prometheus child (before a scrape)."""
         for child in self._children.values():
@@ -93,6 +120,9 @@ class Metrics:
         self.collectors: list[Callable[[], Awaitable[None]]] = []
         # prometheus_client's labels() takes a lock and validates on every call: keep the children.
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
+        # The children one request or operation touches, by its labels' raw values: one look-up.
+        self._requests: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._operations: dict[tuple[object, str, str], tuple[Any, Any]] = {}
         self.operation_names: set[str] = set()
 
 

@@ -15,6 +15,7 @@ Responses carry the IETF ``RateLimit-Policy`` and ``RateLimit`` headers."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -93,9 +94,14 @@ class Decision:
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         return [
-            (b"ratelimit-policy", f'"{self.policy}";q={self.limit};w={self.window}'.encode()),
+            _policy_header(self.policy, self.limit, self.window),
             (b"ratelimit", f'"{self.policy}";r={self.remaining};t={self.reset}'.encode()),
         ]
+
+
+@functools.lru_cache(maxsize=64)  # a policy's header never changes: made once, not per response
+def _policy_header(policy: str, limit: int, window: int) -> tuple[bytes, bytes]:
+    return (b"ratelimit-policy", f'"{policy}";q={limit};w={window}'.encode())
 
 
 class RateLimiter:

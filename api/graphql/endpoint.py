@@ -23,7 +23,6 @@ from api.cache import graphql as graphql_cache
 from api.graphql.context import ContextFactory
 from api.graphql.refusals import refusal
 from api.graphql.view import OPERATION_NAME_KEY
-from api.metrics import operation_label
 from api.reads.middleware import with_write_token
 from api.settings import Settings
 from api.state import State, state_of
@@ -102,10 +101,8 @@ class PlannedGraphQL:
         await send({"type": "http.response.body", "body": answer.body})
         metrics = state.metrics
         if metrics is not None:
-            name = operation_label(metrics, scope.get(OPERATION_NAME_KEY))
             outcome = "ok" if status == 200 else "error"
-            metrics.child(metrics.graphql, name, outcome).observe(time.perf_counter() - started)
-            metrics.child(metrics.graphql_path, "planned").inc()
+            metrics.graphql_operation(scope.get(OPERATION_NAME_KEY), outcome, "planned", time.perf_counter() - started)
 
     async def _answer(self, scope: Scope, state: State, payload: dict[str, Any]) -> Answer | MutationAnswer | None:
         assert self.planner is not None

@@ -27,7 +27,6 @@ from api.auth import authenticate, require
 from api.cache import graphql as graphql_cache
 from api.graphql.context import ContextFactory
 from api.graphql.refusals import plain_refusal, refusal
-from api.metrics import operation_label
 from api.settings import Settings
 from api.state import get_state, state_of
 from db.errors import NewsfactsError, Unavailable, code_for_status
@@ -74,9 +73,8 @@ class GraphQLApp(GraphQL[Context, None]):
         metrics = state_of(scope).metrics
         if metrics is not None:
             outcome = "ok" if response.status_code == 200 else "error"
-            name = operation_label(metrics, scope.get(OPERATION_NAME_KEY))
-            metrics.child(metrics.graphql, name, outcome).observe(time.perf_counter() - started)
-            metrics.child(metrics.graphql_path, "resolved").inc()
+            seconds = time.perf_counter() - started
+            metrics.graphql_operation(scope.get(OPERATION_NAME_KEY), outcome, "resolved", seconds)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(GRAPHIQL_HTML, headers={"Cache-Control": "no-cache"})

@@ -179,11 +179,8 @@ class RequestIdMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             if metrics is not None:
-                label = route_label(scope)
-                method = scope["method"]
                 # A request that sent no response start failed inside: counted as the 500 it became.
-                metrics.child(metrics.requests, label, method, str(status or 500)).inc()
-                metrics.child(metrics.latency, label, method).observe(elapsed)
+                metrics.request(route_label(scope), scope["method"], status or 500, elapsed)
             if self.writer.enabled():
                 principal = scope.get(PRINCIPAL_KEY)
                 client = scope.get("client")

@@ -5,7 +5,7 @@ GraphQL planner's ``acquire``) route by it too."""
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 TOKEN_HEADER = "Consistency-Token"
 
@@ -42,12 +42,12 @@ class Token:
         return other is None or (self.lsn >= other.lsn and self.seq >= other.seq)
 
 
-@dataclass
+@dataclass(slots=True)  # one per request: slots, and no set until something is read
 class ReadContext:
     token: Token | None = None
     force_primary: bool = False
     # Where this request's reads ran ("primary", "replica1", …) and the largest lag among them.
-    sources: set[str] = field(default_factory=set)
+    sources: frozenset[str] = frozenset()
     lag_ms: float = 0.0
     # A lower bound of the event sequence the reads' data includes (None: only the primary was
     # read, which has everything committed). The response cache stamps entries with it.
@@ -55,14 +55,15 @@ class ReadContext:
     replica_failed: bool = False
 
     def settle(self, source: str, lag_ms: float, visible_seq: int | None) -> None:
-        self.sources.add(source)
+        if source not in self.sources:
+            self.sources = self.sources | {source}
         self.lag_ms = max(self.lag_ms, lag_ms)
         if visible_seq is not None:
             self.visible_seq = visible_seq if self.visible_seq is None else min(self.visible_seq, visible_seq)
 
     @property
     def source(self) -> str | None:
-        return ", ".join(sorted(self.sources)) or None
+        return ", ".join(sorted(self.sources)) if self.sources else None
 
 
 _CURRENT: contextvars.ContextVar[ReadContext | None] = contextvars.ContextVar("newsfacts_read_context", default=None)
