@@ -151,10 +151,12 @@ def _operation_name(body: bytes) -> object:
 
 async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
     """Up to ``limit`` bytes of the request body, and whether that was all of it."""
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        return message.get("body", b""), True  # the usual case: the whole body in one message
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] != "http.request":
             return b"".join(chunks), False
         chunk = message.get("body", b"")
@@ -164,6 +166,7 @@ async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
             return b"".join(chunks), True
         if size > limit:
             return b"".join(chunks), False
+        message = await receive()
 
 
 def replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
