@@ -3,7 +3,8 @@ as cheap as ``{ __typename }`` those two (a Request object, three closures, a re
 tenth of its cost, and /graphql carries most of a frontend's traffic. It sets what the router
 would (``route``, ``endpoint``, ``path_params``: metrics label by the route), and an exception the
 app raises before answering goes through the app's exception handlers as Starlette's layer would
-send it; every other request takes the ordinary way."""
+send it (whether it answered, the request's Exchange says: no ``send`` wrapper of its own); every
+other request takes the ordinary way."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.exchange import exchange_of
 
 
 class RouteShortcut:
@@ -40,18 +43,11 @@ class RouteShortcut:
         scope["route"] = route
         scope["endpoint"] = route.endpoint
         scope["path_params"] = {}
-        started = False
-
-        async def sender(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        exchange = exchange_of(scope)  # its status says whether the response started
         try:
-            await route.app(scope, receive, sender)
+            await route.app(scope, receive, send)
         except Exception as exc:
-            if started:
+            if exchange.status:
                 raise
             failure = exc  # the except clause unbinds ``exc`` before ``again`` runs
 
