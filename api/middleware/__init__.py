@@ -50,7 +50,10 @@ class LeanGZipMiddleware(GZipMiddleware):
 
 
 def stack(settings: Settings, shortcut: tuple[Route, dict[Any, Any]] | None = None) -> list[Middleware]:
-    middleware = [Middleware(RequestIdMiddleware)]
+    # Outermost (api/state.App drops Starlette's ServerErrorMiddleware): it answers what nothing
+    # else handled with the app's handler for Exception.
+    handlers = shortcut[1] if shortcut is not None else {}
+    middleware = [Middleware(RequestIdMiddleware, error_handler=handlers.get(Exception))]
     if settings.cors_origins or settings.cors_local_origins_enabled:
         middleware.append(
             Middleware(

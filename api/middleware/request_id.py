@@ -15,9 +15,12 @@ import os
 import re
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 import orjson
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import SCOPE_KEY as PRINCIPAL_KEY
@@ -30,6 +33,9 @@ SCOPE_KEY = "newsfacts.request_id"
 _SANE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 access_log = logging.getLogger("newsfacts.access")
+
+# The app's handler for Exception (api/problems.py): a 500 problem+json.
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 class _Ids:
@@ -158,8 +164,9 @@ class _AccessWriter:
 class RequestIdMiddleware:
     """Metrics, request id and access line (named for the request id, which every line carries)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, error_handler: ErrorHandler | None = None) -> None:
         self.app = app
+        self.error_handler = error_handler
         self.ids = _Ids()
         self.clock = _Clock()
         self.writer = _AccessWriter()
@@ -193,6 +200,13 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, wrapped)
+        except Exception as exc:
+            # What Starlette's ServerErrorMiddleware did, one layer in: answer unless an answer
+            # started, then re-raise for the server's log.
+            if kind == "http" and not status and self.error_handler is not None:
+                response = await self.error_handler(Request(scope), exc)
+                await response(scope, receive, wrapped)
+            raise
         finally:
             elapsed = time.perf_counter() - started
             if metrics is not None:
