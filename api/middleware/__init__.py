@@ -1,9 +1,9 @@
 """The app-wide middleware stack, outermost first: metrics, request ids and the access log (one
-layer, api/middleware/request_id.py), CORS, rate limits, gzip (which skips NDJSON and event
-streams), read routing (api/reads/); then /graphql leaves for its route, past Starlette's router
-(api/middleware/shortcut.py); REST goes on through CDN tags and the response cache — innermost,
-so it stores uncompressed bodies without per-request headers and a hit still counts against
-limits."""
+layer, api/middleware/request_id.py, which also answers what nothing else handled), CORS, rate
+limits, gzip (which skips NDJSON and event streams), read routing (api/reads/); then /graphql
+leaves for its route, past Starlette's router (api/middleware/shortcut.py); REST goes on through
+CDN tags and the response cache — innermost, so it stores uncompressed bodies without per-request
+headers and a hit still counts against limits."""
 
 from __future__ import annotations
 
