@@ -61,7 +61,7 @@ class LiveServer:
         self.port = self.port or free_port()
         config = uvicorn.Config(
             create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
-            http=HTTP_PROTOCOL, server_header=False,
+            http=HTTP_PROTOCOL, server_header=False, access_log=False,  # as `newsfacts serve` runs
             ws="websockets-sansio" if _has_sansio() else "websockets",
         )  # fmt: skip
         self.server = uvicorn.Server(config)
