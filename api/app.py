@@ -36,7 +36,7 @@ def create_app(settings: Settings) -> App:
     assert isinstance(graphql_route, Route) and graphql_route.path == "/graphql"
     return App(
         routes=routes,
-        middleware=middleware.stack(settings, shortcut=(graphql_route, handlers)),
+        middleware=middleware.stack(settings, handlers, shortcut=graphql_route),
         exception_handlers=handlers,
         lifespan=make_lifespan(
             settings,

@@ -115,13 +115,10 @@ async def authenticate_scope(scope: Scope) -> Principal:
     known = known_principal(scope)
     if known is not None:
         return known
-    authorization = None
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            authorization = value.decode("latin-1")
-            break
+    authorization = _authorization(scope)
     assert authorization is not None  # known_principal answers every request without one
-    principal = await principal_for_token(state_of(scope), bearer_token(authorization), _host(scope))
+    token = bearer_token(authorization.decode("latin-1"))
+    principal = await principal_for_token(state_of(scope), token, _host(scope))
     scope[SCOPE_KEY] = principal
     return principal
 
@@ -132,11 +129,18 @@ def known_principal(scope: Scope) -> Principal | None:
     cached = scope.get(SCOPE_KEY)
     if cached is not None:
         return cast(Principal, cached)
-    for name, _ in scope["headers"]:
-        if name == b"authorization":
-            return None
+    if _authorization(scope) is not None:
+        return None
     principal = scope[SCOPE_KEY] = _anonymous(_host(scope))
     return principal
+
+
+def _authorization(scope: Scope) -> bytes | None:
+    """The request's Authorization header (the first, if repeated)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return cast(bytes, value)
+    return None
 
 
 def _host(scope: Scope) -> str:

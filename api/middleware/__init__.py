@@ -49,10 +49,11 @@ class LeanGZipMiddleware(GZipMiddleware):
         await self.app(scope, receive, send)
 
 
-def stack(settings: Settings, shortcut: tuple[Route, dict[Any, Any]] | None = None) -> list[Middleware]:
+def stack(settings: Settings, handlers: dict[Any, Any], shortcut: Route | None = None) -> list[Middleware]:
+    """The layers for the app's exception ``handlers``; ``shortcut``: the /graphql route, to skip
+    the router for."""
     # Outermost (api/state.App drops Starlette's ServerErrorMiddleware): it answers what nothing
     # else handled with the app's handler for Exception.
-    handlers = shortcut[1] if shortcut is not None else {}
     middleware = [Middleware(RequestIdMiddleware, error_handler=handlers.get(Exception))]
     if settings.cors_origins or settings.cors_local_origins_enabled:
         middleware.append(
@@ -80,8 +81,7 @@ def stack(settings: Settings, shortcut: tuple[Route, dict[Any, Any]] | None = No
     if shortcut is not None:
         # Past here only REST's layers: GraphQL has its own cache (api/cache/graphql.py), and REST's
         # made every successful POST wait for the cache's invalidator, GraphQL reads included.
-        route, handlers = shortcut
-        middleware.append(Middleware(RouteShortcut, route=route, handlers=handlers))
+        middleware.append(Middleware(RouteShortcut, route=shortcut, handlers=handlers))
     middleware.append(Middleware(SurrogateKeyMiddleware))  # CDN purge tags, on hits and misses alike
     if settings.cache_enabled:
         middleware.append(Middleware(CacheMiddleware))
