@@ -143,6 +143,22 @@ def server_process(env: dict[str, str], log_path: Path | None = None) -> Iterato
         proc.stop()
 
 
+@contextmanager
+def serving(config: uvicorn.Config, probe: str = "/healthz") -> Iterator[str]:
+    """uvicorn serving ``config`` (its port must be set) in a thread of this process until the
+    block ends; yields its base URL once ``probe`` answers."""
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{config.port}"
+    try:
+        wait_for_http(url + probe)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0

@@ -11,7 +11,6 @@ import re
 import socket
 import struct
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.embedded import free_port
 from api.http_protocol import HTTP_PROTOCOL
-from tests.services import LiveServer, wait_for_http
+from tests.services import LiveServer, serving
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="TCP_INFO's layout is Linux's")
 
@@ -47,15 +46,8 @@ def _serving(http: str, keep_alive: float = 5) -> Iterator[str]:
         _two_messages, host="127.0.0.1", port=port, http=http, lifespan="off", log_level="warning",
         timeout_keep_alive=keep_alive,  # type: ignore[arg-type]  # uvicorn takes seconds as a float too
     )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/")
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(config, probe="/") as url:
+        yield url.removeprefix("http://")
 
 
 def _data_segments_for(address: str, path: str, requests: int = REQUESTS) -> int:
@@ -195,15 +187,8 @@ def _serving_shapes(http: str) -> Iterator[str]:
         _shapes, host="127.0.0.1", port=port, http=http, lifespan="off", log_level="critical",
         access_log=False,  # as newsfacts serve runs (the app logs access itself)
     )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/length")
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(config, probe="/length") as url:
+        yield url.removeprefix("http://")
 
 
 def _wire(address: str, method: str, path: str) -> bytes:

@@ -5,7 +5,6 @@ it for the server's log; an exception after the answer started changes nothing t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -18,7 +17,7 @@ from api.app import create_app
 from api.embedded import free_port
 from api.http_protocol import HTTP_PROTOCOL
 from api.settings import Settings
-from tests.services import wait_for_http
+from tests.services import serving
 
 
 async def _boom(request: Request) -> Response:
@@ -38,17 +37,9 @@ def url(settings: Settings) -> Iterator[str]:
     app = create_app(settings)
     app.add_route("/v1/test-boom", _boom)
     app.add_route("/v1/test-late", _late)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=HTTP_PROTOCOL, log_level="critical")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), http=HTTP_PROTOCOL, log_level="critical")
+    with serving(config) as running:
+        yield running
 
 
 def test_an_unhandled_error_is_a_500_problem_with_the_request_id(url: str) -> None:
