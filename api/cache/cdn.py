@@ -9,6 +9,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cache.middleware import HIT_TAGS_KEY, fact_read, path_tags
 from api.cache.tags import event_tags, ids_in, kind_of, list_tag
+from api.exchange import Headers
+from api.held import holding
 
 # Fastly and Cloudflare both cap the header near 16 KB; past this many bytes the ids of each kind
 # are replaced by that kind's list tag, which every event of the kind purges too (over-purging,
@@ -33,7 +35,9 @@ def purge_tags(object_type: str, object_id: str) -> list[str]:
 
 class SurrogateKeyMiddleware:
     """Holds a REST read's headers until its body is complete, then adds the tag headers. Streams
-    (NDJSON exports, ``no-store``) pass untouched."""
+    (NDJSON exports, ``no-store``) pass untouched, and so does a body past HOLD_MAX_BYTES."""
+
+    HOLD_MAX_BYTES = 2_000_000
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,36 +46,18 @@ class SurrogateKeyMiddleware:
         if not fact_read(scope):
             await self.app(scope, receive, send)
             return
-        held: Message | None = None
-        chunks: list[bytes] = []
 
-        async def wrapped(message: Message) -> None:
-            nonlocal held
-            if message["type"] == "http.response.start":
-                streaming = any(k == b"content-type" and b"x-ndjson" in v for k, v in message.get("headers", []))
-                if message["status"] == 200 and not streaming:
-                    held = message
-                    return
-                await send(message)
-                return
-            if held is None or message["type"] != "http.response.body":
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                if sum(map(len, chunks)) < 2_000_000:
-                    return
-                start, held = held, None  # too large to hold: send it untagged
-                await send(start)
-                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
-                return
-            start, held = held, None
-            body = b"".join(chunks)
-            tags = response_tags(scope["path"], body, scope.get(HIT_TAGS_KEY))
+        async def tagged(start: Message, body: bytes) -> tuple[Headers, bytes]:
             headers = list(start.get("headers", []))
+            tags = response_tags(scope["path"], body, scope.get(HIT_TAGS_KEY))
             if tags:
                 headers += [(b"surrogate-key", " ".join(tags).encode()), (b"cache-tag", ",".join(tags).encode())]
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            return headers, body
 
-        await self.app(scope, receive, wrapped)
+        await self.app(scope, receive, holding(send, _whole_read, tagged, self.HOLD_MAX_BYTES))
+
+
+def _whole_read(start: Message) -> bool:
+    """A successful read that is not a stream (an NDJSON export never ends by being complete)."""
+    streaming = any(k == b"content-type" and b"x-ndjson" in v for k, v in start.get("headers", []))
+    return bool(start["status"] == 200 and not streaming)

@@ -13,7 +13,8 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cache.graphql import OPERATION_KEY
-from api.exchange import exchange_of
+from api.exchange import Headers, exchange_of
+from api.held import holding
 from api.reads.context import TOKEN_HEADER, ReadContext, Token, enter, leave
 from api.state import state_of
 
@@ -102,51 +103,36 @@ def with_write_token(scope: Scope, send: Send) -> Send:
     """``send``, adding the consistency token to a successful write's response (read on the
     primary after the commit, so it is at or past the write's own position); on /graphql only
     to a mutation's, in its headers and its body's ``extensions``."""
-    held: Message | None = None
-    chunks: list[bytes] = []
 
     async def token() -> Token | None:
         with contextlib.suppress(Exception):  # a token is a courtesy: never fail the write's answer
             return await state_of(scope).reads.write_token()
         return None
 
+    if scope["path"] == "/graphql":
+
+        def mutation(start: Message) -> bool:
+            return bool(start["status"] < 400 and scope.get(OPERATION_KEY) == "mutation")
+
+        async def in_body(start: Message, body: bytes) -> tuple[Headers, bytes]:
+            headers = list(start.get("headers", []))
+            found = await token()
+            if found is None:
+                return headers, body
+            body = _with_token(body, str(found))
+            headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            headers += [(_TOKEN_HEADER, str(found).encode()), (b"content-length", str(len(body)).encode())]
+            return headers, body
+
+        # The token goes into the body's extensions too: the headers wait for the whole body.
+        return holding(send, mutation, in_body, MAX_MUTATION_BODY)
+
     async def wrapped(message: Message) -> None:
-        nonlocal held
-        if message["type"] == "http.response.start":
-            if message["status"] >= 400:
-                await send(message)
-                return
-            if scope["path"] == "/graphql":
-                if scope.get(OPERATION_KEY) != "mutation":
-                    await send(message)
-                    return
-                held = message  # the token goes into the body's extensions too: hold the headers
-                return
+        if message["type"] == "http.response.start" and message["status"] < 400:
             found = await token()
             if found is not None:
-                message = {
-                    **message,
-                    "headers": [*message.get("headers", []), (_TOKEN_HEADER, str(found).encode())],
-                }
-            await send(message)
-            return
-        if held is None or message["type"] != "http.response.body":
-            await send(message)
-            return
-        chunks.append(message.get("body", b""))
-        if message.get("more_body", False) and sum(map(len, chunks)) < MAX_MUTATION_BODY:
-            return
-        body, start, more = b"".join(chunks), held, message.get("more_body", False)
-        held = None
-        found = await token()
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        if found is not None and not more:
-            body = _with_token(body, str(found))
-            headers.append((_TOKEN_HEADER, str(found).encode()))
-        if not more:
-            headers.append((b"content-length", str(len(body)).encode()))
-        await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": more})
+                message = {**message, "headers": [*message.get("headers", []), (_TOKEN_HEADER, str(found).encode())]}
+        await send(message)
 
     return wrapped
 

@@ -1,0 +1,54 @@
+"""A response held back until its body is complete, for layers whose headers depend on the whole
+body: CDN purge tags name every fact id a REST read shows (api/cache/cdn.py), and a GraphQL
+mutation's consistency token goes into its body as well as its headers (api/reads/middleware.py).
+A body that grows past the layer's limit is let through as it came, start and chunks unchanged:
+holding it would cost memory without bound, and the layer's headers are a courtesy, never needed
+for the answer to be right."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.types import Message, Send
+
+from api.exchange import Headers
+
+# Given the held start message and the whole body: the headers and body to send instead.
+Finish = Callable[[Message, bytes], Awaitable[tuple[Headers, bytes]]]
+
+
+def holding(send: Send, hold: Callable[[Message], bool], finish: Finish, limit: int) -> Send:
+    """``send``, holding a response whose start message ``hold`` accepts until its body is complete
+    (or past ``limit`` bytes), then sending what ``finish`` makes of it. Other responses, and
+    messages other than the body's, pass at once."""
+    held: Message | None = None
+    chunks: list[bytes] = []
+
+    async def wrapped(message: Message) -> None:
+        nonlocal held
+        kind = message["type"]
+        if kind == "http.response.start":
+            if hold(message):
+                held = message
+                return
+            await send(message)
+            return
+        if held is None or kind != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+        if more and sum(map(len, chunks)) < limit:
+            return
+        start, held = held, None
+        body = b"".join(chunks)
+        chunks.clear()
+        if more:  # too large to hold: the rest streams as it comes, without the layer's headers
+            await send(start)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+            return
+        headers, body = await finish(start, body)
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped
