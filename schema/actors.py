@@ -4,17 +4,17 @@ incidents); root fields ``actor`` and ``actors``."""
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from db import actors as spec
-from schema.common import Connection, Date, DateTime, OrderDirection, filter_dict, from_docs, make_enum
+from schema.common import Connection, Date, from_docs, make_enum
 from schema.context import Context
 from schema.kinds import register
-from schema.node import Fact, fetch_one, linked_one, list_connection, related
+from schema.node import Fact, linked_one, related
+from schema.roots import kind_roots
 
 if TYPE_CHECKING:
     from schema.articles import Article
@@ -92,48 +92,4 @@ class Actor(Fact):
         return await related(info, "incident", "actor", self.id, first, after)
 
 
-@strawberry.input(description="Actor filters; all given conditions must hold.")
-class ActorFilter:
-    kind: ActorKind | None = None  # type: ignore[valid-type]
-    country: str | None = None
-    updated_since: DateTime | None = None
-    query: str | None = strawberry.field(default=None, description="Full-text search over names and descriptions.")
-
-
-@strawberry.enum
-class ActorOrderField(Enum):
-    CREATED_AT = "createdAt"
-    UPDATED_AT = "updatedAt"
-
-
-@strawberry.input
-class ActorOrder:
-    field: ActorOrderField
-    direction: OrderDirection = OrderDirection.ASC
-
-
-@strawberry.type
-class ActorQueries:
-    @strawberry.field(description="One actor by id; with asOf, as it stood at that time.")
-    async def actor(self, info: Info[Context, None], id: strawberry.ID, as_of: DateTime | None = None) -> Actor | None:
-        return await fetch_one(info, "actor", id, as_of)  # type: ignore[no-any-return]
-
-    @strawberry.field(
-        description="Actors, filtered and ordered, as a keyset connection; with asOf (or an asOf cursor), as they stood then."
-    )
-    async def actors(
-        self,
-        info: Info[Context, None],
-        filter: ActorFilter | None = None,
-        order_by: ActorOrder | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        as_of: DateTime | None = None,
-    ) -> Connection[Actor]:
-        order = order_by or ActorOrder(field=ActorOrderField.CREATED_AT)
-        return await list_connection(
-            info, "actor", filter_dict(filter), order.field.value, order.direction is OrderDirection.DESC,
-            first, after, last, before, as_of,
-        )  # fmt: skip
+ActorQueries = kind_roots("actor", Actor)

@@ -3,8 +3,7 @@ deployment and incident citing them; root fields ``article`` (by id or uri) and 
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -12,10 +11,11 @@ from strawberry.types import Info
 from db import articles as spec
 from db import relations
 from db.errors import BadUserInput, FieldError, NotFound
-from schema.common import Connection, DateTime, OrderDirection, filter_dict, from_doc, make_enum
+from schema.common import Connection, DateTime, from_doc, make_enum
 from schema.context import Context
 from schema.kinds import register
-from schema.node import Fact, fetch_one, linked, linked_one, list_connection, related
+from schema.node import Fact, fetch_one, linked, linked_one, related
+from schema.roots import kind_roots
 
 if TYPE_CHECKING:
     from schema.actors import Actor
@@ -85,72 +85,33 @@ class Article(Fact):
         return await related(info, "incident", "article", self.id, first, after)
 
 
-@strawberry.input(description="Article filters; all given conditions must hold.")
-class ArticleFilter:
-    outlet: strawberry.ID | None = None
-    actor: strawberry.ID | None = strawberry.field(default=None, description="Author, outlet or relayed outlet.")
-    subject: str | None = strawberry.field(default=None, description="IPTC Media Topic code.")
-    pub_status: PubStatus | None = None  # type: ignore[valid-type]
-    published_from: DateTime | None = None
-    published_to: DateTime | None = None
-    updated_since: DateTime | None = None
-    query: str | None = strawberry.field(default=None, description="Full-text search over headlines and bodies.")
+async def article_by_id_or_uri(
+    self: Any,
+    info: Info[Context, None],
+    id: strawberry.ID | None = None,
+    uri: str | None = None,
+    as_of: DateTime | None = None,
+) -> Article | None:
+    if (id is None) == (uri is None):
+        raise BadUserInput(
+            "pass exactly one of id and uri", errors=[FieldError(("id",), "CONFLICTING_ARGUMENTS", "id or uri")]
+        )
+    if id is not None:
+        return await fetch_one(info, "article", id, as_of)  # type: ignore[no-any-return]
+    loaders = info.context.read_at(info, as_of)
+    async with info.context.connection() as conn:
+        doc = await relations.article_by_uri(conn, uri or "", lens=loaders.lens)
+    if doc is None:
+        when = f" at {as_of}" if as_of else ""
+        raise NotFound(f"no article with uri {uri}{when}")
+    info.context.touched.add(doc["id"])
+    return from_doc(Article, doc)
 
 
-@strawberry.enum
-class ArticleOrderField(Enum):
-    CREATED_AT = "createdAt"
-    UPDATED_AT = "updatedAt"
-    PUBLISHED_AT = "publishedAt"
-
-
-@strawberry.input
-class ArticleOrder:
-    field: ArticleOrderField
-    direction: OrderDirection = OrderDirection.ASC
-
-
-@strawberry.type
-class ArticleQueries:
-    @strawberry.field(description="One article by id or uri; with asOf, as it stood at that time.")
-    async def article(
-        self,
-        info: Info[Context, None],
-        id: strawberry.ID | None = None,
-        uri: str | None = None,
-        as_of: DateTime | None = None,
-    ) -> Article | None:
-        if (id is None) == (uri is None):
-            raise BadUserInput(
-                "pass exactly one of id and uri", errors=[FieldError(("id",), "CONFLICTING_ARGUMENTS", "id or uri")]
-            )
-        if id is not None:
-            return await fetch_one(info, "article", id, as_of)  # type: ignore[no-any-return]
-        loaders = info.context.read_at(info, as_of)
-        async with info.context.connection() as conn:
-            doc = await relations.article_by_uri(conn, uri or "", lens=loaders.lens)
-        if doc is None:
-            when = f" at {as_of}" if as_of else ""
-            raise NotFound(f"no article with uri {uri}{when}")
-        info.context.touched.add(doc["id"])
-        return from_doc(Article, doc)
-
-    @strawberry.field(
-        description="Articles, filtered and ordered, as a keyset connection; with asOf (or an asOf cursor), as they stood then."
-    )
-    async def articles(
-        self,
-        info: Info[Context, None],
-        filter: ArticleFilter | None = None,
-        order_by: ArticleOrder | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        as_of: DateTime | None = None,
-    ) -> Connection[Article]:
-        order = order_by or ArticleOrder(field=ArticleOrderField.CREATED_AT)
-        return await list_connection(
-            info, "article", filter_dict(filter), order.field.value, order.direction is OrderDirection.DESC,
-            first, after, last, before, as_of,
-        )  # fmt: skip
+ArticleQueries = kind_roots(
+    "article",
+    Article,
+    by_id=strawberry.field(
+        resolver=article_by_id_or_uri, description="One article by id or uri; with asOf, as it stood at that time."
+    ),
+)

@@ -3,7 +3,6 @@ links to other claims and revisions; root fields ``claim`` and ``claims``."""
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -14,17 +13,15 @@ from schema.common import (
     SOURCING_DESCRIPTION,
     Connection,
     Date,
-    DateTime,
-    OrderDirection,
     Reference,
     Sourcing,
-    filter_dict,
     make_enum,
     references,
 )
 from schema.context import Context
 from schema.kinds import register
-from schema.node import Fact, fetch_one, linked, linked_one, list_connection, related
+from schema.node import Fact, linked, linked_one, related
+from schema.roots import kind_roots
 
 if TYPE_CHECKING:
     from schema.actors import Actor
@@ -84,56 +81,4 @@ class Claim(Fact):
         return await related(info, "claim", "linksTo", self.id, first, after)
 
 
-@strawberry.input(description="Claim filters; all given conditions must hold.")
-class ClaimFilter:
-    speaker: strawberry.ID | None = None
-    reported_by: strawberry.ID | None = None
-    subject: strawberry.ID | None = None
-    article: strawberry.ID | None = None
-    status: ClaimStatus | None = None  # type: ignore[valid-type]
-    quote_type: QuoteType | None = None  # type: ignore[valid-type]
-    sourcing: Sourcing | None = None  # type: ignore[valid-type]
-    claim_date_from: Date | None = None
-    claim_date_to: Date | None = None
-    updated_since: DateTime | None = None
-    query: str | None = strawberry.field(default=None, description="Full-text search over statements and quotes.")
-
-
-@strawberry.enum
-class ClaimOrderField(Enum):
-    CREATED_AT = "createdAt"
-    UPDATED_AT = "updatedAt"
-    CLAIM_DATE = "claimDate"
-
-
-@strawberry.input
-class ClaimOrder:
-    field: ClaimOrderField
-    direction: OrderDirection = OrderDirection.ASC
-
-
-@strawberry.type
-class ClaimQueries:
-    @strawberry.field(description="One claim by id; with asOf, as it stood at that time.")
-    async def claim(self, info: Info[Context, None], id: strawberry.ID, as_of: DateTime | None = None) -> Claim | None:
-        return await fetch_one(info, "claim", id, as_of)  # type: ignore[no-any-return]
-
-    @strawberry.field(
-        description="Claims, filtered and ordered, as a keyset connection; with asOf (or an asOf cursor), as they stood then."
-    )
-    async def claims(
-        self,
-        info: Info[Context, None],
-        filter: ClaimFilter | None = None,
-        order_by: ClaimOrder | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        as_of: DateTime | None = None,
-    ) -> Connection[Claim]:
-        order = order_by or ClaimOrder(field=ClaimOrderField.CREATED_AT)
-        return await list_connection(
-            info, "claim", filter_dict(filter), order.field.value, order.direction is OrderDirection.DESC,
-            first, after, last, before, as_of,
-        )  # fmt: skip
+ClaimQueries = kind_roots("claim", Claim)

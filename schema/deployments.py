@@ -3,7 +3,6 @@ root fields ``deployment`` and ``deployments``."""
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -12,15 +11,11 @@ from strawberry.types import Info
 from db import deployments as spec
 from schema.common import (
     SOURCING_DESCRIPTION,
-    Connection,
     Date,
-    DateTime,
-    OrderDirection,
     Place,
     Quantity,
     Reference,
     Sourcing,
-    filter_dict,
     from_docs,
     make_enum,
     place,
@@ -29,7 +24,8 @@ from schema.common import (
 )
 from schema.context import Context
 from schema.kinds import register
-from schema.node import Fact, fetch_one, linked_one, list_connection
+from schema.node import Fact, linked_one
+from schema.roots import kind_roots
 
 if TYPE_CHECKING:
     from schema.actors import Actor
@@ -82,57 +78,4 @@ class Deployment(Fact):
         return references(self.doc["references"])
 
 
-@strawberry.input(description="Deployment filters; all given conditions must hold.")
-class DeploymentFilter:
-    deployer: strawberry.ID | None = None
-    status: DeploymentStatus | None = None  # type: ignore[valid-type]
-    region: str | None = strawberry.field(default=None, description="Region name, case-insensitive.")
-    asset_type: AssetType | None = None  # type: ignore[valid-type]
-    article: strawberry.ID | None = None
-    sourcing: Sourcing | None = None  # type: ignore[valid-type]
-    started_from: Date | None = None
-    started_to: Date | None = None
-    updated_since: DateTime | None = None
-    query: str | None = None
-
-
-@strawberry.enum
-class DeploymentOrderField(Enum):
-    CREATED_AT = "createdAt"
-    UPDATED_AT = "updatedAt"
-    STARTED_ON = "startedOn"
-
-
-@strawberry.input
-class DeploymentOrder:
-    field: DeploymentOrderField
-    direction: OrderDirection = OrderDirection.ASC
-
-
-@strawberry.type
-class DeploymentQueries:
-    @strawberry.field(description="One deployment by id; with asOf, as it stood at that time.")
-    async def deployment(
-        self, info: Info[Context, None], id: strawberry.ID, as_of: DateTime | None = None
-    ) -> Deployment | None:
-        return await fetch_one(info, "deployment", id, as_of)  # type: ignore[no-any-return]
-
-    @strawberry.field(
-        description="Deployments, filtered and ordered, as a keyset connection; with asOf (or an asOf cursor), as they stood then."
-    )
-    async def deployments(
-        self,
-        info: Info[Context, None],
-        filter: DeploymentFilter | None = None,
-        order_by: DeploymentOrder | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        as_of: DateTime | None = None,
-    ) -> Connection[Deployment]:
-        order = order_by or DeploymentOrder(field=DeploymentOrderField.CREATED_AT)
-        return await list_connection(
-            info, "deployment", filter_dict(filter), order.field.value, order.direction is OrderDirection.DESC,
-            first, after, last, before, as_of,
-        )  # fmt: skip
+DeploymentQueries = kind_roots("deployment", Deployment)
