@@ -4,6 +4,7 @@ the payload as typed ``userErrors`` (field path + code from the one catalogue, d
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,15 +13,13 @@ from strawberry.types import Info
 
 from db import writes
 from db.errors import BadUserInput, Conflict, Forbidden, NewsfactsError, NotFound, Unauthenticated
+from db.kinds import BY_NAME
+from db.kinds import KINDS as FACT_KINDS
 from db.pool import Conn
-from schema.actors import Actor
-from schema.articles import Article
-from schema.claims import Claim
 from schema.common import from_doc
 from schema.context import Context
-from schema.deployments import Deployment
-from schema.incidents import Incident
 from schema.inputs import as_record, create_input, patch_input
+from schema.kinds import class_for
 
 
 @strawberry.type(description="Why a mutation was refused: the input field at fault and a catalogue code.")
@@ -30,47 +29,33 @@ class UserError:
     message: str
 
 
-@strawberry.type(description="An actor mutation's result: the actor, or why the change was refused.")
-class ActorPayload:
-    actor: Actor | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type(description="An article mutation's result: the article, or why the change was refused.")
-class ArticlePayload:
-    article: Article | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type(description="A claim mutation's result: the claim, or why the change was refused.")
-class ClaimPayload:
-    claim: Claim | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type(description="A deployment mutation's result: the deployment, or why the change was refused.")
-class DeploymentPayload:
-    deployment: Deployment | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type(description="An incident mutation's result: the incident, or why the change was refused.")
-class IncidentPayload:
-    incident: Incident | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-KINDS: dict[str, tuple[type, type]] = {
-    "actor": (Actor, ActorPayload),
-    "article": (Article, ArticlePayload),
-    "claim": (Claim, ClaimPayload),
-    "deployment": (Deployment, DeploymentPayload),
-    "incident": (Incident, IncidentPayload),
-}
-
-
 def _a(kind: str) -> str:
     return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+def _payload(kind: str, node: type) -> type:
+    """``<Kind>Payload``: the fact written (as ``<kind>``) or the refusal's userErrors."""
+    namespace = {
+        "__annotations__": {kind: node | None, "user_errors": list[UserError]},
+        kind: None,
+        "user_errors": strawberry.field(default_factory=list),
+        "__module__": __name__,
+    }
+    description = f"{_a(kind).capitalize()} mutation's result: the {kind}, or why the change was refused."
+    return strawberry.type(type(f"{BY_NAME[kind].title}Payload", (), namespace), description=description)
+
+
+def _kinds() -> dict[str, tuple[type, type]]:
+    """Each kind's output type and payload type. A kind's module (schema/<plural>.py) registers its
+    type as it is imported."""
+    out: dict[str, tuple[type, type]] = {}
+    for k in FACT_KINDS:
+        importlib.import_module(f"schema.{k.plural}")
+        out[k.name] = (class_for(k.name), _payload(k.name, class_for(k.name)))
+    return out
+
+
+KINDS = _kinds()
 
 
 def _writer(info: Info[Context, None]) -> str:
