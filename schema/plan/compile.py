@@ -6,7 +6,7 @@ What cannot be planned raises Unplannable, and the operation runs on the resolve
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -68,6 +68,9 @@ class Operation:
     fixed_cost: int | None = None
     # The whole response of a document that reads nothing (``{ __typename }``), kept once built.
     constant: bytes | None = None
+    # A document without variables builds the same statement on every request: run.py keeps it
+    # here by (lens, whether ids are collected), at most four entries.
+    statements: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str | None:

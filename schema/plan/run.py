@@ -49,6 +49,20 @@ class Answer:
     cacheable: bool = True
 
 
+@dataclass(slots=True)
+class _Built:
+    """One request's statement (None when nothing is read), its bind parameters, and what its
+    answer is assembled from: a slot per root (the statement's column pair, or constant JSON),
+    each planned root, and the errors and ids known before it runs."""
+
+    slots: list[tuple[str, Any]]
+    sql: str | None
+    params: list[Any]
+    planned: list[tuple[t.Root, Any]]
+    errors: list[GraphQLError]
+    touched: set[str]
+
+
 class Planner:
     def __init__(self, schema: GraphQLSchema, limits: Limits, *, production: bool) -> None:
         self.schema = schema
@@ -134,6 +148,56 @@ class Planner:
             if admitted is None:
                 return None
             coerced, cost = admitted
+        if bare:
+            # Nothing in the statement can differ between requests: built once per lens.
+            memo = (lens, collect_ids)
+            if memo in op.statements:
+                built = op.statements[memo]
+            else:
+                built = op.statements[memo] = self._build(op, coerced, collect_ids=collect_ids, lens=lens)
+        else:
+            built = self._build(op, coerced, collect_ids=collect_ids, lens=lens)
+        if built is None:
+            return None
+        slots, planned = built.slots, built.planned
+        errors, touched = list(built.errors), set(built.touched)
+        row: Any = None
+        if built.sql is not None:
+            async with connect() as conn:
+                row = await conn.fetchrow(built.sql, *built.params)
+        out = [b'{"data":{']
+        for n, (key, slot) in enumerate(slots):
+            if n:
+                out.append(b",")
+            out.append(f'"{key}":'.encode())
+            if isinstance(slot, str):
+                out.append(slot.encode())
+                continue
+            text = row[2 * slot]
+            if collect_ids and (ids := row[2 * slot + 1]):
+                touched.update(ids.split())
+            if text is None:
+                plan, root = planned[slot]
+                missing = _not_found(plan, coerced)
+                if missing is not None:
+                    errors.append(_located(missing, root))
+                text = "null"
+            out.append(text.encode())
+        out.append(b"}")
+        if errors:
+            out.append(b',"errors":')
+            out.append(orjson.dumps([format_error(e, production=self.production) for e in errors]))
+        if extensions:
+            out.append(b',"extensions":')
+            out.append(orjson.dumps({"cost": {"requested": cost, "limit": self.limits.max_cost}}))
+        out.append(b"}")
+        body = b"".join(out)
+        if extensions and bare and built.sql is None and not errors:
+            op.constant = body  # nothing read and nothing variable: every request gets these bytes
+        return Answer(body, touched)
+
+    def _build(self, op: Operation, coerced: Any, *, collect_ids: bool, lens: Lens) -> _Built | None:
+        """One request's statement and how its answer is assembled, or None for the resolvers."""
         stmt = Statement(coerced, collect_ids=collect_ids, lens=lens)
         slots: list[tuple[str, Any]] = []  # (key, index into sqls | constant JSON text)
         sqls: list[str] = []
@@ -167,40 +231,8 @@ class Planner:
                 planned.append((plan, root))
         except t.Unplannable:
             return None
-        row: Any = None
-        if sqls:
-            async with connect() as conn:
-                row = await conn.fetchrow(statement(sqls, collect_ids=collect_ids), *stmt.params.values)
-        out = [b'{"data":{']
-        for n, (key, slot) in enumerate(slots):
-            if n:
-                out.append(b",")
-            out.append(f'"{key}":'.encode())
-            if isinstance(slot, str):
-                out.append(slot.encode())
-                continue
-            text = row[2 * slot]
-            if collect_ids and (ids := row[2 * slot + 1]):
-                touched.update(ids.split())
-            if text is None:
-                plan, root = planned[slot]
-                missing = _not_found(plan, coerced)
-                if missing is not None:
-                    errors.append(_located(missing, root))
-                text = "null"
-            out.append(text.encode())
-        out.append(b"}")
-        if errors:
-            out.append(b',"errors":')
-            out.append(orjson.dumps([format_error(e, production=self.production) for e in errors]))
-        if extensions:
-            out.append(b',"extensions":')
-            out.append(orjson.dumps({"cost": {"requested": cost, "limit": self.limits.max_cost}}))
-        out.append(b"}")
-        body = b"".join(out)
-        if extensions and bare and not sqls and not errors:
-            op.constant = body  # nothing read and nothing variable: every request gets these bytes
-        return Answer(body, touched)
+        whole = statement(sqls, collect_ids=collect_ids) if sqls else None
+        return _Built(slots, whole, stmt.params.values, planned, errors, touched)
 
 
 def _not_found(plan: t.Root, variables: Any) -> NewsfactsError | None:
