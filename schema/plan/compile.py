@@ -5,6 +5,7 @@ What cannot be planned raises Unplannable, and the operation runs on the resolve
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,9 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
+    Visitor,
     get_named_type,
+    visit,
 )
 from graphql.execution.values import get_argument_values
 
@@ -68,8 +71,11 @@ class Operation:
     fixed_cost: int | None = None
     # The whole response of a document that reads nothing (``{ __typename }``), kept once built.
     constant: bytes | None = None
-    # A document without variables builds the same statement on every request: run.py keeps it
-    # here by (lens, whether ids are collected), at most four entries.
+    # Whether every variable is only the id of a root field by id (``claim(id: $id)``): the
+    # statement's text is then the same for every request, only those ids change.
+    ids_only: bool = False
+    # A document without variables, or with ids only, builds the same statement text on every
+    # request: run.py keeps it here by (lens, whether ids are collected), at most four entries.
     statements: dict[Any, Any] = field(default_factory=dict)
 
     @property
@@ -256,4 +262,38 @@ def compile_operation(
     """The plan of a validated query operation, or Unplannable."""
     if operation.operation is not OperationType.QUERY:
         raise Unplannable(f"{operation.operation.value} operations run on the resolvers")
-    return Compiler(schema, document, operation, handlers, roots).compile()
+    op = Compiler(schema, document, operation, handlers, roots).compile()
+    op.ids_only = bool(operation.variable_definitions) and _ids_only(document, op)
+    return op
+
+
+class _VariableUses(Visitor):
+    """How often each variable is used anywhere in a document (fragments included, whether the
+    operation spreads them or not: counting too many only makes ``_ids_only`` say no)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uses: Counter[str] = Counter()
+
+    def enter_variable_definition(self, *_: Any) -> Any:
+        return self.SKIP  # a definition's ``$name`` is not a use
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.uses[node.name.value] += 1
+
+
+def _ids_only(document: DocumentNode, op: Operation) -> bool:
+    """True when each use of each variable is the ``id`` argument of a root field planned by
+    id: its value then reaches the statement only as that root's bind parameter, so the text
+    is the same whatever the ids (their kind, too, is the field's: check_id refuses others)."""
+    as_ids: Counter[str] = Counter()
+    for root in op.roots:
+        if not isinstance(root.plan, t.ById):
+            continue
+        for node in root.nodes:
+            for argument in node.arguments or ():
+                if argument.name.value == "id" and isinstance(argument.value, VariableNode):
+                    as_ids[argument.value.name.value] += 1
+    counter = _VariableUses()
+    visit(document, counter)
+    return bool(as_ids) and counter.uses == as_ids

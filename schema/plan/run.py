@@ -1,7 +1,8 @@
 """Planned execution of GraphQL reads: a document is parsed, validated (the schema's own rules and
 limits) and compiled once into a plan, kept in a bounded cache; each request then costs its
-variables' coercion, one SQL statement built from the plan, and splicing PostgreSQL's JSON into
-the response bytes — no Python object per field. Whatever the planner cannot answer identically
+variables' coercion, one SQL statement built from the plan (or kept with it, when no request can
+change its text), and splicing PostgreSQL's JSON into the response bytes — no Python object per
+field. Whatever the planner cannot answer identically
 (other operation types, webhooks, introspection, errors inside lists, invalid documents) returns
 None, and the caller runs the resolvers, which stay the reference."""
 
@@ -60,7 +61,20 @@ class _Built:
     params: list[Any]
     planned: list[tuple[t.Root, Any]]
     errors: list[GraphQLError]
-    touched: set[str]
+    touched: set[str]  # the ids known before it runs, but those of root arguments (per request)
+    id_params: list[tuple[int, t.Bind]]  # root ids: (index into params, bind)
+
+    def with_ids(self, variables: Any) -> _Built | None:
+        """This statement for another request of an ``ids_only`` document: the same text, its ids
+        bound anew; None when one of them is refused (that request builds its own statement,
+        in which the root that refused it is null)."""
+        params = list(self.params)
+        try:
+            for index, bind in self.id_params:
+                params[index] = bind(variables)
+        except NewsfactsError:
+            return None
+        return _Built(self.slots, self.sql, params, self.planned, self.errors, self.touched, self.id_params)
 
 
 class Planner:
@@ -148,19 +162,15 @@ class Planner:
             if admitted is None:
                 return None
             coerced, cost = admitted
-        if bare:
-            # Nothing in the statement can differ between requests: built once per lens.
-            memo = (lens, collect_ids)
-            if memo in op.statements:
-                built = op.statements[memo]
-            else:
-                built = op.statements[memo] = self._build(op, coerced, collect_ids=collect_ids, lens=lens)
-        else:
-            built = self._build(op, coerced, collect_ids=collect_ids, lens=lens)
+        built = self._statement(op, coerced, bare, collect_ids=collect_ids, lens=lens)
         if built is None:
             return None
         slots, planned = built.slots, built.planned
         errors, touched = list(built.errors), set(built.touched)
+        if collect_ids:
+            for _, root in planned:
+                if root.arg_ids is not None:
+                    touched.update(root.arg_ids(coerced))
         row: Any = None
         if built.sql is not None:
             async with connect() as conn:
@@ -196,6 +206,26 @@ class Planner:
             op.constant = body  # nothing read and nothing variable: every request gets these bytes
         return Answer(body, touched)
 
+    def _statement(self, op: Operation, coerced: Any, bare: bool, *, collect_ids: bool, lens: Lens) -> _Built | None:
+        """One request's statement: built, or kept from an earlier request of a document whose
+        text cannot differ between requests (no variables, or only root ids: ``ids_only``)."""
+        if not (bare or op.ids_only):
+            return self._build(op, coerced, collect_ids=collect_ids, lens=lens)
+        memo = (lens, collect_ids)
+        kept: _Built | None = op.statements.get(memo)
+        if kept is not None:
+            again = kept if bare else kept.with_ids(coerced)
+            if again is not None:
+                return again
+        elif bare and memo in op.statements:
+            return None  # kept as unplannable
+        built = self._build(op, coerced, collect_ids=collect_ids, lens=lens)
+        # With ids, only a statement in which every root was built serves the next request: a
+        # refused id made its root a null, which another id's request would not be.
+        if bare or (built is not None and not built.errors):
+            op.statements[memo] = built
+        return built
+
     def _build(self, op: Operation, coerced: Any, *, collect_ids: bool, lens: Lens) -> _Built | None:
         """One request's statement and how its answer is assembled, or None for the resolvers."""
         stmt = Statement(coerced, collect_ids=collect_ids, lens=lens)
@@ -217,6 +247,7 @@ class Planner:
                     sql = stmt.root(plan)
                 except NewsfactsError as exc:
                     del stmt.params.values[mark:]
+                    stmt.id_params = [(i, bind) for i, bind in stmt.id_params if i < mark]
                     if not root.nullable:
                         return None  # a null non-null root nulls all data: the resolvers say so
                     errors.append(_located(exc, root))
@@ -224,15 +255,13 @@ class Planner:
                     continue
                 if collect_ids:
                     touched.update(f"list:{kind}" for kind in root.lists)
-                    if root.arg_ids is not None:
-                        touched.update(root.arg_ids(coerced))
                 slots.append((root.key, len(sqls)))
                 sqls.append(sql)
                 planned.append((plan, root))
         except t.Unplannable:
             return None
         whole = statement(sqls, collect_ids=collect_ids) if sqls else None
-        return _Built(slots, whole, stmt.params.values, planned, errors, touched)
+        return _Built(slots, whole, stmt.params.values, planned, errors, touched, stmt.id_params)
 
 
 def _not_found(plan: t.Root, variables: Any) -> NewsfactsError | None:
