@@ -50,8 +50,7 @@ class LiveServer:
 
     settings: Settings
     port: int = 0
-    server: uvicorn.Server | None = None
-    thread: threading.Thread | None = None
+    threaded: ThreadedServer | None = None
 
     @property
     def url(self) -> str:
@@ -64,17 +63,13 @@ class LiveServer:
             http=HTTP_PROTOCOL, server_header=False, access_log=False,  # as `newsfacts serve` runs
             ws="websockets-sansio" if _has_sansio() else "websockets",
         )  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        wait_for_http(self.url + "/healthz")
+        self.threaded = ThreadedServer(config)
+        self.threaded.start()
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.should_exit = True
-        if self.thread is not None:
-            self.thread.join(timeout=10)
+        if self.threaded is not None:
+            self.threaded.stop()
 
 
 def _has_sansio() -> bool:
@@ -143,20 +138,33 @@ def server_process(env: dict[str, str], log_path: Path | None = None) -> Iterato
         proc.stop()
 
 
+class ThreadedServer:
+    """uvicorn serving ``config`` (its port must be set) in a thread of this process."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        self.url = f"http://127.0.0.1:{config.port}"
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self, probe: str = "/healthz") -> str:
+        """Starts it; returns its base URL once ``probe`` answers."""
+        self.thread.start()
+        wait_for_http(self.url + probe)
+        return self.url
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
 @contextmanager
 def serving(config: uvicorn.Config, probe: str = "/healthz") -> Iterator[str]:
-    """uvicorn serving ``config`` (its port must be set) in a thread of this process until the
-    block ends; yields its base URL once ``probe`` answers."""
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{config.port}"
+    """A ThreadedServer until the block ends; yields its base URL once ``probe`` answers."""
+    threaded = ThreadedServer(config)
     try:
-        wait_for_http(url + probe)
-        yield url
+        yield threaded.start(probe)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        threaded.stop()
 
 
 def port_open(port: int) -> bool:

@@ -4,8 +4,6 @@ receiver (api/cache/purge_receiver.py), becomes one purge call naming exactly th
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -20,7 +18,7 @@ from db.pool import connect
 from tests.api.live_events import api_key, bearer
 from tests.api.webhook_receiver import Receiver, eventually, register, running_worker
 from tests.factories import make_claim
-from tests.services import LiveServer
+from tests.services import LiveServer, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -49,28 +47,6 @@ async def test_a_page_carries_the_cache_tags_on_misses_and_hits(cached_server: L
         assert "surrogate-key" not in export.headers  # streams are not held back to be tagged
 
 
-class PurgeReceiver:
-    """The example receiver on a free port, in a thread (as a partner would run it)."""
-
-    def __init__(self, port: int, secret: str, purge_url: str) -> None:
-        self.port = port
-        app = purge_receiver.app(secret, purge_receiver.Purger("generic", purge_url=purge_url))
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> PurgeReceiver:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "purge receiver did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def cdn() -> Iterator[Receiver]:
     """Stands in for the CDN's purge API: records every purge call."""
@@ -93,7 +69,9 @@ async def test_the_next_change_purges_exactly_the_tags_its_page_named(
     listing = await wh_client.get("/v1/claims", params={"limit": 2})
     endpoint_port = free_port()
     endpoint = await register(wh_client, f"http://127.0.0.1:{endpoint_port}/hook", enabledEvents=["claim.updated"])
-    with PurgeReceiver(endpoint_port, endpoint["secret"], cdn.url("/purge")):
+    app = purge_receiver.app(endpoint["secret"], purge_receiver.Purger("generic", purge_url=cdn.url("/purge")))
+    # The example receiver, as a partner would run it.
+    with serving(uvicorn.Config(app, host="127.0.0.1", port=endpoint_port, log_level="warning"), probe="/"):
         unsigned = await wh_client.post(f"http://127.0.0.1:{endpoint_port}/hook", content=b"{}")
         assert unsigned.status_code == 401
         writer = await api_key(database_url, "write")
