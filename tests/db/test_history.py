@@ -110,3 +110,34 @@ async def test_the_history_agrees_with_every_revision_stored_before_and_after_it
         assert all(r["live"] for r in versions)
     finally:
         await conn.close()
+
+
+async def test_a_bulk_load_into_an_analyzed_database_does_not_scan_the_history_per_row(conn: Conn) -> None:
+    """The history trigger of an insert does not look for an open version (a new fact has none).
+    It used to, once per row, with a plan made when the history table was as small as its last
+    ANALYZE said: a scan of the whole table the same load was filling, quadratic in the load's
+    size (20,000 claims into the seeded database: 235 s instead of 18 s). Counted in rows read,
+    not timed: PostgreSQL's own statistics of sequential reads of the history table."""
+    await conn.execute("ANALYZE claims_history")  # small, as after the seed's own ANALYZE
+
+    async def scanned() -> int:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        return int(
+            await conn.fetchval("SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'claims_history'")
+        )
+
+    before = await scanned()
+    actor = await make_actor(conn)
+    records = [
+        {"statement": f"Claim number {n}.", "speaker": actor["id"], "quoteType": "assertion"} for n in range(1_000)
+    ]
+    created = await writes.create_many(conn, "claim", records, changed_by="loader")
+    assert len(created) == 1_000
+    read = await scanned() - before
+    # Scanning per row read about 1,000 x 500 rows; without that probe, none.
+    assert read < 10_000, read
+    open_versions = await conn.fetchval(
+        "SELECT count(*) FROM claims_history WHERE id = ANY($1::text[]) AND valid_to = 'infinity'",
+        [c["id"] for c in created],
+    )
+    assert open_versions == 1_000
