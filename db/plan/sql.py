@@ -44,9 +44,9 @@ class Statement:
         # The request's lens; each root field reads through it at its own asOf (``root``).
         self.base_lens = self.lens = lens
         self._n = 0
-        # (index into params, bind) of each root id taken as it is: what another request of the
-        # same text replaces (schema/plan/run.py).
-        self.id_params: list[tuple[int, t.Bind]] = []
+        # (index into params, bind) of each root argument a parameter takes as it is (an id, a
+        # payload's documents): what another request of the same text replaces (schema/plan/).
+        self.taken_params: list[tuple[int, t.Bind]] = []
 
     def _rel(self, kind: str) -> str:
         """The FROM item standing for ``kind``'s table under the current root's lens."""
@@ -302,11 +302,12 @@ class Statement:
     def _root(self, root: t.Root) -> str:
         if isinstance(root, t.Payload):
             y = self._alias("t")
+            self.taken_params.append((len(self.params.values), root.bind))
             doc = f"(SELECT {self.params.add(root.bind(self.variables))}::jsonb AS v) {y}"
             return self._select_one(root.obj, DocSource(f"{y}.v"), doc, "")
         if isinstance(root, t.ById):
             fact_id = root.bind(self.variables)
-            self.id_params.append((len(self.params.values), root.bind))  # _one adds it first
+            self.taken_params.append((len(self.params.values), root.bind))  # _one adds it first
             return self._one(root.kind, root.obj, fact_id)
         if isinstance(root, t.AnyNode):
             kind, fact_id = root.bind(self.variables)
@@ -333,7 +334,7 @@ class Statement:
 
     def _one(self, kind: str, obj: t.Obj, key: str, column: str = "id") -> str:
         y = self._alias("t")
-        p = self.params.add(key)  # first: ``id_params`` counts on it
+        p = self.params.add(key)  # first: ``taken_params`` counts on it
         table = self._rel(kind)
         return self._select_one(obj, RowSource.fact(kind, y), f"{table} {y}", f"WHERE {y}.{column} = {p}::text")
 

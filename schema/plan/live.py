@@ -93,12 +93,20 @@ async def _frames(
         args = get_argument_values(live.definition, live.node, coerced)
         kwargs = {a.python_name: args.get(a.graphql_name or to_camel_case(a.python_name)) for a in field.arguments}
         events = field.base_resolver.wrapped_func(None, SimpleNamespace(context=context), **kwargs)
+        # The statement's text depends on the stream's variables and lens, never on an event:
+        # built for the first one, then each event's documents take the payload's parameter.
+        kept: tuple[str, list[Any], int] | None = None
         async for value in events:
-            stmt = Statement(coerced, collect_ids=False, lens=context.lens)
             payload = _payload(value)
-            sql = stmt.root(t.Payload(live.obj, _constant(payload)))
+            if kept is None:
+                stmt = Statement(coerced, collect_ids=False, lens=context.lens)
+                sql = stmt.root(t.Payload(live.obj, _constant(payload)))
+                ((index, _),) = stmt.taken_params
+                kept = (statement([sql], collect_ids=False), stmt.params.values, index)
+            params = list(kept[1])
+            params[kept[2]] = payload
             async with connect() as conn:
-                row = await conn.fetchrow(statement([sql], collect_ids=False), *stmt.params.values)
+                row = await conn.fetchrow(kept[0], *params)
             assert row is not None  # the statement selects from a one-row FROM
             yield "next", b'{"data":{"' + live.key.encode() + b'":' + row[0].encode() + b"}}"
     except NewsfactsError as exc:

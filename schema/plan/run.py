@@ -62,7 +62,7 @@ class _Built:
     planned: list[tuple[t.Root, Any]]
     errors: list[GraphQLError]
     touched: set[str]  # the ids known before it runs, but those of root arguments (per request)
-    id_params: list[tuple[int, t.Bind]]  # root ids: (index into params, bind)
+    taken_params: list[tuple[int, t.Bind]]  # root ids: (index into params, bind)
 
     def with_ids(self, variables: Any) -> _Built | None:
         """This statement for another request of an ``ids_only`` document: the same text, its ids
@@ -70,11 +70,11 @@ class _Built:
         in which the root that refused it is null)."""
         params = list(self.params)
         try:
-            for index, bind in self.id_params:
+            for index, bind in self.taken_params:
                 params[index] = bind(variables)
         except NewsfactsError:
             return None
-        return _Built(self.slots, self.sql, params, self.planned, self.errors, self.touched, self.id_params)
+        return _Built(self.slots, self.sql, params, self.planned, self.errors, self.touched, self.taken_params)
 
 
 class Planner:
@@ -247,7 +247,7 @@ class Planner:
                     sql = stmt.root(plan)
                 except NewsfactsError as exc:
                     del stmt.params.values[mark:]
-                    stmt.id_params = [(i, bind) for i, bind in stmt.id_params if i < mark]
+                    stmt.taken_params = [(i, bind) for i, bind in stmt.taken_params if i < mark]
                     if not root.nullable:
                         return None  # a null non-null root nulls all data: the resolvers say so
                     errors.append(_located(exc, root))
@@ -261,7 +261,7 @@ class Planner:
         except t.Unplannable:
             return None
         whole = statement(sqls, collect_ids=collect_ids) if sqls else None
-        return _Built(slots, whole, stmt.params.values, planned, errors, touched, stmt.id_params)
+        return _Built(slots, whole, stmt.params.values, planned, errors, touched, stmt.taken_params)
 
 
 def _not_found(plan: t.Root, variables: Any) -> NewsfactsError | None:
