@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import warnings
@@ -165,6 +166,10 @@ def cmd_secrets_rotate_key(settings: Settings, args: argparse.Namespace) -> int:
     return _with_db(settings, body)
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -187,6 +192,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         pid_file.write_text(f"{os.getpid()}\n")  # `newsfacts stop` ends a stray server by this
         banner.announce_when_ready(settings, stack, host, port, worker=worker is not None)
+        # uvicorn shuts down gracefully on SIGTERM, then restores the handler it found and raises
+        # the signal again: with Python's default handler the process ended there, before this
+        # function's clean-up, leaving the embedded PostgreSQL and Redis running. This handler
+        # turns it into SystemExit, so the clean-up below runs as it does on Ctrl-C.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         uvicorn.run(
             "api.asgi:app_from_environ",
             factory=True,

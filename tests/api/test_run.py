@@ -72,7 +72,12 @@ def _postgres_pid(data_dir: Path) -> int:
 
 
 @pytest.mark.slow
-def test_serve_prints_a_banner_runs_a_worker_and_stops_everything_it_started(data_dir: Path) -> None:
+# Ctrl-C in a terminal; SIGTERM from docker stop, systemd or a process manager, which uvicorn
+# re-raised after its shutdown and so ended the process before it stopped what it had started.
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_prints_a_banner_runs_a_worker_and_stops_everything_it_started(
+    data_dir: Path, stop_signal: signal.Signals
+) -> None:
     port = free_port()
     process, log_path = _serve(data_dir, port)
     try:
@@ -81,7 +86,7 @@ def test_serve_prints_a_banner_runs_a_worker_and_stops_everything_it_started(dat
         children = _children(process)
         postgres = _postgres_pid(data_dir)
     finally:
-        os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C in the terminal does
+        os.killpg(process.pid, stop_signal)
         process.wait(timeout=30)
     logged = log_path.read_text()
     for url in ("/v1/claims", "/graphql", "/docs", "/metrics", "/explore"):
@@ -92,6 +97,7 @@ def test_serve_prints_a_banner_runs_a_worker_and_stops_everything_it_started(dat
     assert "using PostgreSQL at DATABASE_URL" not in logged
     assert "webhook worker" in logged and set(children) == {"worker", "redis"}
     _wait_for(lambda: not any(psutil.pid_exists(pid) for pid in (postgres, *children.values())))
+    assert not (data_dir / "serve.pid").exists()  # its clean-up ran to the end
 
 
 @pytest.mark.slow
