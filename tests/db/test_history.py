@@ -122,9 +122,7 @@ async def test_a_bulk_load_into_an_analyzed_database_does_not_scan_the_history_p
 
     async def scanned() -> int:
         await conn.execute("SELECT pg_stat_force_next_flush()")
-        return int(
-            await conn.fetchval("SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'claims_history'")
-        )
+        return int(await conn.fetchval("SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'claims_history'"))
 
     before = await scanned()
     actor = await make_actor(conn)
