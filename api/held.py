@@ -23,9 +23,10 @@ def holding(send: Send, hold: Callable[[Message], bool], finish: Finish, limit: 
     messages other than the body's, pass at once."""
     held: Message | None = None
     chunks: list[bytes] = []
+    size = 0
 
     async def wrapped(message: Message) -> None:
-        nonlocal held
+        nonlocal held, size
         kind = message["type"]
         if kind == "http.response.start":
             if hold(message):
@@ -36,13 +37,16 @@ def holding(send: Send, hold: Callable[[Message], bool], finish: Finish, limit: 
         if held is None or kind != "http.response.body":
             await send(message)
             return
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
         more = message.get("more_body", False)
-        if more and sum(map(len, chunks)) < limit:
+        if more and size < limit:
             return
         start, held = held, None
         body = b"".join(chunks)
         chunks.clear()
+        size = 0
         if more:  # too large to hold: the rest streams as it comes, without the layer's headers
             await send(start)
             await send({"type": "http.response.body", "body": body, "more_body": True})

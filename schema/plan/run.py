@@ -2,9 +2,9 @@
 limits) and compiled once into a plan, kept in a bounded cache; each request then costs its
 variables' coercion, one SQL statement built from the plan (or kept with it, when no request can
 change its text), and splicing PostgreSQL's JSON into the response bytes — no Python object per
-field. Whatever the planner cannot answer identically
-(other operation types, webhooks, introspection, errors inside lists, invalid documents) returns
-None, and the caller runs the resolvers, which stay the reference."""
+field. Whatever the planner cannot answer identically (other operation types, webhooks,
+introspection, errors inside lists, invalid documents) returns None, and the caller runs the
+resolvers, which stay the reference."""
 
 from __future__ import annotations
 
