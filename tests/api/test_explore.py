@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +27,7 @@ from db import keys
 from db.migrate import migrate
 from db.pool import connect
 from db.seed import seed
+from tests.api.explore_page import select_phrase, wait_until
 from tests.services import LiveServer
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "explore"
@@ -268,12 +269,6 @@ def test_quantities_read_aloud_with_their_uncertainty(explorer: Explorer) -> Non
     explorer.shot("actor-pentagon")
 
 
-def _wait_until(moment: datetime) -> None:
-    delay = (moment - datetime.now(UTC)).total_seconds()
-    if delay > 0:
-        time.sleep(delay)
-
-
 def test_a_correction_appears_live_and_as_of_shows_the_text_before_it(explorer: Explorer) -> None:
     explorer.open_article(fact=CANDY)
     page = explorer.page
@@ -281,7 +276,7 @@ def test_a_correction_appears_live_and_as_of_shows_the_text_before_it(explorer: 
     created = datetime.fromisoformat(explorer.rest("GET", f"/v1/claims/{CANDY}").json()["createdAt"])
     # A whole second after the seed and before the correction: the control is to the second.
     as_of = (created + timedelta(seconds=1)).replace(microsecond=0) + timedelta(seconds=1)
-    _wait_until(as_of + timedelta(milliseconds=200))
+    wait_until(as_of + timedelta(milliseconds=200))
     new = f"Everything is on the table with Maduro, given pressure and incentives ({uuid.uuid4().hex[:6]})."
     started = time.monotonic()
     response = explorer.rest(
@@ -313,35 +308,13 @@ def test_a_correction_appears_live_and_as_of_shows_the_text_before_it(explorer: 
     explorer.shot("history")
 
 
-def _select(page: Page, phrase: str) -> None:
-    """Selects the first occurrence of ``phrase`` in the article body, as a reader's drag would."""
-    page.evaluate(
-        """(phrase) => {
-        const body = document.getElementById("article-body");
-        const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
-        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-          const at = node.data.indexOf(phrase);
-          if (at === -1) continue;
-          const range = document.createRange();
-          range.setStart(node, at);
-          range.setEnd(node, at + phrase.length);
-          document.getSelection().removeAllRanges();
-          document.getSelection().addRange(range);
-          return;
-        }
-        throw new Error("phrase not in one text node: " + phrase);
-      }""",
-        phrase,
-    )
-
-
 def _make_claim_from(explorer: Explorer, phrase: str, *, check_errors: bool) -> str:
     page = explorer.page
     page.fill("#key-input", explorer.secret)
     page.click("#key button[type=submit]")
     page.wait_for_selector('.live[data-live="on"]')
     page.wait_for_selector("#article-body mark.fact")
-    _select(page, phrase)
+    select_phrase(page, phrase)
     page.click("#new-claim")
     dialog = page.locator("dialog.claim-dialog")
     dialog.wait_for()

@@ -43,16 +43,17 @@ export async function gql(query, variables = {}, { partial = false } = {}) {
 // Fragments, appended to each document only when it uses them (GraphQL refuses unused fragments).
 const FRAGMENTS = {
   Who: "fragment Who on Actor { id name kind }",
-  Ref: "fragment Ref on Reference { charStart charEnd quoteText article { id } }",
+  // The cited article's headline and status name the other articles a fact cites (a stub's headline is null).
+  Ref: "fragment Ref on Reference { charStart charEnd quoteText article { id headline pubStatus } }",
   Qty: "fragment Qty on Quantity { amount lowerBound upperBound approximation unit originalText }",
   Revs: "fragment Revs on Fact { version updatedAt retractedAt revisions { version changeKind reason changedAt } }",
-  ClaimFields: `fragment ClaimFields on Claim { id ...Revs statement quote quoteType status speakerDescription
+  ClaimFields: `fragment ClaimFields on Claim { id ...Revs sourcing statement quote quoteType status speakerDescription
     claimDate claimDatePrecision speaker { ...Who } reportedBy { ...Who } subjects { ...Who }
     supersedes { id statement } contradicts { id statement } sameAs { id statement } references { ...Ref } }`,
-  DeploymentFields: `fragment DeploymentFields on Deployment { id ...Revs status statedPurpose startedOn endedOn
+  DeploymentFields: `fragment DeploymentFields on Deployment { id ...Revs sourcing status statedPurpose startedOn endedOn
     deployer { ...Who } region { name }
     assets { id assetType name attributes quantity { ...Qty } references { ...Ref } } references { ...Ref } }`,
-  IncidentFields: `fragment IncidentFields on Incident { id ...Revs incidentType description occurredFrom occurredTo
+  IncidentFields: `fragment IncidentFields on Incident { id ...Revs sourcing incidentType description occurredFrom occurredTo
     occurredPrecision location { name } actors { role actor { ...Who } }
     count { ...Qty } fatalities { ...Qty } injuries { ...Qty } references { ...Ref } }`,
 };
@@ -74,16 +75,20 @@ function withFragments(query) {
 }
 
 export const ARTICLE = `query Article($id: ID!) {
-  article(id: $id) { id headline summary body publishedAt subjects url
+  article(id: $id) { id pubStatus retractedAt headline summary body language publishedAt subjects url
     outlet { ...Who } authors { ...Who } basedOn { ...Who }
     claims(first: 100) { nodes { ...ClaimFields } }
     deployments(first: 100) { nodes { ...DeploymentFields } }
     incidents(first: 100) { nodes { ...IncidentFields } } } }`;
 
-/** One fact by id, now (asOf null) or as it stood then; null when it did not exist. */
+const notFound = (errors) => errors.every((e) => e.extensions?.code === "NOT_FOUND");
+
+/** One fact by id as it is now; null when this reader cannot see it (it was never there, or its
+ *  every source is withdrawn and the key cannot write: the API answers NOT_FOUND). */
 export async function fetchFact(kind, id) {
-  const data = await gql(`query Fact($id: ID!) { fact: ${kind}(id: $id) { ...${FIELDS_OF[kind]} } }`, { id });
-  return data.fact;
+  const body = await gql(`query Fact($id: ID!) { fact: ${kind}(id: $id) { ...${FIELDS_OF[kind]} } }`, { id }, { partial: true });
+  if (body.errors?.length && !notFound(body.errors)) throw new ApiError(body.errors);
+  return body.data.fact ?? null;
 }
 
 /** The article and each of the given facts as they stood at asOf, in one request (one alias each). */
@@ -91,7 +96,7 @@ export async function fetchAsOf(articleId, facts, asOf) {
   const vars = facts.map((_, i) => `$f${i}: ID!`).join(" ");
   const fields = facts.map((f, i) => `f${i}: ${f.kind}(id: $f${i}, asOf: $t) { ...${FIELDS_OF[f.kind]} }`);
   const query = `query AsOf($a: ID!, $t: DateTime! ${vars}) {
-    article(id: $a, asOf: $t) { id headline body } ${fields.join("\n")} }`;
+    article(id: $a, asOf: $t) { id pubStatus headline body } ${fields.join("\n")} }`;
   const variables = { a: articleId, t: asOf };
   facts.forEach((f, i) => (variables[`f${i}`] = f.id));
   // A fact created after asOf answers NOT_FOUND for its alias only: partial data is the point.

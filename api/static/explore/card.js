@@ -4,6 +4,7 @@ import { fetchRevisions } from "./api.js";
 import { el, when, words } from "./dom.js";
 import { KIND_LABEL, corrected, retracted } from "./facts.js";
 import { readAsset, readIncidentFigures } from "./quantity.js";
+import { articleBadge, citedArticleName, sourcingBadge, sourcingNote } from "./recall.js";
 
 const actorLink = (actor) =>
   actor ? el("a", { href: `#/actor/${actor.id}`, class: "actor" }, actor.name) : null;
@@ -22,9 +23,12 @@ function facts(rows) {
 }
 
 function claimBody(c, ctx) {
+  // No speaker and no description: the claim does not say who, which is not an unnamed source.
   const speaker = c.speaker
     ? actorLink(c.speaker)
-    : el("span", { class: "unnamed" }, "Unnamed source", c.speakerDescription ? `: ${c.speakerDescription}` : "");
+    : c.speakerDescription
+      ? el("span", { class: "unnamed" }, `Unnamed source: ${c.speakerDescription}`)
+      : "—";
   const related = (label, claims) =>
     claims.length
       ? [
@@ -50,7 +54,7 @@ function claimBody(c, ctx) {
       ["Reported by", c.reportedBy ? actorLink(c.reportedBy) : "—", "reportedBy"],
       ["About", actorList(c.subjects), "subjects"],
       ["Status", words(c.status), "status"],
-      ["Claimed on", c.claimDate ? `${c.claimDate} (${words(c.claimDatePrecision)})` : null],
+      ["Claimed on", c.claimDate ? c.claimDate + (c.claimDatePrecision ? ` (${words(c.claimDatePrecision)})` : "") : null],
       [supLabel, sup],
       [conLabel, con],
       [sameLabel, same],
@@ -73,13 +77,15 @@ function deploymentBody(d, ctx) {
   return [
     facts(deploymentRows(d)),
     el("h4", {}, "Assets"),
-    el(
-      "ul",
-      { class: "assets" },
-      d.assets.map((a) =>
-        el("li", {}, ctx.has(a.id) ? el("button", { type: "button", class: "link", onclick: () => ctx.select(a.id) }, readAsset(a)) : readAsset(a)),
-      ),
-    ),
+    d.assets.length
+      ? el(
+          "ul",
+          { class: "assets" },
+          d.assets.map((a) =>
+            el("li", {}, ctx.has(a.id) ? el("button", { type: "button", class: "link", onclick: () => ctx.select(a.id) }, readAsset(a)) : readAsset(a)),
+          ),
+        )
+      : el("p", { class: "muted" }, "None listed."),
   ];
 }
 
@@ -97,6 +103,12 @@ function assetBody(a, d) {
   ];
 }
 
+/** "2025-09-02 – 2025-09-30 (month)"; null when no date is given. */
+function period(from, to, precision) {
+  const dates = [from, to].filter(Boolean).join(" – ");
+  return dates ? dates + (precision ? ` (${words(precision)})` : "") : null;
+}
+
 function incidentBody(i) {
   const figures = readIncidentFigures(i);
   return [
@@ -105,7 +117,7 @@ function incidentBody(i) {
     facts([
       ["Type", words(i.incidentType)],
       ["Where", i.location?.name],
-      ["When", [i.occurredFrom, i.occurredTo].filter(Boolean).join(" – ") + (i.occurredPrecision ? ` (${words(i.occurredPrecision)})` : "")],
+      ["When", period(i.occurredFrom, i.occurredTo, i.occurredPrecision)],
       [
         "Actors",
         i.actors.length
@@ -116,7 +128,45 @@ function incidentBody(i) {
   ];
 }
 
-/** The card for `item`; ctx: {has(id), select(id), reveal(id), showAsOf(iso), close()}. */
+/** Where the fact cites this article: each passage (choosing one shows it in the text), or why the
+ *  passages cannot be shown. A withheld text's words are not echoed from the references either. */
+function inTheText(item, ctx) {
+  if (ctx.noText) return el("p", { class: "muted no-passage" }, ctx.noText);
+  return el(
+    "ul",
+    { class: "card-refs" },
+    item.refs.map((r) => el("li", {}, el("button", { type: "button", class: "link", onclick: () => ctx.reveal(item.id) }, `“${r.quoteText}”`))),
+  );
+}
+
+/** The other articles the fact cites, once each, linked to the fact there; a stub is named for what it is. */
+function elsewhere(item, ctx) {
+  const seen = new Map();
+  for (const r of item.fact.references ?? []) {
+    const key = r.article?.id ?? null;
+    if (key !== ctx.articleId && !seen.has(key)) seen.set(key, r.article);
+  }
+  if (!seen.size) return null;
+  return [
+    el("h4", {}, "Also cited in"),
+    el(
+      "ul",
+      { class: "cited-elsewhere" },
+      [...seen.values()].map((a) =>
+        el(
+          "li",
+          {},
+          a
+            ? [el("a", { href: `#/article/${a.id}?fact=${item.id}` }, citedArticleName(a)), a.headline != null ? [" ", articleBadge(a)] : null]
+            : el("span", { class: "muted" }, "an article that is not available"),
+        ),
+      ),
+    ),
+  ];
+}
+
+/** The card for `item`; ctx: {has(id), select(id), reveal(id), showAsOf(iso), close(), articleId,
+ *  noText (why this article's text is not shown, or null)}. */
 export function renderCard(item, ctx) {
   const body =
     item.kind === "claim"
@@ -129,23 +179,19 @@ export function renderCard(item, ctx) {
   const badges = [
     retracted(item) ? el("span", { class: "badge retracted" }, "retracted") : null,
     corrected(item) ? el("span", { class: "badge corrected" }, "corrected") : null,
+    sourcingBadge(item.owner),
   ];
-  const quotes = el(
-    "ul",
-    { class: "card-refs" },
-    item.refs.map((r) =>
-      el("li", {}, el("button", { type: "button", class: "link", onclick: () => ctx.reveal(item.id) }, `“${r.quoteText}”`)),
-    ),
-  );
   const history = el("section", { class: "history", "aria-label": "History" });
   const owner = item.owner;
-  const versions = owner.revisions?.length ?? 1;
+  const versions = owner.revisions?.length ?? 0;
   history.append(
-    el(
-      "button",
-      { type: "button", class: "secondary", onclick: () => showHistory(history, owner.id, ctx) },
-      `History (${versions} version${versions === 1 ? "" : "s"})`,
-    ),
+    versions
+      ? el(
+          "button",
+          { type: "button", class: "secondary", onclick: () => showHistory(history, owner.id, ctx) },
+          `History (${versions} version${versions === 1 ? "" : "s"})`,
+        )
+      : el("p", { class: "muted" }, "No history is available to you."),
   );
   return el(
     "article",
@@ -157,9 +203,11 @@ export function renderCard(item, ctx) {
       ...badges,
       el("button", { type: "button", class: "secondary close", "aria-label": "Close the card", onclick: () => ctx.close() }, "×"),
     ),
+    sourcingNote(item.owner),
     body,
     el("h4", {}, "In the text"),
-    quotes,
+    inTheText(item, ctx),
+    elsewhere(item, ctx),
     history,
   );
 }
@@ -197,7 +245,7 @@ async function showHistory(section, id, ctx) {
         "p",
         {},
         el("strong", {}, `v${r.version} `),
-        el("span", { class: `badge ${r.changeKind}` }, r.changeKind === "corrected" ? "correction" : r.changeKind),
+        el("span", { class: `badge ${r.changeKind}` }, r.changeKind === "corrected" ? "correction" : words(r.changeKind)),
         " ",
         el("time", { datetime: r.changedAt }, when(r.changedAt)),
         r.changedBy ? el("span", { class: "muted" }, ` by ${r.changedBy}`) : null,

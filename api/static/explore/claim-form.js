@@ -94,7 +94,8 @@ export function openClaimForm({ article, actors, selection, onCreated }) {
         onCreated(result.claim);
         return;
       }
-      showErrors(form, formErrors, result.userErrors);
+      // No claim and no userErrors is outside the contract's intent, but must not look like nothing happened.
+      showErrors(form, formErrors, result.userErrors.length ? result.userErrors : [{ path: [], message: "The claim was not created." }]);
     } catch (err) {
       const errors = err instanceof ApiError ? err.errors : [{ message: err.message }];
       formErrors.replaceChildren(...errors.map((x) => el("p", {}, x.message)));

@@ -45,7 +45,7 @@ export function summary(item) {
     case "claim":
       return f.statement;
     case "deployment":
-      return [f.deployer?.name, f.region?.name].filter(Boolean).join(" → ") || "Deployment";
+      return [f.deployer?.name, f.region?.name].filter(Boolean).join(" → ") || `Deployment (${words(f.status)})`;
     case "asset":
       return f.name ? `${readAsset(f)} (${f.name})` : readAsset(f);
     case "incident":

@@ -7,17 +7,19 @@
 import { gql } from "./api.js";
 import { el, when } from "./dom.js";
 import { TOPICS } from "./topics.js";
+import { articleBadge, headlineOf, isStub } from "./recall.js";
 
 const PAGE = 20;
 
 const QUERY = `query Articles($filter: ArticleFilter, $after: String) {
   articles(filter: $filter, first: ${PAGE}, after: $after, orderBy: {field: PUBLISHED_AT, direction: DESC}) {
     totalCount pageInfo { hasNextPage endCursor }
-    nodes { id headline summary body publishedAt subjects outlet { id name } basedOn { id name } } }
+    nodes { id pubStatus retractedAt headline summary body publishedAt subjects outlet { id name } basedOn { id name } } }
   outlets: actors(filter: {kind: MEDIA_OUTLET}, first: 100) { nodes { id name } } }`;
 
 /** Up to ~200 characters of body around the first search word, with the words marked. */
 function snippet(body, q) {
+  if (!body) return [];
   const terms = (q.match(/[\p{L}\p{N}]{2,}/gu) ?? []).filter((t) => t.toLowerCase() !== "or");
   if (!terms.length) return [body.slice(0, 200) + (body.length > 200 ? "…" : "")];
   const pattern = new RegExp(`(${terms.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})`, "giu");
@@ -71,13 +73,17 @@ export async function showList(main, params) {
     }
     for (const a of data.articles.nodes) {
       const from = [a.outlet, ...a.basedOn].filter(Boolean).map((o) => o.name).join(", ");
+      const meta = [when(a.publishedAt), from, a.subjects.map((s) => TOPICS[s] ?? s).join(", ")].filter(Boolean).join(" · ");
+      const stub = isStub(a);
       results.append(
         el(
           "li",
-          {},
-          el("h2", {}, el("a", { href: `#/article/${a.id}` }, a.headline)),
-          el("p", { class: "meta" }, [when(a.publishedAt), from, a.subjects.map((s) => TOPICS[s] ?? s).join(", ")].filter(Boolean).join(" · ")),
-          el("p", { class: "snippet" }, q ? snippet(a.body, q) : a.summary ?? snippet(a.body, "")),
+          { class: stub ? "stub" : null, dataset: { articleId: a.id } },
+          el("h2", {}, el("a", { href: `#/article/${a.id}` }, headlineOf(a)), stub ? null : [" ", articleBadge(a)]),
+          meta ? el("p", { class: "meta" }, meta) : null,
+          stub
+            ? el("p", { class: "snippet muted" }, `Its publisher has ${a.pubStatus.toLowerCase()} it: its headline and text are not shown.`)
+            : el("p", { class: "snippet" }, q ? snippet(a.body, q) : a.summary ?? snippet(a.body, "")),
         ),
       );
     }

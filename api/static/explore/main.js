@@ -11,6 +11,7 @@ const main = document.getElementById("main");
 const notice = document.getElementById("notice");
 let noticeTimer = null;
 let leave = null; // the current view's cleanup (its live stream)
+let latest = 0; // the number of the latest route: an earlier one still loading must not win over it
 
 /** A quiet, polite notice of what changed; it fades after a while. */
 function notify(text) {
@@ -25,7 +26,7 @@ function keyControl() {
   const draw = () => {
     if (hasKey()) {
       box.replaceChildren(
-        el("span", { class: "muted" }, "Write key in use (this tab only) "),
+        el("span", { class: "muted" }, "API key in use (this tab only) "),
         el("button", { type: "button", class: "secondary", onclick: () => (setKey(null), draw(), route()) }, "Forget"),
       );
       return;
@@ -35,7 +36,7 @@ function keyControl() {
       el(
         "form",
         { onsubmit: (e) => (e.preventDefault(), setKey(input.value), draw(), route()) },
-        el("label", { for: "key-input" }, "Write key"),
+        el("label", { for: "key-input" }, "API key"),
         input,
         el("button", { type: "submit" }, "Use"),
       ),
@@ -47,6 +48,7 @@ function keyControl() {
 async function route(event) {
   // In-page anchors (the skip link's #main) are not views.
   if (event && !location.hash.startsWith("#/") && location.hash !== "") return;
+  const mine = ++latest;
   leave?.();
   leave = null;
   const [path, query = ""] = location.hash.replace(/^#/, "").split("?");
@@ -54,13 +56,18 @@ async function route(event) {
   const [, view, id] = path.split("/");
   main.setAttribute("aria-busy", "true");
   try {
-    if (view === "article" && id) leave = await showArticle(main, id, { notify, selected: params.get("fact") });
+    // Each view puts its frame in main before its first await and fills that frame later, so a
+    // slower, earlier route only fills a detached frame; its live stream is stopped here.
+    let stop = null;
+    if (view === "article" && id) stop = await showArticle(main, id, { notify, selected: params.get("fact") });
     else if (view === "actor" && id) await showActor(main, id);
     else await showList(main, params);
+    if (mine === latest) leave = stop;
+    else stop?.();
   } catch (err) {
-    main.replaceChildren(el("p", { class: "error", role: "alert" }, `Could not load this page: ${err.message}`));
+    if (mine === latest) main.replaceChildren(el("p", { class: "error", role: "alert" }, `Could not load this page: ${err.message}`));
   } finally {
-    main.removeAttribute("aria-busy");
+    if (mine === latest) main.removeAttribute("aria-busy");
   }
 }
 

@@ -20,29 +20,29 @@ const ASSET_NOUNS = {
   OTHER: ["asset", "assets"],
 };
 
-/** "about 10,000" + noun; with no number stated, "<noun> — number not stated". */
-export function readQuantity(q, noun = "") {
-  const tail = noun ? ` ${noun}` : "";
+/** "about 10,000", "at least 65"…; null when the quantity states no number (every figure of a
+ *  Quantity is optional, whatever its approximation says). */
+function amountOf(q) {
   switch (q?.approximation) {
     case "EXACT":
-      if (q.amount != null) return `${number(q.amount)}${tail}`;
-      break;
+      return q.amount != null ? number(q.amount) : null;
     case "APPROXIMATELY":
-      if (q.amount != null) return `about ${number(q.amount)}${tail}`;
-      break;
+      return q.amount != null ? `about ${number(q.amount)}` : null;
     case "AT_LEAST":
-      if ((q.lowerBound ?? q.amount) != null) return `at least ${number(q.lowerBound ?? q.amount)}${tail}`;
-      break;
+      return (q.lowerBound ?? q.amount) != null ? `at least ${number(q.lowerBound ?? q.amount)}` : null;
     case "AT_MOST":
-      if ((q.upperBound ?? q.amount) != null) return `at most ${number(q.upperBound ?? q.amount)}${tail}`;
-      break;
+      return (q.upperBound ?? q.amount) != null ? `at most ${number(q.upperBound ?? q.amount)}` : null;
     case "RANGE":
-      if (q.lowerBound != null && q.upperBound != null) {
-        return `between ${number(q.lowerBound)} and ${number(q.upperBound)}${tail}`;
-      }
-      break;
+      return q.lowerBound != null && q.upperBound != null ? `between ${number(q.lowerBound)} and ${number(q.upperBound)}` : null;
   }
-  return `${noun || "quantity"} — number not stated`;
+  return null;
+}
+
+/** "about 10,000" + noun; with no number stated, "<noun> — number not stated". */
+export function readQuantity(q, noun = "") {
+  const amount = amountOf(q);
+  if (amount === null) return `${noun || "quantity"} — number not stated`;
+  return noun ? `${amount} ${noun}` : amount;
 }
 
 /** An asset's quantity with its type as the noun, singular for exactly one. */
@@ -60,7 +60,8 @@ export function readIncidentFigures(incident) {
   for (const [field, verb] of [["fatalities", "killed"], ["injuries", "injured"]]) {
     const q = incident[field];
     if (!q) continue;
-    out.push(q.approximation === "UNSPECIFIED" ? `${verb} — number not stated` : `${readQuantity(q)} ${verb}`);
+    const amount = amountOf(q);
+    out.push(amount === null ? `${verb} — number not stated` : `${amount} ${verb}`);
   }
   return out;
 }

@@ -8,7 +8,7 @@
  * share data-ref (joined, their text is the span's text). `makeMark(span, part)` builds a mark.
  */
 export function renderBody(root, body, spans, makeMark) {
-  const cps = Array.from(body);
+  const cps = Array.from(body ?? "");
   const valid = spans.filter((s) => s.start >= 0 && s.start < s.end && s.end <= cps.length);
   const points = [...new Set([0, cps.length, ...valid.flatMap((s) => [s.start, s.end])])].sort((a, b) => a - b);
   const starting = new Map();
