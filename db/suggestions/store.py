@@ -44,6 +44,12 @@ def word_runs(body: str) -> list[str]:
     """Every run of one to six folded words of the body: what a known name could be."""
     tokens = [t.strip(".,;:!?()[]\"'") for t in fold(body).split()]
     runs: set[str] = set()
+    _runs(tokens, runs)
+    _runs([t.removesuffix("'s") for t in tokens], runs)  # "the Pentagon's envoy"
+    return sorted(runs)
+
+
+def _runs(tokens: list[str], runs: set[str]) -> None:
     for i in range(len(tokens)):
         for n in range(1, _MAX_WORDS + 1):
             run = tokens[i : i + n]
@@ -52,7 +58,6 @@ def word_runs(body: str) -> list[str]:
             runs.add(" ".join(run))
             if n > 1 and run[0] in ("the", "a", "an"):
                 runs.add(" ".join(run[1:]))
-    return sorted(runs)
 
 
 async def known_actors(conn: Conn, body: str) -> list[KnownActor]:
