@@ -17,7 +17,7 @@ CUES = (
     "reported|reports|acknowledged|admitted|confirmed|confirms|predicted|asserted|maintained|accused|called|"
     "believes|believe|testified|recalled|conceded|stressed|vowed|denied|pledged"
 )
-_CUE = re.compile(rf"\b(?:(?:has|have|had)\s+)?(?P<cue>{CUES})\b")
+_CUE = re.compile(rf"(?<![\w-])(?:(?:has|have|had)\s+)?(?P<cue>{CUES})\b")
 _OPENERS = {"“": "”", "‘": "’", "«": "»", "„": "“", '"': '"'}
 _AFTER_INVERTED = re.compile(rf"\s*,?\s*(?P<cue>{CUES})\s+(?P<sp>[^.;:!?“”\"«»]+)")
 _AFTER_SUBJECT = re.compile(
@@ -216,7 +216,9 @@ def _direct(
             confidence = 0.5
         quote = " … ".join(text[a:b] for a, b in parts)
         if statement_from is not None:
-            statement = _statement(text[statement_from : close_at + 1])
+            # the reported clause, to the next one ("…, and that …") or the sentence's end
+            clause = re.split(r",?\s+and that\b", text[statement_from : sentence.end])[0]
+            statement = _statement(clause)
         else:
             statement = _statement(" ".join(text[a:b] for a, b in parts))
         if speaker is not None:
@@ -229,11 +231,27 @@ def _direct(
 
 _ACCORDING = re.compile(r"\b[Aa]ccording to\s+(?P<sp>[^,.;]+)")
 _TRAILING = re.compile(
-    rf",\s+(?P<sp>(?:(?!,).){{1,120}}?(?:,(?:(?!,).){{1,160}},)?)\s+(?:(?:has|have|had)\s+)?(?P<cue>{CUES})\b(?P<tail>[^,;:“”\"]{{0,60}})$"
+    rf",\s+(?P<sp>(?:(?!,).){{1,120}}?(?:,(?:(?!,).){{1,160}},)?)\s+(?:(?:has|have|had)\s+)?(?P<cue>{CUES})\b(?P<tail>(?:(?!\bthat\b)[^,;:“”\"]){{0,60}})$"
 )
 _MIDDLE = re.compile(r",\s+(?P<sp>he|she|they|[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)?)\s+(?P<cue>said|says|added),\s+")
 _RELATIVE = re.compile(rf",\s+(?P<who>who)\s+(?P<cue>{CUES})\s+that\b")
 _ANTECEDENT = re.compile(r"\b(?:among|by|from|with|to|for|about|including|of)\s+(?=\S)")
+
+
+_PHRASE_STOP = re.compile(
+    r"(?:among|by|from|with|to|for|about|including|of|is|are|was|were|has|have|had|and|but|[a-z]+ed)$"
+)
+
+
+def _noun_phrase_start(body: str, end: int) -> int:
+    """Where the noun phrase ending at ``end`` starts: back over at most six words, to a verb or a
+    preposition ("The plan worried several senators" → "several senators")."""
+    start = end
+    for word in list(re.finditer(r"[\w’'-]+", body[:end]))[::-1][:6]:
+        if _PHRASE_STOP.match(word.group().lower()):
+            break
+        start = word.start()
+    return start
 
 
 def _indirect(ctx: speakers.Context, sent: Span) -> Claim | None:
@@ -251,7 +269,7 @@ def _indirect(ctx: speakers.Context, sent: Span) -> Claim | None:
         # the antecedent of "who": after the first preposition that leaves a known phrase, else the last
         cuts = [c.end() for c in _ANTECEDENT.finditer(body, 0, m.start())]
         known = [c for c in cuts if ctx.gazetteer.resolve(body[c : m.start()])]
-        ante_start = sent.start + (known[0] if known else cuts[-1] if cuts else 0)
+        ante_start = sent.start + (known[0] if known else _noun_phrase_start(body, m.start()))
         speaker = speakers.parse(ctx, ante_start, sent.start + m.start())
         span = Span(sent.start + m.start("who"), sent.end)
         return _indirect_claim(span, body, sent, m.group("cue"), speaker, body[m.end() :], 0.7)
