@@ -43,6 +43,8 @@ class SuggestedSpeaker:
     description: str | None = None
 
 
+# Nullable in every member of the union, so one selection can ask for them all (GraphQL refuses
+# same-named fields of different nullability across a union's members).
 _CREATE = "The input of create{Kind} for createKind, enums by name: pass it as the mutation's input variable."
 
 
@@ -56,8 +58,8 @@ class ClaimSuggestion:
     references: list[SuggestedReference]
     confidence: float
     existing: strawberry.ID | None = strawberry.field(description="The article's claim this one repeats, if any.")
-    create_kind: str
-    create: JSON = strawberry.field(description=_CREATE)
+    create_kind: str | None
+    create: JSON | None = strawberry.field(description=_CREATE)
 
 
 @strawberry.type(description="A suggested quantity, normalised as a write normalises it.")
@@ -68,8 +70,8 @@ class QuantitySuggestion:
     existing: strawberry.ID | None = strawberry.field(
         description="The deployment or incident of the article that already states it, if any."
     )
-    create_kind: str = strawberry.field(description="claim, deployment or incident.")
-    create: JSON = strawberry.field(description=_CREATE)
+    create_kind: str | None = strawberry.field(description="claim, deployment or incident.")
+    create: JSON | None = strawberry.field(description=_CREATE)
 
 
 @strawberry.type(description="An actor named in the article: matched to the actors table, or new.")

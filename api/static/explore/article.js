@@ -10,6 +10,7 @@ import { TOPICS } from "./topics.js";
 import { KIND_LABEL, citesArticle, corrected, itemsOf, retracted, spansOf, summary } from "./facts.js";
 import { follow } from "./live.js";
 import { renderBody, selectionOffsets } from "./spans.js";
+import { createSuggester } from "./suggest.js";
 
 const KINDS = ["claim", "deployment", "incident"];
 const TYPES = [...KINDS, "article"].flatMap((k) => ["created", "updated", "corrected", "retracted"].map((v) => `${k}.${v}`));
@@ -27,6 +28,13 @@ export async function showArticle(main, id, { notify, selected }) {
   const asOfInput = el("input", { type: "datetime-local", step: "1", id: "as-of", name: "asOf" });
   const selectionBar = el("div", { class: "selection-bar", role: "region", "aria-label": "Selection", hidden: true });
   const headEl = el("header", { class: "article-head" });
+  const suggester = createSuggester({
+    article: () => s.now.article,
+    render: () => render(),
+    onAccepted: (kind, fact) => (KINDS.includes(kind) ? (upsert(kind, fact), select(fact.id, { reveal: true })) : null),
+    openEdit: ({ draft, onCreated: done }) => openClaimForm({ article: s.now.article, actors: actorsOf(s.now), draft, onCreated: done }),
+    notify,
+  });
 
   const asOfForm = el(
     "form",
@@ -46,7 +54,7 @@ export async function showArticle(main, id, { notify, selected }) {
   main.replaceChildren(
     el("p", { class: "crumbs" }, el("a", { href: "#/" }, "← Articles")),
     headEl,
-    el("div", { class: "toolbar" }, asOfForm, liveEl),
+    el("div", { class: "toolbar" }, asOfForm, suggester.button(), liveEl),
     el(
       "p",
       { class: "legend", "aria-hidden": "true" },
@@ -57,7 +65,7 @@ export async function showArticle(main, id, { notify, selected }) {
       "div",
       { class: "reader" },
       el("section", { class: "body-pane", "aria-label": "Article text" }, bodyEl),
-      el("aside", { class: "facts-pane", "aria-label": "Facts" }, cardEl, el("h2", {}, "Facts in reading order"), listEl),
+      el("aside", { class: "facts-pane", "aria-label": "Facts" }, suggester.panel(), cardEl, el("h2", {}, "Facts in reading order"), listEl),
     ),
     selectionBar,
   );
@@ -69,7 +77,8 @@ export async function showArticle(main, id, { notify, selected }) {
   function render() {
     const d = data();
     const list = items();
-    renderBody(bodyEl, d.article.body, spansOf(list), (span, part) => {
+    renderBody(bodyEl, d.article.body, [...spansOf(list), ...(s.asOf ? [] : suggester.spans())], (span, part) => {
+      if (span.suggestion) return suggester.mark(span, part);
       const { item } = span;
       const cls = ["fact", item.kind];
       if (retracted(item)) cls.push("is-retracted");
