@@ -64,7 +64,7 @@ def _countries() -> dict[str, tuple[str, str]]:
 def find(text: str, gazetteer: Gazetteer, speakers_found: list[Speaker]) -> list[ActorCandidate]:
     folded = fold(text)
     by_key: dict[str, ActorCandidate] = {}
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # 1 where a name already found stands
 
     def add(candidate: ActorCandidate, start: int, end: int) -> None:
         k = candidate.known.id if candidate.known else fold(candidate.name)
@@ -73,7 +73,7 @@ def find(text: str, gazetteer: Gazetteer, speakers_found: list[Speaker]) -> list
             found.mentions.append((start, end))
         if candidate.title and not found.title:
             found.title = candidate.title
-        taken.append((start, end))
+        taken[start:end] = b"\x01" * (end - start)
 
     for m in gazetteer.mentions(text, folded):
         if m.actor.kind in ("anonymousSource", "group"):
@@ -82,7 +82,7 @@ def find(text: str, gazetteer: Gazetteer, speakers_found: list[Speaker]) -> list
     headline = _headline(text)
     for s in speakers_found:
         if s.actor is None and s.name:
-            if not any(a < s.end and s.start < b for a, b in taken):
+            if 1 not in taken[s.start : s.end]:
                 add(ActorCandidate(s.name, s.kind, title=s.title, confidence=0.8), s.start, s.end)
     surnames = {c.name.split()[-1]: c for c in by_key.values() if c.kind == "person" and c.known is None}
     countries = _countries()
@@ -93,7 +93,7 @@ def find(text: str, gazetteer: Gazetteer, speakers_found: list[Speaker]) -> list
             end = start + sentence_end.end() - 1
         while end > start and text[end - 1] in ".’'":
             end -= 1
-        if any(a < end and start < b for a, b in taken):
+        if 1 in taken[start:end]:
             continue
         if text[end - 2 : end] in ("'s", "’s"):
             end -= 2

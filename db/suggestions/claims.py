@@ -4,6 +4,7 @@ in the next sentence by the same speaker) and indirect speech ("X said …", "to
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -68,11 +69,13 @@ def _clean(text: str) -> str:
     return re.sub(r"[“”\"«»‘]|’(?![a-z])", "", text).strip()
 
 
+def _sentence_index(sents: list[Span], at: int) -> int:
+    """Index of the sentence holding ``at`` (the one before it when ``at`` falls between two)."""
+    return max(0, bisect.bisect_right(sents, at, key=lambda s: s.start) - 1)
+
+
 def _sentence_of(sents: list[Span], at: int) -> Span:
-    for s in sents:
-        if s.start <= at < s.end:
-            return s
-    return sents[-1]
+    return sents[_sentence_index(sents, at)]
 
 
 def statement_of(raw: str) -> str:
@@ -93,28 +96,23 @@ def _statement(raw: str) -> str:
 def find(ctx: speakers.Context) -> list[Claim]:
     text = ctx.text
     claims: list[Claim] = []
+    quoted: set[int] = set()  # starts of the sentences a direct quote accounts for
     for n, para in enumerate(paragraphs(text)):
         if n == 0 and text[para.end - 1] not in '.!?”"’' and len(text[para.start : para.end].split()) < 20:
             continue  # the headline
         sents = sentences(text, para)
         quotes = _quotes(text, para)
         skip: set[int] = set()
-        covered: set[int] = set()
-        for sent in sents:
+        by_sentence: dict[int, list[int]] = {}
+        for n, (open_at, _) in enumerate(quotes):
+            by_sentence.setdefault(_sentence_index(sents, open_at), []).append(n)
+        for i, sent in enumerate(sents):
             # in reading order, so a pronoun or an unattributed quotation finds the speaker before it
-            mine = [
-                n
-                for n, (open_at, _) in enumerate(quotes)
-                if sent.start <= open_at < sent.end or (n == 0 and open_at < sent.start)
-            ]
-            mine = [n for n in mine if n not in skip and n not in covered]
-            covered.update(mine)
+            mine = [n for n in by_sentence.get(i, ()) if n not in skip]
             direct = _direct(ctx, para, sents, quotes, mine, skip, claims)
             claims.extend(direct)
-            covers = {c.start for d in direct for c in d.covers}
-            if sent.start in covers or any(
-                d.start == sent.start for c in claims if c.quote_type == "direct" for d in c.covers
-            ):
+            quoted.update(c.start for d in direct for c in d.covers)
+            if sent.start in quoted:
                 continue
             claim = _indirect(ctx, sent)
             if claim is not None:
@@ -149,7 +147,7 @@ def _direct(
             continue
         parts = [(start, end)]
         sentence = _sentence_of(sents, open_at)
-        covers = [s for s in sents if s.start < close_at and s.end > open_at]
+        covers = sents[_sentence_index(sents, open_at) : _sentence_index(sents, close_at) + 1]
         after_end = sentence.end if sentence.end > close_at else para.end
         after_end = max(after_end, _sentence_of(sents, min(close_at + 1, para.end - 1)).end)
         speaker, cue, confidence, statement_from = None, None, 0.0, None

@@ -5,6 +5,7 @@ an actor for a new name — plus ``existing`` when the article already has the f
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
 
@@ -17,6 +18,7 @@ from db.suggestions.store import Article, Existing
 from db.suggestions.text import Span, overlap, paragraphs, sentences
 
 FOUND = 0.8
+_WINDOW = 400
 _QUANTITY = quantity()
 _ASSET_TYPES = (
     (r"troops|soldiers|sailors|marines|personnel|reservists|paratroopers", "troops"),
@@ -90,37 +92,42 @@ def claim(article: Article, c: claim_rules.Claim, facts: list[Existing]) -> dict
     }
 
 
-def _sentence_of(text: str, at: int) -> Span:
-    for para in paragraphs(text):
-        if para.start <= at < para.end:
-            for s in sentences(text, para):
-                if s.start <= at < s.end:
-                    return s
-            return para
-    return Span(at, at)
+def sentence_spans(text: str) -> list[Span]:
+    """Every sentence of the body in order (computed once per article: a body of many figures
+    would otherwise split the whole text again for each)."""
+    return [s for para in paragraphs(text) for s in sentences(text, para)]
+
+
+def _sentence_of(spans: list[Span], at: int) -> Span:
+    i = bisect.bisect_right([s.start for s in spans], at) - 1 if spans else -1
+    return spans[i] if i >= 0 and at < spans[i].end else Span(at, at)
 
 
 def _same_values(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return all(a.get(k) == b.get(k) for k in ("amount", "lowerBound", "upperBound", "approximation"))
 
 
-def quantity_suggestion(article: Article, q: Quantity, facts: list[Existing]) -> dict[str, Any] | None:
+def quantity_suggestion(
+    article: Article, q: Quantity, facts: list[Existing], spans: list[Span]
+) -> dict[str, Any] | None:
     text = article.body
     ref = _ref(text, q.start, q.end)
     checks = Checks()
     value = _QUANTITY(q.as_dict(text), ("quantity",), checks)
     if ref is None or value is INVALID or checks.errors:
         return None
-    sentence = _sentence_of(text, q.start)
+    sentence = _sentence_of(spans, q.start)
+    # A "sentence" can be a whole unpunctuated body: read a window around the figure, not all of it.
+    sentence = Span(max(sentence.start, q.start - _WINDOW), min(sentence.end, q.end + _WINDOW))
     around = text[sentence.start : sentence.end].lower()
     cite = [_cite(article, ref)]
     unit = (q.unit or "").lower()
     kind, create = _create_for_quantity(article, q, value, unit, around, sentence, cite)
     existing = None
     for fact in facts:
-        for stated, spans in fact.quantities:
-            if _same_values(stated, value) and overlap([(q.start, q.end)], list(spans)) * max(
-                1, sum(e - s for s, e in spans)
+        for stated, cited in fact.quantities:
+            if _same_values(stated, value) and overlap([(q.start, q.end)], list(cited)) * max(
+                1, sum(e - s for s, e in cited)
             ) >= FOUND * (q.end - q.start):
                 existing = fact.id
     return {
@@ -189,7 +196,8 @@ def actor(article: Article, a: ActorCandidate) -> dict[str, Any] | None:
 
 def suggestions(article: Article, found: Candidates, facts: list[Existing]) -> list[dict[str, Any]]:
     out = [claim(article, c, facts) for c in found.claims]
-    out += [quantity_suggestion(article, q, facts) for q in found.quantities]
+    spans = sentence_spans(article.body)
+    out += [quantity_suggestion(article, q, facts, spans) for q in found.quantities]
     out += [actor(article, a) for a in found.actors]
     kept = [s for s in out if s is not None]
     kept.sort(key=lambda s: (s["references"][0]["charStart"], s["kind"]))

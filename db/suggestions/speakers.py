@@ -89,14 +89,13 @@ class Context:
 
     def last_before(self, at: int) -> Speaker | None:
         """The nearest person (or unnamed source) before ``at``: what "he" or "she" refers to."""
-        best = None
-        for position, speaker in self.people:
-            if position >= at:
-                break
-            if (speaker.actor is not None and speaker.actor.kind != "person") or speaker.kind != "person":
-                continue
-            best = speaker
-        return best
+        i = bisect.bisect_left(self.people, at, key=lambda p: p[0])
+        while i > 0:
+            i -= 1
+            speaker = self.people[i][1]
+            if (speaker.actor is None or speaker.actor.kind == "person") and speaker.kind == "person":
+                return speaker
+        return None
 
     def remember(self, at: int, speaker: Speaker) -> None:
         if speaker.name and speaker.kind == "person":

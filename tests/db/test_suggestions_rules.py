@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from db.suggestions import quantities, shape
 from db.suggestions.engine import Candidates, Rules
@@ -218,3 +220,19 @@ def test_new_people_organisations_and_countries_are_proposed_with_their_kind() -
 
 def test_places_after_a_preposition_are_not_actors() -> None:
     assert actors("The trucks waited in Puerto Cabello and near Santa Cruz de Mora.") == {}
+
+
+# ---- any text ---------------------------------------------------------------------------------------
+
+ALPHABET = "aZé Ñ1,.;:!?-—'’‘“”\"«»()$%\n\t🇻🇪" + "said told according to at least about between and dozens of "
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.text(alphabet=ALPHABET, max_size=400) | st.lists(st.sampled_from(ALPHABET.split(" ")), max_size=80).map(" ".join)
+)
+def test_any_text_gives_suggestions_whose_references_are_its_words(text: str) -> None:
+    article = Article("art_01K8B1E3F9FPCM47JBPJSG0VT9", text, "usable", None, False)
+    for s in shape.suggestions(article, extract(text), []):
+        for ref in s["references"]:
+            assert text[ref["charStart"] : ref["charEnd"]] == ref["quoteText"]
