@@ -9,6 +9,7 @@ from api import cache, docs, events, explore, graphql, health, metrics, middlewa
 from api.lifespan import make_lifespan
 from api.rest import events as rest_events
 from api.rest import keys as rest_keys
+from api.rest import suggestions as rest_suggestions
 from api.rest import webhook_endpoints as rest_webhooks
 from api.rest import writes as rest_writes
 from api.settings import Settings
@@ -26,7 +27,7 @@ def create_app(settings: Settings) -> App:
         *metrics.routes,
         *rest_events.routes,
         *rest_keys.routes,
-        *rest.routes(rest_writes.operations()),
+        *rest.routes([*rest_writes.operations(), *rest_suggestions.operations()]),
         *rest_webhooks.routes(),
         *docs.routes(),
         *explore.routes,

@@ -60,6 +60,12 @@ class PayloadTooLarge(BadUserInput):
     title = "Payload too large"
 
 
+class ArticleTooLarge(PayloadTooLarge):
+    """An article whose body is longer than fact suggestion reads (db/suggestions/)."""
+
+    code = "ARTICLE_TOO_LARGE"
+
+
 class MalformedBody(BadUserInput):
     """A request body no transport can take apart (api/body.py): each reason has its own code, all 400."""
 

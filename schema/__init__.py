@@ -33,6 +33,7 @@ from schema.mutations import Mutation
 from schema.node import NodeQueries
 from schema.search import SearchQueries
 from schema.subscriptions import Subscription
+from schema.suggestions import SuggestionMutations
 from schema.webhook_mutations import WebhookMutations
 from schema.webhooks import WebhookQueries
 
@@ -88,7 +89,7 @@ def build_schema(
         name="Mutation",
         description="Write facts (scope write) and manage webhooks (scope admin). Refusals are userErrors in each payload.",
     )
-    class RootMutation(Mutation, WebhookMutations, ApiKeyMutations):  # type: ignore[misc]
+    class RootMutation(Mutation, WebhookMutations, ApiKeyMutations, SuggestionMutations):  # type: ignore[misc]
         pass
 
     kwargs: dict[str, Any] = {"mutation": mutation or RootMutation, "subscription": subscription or Subscription}

@@ -11,6 +11,7 @@ import { KIND_LABEL, citesArticle, corrected, itemsOf, retracted, spansOf, summa
 import { follow } from "./live.js";
 import { isRecalled, isWithdrawn, sourcingBadge } from "./recall.js";
 import { renderBody, selectionOffsets } from "./spans.js";
+import { createSuggester } from "./suggest.js";
 
 const KINDS = ["claim", "deployment", "incident"];
 const CHANGES = ["created", "updated", "corrected", "retracted"];
@@ -45,6 +46,13 @@ export async function showArticle(main, id, { notify, selected }) {
     { class: "legend", "aria-hidden": "true" },
     ["claim", "asset", "incident", "deployment"].map((k) => el("span", { class: `sample ${k}` }, KIND_LABEL[k].toLowerCase())),
   );
+  const suggester = createSuggester({
+    article: () => s.now.article,
+    render: () => render(),
+    onAccepted: (kind, fact) => (KINDS.includes(kind) ? (upsert(kind, fact), select(fact.id, { reveal: true })) : null),
+    openEdit: ({ draft, onCreated: done }) => openClaimForm({ article: s.now.article, actors: actorsOf(s.now), draft, onCreated: done }),
+    notify,
+  });
 
   const asOfForm = el(
     "form",
@@ -64,14 +72,14 @@ export async function showArticle(main, id, { notify, selected }) {
   main.replaceChildren(
     el("p", { class: "crumbs" }, el("a", { href: "#/" }, "← Articles")),
     headEl,
-    el("div", { class: "toolbar" }, asOfForm, liveEl),
+    el("div", { class: "toolbar" }, asOfForm, suggester.button(), liveEl),
     legendEl,
     bannerEl,
     el(
       "div",
       { class: "reader" },
       el("section", { class: "body-pane", "aria-label": "Article text" }, noTextEl, bodyEl),
-      el("aside", { class: "facts-pane", "aria-label": "Facts" }, cardEl, el("h2", {}, "Facts in reading order"), listEl),
+      el("aside", { class: "facts-pane", "aria-label": "Facts" }, suggester.panel(), cardEl, el("h2", {}, "Facts in reading order"), listEl),
     ),
     selectionBar,
   );
@@ -100,7 +108,9 @@ export async function showArticle(main, id, { notify, selected }) {
     noTextEl.hidden = !missing;
     noTextEl.textContent = missing?.pane ?? "";
     legendEl.hidden = Boolean(missing);
-    renderBody(bodyEl, missing ? "" : d.article.body, missing ? [] : spansOf(list), (span, part) => {
+    const spans = missing ? [] : [...spansOf(list), ...(s.asOf ? [] : suggester.spans())];
+    renderBody(bodyEl, missing ? "" : d.article.body, spans, (span, part) => {
+      if (span.suggestion) return suggester.mark(span, part);
       const { item } = span;
       const cls = ["fact", item.kind];
       if (retracted(item)) cls.push("is-retracted");

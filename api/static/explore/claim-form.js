@@ -24,8 +24,10 @@ function field(name, label, control, hint) {
 
 const options = (values, selected) => values.map(([value, label]) => el("option", { value, selected: value === selected }, label));
 
-/** Opens the dialog for `selection` ({start, end, text}) in `article`; onCreated(claim) on success. */
-export function openClaimForm({ article, actors, selection, onCreated }) {
+/** Opens the dialog for `selection` ({start, end, text}) in `article`, or on a suggested claim's
+ *  `draft` (createClaim's input); onCreated(claim) on success. */
+export function openClaimForm({ article, actors, selection, onCreated, draft = null }) {
+  if (draft) selection = draftSelection(draft);
   const speaker = el("select", {}, options([["", "— choose —"], ...actors.map((a) => [a.id, a.name]), [UNNAMED, "Unnamed source…"]], ""));
   const description = el("input", { type: "text", placeholder: "e.g. a person who speaks to officials in both countries" });
   const descriptionField = field("speakerDescription", "Describe the unnamed source", description);
@@ -84,7 +86,7 @@ export function openClaimForm({ article, actors, selection, onCreated }) {
       speakerDescription: unnamed ? description.value.trim() || null : null,
       reportedBy: reportedBy.value || null,
       status: status.value,
-      references: [{ article: article.id, charStart: selection.start, charEnd: selection.end, quoteText: selection.text }],
+      references: selection.refs ?? [{ article: article.id, charStart: selection.start, charEnd: selection.end, quoteText: selection.text }],
     };
     submit.disabled = true;
     try {
@@ -103,8 +105,25 @@ export function openClaimForm({ article, actors, selection, onCreated }) {
       submit.disabled = false;
     }
   });
+  if (draft) {
+    statement.value = draft.statement;
+    quote.value = draft.quote ?? "";
+    quoteType.value = draft.quoteType;
+    if (draft.speaker && !speaker.querySelector(`option[value="${CSS.escape(draft.speaker)}"]`)) {
+      speaker.append(el("option", { value: draft.speaker }, "the suggested speaker"));
+    }
+    speaker.value = draft.speaker ?? (draft.speakerDescription ? UNNAMED : "");
+    description.value = draft.speakerDescription ?? "";
+    descriptionField.hidden = speaker.value !== UNNAMED;
+  }
   dialog.showModal();
   statement.focus();
+}
+
+/** A suggested claim's references as the form's one span (several parts: from the first to the last). */
+function draftSelection(draft) {
+  const refs = draft.references;
+  return { start: refs[0].charStart, end: refs.at(-1).charEnd, text: refs.map((r) => r.quoteText).join(" … "), refs };
 }
 
 /** Each userError beside the field its path names ([input, statement] → statement); the rest above the buttons. */
