@@ -64,7 +64,10 @@ class GraphQLOverHTTP:
         # HEAD is GET without the body, which the server leaves out by the request's own scope:
         # the layers inside see a GET (strawberry takes no HEAD).
         inner = scope if method == "GET" else {**scope, "method": "GET"}
-        await self.app(inner, receive, caching(inner, send, public=self.settings.anonymous_reads))
+        # Shared caches may keep what anyone may read: an answer to a key (whose scope may see
+        # what the recall rules hold back from others) is private, whatever Vary says.
+        public = self.settings.anonymous_reads and not any(name == b"authorization" for name, _ in scope["headers"])
+        await self.app(inner, receive, caching(inner, send, public=public))
 
     async def _params(self, scope: Scope, receive: Receive, *, get: bool) -> GraphQLParams:
         limit = self.settings.max_body_bytes

@@ -22,6 +22,7 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 PARAMS_KEY = "newsfacts.graphql.params"
 MEDIA_KEY = "newsfacts.graphql.media"
 PARAMETERS = ("query", "variables", "operationName", "extensions")
+_TYPES: dict[str, type] = {"query": str, "variables": dict, "operationName": str, "extensions": dict}
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +163,7 @@ def _text(raw: bytes, where: tuple[str, ...]) -> str:
 
 def _typed(values: dict[str, Any], location: str) -> GraphQLParams:
     errors = []
-    kinds = {"query": str, "variables": dict, "operationName": str, "extensions": dict}
-    for name, kind in kinds.items():
+    for name, kind in _TYPES.items():
         value = values.get(name)
         if value is not None and not isinstance(value, kind):
             expected = "a string" if kind is str else "an object"

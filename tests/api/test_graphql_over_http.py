@@ -19,6 +19,7 @@ import pytest
 
 from api.graphql.request import from_query_string
 from db.errors import UriTooLong
+from tests.api.test_rest_input import _key
 from tests.services import LiveServer
 
 AUDIT = Path(__file__).resolve().parents[1] / "graphql_http"
@@ -203,6 +204,13 @@ def test_a_get_query_carries_etag_cache_control_and_the_cdn_tags_and_answers_304
     listing = _get(live.url, query="{ claims(first: 2) { nodes { id } } }")
     assert listing.headers["cache-control"] == "public, max-age=5, must-revalidate"
     assert "list:claim" in listing.headers["surrogate-key"].split()
+
+
+def test_a_get_with_a_key_is_private(server: LiveServer, database_url: str) -> None:
+    """A key's scope may see what the recall rules hold back from anonymous readers: no shared
+    cache may keep its answer for anyone else, whatever it makes of Vary."""
+    r = _get(server.url, _key(database_url, "read"), query=CLAIM_QUERY, variables={"id": CLAIM})
+    assert r.status_code == 200 and r.headers["cache-control"] == "private, max-age=30, must-revalidate"
 
 
 def test_a_cached_get_answers_with_the_same_tags_and_304(cached_server: LiveServer) -> None:
