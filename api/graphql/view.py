@@ -31,7 +31,7 @@ from api.graphql.refusals import plain_refusal, refusal
 from api.graphql.request import JSON, media_of, params_of
 from api.settings import Settings
 from api.state import get_state, state_of
-from db.errors import NewsfactsError, Unavailable, code_for_status
+from db.errors import BadUserInput, FieldError, NewsfactsError, Unavailable, code_for_status
 from schema import build_schema
 from schema.context import Context
 from schema.errors import format_error
@@ -130,6 +130,11 @@ class GraphQLApp(GraphQL[Context, None]):
             request.scope[graphql_cache.OPERATION_KEY] = operation
             if operation == "query":  # read-only: it may run on a replica, as planned reads do
                 context.reads = get_state(request).reads.acquire
+            elif operation == "subscription":
+                # Executed once as a query, its resolver's stream is no value: an INTERNAL error
+                # with a traceback in the log. (A streaming Accept never comes here.)
+                message = "a subscription runs over WebSocket at /graphql (graphql-transport-ws), not a plain request"
+                raise BadUserInput(message, errors=[FieldError(("query",), "SUBSCRIPTION_OVER_HTTP", message)])
         request.scope[OPERATION_NAME_KEY] = request_data.operation_name
         return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 

@@ -257,6 +257,19 @@ def test_a_get_of_a_mutation_is_a_405_naming_post(server: LiveServer, accept: st
     assert claim["retractedAt"] is None  # nothing ran
 
 
+@pytest.mark.parametrize("accept", [STRICT, "application/json"])
+def test_a_subscription_over_a_plain_request_is_a_400_pointing_to_the_websocket(
+    server: LiveServer, accept: str
+) -> None:
+    subscription = "subscription { events { sequence } }"
+    for r in (
+        _post(server.url, {"query": subscription}, accept),
+        _get(server.url, {"accept": accept}, query=subscription),
+    ):
+        assert r.status_code == 400, r.text
+        assert r.json()["errors"][0]["extensions"]["errors"][0]["code"] == "SUBSCRIPTION_OVER_HTTP"
+
+
 def test_head_is_a_get_without_its_body(server: LiveServer) -> None:
     url = f"{server.url}/graphql?{urlencode({'query': '{ __typename }'})}"
     head = httpx.head(url, timeout=10)
