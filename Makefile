@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 RUN_STAMP := $(VENV)/.run-stamp
 PYTEST_ARGS ?=
+AUDIT := tests/graphql_http
+AUDIT_STAMP := $(AUDIT)/node_modules/.installed-stamp
 
 .PHONY: install run stop key cluster test fuzz fault lint check schema migrate seed bench clean
 
@@ -45,10 +47,17 @@ cluster: install
 	$(BIN)/python -m api.cluster
 
 ## test: the whole suite against real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL/TEST_REDIS_URL)
-test: install
+test: install $(AUDIT_STAMP)
 	# The explorer's browser tests drive Debian's chromium (never a downloaded one: no `playwright install`).
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The graphql-http audit suite the GraphQL-over-HTTP test runs (pinned by its package-lock.json;
+# node_modules is gitignored, so a fresh clone installs it here).
+$(AUDIT_STAMP): $(AUDIT)/package-lock.json
+	command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	cd $(AUDIT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AUDIT_STAMP)
 
 ## fuzz: the property-based and schemathesis suites with many examples and fresh randomness
 fuzz: install

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from api import cache, docs, events, explore, graphql, health, metrics, middleware, problems, rest
+from api import cache, docs, events, explore, health, metrics, middleware, problems, rest
+from api.graphql.mount import routes as graphql_routes
 from api.lifespan import make_lifespan
 from api.rest import events as rest_events
 from api.rest import keys as rest_keys
@@ -22,7 +23,7 @@ def create_app(settings: Settings) -> App:
     # GraphQL first: Starlette matches routes in order, and /graphql carries most of the traffic
     # of a frontend (matching past forty REST routes cost it ~20 us a request).
     routes: list[BaseRoute] = [
-        *graphql.routes(settings),
+        *graphql_routes(settings),
         *health.routes,
         *metrics.routes,
         *rest_events.routes,

@@ -8,14 +8,21 @@ and its body when the app sends the body, and uvloop hands each write to the ker
 sender also pays for the receiving side of each segment, so the second write cost about 8 us of
 server CPU per request (``{ __typename }``: 63 → 55 us, bench/bench_graphql.py's (a)). Writes are
 held until the end of the current loop turn, never longer: a stream's headers still leave as soon
-as its task yields, and each SSE event or WebSocket frame as soon as it is written."""
+as its task yields, and each SSE event or WebSocket frame as soon as it is written.
+
+An exception that escapes the app after its response was complete leaves the connection open
+(uvicorn closed it, resetting a request the client may already have sent on it, though nothing
+had said ``Connection: close``); before the response started, uvicorn's own 500 says
+``Connection: close``, and a response cut mid-way is closed, as uvicorn does."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any, cast
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 # What ``uvicorn.run(http=...)`` and ``uvicorn --http`` take to serve with it.
 HTTP_PROTOCOL = "api.http_protocol:CoalescingHttpToolsProtocol"
@@ -145,3 +152,41 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self._idle_timer = self.loop.call_later(left, self._idle_check)
         else:
             self.timeout_keep_alive_handler()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        # uvicorn's, running _run_asgi in place of the cycle's own run_asgi.
+        if getattr(self.config, "reset_contextvars", False):
+            task = self.loop.create_task(_run_asgi(cycle, app), context=contextvars.Context())
+        else:
+            task = self.loop.create_task(_run_asgi(cycle, app))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+
+
+async def _run_asgi(cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+    """uvicorn's RequestResponseCycle.run_asgi, except that an exception raised once the response
+    is complete is only logged: the response was framed and whole, so the connection is as clean
+    as after any other, and closing it would cut what the client pipelined or sent next."""
+    try:
+        result = await app(cycle.scope, cycle.receive, cycle.send)  # type: ignore[func-returns-value]
+    except BaseException as exc:
+        if cycle.response_complete:
+            cycle.logger.error("Exception in ASGI application after its response completed\n", exc_info=exc)
+            return
+        cycle.logger.error("Exception in ASGI application\n", exc_info=exc)
+        if not cycle.response_started:
+            await cycle.send_500_response()  # with Connection: close
+        else:
+            cycle.transport.close()  # a cut response: only closing says so
+    else:
+        if result is not None:
+            cycle.logger.error("ASGI callable should return None, but returned '%s'.", result)
+            cycle.transport.close()
+        elif not cycle.response_started and not cycle.disconnected:
+            cycle.logger.error("ASGI callable returned without starting response.")
+            await cycle.send_500_response()
+        elif not cycle.response_complete and not cycle.disconnected:
+            cycle.logger.error("ASGI callable returned without completing response.")
+            cycle.transport.close()
+    finally:
+        cycle.on_response = lambda: None

@@ -19,13 +19,15 @@ import asyncpg
 import orjson
 
 from db import writes
-from db.errors import RecordRejection, from_postgres
+from db.errors import BodyNotObject, InvalidJson, InvalidUtf8, MalformedBody, RecordRejection, from_postgres
+from db.json_input import decode, json_type, refuse
 from db.pool import Conn
 from db.registry import FACT_TYPES, LOAD_ORDER
 
 log = logging.getLogger("newsfacts.load")
 
 PLURALS = {kind + "s": kind for kind in FACT_TYPES}
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -53,29 +55,47 @@ Item = tuple[int, str | None, Any]  # (position in the input, kind or None when 
 def read_records(stream: IO[bytes]) -> Iterator[Item]:
     """Records from a JSON document (``{"actors": [...], ...}`` or a list of records with
     ``"object"``) or from NDJSON (one record per line, each with ``"object"``). NDJSON is read line
-    by line; a line that is not JSON becomes an item with kind None."""
-    first = stream.readline()
+    by line; a line the JSON decoder refuses (db/json_input.py: bad UTF-8 or JSON, too deep, a
+    number too large) becomes an item with kind None carrying the refusal. A UTF-8 byte order mark
+    that starts the file is skipped: editors write one, and it is no part of the data."""
+    first = stream.readline().removeprefix(_BOM)
     while first and not first.strip():
         first = stream.readline()
     if not first:
         return
     try:
-        head = orjson.loads(first)
-    except orjson.JSONDecodeError:
+        head = decode(first, subject="the record", path=())
+    except MalformedBody:
         head = None
     if isinstance(head, dict) and "object" in head:
         yield from _ndjson_items(first, stream)
     elif head is not None:
         yield from _document_items(head)  # a whole document on one line
     else:
+        text = first + stream.read()
         try:
-            document = orjson.loads(first + stream.read())
-        except orjson.JSONDecodeError:
+            document = decode(text, subject="the document", path=())
+        except MalformedBody as exc:
+            if not isinstance(exc, InvalidJson | InvalidUtf8) and _one_value(text):
+                yield 0, None, exc  # one JSON document, but past the bounds every decoder keeps
+                return
             # Not one document: treat it as NDJSON so each bad line is reported on its own.
             stream.seek(0)
+            if stream.read(len(_BOM)) != _BOM:
+                stream.seek(0)
             yield from _ndjson_items(b"", stream)
             return
         yield from _document_items(document)
+
+
+def _one_value(text: bytes) -> bool:
+    """Whether ``text`` parses as one JSON value (deeper than orjson's 1,024 levels it does not:
+    that may as well be NDJSON whose first line is too deep, each line then judged alone)."""
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _ndjson_items(first: bytes, stream: IO[bytes]) -> Iterator[Item]:
@@ -84,9 +104,9 @@ def _ndjson_items(first: bytes, stream: IO[bytes]) -> Iterator[Item]:
         if not line.strip():
             continue
         try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield index, None, f"not JSON: {exc}"
+            record = decode(line, subject="the record", path=())
+        except MalformedBody as exc:
+            yield index, None, exc
         else:
             kind = record.get("object") if isinstance(record, dict) else None
             yield index, kind if kind in FACT_TYPES else None, record
@@ -100,7 +120,11 @@ def _document_items(document: Any) -> Iterator[Item]:
             yield index, kind if kind in FACT_TYPES else None, record
         return
     if not isinstance(document, dict):
-        yield 0, None, "a load document is an object of lists or a list of records"
+        yield (
+            0,
+            None,
+            refuse(BodyNotObject, "is an object of lists or a list of records", subject="a load document", path=()),
+        )
         return
     index = 0
     for key, records in document.items():
@@ -164,8 +188,7 @@ async def load(
         async def consume(item: Item) -> None:
             index, kind, record = item
             if kind is None:
-                message = record if isinstance(record, str) else 'record has no known "object" type'
-                report.rejected.append(RecordRejection(index, "unknown", "BAD_USER_INPUT", message))
+                report.rejected.append(_unknown(index, record))
                 return
             buffers[kind].append((index, record))
             if len(buffers[kind]) >= batch_size:
@@ -265,6 +288,16 @@ async def _load_batch(
                 report.rejected.append(
                     RecordRejection(positions[row.index], kind, err.code, err.detail, err.errors, row.columns.get("id"))
                 )
+
+
+def _unknown(index: int, record: Any) -> RecordRejection:
+    """The rejection of an item with no kind: a line the decoder refused, with its own code."""
+    if isinstance(record, MalformedBody):
+        return RecordRejection(index, "unknown", record.code, record.detail)
+    if not isinstance(record, dict):
+        message = f"a record must be a JSON object, not {json_type(record)}"
+        return RecordRejection(index, "unknown", BodyNotObject.code, message)
+    return RecordRejection(index, "unknown", "BAD_USER_INPUT", 'record has no known "object" type')
 
 
 def _record_id(record: Any) -> str | None:

@@ -127,6 +127,14 @@ class VersionConflict(Conflict):
     title = "Precondition failed"
 
 
+class UriTooLong(BadUserInput):
+    """A GET whose query string is longer than a body may be (GraphQL over GET: send it with POST)."""
+
+    code = "URI_TOO_LONG"
+    status = 414
+    title = "URI too long"
+
+
 class UnsupportedMediaType(BadUserInput):
     code = "UNSUPPORTED_MEDIA_TYPE"
     status = 415
@@ -163,18 +171,23 @@ class TooManySubscriptions(NewsfactsError):
 
 class PersistedQueryNotFound(NewsfactsError):
     """An automatic persisted query's hash the server has not stored yet: the client resends the
-    document. Answered as a GraphQL error with HTTP 200, as Apollo clients expect for the retry."""
+    document. Answered as a GraphQL error with HTTP 200, as Apollo clients expect for the retry;
+    as application/graphql-response+json, whose answers without data must be 4xx, with 404 (not
+    400, which makes Apollo Client give up persisted queries for good)."""
 
     code = "PERSISTED_QUERY_NOT_FOUND"
     status = 200
+    strict_status = 404
     title = "Persisted query not found"
 
 
 class PersistedQueryNotAllowed(NewsfactsError):
-    """A document outside the allow-list while GRAPHQL_PERSISTED_ONLY is on (HTTP 200, as above)."""
+    """A document outside the allow-list while GRAPHQL_PERSISTED_ONLY is on (HTTP 200 as above;
+    403 as application/graphql-response+json)."""
 
     code = "PERSISTED_QUERY_NOT_ALLOWED"
     status = 200
+    strict_status = 403
     title = "Persisted query not allowed"
 
 
@@ -241,7 +254,7 @@ ServiceUnavailable = Unavailable
 HTTP_CODES: dict[int, str] = {
     400: BadUserInput.code, 401: Unauthenticated.code, 403: Forbidden.code, 404: NotFound.code,
     405: MethodNotAllowed.code, 406: NotAcceptable.code, 409: Conflict.code, 410: CursorExpired.code,
-    412: VersionConflict.code, 413: PayloadTooLarge.code, 415: UnsupportedMediaType.code,
+    412: VersionConflict.code, 413: PayloadTooLarge.code, 414: UriTooLong.code, 415: UnsupportedMediaType.code,
     422: ValidationFailed.code, 429: RateLimited.code, 503: Unavailable.code,
 }  # fmt: skip
 

@@ -204,6 +204,20 @@ def date() -> Validator:
     return check
 
 
+OUT_OF_RANGE = "is outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+
+
+def representable(moment: dt.datetime) -> bool:
+    """Whether an aware ``moment`` falls within years 1 to 9999 in UTC. PostgreSQL's range is wider,
+    but times reach it as Python datetimes (asyncpg binds them in UTC): 9999-12-31T23:59:59-14:00
+    is a valid ISO 8601 time that no datetime can hold in UTC, and failed as a database error."""
+    try:
+        moment.astimezone(dt.UTC)
+    except OverflowError:
+        return False
+    return True
+
+
 @shaped(lambda: Shape("datetime"))
 def timestamp() -> Validator:
     def check(value: Any, path: Path, checks: Checks) -> Any:
@@ -220,6 +234,9 @@ def timestamp() -> Validator:
                 if offset is not None and abs(offset) > MAX_UTC_OFFSET:
                     # Python takes offsets up to ±23:59; PostgreSQL (and RFC 3339 practice) stop at ±15:59.
                     checks.fail(path, "INVALID_DATETIME", "has a UTC offset beyond ±15:59")
+                    return INVALID
+                if not representable(parsed):
+                    checks.fail(path, "INVALID_DATETIME", OUT_OF_RANGE)
                     return INVALID
                 return parsed.isoformat()
         checks.fail(path, "INVALID_DATETIME", "must be an ISO 8601 date-time with offset")

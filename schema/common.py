@@ -15,6 +15,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from db.errors import BadUserInput, FieldError
 from db.facts import SOURCINGS
+from db.fields import OUT_OF_RANGE, representable
 from db.queries import MAX_PAGE
 from schema.links import linked_one
 
@@ -36,6 +37,8 @@ def _parse_datetime(value: Any) -> str:
         raise BadUserInput(f"{value!r} is not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
         raise BadUserInput(f"{value!r} needs a time zone (e.g. Z)")
+    if not representable(parsed):
+        raise BadUserInput(f"{value!r} {OUT_OF_RANGE}")
     return parsed.isoformat()
 
 

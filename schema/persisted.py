@@ -12,23 +12,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from db.errors import BadUserInput, FieldError, NewsfactsError, ServiceUnavailable
+from db.errors import BadUserInput, FieldError, PersistedQueryNotAllowed, PersistedQueryNotFound, ServiceUnavailable
 
 APQ_PREFIX = "newsfacts:apq:"
 ALLOW_PREFIX = "newsfacts:gql-allow:"
 APQ_TTL_SECONDS = 7 * 24 * 3600
 MAX_DOCUMENT_BYTES = 100_000
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-
-
-class PersistedQueryError(NewsfactsError):
-    """Answered as a normal GraphQL error (HTTP 200), as Apollo clients expect for the retry."""
-
-    status = 200
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
 
 
 def document_hash(document: str) -> str:
@@ -53,15 +43,15 @@ async def resolve(
     try:
         if not extensions or "persistedQuery" not in extensions:
             if allow_list_only and query is not None and not await redis.exists(ALLOW_PREFIX + document_hash(query)):
-                raise PersistedQueryError("PERSISTED_QUERY_NOT_ALLOWED", "only registered documents may run here")
+                raise PersistedQueryNotAllowed("only registered documents may run here")
             return query
         wanted = _hash_of(extensions)
         if query is None:
             stored = await redis.get((ALLOW_PREFIX if allow_list_only else APQ_PREFIX) + wanted)
             if stored is None:
                 if allow_list_only:
-                    raise PersistedQueryError("PERSISTED_QUERY_NOT_ALLOWED", "no registered document has this hash")
-                raise PersistedQueryError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+                    raise PersistedQueryNotAllowed("no registered document has this hash")
+                raise PersistedQueryNotFound("PersistedQueryNotFound")
             return stored.decode() if isinstance(stored, bytes) else str(stored)
         if document_hash(query) != wanted:
             raise BadUserInput(
@@ -70,7 +60,7 @@ async def resolve(
             )
         if allow_list_only:
             if not await redis.exists(ALLOW_PREFIX + wanted):
-                raise PersistedQueryError("PERSISTED_QUERY_NOT_ALLOWED", "only registered documents may run here")
+                raise PersistedQueryNotAllowed("only registered documents may run here")
         elif len(query) <= MAX_DOCUMENT_BYTES:
             await redis.set(APQ_PREFIX + wanted, query, ex=APQ_TTL_SECONDS)
         return query

@@ -1,4 +1,4 @@
-"""CDN purge tags on REST reads: ``Surrogate-Key`` (Fastly, Varnish xkey) and ``Cache-Tag``
+"""CDN purge tags on REST reads (and GraphQL GETs, api/graphql/caching.py): ``Surrogate-Key`` (Fastly, Varnish xkey) and ``Cache-Tag``
 (Cloudflare) name the response cache's own tags for the response — every fact id it shows and
 ``list:<kind>`` for lists — so an edge can be emptied by tag the moment an event names one
 (``purge_tags``: the event's fact id and its kind's list), the same rule the internal cache keeps."""
@@ -21,11 +21,22 @@ MAX_HEADER_BYTES = 8_000
 def response_tags(path: str, body: bytes, known: frozenset[str] | None = None) -> list[str]:
     """The tags of a REST read's response, sorted (what the response cache tags its entry with;
     ``known``: that entry's tags, on a hit, so the body need not be scanned again)."""
-    tags = set(known) if known is not None else ids_in(body) | path_tags(path)
+    return bounded(set(known) if known is not None else ids_in(body) | path_tags(path))
+
+
+def bounded(tags: set[str]) -> list[str]:
+    """``tags``, sorted, with each kind's ids replaced by its list tag past MAX_HEADER_BYTES."""
     if sum(len(t) + 1 for t in tags) > MAX_HEADER_BYTES:
         kinds = {kind_of(t) for t in tags if not t.startswith("list:")}
         tags = {t for t in tags if t.startswith("list:")} | {list_tag(k) for k in kinds if k}
     return sorted(tags)
+
+
+def tag_headers(tags: list[str]) -> Headers:
+    """``Surrogate-Key`` (Fastly, Varnish xkey) and ``Cache-Tag`` (Cloudflare) naming ``tags``."""
+    if not tags:
+        return []
+    return [(b"surrogate-key", " ".join(tags).encode()), (b"cache-tag", ",".join(tags).encode())]
 
 
 def purge_tags(object_type: str, object_id: str) -> list[str]:
@@ -48,11 +59,8 @@ class SurrogateKeyMiddleware:
             return
 
         async def tagged(start: Message, body: bytes) -> tuple[Headers, bytes]:
-            headers = list(start.get("headers", []))
             tags = response_tags(scope["path"], body, scope.get(HIT_TAGS_KEY))
-            if tags:
-                headers += [(b"surrogate-key", " ".join(tags).encode()), (b"cache-tag", ",".join(tags).encode())]
-            return headers, body
+            return [*start.get("headers", []), *tag_headers(tags)], body
 
         await self.app(scope, receive, holding(send, _whole_read, tagged, self.HOLD_MAX_BYTES))
 

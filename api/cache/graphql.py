@@ -1,6 +1,7 @@
-"""Caches GraphQL query responses in front of strawberry: a hit is answered before any parsing,
-validation or execution. The key is the document (text or persisted-query hash), the variables,
-the operation name and the caller's scope; the tags are every fact the operation read and every
+"""Caches GraphQL query responses in front of the planner and strawberry: a hit is answered before
+any parsing, validation or execution. The key is the request's parameters as
+api/graphql/over_http.py took them apart (the document, a persisted query's resolved), the
+caller's scope and the answer's media type; the tags are every fact the operation read and every
 list family it walked (schema.context.Context.touched), so writes invalidate exactly those."""
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ import orjson
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.cache.middleware import catch_up, computed_seq, reader_min_seq, reader_scope
+from api.cache.middleware import HIT_TAGS_KEY, catch_up, computed_seq, reader_min_seq, reader_scope
 from api.cache.store import Entry, ResponseCache
 from api.cache.tags import ids_in
+from api.graphql.request import GraphQLParams, media_of, params_of
 from api.metrics import operation_label
 from api.state import state_of
 
 CONTEXT_KEY = "newsfacts.graphql.context"
 OPERATION_KEY = "newsfacts.graphql.operation"
-MAX_CACHED_REQUEST = 100_000
 MAX_ENTRY_BYTES = 1_000_000
 
 
@@ -37,30 +38,16 @@ def operation_type(query: str, operation_name: str | None) -> str | None:
     return str(kind.value)
 
 
-def request_key(body: bytes, caller: str, persisted_only: bool) -> str | None:
-    """The cache key of a GraphQL POST body, or None when it cannot be a cacheable query."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(payload, dict):
-        return None
-    query = payload.get("query")
-    extensions = payload.get("extensions") or {}
-    persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
-    document = query if isinstance(query, str) else None
-    if document is None and isinstance(persisted, dict):
-        digest = persisted.get("sha256Hash")
-        document = f"sha256:{digest}" if isinstance(digest, str) else None
-    if document is None:
-        return None
-    variables = orjson.dumps(payload.get("variables") or {}, option=orjson.OPT_SORT_KEYS)
-    parts = [document, variables.decode(), str(payload.get("operationName") or ""), caller, str(persisted_only)]
+def request_key(params: GraphQLParams, caller: str, persisted_only: bool, media: str) -> str:
+    """The cache key of a GraphQL request (its parameters came through api/graphql/request.py:
+    typed, and their nesting bounded far below orjson's own limit)."""
+    variables = orjson.dumps(params.variables or {}, option=orjson.OPT_SORT_KEYS)
+    parts = [params.query or "", variables.decode(), params.operation_name or "", caller, str(persisted_only), media]
     return "gql:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 class GraphQLCache:
-    """Wraps the GraphQL ASGI app; only POSTed queries are cached."""
+    """Wraps the GraphQL ASGI app; queries are cached, POSTed or GET."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -68,33 +55,30 @@ class GraphQLCache:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = state_of(scope)
         cache = state.cache
-        if scope["type"] != "http" or scope["method"] != "POST" or cache is None or not cache.enabled:
+        if scope["type"] != "http" or cache is None or not cache.enabled:
             # Without an invalidator there is nothing a mutation's answer must wait for.
             await self.app(scope, receive, _after_mutation(scope, send) if state.cache_invalidator else send)
             return
-        body, complete = await read_body(receive, MAX_CACHED_REQUEST)
-        replay = replaying(body, complete, receive)
         caller = await reader_scope(scope, state)
         if caller is None:
-            await self.app(scope, replay, send)  # strawberry answers with the typed error
+            await self.app(scope, receive, send)  # strawberry answers with the typed error
             return
-        key = request_key(body, caller, state.settings.graphql_persisted_only) if complete else None
-        if key is None:
-            await self.app(scope, replay, _after_mutation(scope, send))
-            return
+        params = params_of(scope)
+        key = request_key(params, caller, state.settings.graphql_persisted_only, media_of(scope))
         entry, tier = await cache.lookup(key, min_seq=reader_min_seq())
         metrics = state.metrics
         if metrics is not None:
             metrics.child(metrics.cache, "graphql", tier if entry is not None else "miss").inc()
         if entry is not None:
             if metrics is not None:
-                name = operation_label(metrics, _operation_name(body))
+                name = operation_label(metrics, params.operation_name)
                 metrics.child(metrics.graphql, name, "cache_hit").observe(0.0)
+            scope[HIT_TAGS_KEY] = entry.tags  # the CDN tags of a GET (api/graphql/caching.py)
             headers = [*entry.raw_headers, (b"x-cache", f"hit; tier={tier}".encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": entry.body})
             return
-        await self._compute(scope, replay, send, cache, key, leader=tier == "miss")
+        await self._compute(scope, receive, send, cache, key, leader=tier == "miss")
 
     async def _compute(
         self, scope: Scope, receive: Receive, send: Send, cache: ResponseCache, key: str, *, leader: bool
@@ -142,45 +126,6 @@ class GraphQLCache:
         finally:
             if leader:
                 cache.finish_flight(key, entry)
-
-
-def _operation_name(body: bytes) -> object:
-    payload = orjson.loads(body)  # it parsed when the key was made
-    return payload.get("operationName")
-
-
-async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """Up to ``limit`` bytes of the request body, and whether that was all of it."""
-    message = await receive()
-    if message["type"] == "http.request" and not message.get("more_body", False):
-        return message.get("body", b""), True  # the usual case: the whole body in one message
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
-        if size > limit:
-            return b"".join(chunks), False
-        message = await receive()
-
-
-def replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
-    """A receive that first hands back the bytes already read, then the rest of the stream."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
-        return await receive()
-
-    return replay
 
 
 def _after_mutation(scope: Scope, send: Send) -> Send:

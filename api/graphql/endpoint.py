@@ -1,13 +1,11 @@
-"""POST /graphql, in front of the resolvers' view: every JSON body is taken apart defensively
-first (api/body.py: strict UTF-8, bounded nesting and numbers, an object — each refusal a 400
-with its own code, before strawberry sees anything), and a request whose query the planner can
-answer (schema/plan/) costs one cached plan look-up, one SQL statement and no Python object per
-field; a database outage on that path is a 503 with Retry-After. A fact mutation runs its own
-resolver and has its payload read by a planned statement (schema/plan/mutations.py). Everything
-else — GET (GraphiQL), other content types, other mutations, webhook queries, invalid documents,
-errors inside lists — is replayed, untouched, to the view (api/graphql/view.py), the reference
-for every answer. Whatever may have written (a mutation's answer, the view's) carries the
-reader's consistency token (api/reads/); a planned read needs none."""
+"""/graphql's planned path, behind the request's taking apart (api/graphql/over_http.py) and the
+response cache: a request whose query the planner can answer (schema/plan/) costs one cached plan
+look-up, one SQL statement and no Python object per field; a database outage on that path is a
+503 with Retry-After. A fact mutation runs its own resolver and has its payload read by a planned
+statement (schema/plan/mutations.py). Everything else — other mutations, webhook queries, invalid
+documents, errors inside lists — goes, untouched, to the view (api/graphql/view.py), the
+reference for every answer. Whatever may have written (a mutation's answer, the view's) carries
+the reader's consistency token (api/reads/); a planned read needs none."""
 
 from __future__ import annotations
 
@@ -18,22 +16,20 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import authenticate_scope, known_principal, require
-from api.body import parse_object
 from api.cache import graphql as graphql_cache
 from api.graphql.context import ContextFactory
 from api.graphql.refusals import refusal
+from api.graphql.request import GraphQLParams, media_of, params_of
 from api.graphql.view import OPERATION_NAME_KEY
 from api.reads.middleware import with_write_token
 from api.settings import Settings
 from api.state import State, state_of
-from db.errors import NewsfactsError, PayloadTooLarge, Unavailable, from_database
+from db.errors import NewsfactsError, Unavailable, from_database
 from db.lens import for_scope
-from schema import persisted
 from schema.plan.mutations import MutationAnswer, MutationPlanner
 from schema.plan.run import Answer, Planner
 
 log = logging.getLogger("newsfacts.graphql")
-_JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class PlannedGraphQL:
@@ -54,43 +50,29 @@ class PlannedGraphQL:
         self.contexts = contexts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.view(scope, receive, send)
-            return
-        if not _is_json(scope):
-            await self.view(scope, receive, with_write_token(scope, send))
-            return
-        limit = self.settings.max_body_bytes
-        body, complete = await graphql_cache.read_body(receive, limit)
-        if not complete or len(body) > limit:
-            await refusal(PayloadTooLarge(f"the body is larger than {limit} bytes"))(scope, receive, send)
-            return
-        try:
-            payload = parse_object(body)
-        except NewsfactsError as exc:
-            await refusal(exc)(scope, receive, send)
-            return
+        params = params_of(scope)
         started = time.perf_counter()
         state = state_of(scope)
+        media = media_of(scope)
         try:
-            answer = await self._answer(scope, state, payload) if self.planner is not None else None
+            answer = await self._answer(scope, state, params) if self.planner is not None else None
         except NewsfactsError:
             answer = None  # the view refuses it with the same typed error
         except Exception as exc:
             mapped = from_database(exc)
             if isinstance(mapped, Unavailable):
-                await refusal(mapped)(scope, receive, send)
+                await refusal(mapped, media)(scope, receive, send)
                 return
             # Never worse than the resolvers: they answer, and the log says why.
             log.warning("planned GraphQL read failed; answered by the resolvers", exc_info=True)
             answer = None
         if answer is None:
-            await self.view(scope, graphql_cache.replaying(body, complete, receive), with_write_token(scope, send))
+            await self.view(scope, receive, with_write_token(scope, send))
             return
         status = 200
-        headers = [*_JSON_HEADERS, (b"content-length", str(len(answer.body)).encode())]
+        headers = [(b"content-type", media.encode()), (b"content-length", str(len(answer.body)).encode())]
         if not isinstance(answer, MutationAnswer):
-            scope[graphql_cache.CONTEXT_KEY] = answer  # the cache tags its entry with what it read
+            scope[graphql_cache.CONTEXT_KEY] = answer  # the caches tag what it read
         else:
             send = with_write_token(scope, send)
             if answer.unavailable:
@@ -104,21 +86,10 @@ class PlannedGraphQL:
             outcome = "ok" if status == 200 else "error"
             metrics.graphql_operation(scope.get(OPERATION_NAME_KEY), outcome, "planned", time.perf_counter() - started)
 
-    async def _answer(self, scope: Scope, state: State, payload: dict[str, Any]) -> Answer | MutationAnswer | None:
+    async def _answer(self, scope: Scope, state: State, params: GraphQLParams) -> Answer | MutationAnswer | None:
         assert self.planner is not None
-        query = payload.get("query")
-        operation_name = payload.get("operationName")
-        variables = payload.get("variables")
-        extensions = payload.get("extensions")
-        if not isinstance(operation_name, str | None) or not isinstance(variables, dict | None):
-            return None
-        if extensions is not None or self.settings.graphql_persisted_only:
-            if not isinstance(extensions, dict | None):
-                return None
-            query = await persisted.resolve(
-                state.redis, query, extensions, allow_list_only=self.settings.graphql_persisted_only
-            )
-        if not isinstance(query, str):
+        query, operation_name, variables = params.query, params.operation_name, params.variables
+        if query is None:
             return None
         plan = self.planner.plan(query, operation_name)
         if plan is None:
@@ -126,7 +97,8 @@ class PlannedGraphQL:
         principal = known_principal(scope) or await authenticate_scope(scope)
         require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
         cache = state.cache
-        collect = cache is not None and cache.enabled
+        # What it read: the response cache's tags, and a GET's CDN tags (api/graphql/caching.py).
+        collect = (cache is not None and cache.enabled) or scope["method"] == "GET"
         lens = for_scope(principal.scope)
         try:
             answer = await self.planner.execute(plan, variables, state.reads.acquire, collect_ids=collect, lens=lens)
@@ -161,10 +133,3 @@ class PlannedGraphQL:
         if answer is None:
             del scope[graphql_cache.OPERATION_KEY]  # the resolvers' path says what it runs
         return answer
-
-
-def _is_json(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return bool(value.split(b";", 1)[0].strip().lower() == b"application/json")
-    return False

@@ -25,7 +25,8 @@ from api.graphql.shared import SharedSubscriptions, frame, shareable
 from api.graphql.view import limits_of
 from api.settings import Settings
 from api.state import get_state
-from db.errors import NewsfactsError
+from db.errors import MalformedBody, NewsfactsError
+from db.json_input import decode_object
 from schema import build_schema
 from schema.context import Context
 from schema.errors import format_error
@@ -154,10 +155,14 @@ class Connection:
         if raw is None:  # the protocol's messages are JSON text frames
             raise _Close(BAD_MESSAGE, "Invalid message: binary frames are not graphql-transport-ws messages")
         try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise _Close(BAD_MESSAGE, "Invalid message: not JSON") from None
-        if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
+            # The one decoder (db/json_input.py): its bounds hold here too, or deep variables would
+            # reach graphql-core's recursive coercion and orjson's 254-level dumps.
+            parsed = decode_object(raw, subject="the message", path=("message",))
+        except MalformedBody as exc:
+            reason = f"Invalid message: {exc.code}: {exc.errors[0].message}"
+            # A close reason is at most 123 bytes.
+            raise _Close(BAD_MESSAGE, reason.encode()[:120].decode(errors="ignore")) from None
+        if not isinstance(parsed.get("type"), str):
             raise _Close(BAD_MESSAGE, "Invalid message: expected an object with a type")
         return parsed
 

@@ -33,6 +33,7 @@ SCOPE_KEY = "newsfacts.request_id"
 _SANE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 access_log = logging.getLogger("newsfacts.access")
+errors_log = logging.getLogger("newsfacts.errors")
 
 # The app's handler for Exception (api/problems.py): a 500 problem+json.
 ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
@@ -201,12 +202,20 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, wrapped)
         except Exception as exc:
-            # What Starlette's ServerErrorMiddleware did, one layer in: answer unless an answer
-            # started, then re-raise for the server's log.
-            if kind == "http" and not status and self.error_handler is not None:
+            # What Starlette's ServerErrorMiddleware did, one layer in, without re-raising: an
+            # exception that left the app made uvicorn close the connection after the whole 500
+            # had gone out with keep-alive, resetting a request the client had already sent on it.
+            # Answered, the connection is as clean as after any response (the handler logged it);
+            # one that failed mid-answer is logged here, and uvicorn closes the cut response.
+            if kind != "http" or (not status and self.error_handler is None):
+                raise  # a WebSocket's server closes it with 1011, as it should
+            if not status:
+                assert self.error_handler is not None
                 response = await self.error_handler(Request(scope), exc)
                 await response(scope, receive, wrapped)
-            raise
+            else:
+                errors_log.error("unhandled error on %s %s after its answer started", scope.get("method", "WS"),
+                                 scope.get("path"), exc_info=exc)  # fmt: skip
         finally:
             elapsed = time.perf_counter() - started
             if metrics is not None:

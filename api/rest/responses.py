@@ -20,7 +20,10 @@ HISTORY_MAX_AGE = 300
 
 def cache_control(request: Request, max_age: int) -> str:
     """Shared caches may keep reads only when anyone may make them (anonymous reads on)."""
-    public = get_state(request).settings.anonymous_reads
+    return cache_control_for(public=get_state(request).settings.anonymous_reads, max_age=max_age)
+
+
+def cache_control_for(*, public: bool, max_age: int) -> str:
     return f"{'public' if public else 'private'}, max-age={max_age}, must-revalidate"
 
 

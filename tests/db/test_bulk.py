@@ -18,6 +18,7 @@ import pytest
 from db import bulk, generate, writes
 from db.errors import NewsfactsError
 from db.pool import Conn, connect
+from tests.malformed_json import DEEP_ARRAYS, DEEP_OBJECTS, OBJECT_CASES
 
 pytestmark = pytest.mark.anyio
 
@@ -54,7 +55,7 @@ def mixed_records() -> tuple[list[bytes], dict[str, Any]]:
     expected = {
         "loaded": {"actor": 1, "article": 1, "claim": 2},
         "rejected": {
-            1: ("unknown", "BAD_USER_INPUT", "not JSON"),
+            1: ("unknown", "INVALID_JSON", "not valid JSON"),
             2: ("unknown", "BAD_USER_INPUT", "object"),
             4: ("claim", "BAD_USER_INPUT", "/quoteType"),
             5: ("claim", "BAD_USER_INPUT", "/references/0/quoteText"),
@@ -224,3 +225,41 @@ async def _gin_pending_pages(conn: Conn, where: str) -> dict[str, int]:
         f" WHERE am.amname = 'gin' AND {where}"
     )
     return {r["relname"]: r["pages"] for r in rows}
+
+
+async def test_a_line_the_json_decoder_refuses_is_a_rejected_record_with_its_code(conn: Conn) -> None:
+    """Issue 23: every decoder refuses rather than fails, the loader's lines too — each malformed
+    line is one rejection carrying the decoder's own code, and the good lines around it load."""
+    lines, _ = mixed_records()
+    good = [lines[0], lines[3]]  # the actor and the article
+    cases = [raw for _, raw, _ in OBJECT_CASES]
+    stream = io.BytesIO(b"\n".join([good[0], *cases, good[1]]) + b"\n")
+    report = await bulk.load(conn, bulk.read_records(stream), changed_by="test")
+    assert report.loaded["actor"] == 1 and report.loaded["article"] == 1
+    got = {r.index: (r.kind, r.code) for r in report.rejected}
+    assert got == {i + 1: ("unknown", code) for i, (_, _, code) in enumerate(OBJECT_CASES)}, got
+
+
+async def test_a_byte_order_mark_starting_the_file_is_skipped(conn: Conn) -> None:
+    lines, _ = mixed_records()
+    stream = io.BytesIO(b"\xef\xbb\xbf" + lines[0] + b"\n" + lines[3] + b"\n")
+    report = await bulk.load(conn, bulk.read_records(stream), changed_by="test")
+    assert report.total_loaded == 2 and not report.rejected
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"), [(DEEP_OBJECTS, "NESTING_TOO_DEEP"), (b'{"actors": [' + b"1" * 30 + b"]}", "NUMBER_TOO_LARGE")]
+)
+async def test_a_whole_document_past_the_bounds_is_one_rejection(conn: Conn, raw: bytes, code: str) -> None:
+    pretty = raw.replace(b":", b":\n")  # a multi-line document, not NDJSON
+    report = await bulk.load(conn, bulk.read_records(io.BytesIO(pretty)), changed_by="test")
+    assert report.total_loaded == 0
+    assert [(r.index, r.code) for r in report.rejected] == [(0, code)]
+
+
+async def test_ndjson_whose_first_line_is_too_deep_still_loads_the_rest(conn: Conn) -> None:
+    lines, _ = mixed_records()
+    stream = io.BytesIO(DEEP_ARRAYS + b"\n" + lines[0] + b"\n")
+    report = await bulk.load(conn, bulk.read_records(stream), changed_by="test")
+    assert report.loaded["actor"] == 1
+    assert [(r.index, r.code) for r in report.rejected] == [(0, "NESTING_TOO_DEEP")]

@@ -79,8 +79,8 @@ def test_malformed_bodies_are_typed_errors(server: LiveServer, body: bytes, code
 
 def test_unsupported_content_type(server: LiveServer) -> None:
     response = httpx.post(server.url + "/graphql", content=b"{ __typename }", headers={"content-type": "text/plain"})
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert response.status_code == 415
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
 def test_depth_limit(server: LiveServer) -> None:
