@@ -14,6 +14,7 @@ import pytest
 from api.events.broadcaster import Broadcaster
 from api.events.feed import EventFilter, Feed
 from db import events
+from db.lens import FULL
 from tests.factories import make_actor
 
 pytestmark = pytest.mark.anyio
@@ -33,7 +34,7 @@ async def test_a_consumer_that_overflows_its_buffer_loses_nothing(
     await broadcaster.start()
     try:
         flt = EventFilter(types=("actor.created",))
-        async with Feed(broadcaster, pool, after=None, filter=flt) as feed:
+        async with Feed(broadcaster, pool, after=None, filter=flt, lens=FULL) as feed:
             made = [await make_actor(conn) for _ in range(10)]
             last = await events.last_sequence(conn)
             await _until(lambda: broadcaster.head >= last)
@@ -52,7 +53,7 @@ async def test_replay_then_live_has_no_gap_or_duplicate(
         start = await events.last_sequence(conn)
         before = [await make_actor(conn) for _ in range(3)]
         await _until(lambda: broadcaster.head >= start + 3)
-        async with Feed(broadcaster, pool, after=start, filter=EventFilter()) as feed:
+        async with Feed(broadcaster, pool, after=start, filter=EventFilter(), lens=FULL) as feed:
             after = [await make_actor(conn) for _ in range(3)]
             got = [await feed.next(wait=5) for _ in range(6)]
             assert await feed.next(wait=0.3) is None
