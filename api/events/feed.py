@@ -74,6 +74,9 @@ class Feed:
         self.lens = lens
         self.last = after  # the highest sequence this consumer has been given or skipped past
         self.delivered: Envelope | None = None  # the envelope behind the event ``next`` returned last
+        # The broadcaster's head when it was returned: a recall at or below it was committed before
+        # anything read to render the event, so only a later one can make that rendering stale.
+        self.delivered_head = 0
         self._sub: Subscriber | None = None
         self._replay_from = 0
         self._checked_retention = False
@@ -107,7 +110,7 @@ class Feed:
                 return None
             event = await self._leaving(envelope)
             if event is not None:
-                self.delivered = envelope
+                self.delivered, self.delivered_head = envelope, self.broadcaster.head
                 return event
 
     def stale(self, envelope: Envelope) -> bool:

@@ -5,7 +5,7 @@ uses too) and — over WebSocket, where subscriptions are served — the event s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from api.events import broadcaster_of
@@ -39,15 +39,17 @@ class FeedSource:
         self._feed = Feed(broadcaster_of(self.state), self.state.pool, after=after, filter=flt, lens=self.lens)
         return self._feed
 
-    def stale_check(self) -> Callable[[], bool] | None:
-        """For the frame just rendered from the feed's latest event: a check, run when the frame
-        leaves the connection's queue, of whether its object was recalled since (None: nothing to
-        check — a full-scope caller, or no event)."""
+    def stale_check(self, read: Collection[str] = ()) -> Callable[[], bool] | None:
+        """For the frame just rendered from the feed's latest event, having read the facts ``read``
+        (relations: the planner reports them; the resolvers do not): a check, run when the frame
+        leaves the connection's queue, of whether its object or one of those facts was recalled
+        since (None: nothing to check — a full-scope caller, or no event)."""
         feed = self._feed
         envelope = feed.delivered if feed is not None else None
         if feed is None or envelope is None or not self.lens.public:
             return None
-        return lambda: feed.stale(envelope)
+        head = feed.delivered_head
+        return lambda: feed.stale(envelope) or any(feed.broadcaster.recalled_since(i, head) for i in read)
 
 
 class ContextFactory:

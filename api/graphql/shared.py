@@ -87,8 +87,8 @@ class Group:
         try:
             planned = await self.hub.planned_frames(query, orjson.loads(variables), name, context, count)
             if planned is not None:
-                async for kind, payload in planned:
-                    await self._broadcast(kind, payload, context.events.stale_check())
+                async for kind, payload, read in planned:
+                    await self._broadcast(kind, payload, context.events.stale_check(read))
                     if kind == "error":
                         return
                 await self._broadcast("complete", None)
@@ -149,7 +149,7 @@ class SharedSubscriptions:
         name: str | None,
         context: Any,
         count: Callable[[str], None] | None = None,
-    ) -> AsyncIterator[tuple[str, bytes]] | None:
+    ) -> AsyncIterator[live.Frame] | None:
         """The subscription's frames from planned reads (schema/plan/live.py), or None when it runs
         on the resolvers (no planner, or a document the planner leaves to them). ``count`` is told
         which path a subscription operation took ("planned" / "resolved")."""

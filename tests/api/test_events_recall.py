@@ -419,6 +419,15 @@ class StalledClient:
             length = int.from_bytes(self._take(8), "big")
         return first & 0x0F, self._take(length)
 
+    def until_closed(self) -> tuple[list[bytes], int, bytes]:
+        """Every frame's payload up to the server's close frame, and that frame's code and reason."""
+        frames: list[bytes] = []
+        while True:
+            opcode, payload = self.receive()
+            if opcode == 0x8:
+                return frames, int.from_bytes(payload[:2], "big"), payload[2:]
+            frames.append(payload)
+
 
 async def test_a_frame_queued_for_a_slow_subscriber_before_its_articles_recall_is_never_sent(
     wh_api: LiveServer, keys: dict[str, str]
@@ -453,14 +462,9 @@ async def test_a_frame_queued_for_a_slow_subscriber_before_its_articles_recall_i
             await patch(client, f"/v1/articles/{target['id']}", {"pubStatus": "withheld"}, write)
             await eventually(lambda: observer.got[-1]["type"] == "ARTICLE_WITHHELD", timeout=30)
 
-            frames: list[bytes] = []
-            while True:
-                opcode, payload = await asyncio.to_thread(slow.receive)
-                if opcode == 0x8:  # close
-                    break
-                frames.append(payload)
+            frames, code, reason = await asyncio.to_thread(slow.until_closed)
             assert frames and not any(word.encode() in frame for frame in frames for word in SECRET)
-            assert int.from_bytes(payload[:2], "big") == 1013 and b"recalled" in payload[2:], payload
+            assert code == 1013 and b"recalled" in reason, (code, reason)
             received = [m["payload"]["data"]["events"] for m in map(json.loads, frames) if m["type"] == "next"]
             assert target["id"] not in [e["objectId"] for e in received]
 
@@ -473,5 +477,66 @@ async def test_a_frame_queued_for_a_slow_subscriber_before_its_articles_recall_i
                 ("ARTICLE_WITHHELD", target["id"]),
             ]
             assert not leaks(resumed) and resumed[0]["fact"]["b0"] is None
+    finally:
+        slow.sock.close()
+
+
+async def test_a_queued_frame_that_read_a_since_recalled_article_through_a_relation_is_never_sent(
+    wh_api: LiveServer, keys: dict[str, str]
+) -> None:
+    # The claim itself is not recalled (another source keeps it partly withdrawn), but its frame read
+    # the withheld article's body through references { article }: the planner reports what a frame
+    # read, and a queued frame that read a fact recalled since is held back too.
+    bodies = " ".join(f"b{i}: body" for i in range(25))
+    query = f"""subscription($after: Int) {{ events(types: [CLAIM_CREATED, ARTICLE_WITHHELD], after: $after) {{
+      sequence type objectId fact {{ ... on Claim {{ references {{ article {{ {bodies} }} }} }} }} }} }}"""
+    write = keys["write"]
+    slow = StalledClient(wh_api.port)
+    try:
+        async with (
+            graphql_ws(wh_api.url, max_size=None) as observer_ws,
+            httpx.AsyncClient(base_url=wh_api.url, timeout=15) as client,
+        ):
+            big = await post(
+                client, "/v1/articles",
+                {"uri": "urn:test:big", "headline": "Big", "body": ("Harbour traffic was normal again. " * 3000)[:100_000]},
+                write,
+            )  # fmt: skip
+            slow.send({"type": "connection_init", "payload": {}})
+            assert json.loads(slow.receive()[1])["type"] == "connection_ack"
+            slow.send({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"after": None}}})
+            observer = await Subscription(observer_ws, "events").start(query)
+            await asyncio.sleep(0.3)
+            normal = quote_ref(big, "Harbour traffic was normal again.")
+            for _ in range(6):
+                await post(
+                    client,
+                    "/v1/claims",
+                    {"statement": "Normal", "quoteType": "assertion", "references": [normal]},
+                    write,
+                )
+            target = await post(
+                client, "/v1/articles", {"uri": "urn:test:rel", "headline": "T", "body": HELD_BODY}, write
+            )
+            cited = await post(
+                client, "/v1/claims",
+                {"statement": "Both", "quoteType": "assertion",
+                 "references": [quote_ref(target, "talks collapsed at Brammelstead"), normal]},
+                write,
+            )  # fmt: skip
+            await eventually(lambda: any(e["objectId"] == cited["id"] for e in observer.got), timeout=30)
+            await patch(client, f"/v1/articles/{target['id']}", {"pubStatus": "withheld"}, write)
+            await eventually(lambda: observer.got[-1]["type"] == "ARTICLE_WITHHELD", timeout=30)
+
+            frames, code, reason = await asyncio.to_thread(slow.until_closed)
+            assert frames and not any(word.encode() in frame for frame in frames for word in SECRET)
+            assert code == 1013 and b"recalled" in reason, (code, reason)
+            received = [m["payload"]["data"]["events"] for m in map(json.loads, frames) if m["type"] == "next"]
+            async with graphql_ws(wh_api.url, max_size=None) as again:
+                resumed = await (
+                    await Subscription(again, "events").start(query, after=received[-1]["sequence"])
+                ).until(observer.got[-1]["sequence"])
+            claim = next(e for e in resumed if e["objectId"] == cited["id"])
+            assert not leaks(resumed) and claim["fact"]["references"][0]["article"]["b0"] is None
     finally:
         slow.sock.close()
