@@ -124,8 +124,8 @@ ORDER BY e.sequence LIMIT $4
 """
 
 
-def envelope(row: asyncpg.Record) -> Envelope:
-    """An Envelope from a row of ``_ENVELOPES`` (also the relay's batch query)."""
+def _envelope(row: asyncpg.Record) -> Envelope:
+    """An Envelope from a row of ``_ENVELOPES``."""
     full = event_doc(row)
     if not row["recalled"]:
         return Envelope(full, full, False, int(row["as_of"]))
@@ -143,7 +143,7 @@ async def envelopes_after(
     """Events with sequence > ``after`` in sequence order, in both scopes, optionally filtered by
     type and object."""
     rows = await conn.fetch(_ENVELOPES, after, list(types) if types else None, object_id, limit)
-    return [envelope(r) for r in rows]
+    return [_envelope(r) for r in rows]
 
 
 async def list_after(
