@@ -6,6 +6,9 @@ server memory each idle subscriber costs. Subscribers run in separate client pro
 
     .venv/bin/python -m bench.bench_events                                   # 200 subscribers, 200 writes/s
     .venv/bin/python -m bench.bench_events --subscribers 1000 --rate 200 --seconds 10
+    # this code against another checkout of it (e.g. `git worktree add /tmp/base main`), one process
+    # each in turn, on the same database: server CPU per delivered event, before and after a change
+    .venv/bin/python -m bench.bench_events --baseline-root /tmp/base
 """
 
 from __future__ import annotations
@@ -102,12 +105,15 @@ class Server:
         return int(psutil.Process(self.process.pid).memory_info().rss)
 
 
-def start_server(database_url: str, redis_url: str, log: Path) -> Server:
+def start_server(database_url: str, redis_url: str, log: Path, root: Path | None = None) -> Server:
+    """``newsfacts serve`` of this checkout, or of the one at ``root`` (its code first on the path)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "PORT": str(port),
            "LOG_LEVEL": "warning", "SUBSCRIPTIONS_PER_CONNECTION": "5"}  # fmt: skip
+    if root is not None:
+        env["PYTHONPATH"] = str(root)
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=out, stderr=out)
+        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=out, stderr=out, cwd=root)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -229,13 +235,63 @@ def run_case(
     }
 
 
+def compare_with(root: Path, args: argparse.Namespace) -> None:
+    """Baseline checkout and this one, one process each, in turn (twice, ABAB, so drift shows) on
+    one database: the server CPU each delivered event costs, as a ratio to the baseline."""
+    with temp_dir() as folder, embedded_postgres(folder) as pg_url, embedded_redis(folder) as redis_url:
+
+        async def prepare() -> None:
+            conn = await connect(pg_url)
+            try:
+                await migrate(conn)
+            finally:
+                await conn.close()
+
+        asyncio.run(prepare())
+        rows = []
+        per_delivery: dict[str, list[float]] = {"baseline": [], "this code": []}
+        for turn in range(2):
+            for label, code_root in (("baseline", root), ("this code", None)):
+                server = start_server(pg_url, redis_url, folder / f"{label}.log", code_root)
+                try:
+                    r = run_case([server], pg_url, args.subscribers, args.rate, args.seconds, args.clients)
+                finally:
+                    stop_server(server)
+                cpu_ms = r["server_cpu"] * 1000 / max(1.0, r["throughput"])
+                per_delivery[label].append(cpu_ms)
+                lat = r["latency"]
+                rows.append([
+                    f"{label} (turn {turn + 1})", r["events"], r["deliveries"], r["lost"], f"{lat['p50']:.1f}",
+                    f"{lat['p99']:.1f}", f"{r['throughput']:,.0f}", f"{cpu_ms * 1000:.1f}",
+                ])  # fmt: skip
+    base = sum(per_delivery["baseline"]) / len(per_delivery["baseline"])
+    mine = sum(per_delivery["this code"]) / len(per_delivery["this code"])
+    print_table(
+        f"Live events, baseline ({root}) vs this code: {args.subscribers} subscribers on 1 process, "
+        f"{args.rate:.0f} writes/s for {args.seconds:.0f} s",
+        ["case", "events", "deliveries", "lost", "p50 ms", "p99 ms", "deliveries/s", "server CPU µs / delivery"],
+        rows,
+        note=(
+            f"Server CPU per delivered event, this code ÷ baseline (mean of the turns): {mine / base:.2f}. "
+            "Anonymous subscribers, so the recall rules apply where the code has them. The machine is "
+            "shared: compare ratios, not absolute figures."
+        ),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--rate", type=float, default=200.0, help="writes per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=2, help="client processes holding the subscriptions")
+    parser.add_argument(
+        "--baseline-root", type=Path, help="compare with the checkout at this path instead (see the docstring)"
+    )
     args = parser.parse_args()
+    if args.baseline_root is not None:
+        compare_with(args.baseline_root.resolve(), args)
+        return
 
     with temp_dir() as folder, embedded_postgres(folder) as pg_url, embedded_redis(folder) as redis_url:
 

@@ -1,4 +1,5 @@
-"""The outbox: change events appended in the writer's transaction, and read back in sequence order.
+"""The outbox: change events appended in the writer's transaction, and read back in sequence order,
+in full or as a read-scope consumer may see them (the recall rules, 0013_event_recall.sql).
 
 ``append`` must be the last statement of a writing transaction: it takes the event_counter row
 lock, which serialises commits so that sequence order is commit order (see 0001_core.sql)."""
@@ -18,6 +19,7 @@ from db.kinds import CHANGE_KINDS as CHANGE_KINDS
 from db.kinds import EVENT_TYPES as EVENT_TYPES
 from db.kinds import LOAD_ORDER
 from db.kinds import change_kinds as change_kinds
+from db.lens import Lens
 from db.pool import Conn
 
 NOTIFY_CHANNEL = "newsfacts_events"  # also spelled out in _APPEND
@@ -63,8 +65,12 @@ async def append(conn: Conn, pending: Sequence[PendingEvent]) -> int:
     return int(row["last"])
 
 
-def event_doc(row: asyncpg.Record) -> dict[str, Any]:
-    """The public shape of an event (REST /v1/events, subscriptions, webhooks)."""
+Event = dict[str, Any]
+
+
+def event_doc(row: asyncpg.Record) -> Event:
+    """The shape of an event on every surface (REST /v1/events, SSE, subscriptions), with its stored
+    snapshot as ``data``: what write and admin consumers get (see ``Envelope`` for the others)."""
     return {
         "id": row["id"],
         "object": "event",
@@ -78,15 +84,80 @@ def event_doc(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def list_after(
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One event in both scopes: ``full`` for write and admin consumers, ``public`` under the recall
+    rules for read-scope and anonymous ones (event_public_data, 0013; the same dict when the two
+    agree). ``recalled``: they differ — an article stub, or no data for a withdrawn fact.
+    ``as_of``: the rules were applied with every event up to this sequence committed, so only a
+    recall after it can make ``public`` stale (api/events/feed.py redacts such events again)."""
+
+    full: Event
+    public: Event
+    recalled: bool
+    as_of: int
+
+    @property
+    def sequence(self) -> int:
+        return int(self.full["sequence"])
+
+    @property
+    def object_id(self) -> str:
+        return str(self.full["objectId"])
+
+    def doc(self, lens: Lens) -> Event:
+        return self.public if lens.public else self.full
+
+
+# The head is read in the same statement (one snapshot), so every recall with a sequence up to it
+# is visible to event_public_data. The public form is sent only when it differs.
+_ENVELOPES = """
+SELECT e.sequence, e.id, e.type, e.object_type, e.object_id, e.object_version, e.created_at, e.data,
+       p.recalled, CASE WHEN p.recalled THEN p.data END AS public_data, (SELECT last FROM event_counter) AS as_of
+FROM events e
+CROSS JOIN LATERAL (SELECT d AS data, d IS DISTINCT FROM e.data AS recalled
+                    FROM event_public_data(e.object_type, e.object_id, e.data) d) p
+WHERE e.sequence > $1
+  AND ($2::text[] IS NULL OR e.type = ANY($2::text[]))
+  AND ($3::text IS NULL OR e.object_id = $3::text)
+ORDER BY e.sequence LIMIT $4
+"""
+
+
+def _envelope(row: asyncpg.Record) -> Envelope:
+    """An Envelope from a row of ``_ENVELOPES``."""
+    full = event_doc(row)
+    if not row["recalled"]:
+        return Envelope(full, full, False, int(row["as_of"]))
+    return Envelope(full, {**full, "data": row["public_data"]}, True, int(row["as_of"]))
+
+
+async def envelopes_after(
     conn: Conn,
     after: int,
     *,
     limit: int = 100,
     types: Sequence[str] | None = None,
     object_id: str | None = None,
-) -> list[dict[str, Any]]:
-    """Events with sequence > ``after`` in sequence order, optionally filtered by type and object."""
+) -> list[Envelope]:
+    """Events with sequence > ``after`` in sequence order, in both scopes, optionally filtered by
+    type and object."""
+    rows = await conn.fetch(_ENVELOPES, after, list(types) if types else None, object_id, limit)
+    return [_envelope(r) for r in rows]
+
+
+async def list_after(
+    conn: Conn,
+    after: int,
+    *,
+    lens: Lens,
+    limit: int = 100,
+    types: Sequence[str] | None = None,
+    object_id: str | None = None,
+) -> list[Event]:
+    """Events with sequence > ``after`` as ``lens``'s consumer sees them now, in sequence order."""
+    if lens.public:
+        return [e.public for e in await envelopes_after(conn, after, limit=limit, types=types, object_id=object_id)]
     rows = await conn.fetch(
         """SELECT * FROM events
            WHERE sequence > $1

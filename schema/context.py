@@ -63,6 +63,12 @@ class Context:
         self._root_lenses: dict[str, Lens] = {}
         self._lens_loaders: dict[Lens, Loaders] = {self.lens: self.loaders}
 
+    def refresh(self) -> None:
+        """New DataLoaders in the same lens, for each event of a subscription: a long one must not
+        serve facts cached hours ago (nor read them in any lens but its caller's)."""
+        self.loaders = Loaders(self.connection, self.touched, self.lens)
+        self._lens_loaders = {self.lens: self.loaders}
+
     def read_at(self, info: Any, as_of: str | None) -> Loaders:
         """The loaders of a root field reading at ``as_of`` (now when None); every field below it
         reads through the same ones (``loaders_for``)."""

@@ -1,6 +1,11 @@
 """GraphQL subscriptions over the one event log: ``events`` and typed ones (``claimChanged``,
 ``articlePublished``, ``deploymentChanged``). Each reads a lossless feed (``after:`` replays from
-the log, then continues live) that the WebSocket handler puts in the context as ``events``."""
+the log, then continues live) that the WebSocket handler puts in the context as ``events``.
+
+The feed hands each event over as the caller's scope may see it (the recall rules): a withheld
+article's events carry its stub, and a withdrawn fact's carry no data. ``events`` sends those with
+``fact: null``; the typed subscriptions, whose payload needs the fact, leave them out — and their
+filters run on the same scoped data, never on the stored snapshot."""
 
 from __future__ import annotations
 
@@ -20,7 +25,6 @@ from schema.common import DateTime, from_doc
 from schema.context import Context
 from schema.deployments import Deployment
 from schema.kinds import as_object
-from schema.loaders import Loaders
 from schema.node import Fact, check_id
 
 EventDoc = dict[str, Any]
@@ -62,9 +66,16 @@ class Event:
     created_at: DateTime
     doc: strawberry.Private[EventDoc]
 
-    @strawberry.field(description="The fact as it stood right after this change.")
-    def fact(self) -> Fact:
-        return as_object(self.doc["data"])  # type: ignore[no-any-return]
+    @strawberry.field(
+        description=(
+            "The fact as it stood right after this change. Null when the fact is withdrawn (every"
+            " source it cites is withheld, canceled or retracted) and the caller reads under the recall"
+            " rules (read-scope keys, anonymous): the event says only that it changed."
+        )
+    )
+    def fact(self) -> Fact | None:
+        data = self.doc["data"]
+        return None if data is None else as_object(data)
 
 
 @strawberry.type(description="A claim was created, updated, corrected or retracted.")
@@ -105,8 +116,7 @@ def _actor_id(value: str | None, argument: str) -> str | None:
 
 
 def _fresh(info: Info[Context, None]) -> None:
-    """New DataLoaders for each event: a long subscription must not serve facts cached hours ago."""
-    info.context.loaders = Loaders(info.context.connection)
+    info.context.refresh()
 
 
 def _event(doc: EventDoc) -> Event:
@@ -136,7 +146,12 @@ class Subscription:
                     _fresh(info)
                     yield _event(doc)
 
-    @strawberry.subscription(description="Changes to claims, optionally by speaker, subject or status.")
+    @strawberry.subscription(
+        description=(
+            "Changes to claims, optionally by speaker, subject or status. Under the recall rules"
+            " (read-scope keys, anonymous) a withdrawn claim's changes are left out."
+        )
+    )
     async def claim_changed(
         self,
         info: Info[Context, None],
@@ -151,7 +166,7 @@ class Subscription:
 
         def matches(e: EventDoc) -> bool:
             data = e["data"]
-            return (
+            return data is not None and (
                 (speaker is None or data.get("speaker") == speaker)
                 and (subject is None or subject in (data.get("subjects") or ()))
                 and (wanted_status is None or data.get("status") == wanted_status)
@@ -165,12 +180,19 @@ class Subscription:
                     _fresh(info)
                     yield ClaimChange(event=_event(doc), claim=from_doc(Claim, doc["data"]))
 
-    @strawberry.subscription(description="Articles as they are published, optionally about one subject (medtop code).")
+    @strawberry.subscription(
+        description=(
+            "Articles as they are published, optionally about one subject (medtop code). Under the recall"
+            " rules (read-scope keys, anonymous) an article withheld or canceled since is left out."
+        )
+    )
     async def article_published(
         self, info: Info[Context, None], subject: str | None = None, after: int | None = None
     ) -> AsyncGenerator[ArticlePublication, None]:
         def matches(e: EventDoc) -> bool:
             data = e["data"]
+            if data is None:
+                return False
             usable = data.get("pubStatus") in (None, "usable")
             return usable and (subject is None or subject in (data.get("subjects") or ()))
 
@@ -182,7 +204,12 @@ class Subscription:
                     _fresh(info)
                     yield ArticlePublication(event=_event(doc), article=from_doc(Article, doc["data"]))
 
-    @strawberry.subscription(description="Changes to deployments, optionally by deployer or region (name contains).")
+    @strawberry.subscription(
+        description=(
+            "Changes to deployments, optionally by deployer or region (name contains). Under the recall"
+            " rules (read-scope keys, anonymous) a withdrawn deployment's changes are left out."
+        )
+    )
     async def deployment_changed(
         self,
         info: Info[Context, None],
@@ -195,6 +222,8 @@ class Subscription:
 
         def matches(e: EventDoc) -> bool:
             data = e["data"]
+            if data is None:
+                return False
             name = ((data.get("region") or {}).get("name") or "").casefold()
             return (deployer is None or data.get("deployer") == deployer) and (needle is None or needle in name)
 

@@ -19,6 +19,7 @@ from schema.context import Context
 from schema.mutations import UserError, _user_errors
 from schema.webhooks import (
     EndpointStatus,
+    PayloadScope,
     WebhookDelivery,
     WebhookEndpoint,
     delivery_object,
@@ -44,11 +45,16 @@ async def _refusable(payload: Callable[..., P], where: tuple[str, ...], action: 
         return payload(user_errors=_user_errors(exc, at))
 
 
-@strawberry.input(description="A new endpoint: where to POST, which events (default '*'), a note for people.")
+@strawberry.input(
+    description="A new endpoint: where to POST, which events (default '*'), a note for people, its payload scope."
+)
 class CreateWebhookEndpointInput:
     url: str
     enabled_events: list[str] | None = None
     description: str | None = None
+    payload_scope: PayloadScope | None = strawberry.field(
+        default=None, description="PUBLIC (the default: the recall rules) or FULL (stored snapshots)."
+    )
 
 
 @strawberry.input(description="Fields to change; omitted ones stay, description: null clears it.")
@@ -57,6 +63,7 @@ class WebhookEndpointPatch:
     enabled_events: list[str] | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     status: EndpointStatus | None = strawberry.UNSET
+    payload_scope: PayloadScope | None = strawberry.UNSET
 
 
 @strawberry.type(description="A created endpoint and its signing secret (whsec_…), shown this once.")
@@ -114,18 +121,23 @@ class WebhookMutations:
             given: dict[str, Any] = {"url": input.url, "description": input.description}
             if input.enabled_events is not None:
                 given["enabledEvents"] = input.enabled_events
+            if input.payload_scope is not None:
+                given["payloadScope"] = enum_value(input.payload_scope)
             fields = await rules.create(given, policy.check_url)
             secret = policy.new_secret()
             async with info.context.connection() as conn:
                 row = await webhooks.create_endpoint(
                     conn, policy.box, url=fields.url or "", description=fields.description,
                     enabled_events=fields.enabled_events or ["*"], secret=secret, created_by=principal.key_id,
+                    payload_scope=fields.payload_scope or "public",
                 )  # fmt: skip
             return CreateWebhookEndpointPayload(webhook_endpoint=endpoint_object(row), secret=secret)
 
         return await _refusable(CreateWebhookEndpointPayload, ("input",), run)
 
-    @strawberry.mutation(description="Change an endpoint's url, events, description or status (scope admin).")
+    @strawberry.mutation(
+        description="Change an endpoint's url, events, description, status or payload scope (scope admin)."
+    )
     async def update_webhook_endpoint(
         self, info: Info[Context, None], id: strawberry.ID, patch: WebhookEndpointPatch
     ) -> WebhookEndpointPayload:
@@ -137,11 +149,13 @@ class WebhookMutations:
             given: dict[str, Any] = {
                 "url": patch.url, "enabledEvents": patch.enabled_events, "description": patch.description,
                 "status": enum_value(patch.status) if _set(patch.status) and patch.status is not None else patch.status,
+                "payloadScope": enum_value(patch.payload_scope)
+                if _set(patch.payload_scope) and patch.payload_scope is not None else patch.payload_scope,
             }  # fmt: skip
             fields = await rules.update({k: v for k, v in given.items() if _set(v)}, policy.check_url)
             return await _update(info, endpoint_id, url=fields.url, description=fields.description,
                                  set_description=fields.set_description, enabled_events=fields.enabled_events,
-                                 status=fields.status)  # fmt: skip
+                                 status=fields.status, payload_scope=fields.payload_scope)  # fmt: skip
 
         return await _refusable(WebhookEndpointPayload, ("patch",), run)
 

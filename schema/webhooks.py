@@ -20,6 +20,13 @@ DeliveryStatus = make_enum(
     "WebhookDeliveryStatus", ("pending", "delivered", "failed"), "Where a delivery stands: queued, done, given up."
 )
 AttemptOutcome = make_enum("WebhookAttemptOutcome", ("succeeded", "failed"), "How one attempt ended.")
+PayloadScope = make_enum(
+    "WebhookPayloadScope",
+    ("public", "full"),
+    "What an endpoint's event bodies carry: PUBLIC applies the recall rules read-scope callers get (a withheld"
+    " or canceled article as its stub, no data for a withdrawn fact); FULL, set only by an admin, the stored"
+    " snapshot.",
+)
 
 
 @strawberry.type(description="A subscriber's endpoint, as REST's webhook_endpoint; its secret is shown only once.")
@@ -28,6 +35,9 @@ class WebhookEndpoint:
     url: str
     description: str | None
     enabled_events: list[str] = strawberry.field(description="Event types delivered, or '*' for all.")
+    payload_scope: PayloadScope = strawberry.field(  # type: ignore[valid-type]
+        description="What its event bodies carry, applied at each attempt (PUBLIC by default)."
+    )
     status: EndpointStatus  # type: ignore[valid-type]
     disabled_reason: str | None = strawberry.field(description="Why it was disabled (by an admin, 410, failures).")
     disabled_at: DateTime | None
@@ -48,6 +58,9 @@ class WebhookAttempt:
     duration_ms: int
     response_body: str | None = strawberry.field(description="The start of the response body (truncated).")
     error: str | None
+    payload_scope: PayloadScope | None = strawberry.field(  # type: ignore[valid-type]
+        description="The scope this attempt's body was shaped in; null for a ping."
+    )
     doc: strawberry.Private[dict[str, Any]]
 
 

@@ -1,7 +1,9 @@
 """The per-process broadcaster: follows the Redis Stream (XREAD BLOCK) and fans each event out to
-this process's subscribers, in sequence order, each sequence once. PostgreSQL is the source of
-truth: a hole in the stream (Redis restarted, stream trimmed, relay slow or dead, Redis down) is
-filled from the events table, so subscribers never miss an event."""
+this process's subscribers, in sequence order, each sequence once, in the form each subscriber's
+scope may see (db/events.py Envelope). PostgreSQL is the source of truth: a hole in the stream
+(Redis restarted, stream trimmed, relay slow or dead, Redis down) is filled from the events table,
+so subscribers never miss an event. It also remembers which objects were recalled at which
+sequence, so an event queued before its object's recall is redacted again when it leaves."""
 
 from __future__ import annotations
 
@@ -9,44 +11,51 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 import asyncpg
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from api.events import wire
 from db import events
+from db.events import Envelope, Event
+from db.lens import Lens
 
 log = logging.getLogger("newsfacts.broadcaster")
 
-Event = dict[str, Any]
 # What a subscriber's queue yields besides events: a wake-up after overflow or shutdown.
 WAKE = None
 
 
+# How many recalled objects a broadcaster remembers by id; older ones only as a floor (see
+# ``recalled_since``). A recall is a legal hold or a cancellation and the facts citing it: rare.
+RECALL_MEMORY = 50_000
+
+
 class Subscriber:
     """One consumer's queue. ``start_head`` is the last sequence delivered before it subscribed:
-    every later event that matches is queued, unless the queue overflows (then the consumer
-    re-reads what it missed from PostgreSQL, see api/events/feed.py)."""
+    every later event that matches (in the form ``lens`` sees) is queued, unless the queue
+    overflows (then the consumer re-reads what it missed from PostgreSQL, see api/events/feed.py)."""
 
-    def __init__(self, start_head: int, matches: Callable[[Event], bool] | None, maxsize: int) -> None:
+    def __init__(self, start_head: int, matches: Callable[[Event], bool] | None, maxsize: int, lens: Lens) -> None:
         self.start_head = start_head
         self.matches = matches
         self.maxsize = maxsize
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.lens = lens
+        self.queue: asyncio.Queue[Envelope | None] = asyncio.Queue()
         self.overflowed = False
         self.closed = False
 
-    def offer(self, event: Event) -> None:
-        if self.overflowed or (self.matches is not None and not self.matches(event)):
+    def offer(self, envelope: Envelope) -> None:
+        if self.overflowed or (self.matches is not None and not self.matches(envelope.doc(self.lens))):
             return
         if self.queue.qsize() >= self.maxsize:
             self.overflowed = True
             self.queue.put_nowait(WAKE)
             return
-        self.queue.put_nowait(event)
+        self.queue.put_nowait(envelope)
 
     def close(self) -> None:
         self.closed = True
@@ -77,6 +86,9 @@ class Broadcaster:
         self.using_redis = False
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
+        # object id → the sequence of the latest recalled event of it this broadcaster delivered.
+        self._recalls: OrderedDict[str, int] = OrderedDict()
+        self._recall_floor = 0  # the highest sequence forgotten from _recalls
 
     @property
     def subscriber_count(self) -> int:
@@ -97,19 +109,37 @@ class Broadcaster:
             sub.close()
         self._subscribers.clear()
 
-    def subscribe(self, matches: Callable[[Event], bool] | None = None) -> Subscriber:
+    def subscribe(self, matches: Callable[[Event], bool] | None, lens: Lens) -> Subscriber:
         # Synchronous on purpose: no event can be delivered between reading head and joining.
-        sub = Subscriber(self.head, matches, self.queue_size)
+        sub = Subscriber(self.head, matches, self.queue_size, lens)
         self._subscribers.add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subscribers.discard(sub)
 
-    def _deliver(self, event: Event) -> None:
-        self.head = event["sequence"]
+    def recalled_since(self, object_id: str, as_of: int) -> bool:
+        """Whether this broadcaster has delivered a recalled event of ``object_id`` above ``as_of``:
+        then a public form computed as of ``as_of`` may show what the recall took down. An object
+        forgotten (past RECALL_MEMORY) counts as recalled at the floor, which errs on the safe side."""
+        seq = self._recalls.get(object_id)
+        return (seq if seq is not None else self._recall_floor) > as_of
+
+    def _note_recall(self, object_id: str, sequence: int) -> None:
+        self._recalls[object_id] = sequence
+        self._recalls.move_to_end(object_id)
+        while len(self._recalls) > RECALL_MEMORY:
+            _, forgotten = self._recalls.popitem(last=False)
+            self._recall_floor = max(self._recall_floor, forgotten)
+
+    def _deliver(self, envelope: Envelope) -> None:
+        self.head = envelope.sequence
+        if envelope.recalled:
+            # Noted as it is offered: from now on, a consumer taking an earlier event of the object
+            # from its queue (or its replay backlog) finds the note and redacts that event again.
+            self._note_recall(envelope.object_id, envelope.sequence)
         for sub in list(self._subscribers):
-            sub.offer(event)
+            sub.offer(envelope)
 
     async def run(self) -> None:
         while True:
@@ -161,16 +191,20 @@ class Broadcaster:
             if sequence > self.head + 1:
                 await self._fill_from_database(upto=sequence - 1)
             if sequence == self.head + 1:
-                self._deliver(orjson.loads(fields[b"e"]))
+                envelope = wire.decode(fields)
+                if envelope is None:
+                    await self._fill_from_database(upto=sequence)  # no public form: read it
+                else:
+                    self._deliver(envelope)
 
     async def _fill_from_database(self, upto: int | None = None) -> None:
         """Deliver events after head from PostgreSQL (up to ``upto`` when given)."""
         while upto is None or self.head < upto:
             async with self.pool.acquire() as conn:
-                batch = await events.list_after(conn, self.head, limit=1000)
-            for event in batch:
-                if upto is not None and event["sequence"] > upto:
+                batch = await events.envelopes_after(conn, self.head, limit=1000)
+            for envelope in batch:
+                if upto is not None and envelope.sequence > upto:
                     return
-                self._deliver(event)
+                self._deliver(envelope)
             if len(batch) < 1000:
                 return

@@ -1,6 +1,7 @@
 """A Feed is one consumer's ordered, lossless view of the event log: it replays what came after the
 consumer's cursor from PostgreSQL, then continues live from the broadcaster, with no gap and no
-duplicate at the seam. SSE, GraphQL subscriptions and the benchmarks read events through it."""
+duplicate at the seam, each event in the form the consumer's lens may see when it leaves (the
+recall rules). SSE, GraphQL subscriptions and the benchmarks read events through it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from api.events.broadcaster import Broadcaster, Event, Subscriber
+from api.events.broadcaster import Broadcaster, Subscriber
 from db import events
 from db.errors import BadUserInput, CursorExpired, FieldError
-from db.events import EVENT_KINDS, EVENT_TYPES, change_kinds
+from db.events import EVENT_KINDS, EVENT_TYPES, Envelope, Event, change_kinds
+from db.lens import Lens
 
 REPLAY_PAGE = 500
 
@@ -58,20 +60,28 @@ class EventFilter:
 
 
 class Feed:
-    """Events after ``after`` (or from now, when None) that pass ``filter``, in sequence order.
+    """Events after ``after`` (or from now, when None) that pass ``filter``, in sequence order, as
+    ``lens`` sees them: in full for write and admin consumers, under the recall rules for the others.
 
     Use as ``async with Feed(...) as feed: event = await feed.next(timeout)``."""
 
-    def __init__(self, broadcaster: Broadcaster, pool: asyncpg.Pool, *, after: int | None, filter: EventFilter) -> None:
+    def __init__(
+        self, broadcaster: Broadcaster, pool: asyncpg.Pool, *, after: int | None, filter: EventFilter, lens: Lens
+    ) -> None:
         self.broadcaster = broadcaster
         self.pool = pool
         self.filter = filter
+        self.lens = lens
         self.last = after  # the highest sequence this consumer has been given or skipped past
+        self.delivered: Envelope | None = None  # the envelope behind the event ``next`` returned last
+        # The broadcaster's head when it was returned: a recall at or below it was committed before
+        # anything read to render the event, so only a later one can make that rendering stale.
+        self.delivered_head = 0
         self._sub: Subscriber | None = None
         self._replay_from = 0
         self._checked_retention = False
         self._replay_to: int | None = None  # replaying (_replay_from, _replay_to] from PostgreSQL
-        self._backlog: collections.deque[Event] = collections.deque()
+        self._backlog: collections.deque[Envelope] = collections.deque()
 
     async def __aenter__(self) -> Feed:
         self._subscribe()
@@ -85,7 +95,7 @@ class Feed:
     def _subscribe(self) -> None:
         # Live first, then replay up to the head seen at this instant: the replay ends exactly
         # where the live queue begins, so nothing falls between them and nothing appears twice.
-        self._sub = self.broadcaster.subscribe(self.filter.matches)
+        self._sub = self.broadcaster.subscribe(self.filter.matches, self.lens)
         head = self._sub.start_head
         if self.last is None:
             self.last = head
@@ -95,10 +105,37 @@ class Feed:
     async def next(self, wait: float | None = None) -> Event | None:
         """The next event, or None if none arrived within ``wait`` seconds."""
         while True:
-            if self._backlog:
-                event = self._backlog.popleft()
-                self.last = event["sequence"]
+            envelope = await self._next_envelope(wait)
+            if envelope is None:
+                return None
+            event = await self._leaving(envelope)
+            if event is not None:
+                self.delivered, self.delivered_head = envelope, self.broadcaster.head
                 return event
+
+    def stale(self, envelope: Envelope) -> bool:
+        """Whether ``envelope``'s form for this consumer may show what a recall since took down."""
+        return self.lens.public and self.broadcaster.recalled_since(envelope.object_id, envelope.as_of)
+
+    async def _leaving(self, envelope: Envelope) -> Event | None:
+        """The event as it leaves: its form for this lens, read again from PostgreSQL when its object
+        was recalled after that form was computed (queued before the recall passed the broadcaster,
+        or replayed before it committed); None when it no longer passes the filter so, or is gone."""
+        if not self.stale(envelope):
+            return envelope.doc(self.lens)
+        async with self.pool.acquire() as conn:
+            fresh = await events.envelopes_after(conn, envelope.sequence - 1, limit=1)
+        if not fresh or fresh[0].sequence != envelope.sequence:
+            return None  # pruned from the log meanwhile: nothing left that may be sent
+        event = fresh[0].doc(self.lens)
+        return event if self.filter.predicate is None or self.filter.predicate(event) else None
+
+    async def _next_envelope(self, wait: float | None) -> Envelope | None:
+        while True:
+            if self._backlog:
+                envelope = self._backlog.popleft()
+                self.last = envelope.sequence
+                return envelope
             if self._replay_to is not None:
                 await self._replay_page()
                 continue
@@ -118,9 +155,9 @@ class Feed:
             if item is None:
                 continue
             assert self.last is not None
-            if item["sequence"] <= self.last:
+            if item.sequence <= self.last:
                 continue
-            self.last = item["sequence"]
+            self.last = item.sequence
             return item
 
     async def _replay_page(self) -> None:
@@ -134,7 +171,7 @@ class Feed:
                         f"events after {self._replay_from} were pruned (retention); resume from after={oldest - 1}",
                         oldest_sequence=oldest,
                     )
-            page = await events.list_after(
+            page = await events.envelopes_after(
                 conn,
                 self._replay_from,
                 limit=REPLAY_PAGE,
@@ -142,12 +179,12 @@ class Feed:
                 object_id=self.filter.object_id,
             )
         finished = len(page) < REPLAY_PAGE
-        for event in page:
-            if event["sequence"] > self._replay_to:
+        for envelope in page:
+            if envelope.sequence > self._replay_to:
                 finished = True  # the live queue holds everything after the seam
                 break
-            self._replay_from = event["sequence"]
-            if self.filter.predicate is None or self.filter.predicate(event):
-                self._backlog.append(event)
+            self._replay_from = envelope.sequence
+            if self.filter.predicate is None or self.filter.predicate(envelope.doc(self.lens)):
+                self._backlog.append(envelope)
         if finished:
             self._replay_to = None

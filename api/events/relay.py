@@ -13,10 +13,10 @@ import time
 from typing import Any
 
 import asyncpg
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from api.events import wire
 from db import events, idempotency
 from db.pool import connect
 
@@ -106,9 +106,7 @@ class Relay:
         redis_down = False
         while True:
             wake.clear()
-            rows = await conn.fetch(
-                "SELECT * FROM events WHERE sequence > $1 ORDER BY sequence LIMIT $2", self.published, BATCH
-            )
+            rows = await events.envelopes_after(conn, self.published, limit=BATCH)
             if rows:
                 try:
                     await self._publish(stream, rows)
@@ -122,7 +120,7 @@ class Relay:
                 if redis_down:
                     log.info("relay reached Redis again; catching up from sequence %d", self.published)
                 redis_down = False
-                self.published = rows[-1]["sequence"]
+                self.published = rows[-1].sequence
                 await events.record_published(conn, self.published)
                 if len(rows) == BATCH:
                     continue
@@ -133,13 +131,13 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=1.0)
 
-    async def _publish(self, stream: str, rows: list[asyncpg.Record]) -> None:
+    async def _publish(self, stream: str, rows: list[events.Envelope]) -> None:
         pipe = self.redis.pipeline(transaction=False)
         for row in rows:
             pipe.xadd(
                 stream,
-                {"e": orjson.dumps(events.event_doc(row))},
-                id=f"{row['sequence']}-0",
+                wire.encode(row),
+                id=f"{row.sequence}-0",
                 maxlen=self.maxlen,
                 approximate=True,
             )

@@ -5,6 +5,7 @@ uses too) and — over WebSocket, where subscriptions are served — the event s
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Collection
 from typing import Any
 
 from api.events import broadcaster_of
@@ -12,14 +13,19 @@ from api.events.feed import EventFilter, Feed
 from api.settings import Settings
 from api.state import State
 from api.webhooks import delivery, signing
+from db.lens import Lens
 from schema.context import Context, WebhookPolicy
 
 
 class FeedSource:
-    """The schema's EventSource: lossless Feeds over this process's broadcaster."""
+    """The schema's EventSource: lossless Feeds over this process's broadcaster, each event in the
+    form ``lens`` may see. One per subscription operation (a GraphQL subscription has one root
+    field, so one feed), which lets the frame it renders be checked again before it is sent."""
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, lens: Lens) -> None:
         self.state = state
+        self.lens = lens
+        self._feed: Feed | None = None
 
     def open(
         self,
@@ -30,7 +36,20 @@ class FeedSource:
         predicate: Any,
     ) -> Feed:
         flt = EventFilter(types=types, object_id=object_id, predicate=predicate)
-        return Feed(broadcaster_of(self.state), self.state.pool, after=after, filter=flt)
+        self._feed = Feed(broadcaster_of(self.state), self.state.pool, after=after, filter=flt, lens=self.lens)
+        return self._feed
+
+    def stale_check(self, read: Collection[str] = ()) -> Callable[[], bool] | None:
+        """For the frame just rendered from the feed's latest event, having read the facts ``read``
+        (relations: the planner reports them; the resolvers do not): a check, run when the frame
+        leaves the connection's queue, of whether its object or one of those facts was recalled
+        since (None: nothing to check — a full-scope caller, or no event)."""
+        feed = self._feed
+        envelope = feed.delivered if feed is not None else None
+        if feed is None or envelope is None or not self.lens.public:
+            return None
+        head = feed.delivered_head
+        return lambda: feed.stale(envelope) or any(feed.broadcaster.recalled_since(i, head) for i in read)
 
 
 class ContextFactory:
@@ -59,5 +78,5 @@ class ContextFactory:
             webhooks=self.webhooks,
         )
         if live:
-            context.events = FeedSource(state)
+            context.events = FeedSource(state, context.lens)
         return context

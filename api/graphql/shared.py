@@ -1,8 +1,10 @@
 """Shared live subscriptions: every connection of this process that runs the same live-only
-subscription (same document, variables and operation name, no ``after:``) is served by ONE
-execution whose results are serialised once and sent to each member. Executing the selection set
-costs ~100x more than sending the bytes, so this is what lets one process serve thousands of
-identical subscribers. Subscriptions with ``after:`` replay from their own cursor and run alone."""
+subscription (same document, variables and operation name, no ``after:``) in the same scope is
+served by ONE execution whose results are serialised once and sent to each member. Executing the
+selection set costs ~100x more than sending the bytes, so this is what lets one process serve
+thousands of identical subscribers. The scope (the caller's lens: in full, or under the recall
+rules) is part of the key, so one scope's payload never reaches another's subscriber.
+Subscriptions with ``after:`` replay from their own cursor and run alone."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from api.cache import graphql as graphql_cache
+from db.lens import Lens
 from schema.errors import format_error
 from schema.plan import live
 from schema.plan.cache import PlanCache
@@ -28,8 +31,11 @@ from schema.plan.run import Planner
 
 log = logging.getLogger("newsfacts.graphql_ws")
 
-Send = Callable[[bytes], Awaitable[None]]
-Key = tuple[str, bytes, str | None]
+# Asked when a queued event frame leaves: True once its object was recalled since it was rendered.
+Stale = Callable[[], bool] | None
+Send = Callable[[bytes, Stale], Awaitable[None]]
+# (document, variables, operation name, read under the recall rules)
+Key = tuple[str, bytes, str | None, bool]
 
 
 @functools.lru_cache(maxsize=256)
@@ -77,12 +83,12 @@ class Group:
         self.task: asyncio.Task[None] | None = None
 
     async def run(self, schema: Any, context: Any, production: bool, count: Callable[[str], None] | None) -> None:
-        query, variables, name = self.key
+        query, variables, name, _public = self.key
         try:
             planned = await self.hub.planned_frames(query, orjson.loads(variables), name, context, count)
             if planned is not None:
-                async for kind, payload in planned:
-                    await self._broadcast(kind, payload)
+                async for kind, payload, read in planned:
+                    await self._broadcast(kind, payload, context.events.stale_check(read))
                     if kind == "error":
                         return
                 await self._broadcast("complete", None)
@@ -104,7 +110,7 @@ class Group:
                 body: dict[str, Any] = {"data": result.data}
                 if result.errors:
                     body["errors"] = [format_error(e, production=production) for e in result.errors]
-                await self._broadcast("next", orjson.dumps(body))
+                await self._broadcast("next", orjson.dumps(body), context.events.stale_check())
             await self._broadcast("complete", None)
         except asyncio.CancelledError:
             raise
@@ -120,13 +126,13 @@ class Group:
             for member in ended:
                 self.hub.on_end(member)
 
-    async def _broadcast(self, kind: str, payload: bytes | None) -> None:
+    async def _broadcast(self, kind: str, payload: bytes | None, stale: Stale = None) -> None:
         for send, op_id in list(self.members):
-            await send(frame(kind, op_id, payload))
+            await send(frame(kind, op_id, payload), stale)
 
 
 class SharedSubscriptions:
-    """This process's shared groups, keyed by (document, variables, operation name)."""
+    """This process's shared groups, keyed by (document, variables, operation name, scope)."""
 
     def __init__(self, schema: Any, production: bool, planner: Planner | None = None) -> None:
         self.schema = schema
@@ -143,7 +149,7 @@ class SharedSubscriptions:
         name: str | None,
         context: Any,
         count: Callable[[str], None] | None = None,
-    ) -> AsyncIterator[tuple[str, bytes]] | None:
+    ) -> AsyncIterator[live.Frame] | None:
         """The subscription's frames from planned reads (schema/plan/live.py), or None when it runs
         on the resolvers (no planner, or a document the planner leaves to them). ``count`` is told
         which path a subscription operation took ("planned" / "resolved")."""
@@ -163,11 +169,14 @@ class SharedSubscriptions:
         query: str,
         variables: dict[str, Any] | None,
         name: str | None,
+        lens: Lens,
         context: Callable[[], Any],
         on_end: Callable[[], None],
         count: Callable[[str], None] | None = None,
     ) -> None:
-        key: Key = (query, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS), name)
+        """Add (send, op_id) to the group of this subscription in ``lens``'s scope, starting one if
+        there is none with a new ``context()`` (in that lens: the caller's)."""
+        key: Key = (query, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS), name, lens.public)
         group = self.groups.get(key)
         if group is None:
             group = Group(self, key)

@@ -21,7 +21,7 @@ from strawberry.types.graphql import OperationType
 
 from api.auth import bearer_token, principal_for_token, require
 from api.graphql.context import ContextFactory
-from api.graphql.shared import SharedSubscriptions, frame, shareable
+from api.graphql.shared import SharedSubscriptions, Stale, frame, shareable
 from api.graphql.view import limits_of
 from api.settings import Settings
 from api.state import get_state
@@ -75,29 +75,38 @@ class Connection:
         self.shared_ids: set[str] = set()
         # Outgoing frames go through one queue and one writer: a slow client never blocks a
         # shared execution that feeds other connections too.
-        self.outbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self.outbox: asyncio.Queue[tuple[bytes, Stale]] = asyncio.Queue()
         self.too_slow = False
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.send_raw(orjson.dumps(message))
 
-    async def send_raw(self, frame: bytes) -> None:
+    async def send_raw(self, frame: bytes, stale: Stale = None) -> None:
+        """Queue ``frame``; ``stale`` (an event's frame, under the recall rules) is asked again when
+        the frame leaves the queue, so a frame rendered before its object's recall is never sent."""
         if self.too_slow:
             return
         if self.outbox.qsize() >= OUTBOX_LIMIT:
             # The client reads slower than events arrive: drop the connection rather than the
             # events; it resumes losslessly with after: its last sequence.
             self.too_slow = True
-            self.outbox.put_nowait(b"")
+            self.outbox.put_nowait((b"", None))
             return
-        self.outbox.put_nowait(frame)
+        self.outbox.put_nowait((frame, stale))
 
     async def _write(self) -> None:
         while True:
-            frame = await self.outbox.get()
+            frame, stale = await self.outbox.get()
             if not frame:
                 with contextlib.suppress(Exception):
                     await self.ws.close(code=TRY_AGAIN_LATER, reason="client too slow; resume with after:")
+                return
+            if stale is not None and stale():
+                # Rendered before its object was recalled and still queued: it may not leave. As
+                # for a slow client, close rather than skip it (no gap in the sequence): the
+                # client resumes with after: and the replay carries the recalled form.
+                with contextlib.suppress(Exception):
+                    await self.ws.close(code=TRY_AGAIN_LATER, reason="a queued event was recalled; resume with after:")
                 return
             if self.ws.application_state != WebSocketState.CONNECTED:
                 return
@@ -235,8 +244,8 @@ class Connection:
             self.shared_ids.add(op_id)
             context = self.context
             self.hub.join(
-                self.send_raw, op_id, query, variables, name,
-                context=lambda: self._new_context(context.principal if context else None),
+                self.send_raw, op_id, query, variables, name, lens=context.lens,
+                context=lambda: self._new_context(context.principal),
                 on_end=lambda: self.shared_ids.discard(op_id), count=self._count,
             )  # fmt: skip
             return
@@ -244,13 +253,16 @@ class Connection:
 
     async def _operate(self, op_id: str, query: str, variables: dict[str, Any] | None, name: str | None) -> None:
         production = self.settings.production
+        # Its own Context, so its event source follows this operation's feed alone (stale_check).
+        assert self.context is not None
+        context = self._new_context(self.context.principal)
         try:
             if await self._planned_query(op_id, query, variables, name):
                 return
-            planned = await self.hub.planned_frames(query, variables, name, self.context, self._count)
+            planned = await self.hub.planned_frames(query, variables, name, context, self._count)
             if planned is not None:
-                async for kind, payload in planned:
-                    await self.send_raw(frame(kind, op_id, payload))
+                async for kind, payload, read in planned:
+                    await self.send_raw(frame(kind, op_id, payload), context.events.stale_check(read))
                     if kind == "error":
                         return
                 await self.send({"type": "complete", "id": op_id})
@@ -258,7 +270,7 @@ class Connection:
             stream = await self.schema.stream(
                 query,
                 variable_values=variables,
-                context_value=self.context,
+                context_value=context,
                 operation_name=name,
                 allowed_operation_types=ALL_OPERATIONS,
             )
@@ -272,7 +284,8 @@ class Connection:
                 body: dict[str, Any] = {"data": result.data}
                 if result.errors:
                     body["errors"] = [format_error(e, production=production) for e in result.errors]
-                await self.send({"type": "next", "id": op_id, "payload": body})
+                message = {"type": "next", "id": op_id, "payload": body}
+                await self.send_raw(orjson.dumps(message), context.events.stale_check())
             await self.send({"type": "complete", "id": op_id})
         except asyncio.CancelledError:
             raise

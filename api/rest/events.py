@@ -1,7 +1,9 @@
 """``GET /v1/events`` (the event log after a cursor, for polling and catch-up) and
 ``GET /v1/events/stream`` (the same as server-sent events: replay after ``Last-Event-ID`` or
 ``after``, then live, with heartbeat comments; each frame named by its event type), and
-``POST /v1/events/tokens`` (a short-lived stream token for EventSource, api/stream_tokens.py)."""
+``POST /v1/events/tokens`` (a short-lived stream token for EventSource, api/stream_tokens.py).
+Every event is shaped for the caller's scope as it leaves: the recall rules for read-scope keys
+(and their stream tokens) and anonymous callers (db/events.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from api.rest.responses import json_response
 from api.state import get_state
 from db import events
 from db.errors import BadUserInput, CursorExpired, FieldError
+from db.lens import for_scope
 from db.pool import Conn
 
 MAX_LIMIT = 1000
@@ -94,12 +97,18 @@ def parse_query(request: Request, allowed: frozenset[str]) -> EventQuery:
 
 async def list_events(request: Request) -> Response:
     state = get_state(request)
-    require(await authenticate(request), "read", anonymous_reads=state.settings.anonymous_reads)
+    principal = await authenticate(request)
+    require(principal, "read", anonymous_reads=state.settings.anonymous_reads)
     query = parse_query(request, LIST_PARAMS)
     after = query.after or 0
     async with state.pool.acquire() as conn:
         data = await events.list_after(
-            conn, after, limit=query.limit + 1, types=query.filter.types or None, object_id=query.filter.object_id
+            conn,
+            after,
+            lens=for_scope(principal.scope),
+            limit=query.limit + 1,
+            types=query.filter.types or None,
+            object_id=query.filter.object_id,
         )
         if after > 0:
             await _check_retained(conn, after)
@@ -154,7 +163,9 @@ async def create_stream_token(request: Request) -> Response:
 
 async def stream_events(request: Request) -> Response:
     state = get_state(request)
-    require(await _stream_caller(request), "read", anonymous_reads=state.settings.anonymous_reads)
+    caller = await _stream_caller(request)
+    require(caller, "read", anonymous_reads=state.settings.anonymous_reads)
+    lens = for_scope(caller.scope)  # a stream token has its key's scope
     query = parse_query(request, STREAM_PARAMS)
     if query.after is not None and query.after > 0:
         async with state.pool.acquire() as conn:
@@ -165,7 +176,7 @@ async def stream_events(request: Request) -> Response:
     async def body() -> AsyncIterator[bytes]:
         # retry: how long EventSource waits before reconnecting (with Last-Event-ID).
         yield b"retry: 1000\n: connected\n\n"
-        async with Feed(broadcaster, state.pool, after=query.after, filter=query.filter) as feed:
+        async with Feed(broadcaster, state.pool, after=query.after, filter=query.filter, lens=lens) as feed:
             while True:
                 try:
                     event = await feed.next(wait=heartbeat)

@@ -113,7 +113,7 @@ async def _existing(request: Request, endpoint_id: str) -> None:
 async def create_endpoint(request: Request) -> Response:
     await _admin(request)
     body = await _body(request)
-    unknown = _unknown(body, ("url", "enabledEvents", "description"))
+    unknown = _unknown(body, ("url", "enabledEvents", "description", "payloadScope"))
     fields = await rules.create(body, _check_url(request), errors=unknown)
     secret = signing.new_secret()
     principal = await authenticate(request)
@@ -122,6 +122,7 @@ async def create_endpoint(request: Request) -> Response:
         row = await webhooks.create_endpoint(
             conn, keyring.box_of(state), url=fields.url or "", description=fields.description,
             enabled_events=fields.enabled_events or ["*"], secret=secret, created_by=principal.key_id,
+            payload_scope=fields.payload_scope or "public",
         )  # fmt: skip
     doc = {**webhooks.endpoint_doc(row), "secret": secret}
     return responses.json_response(doc, status=201, headers={"Location": f"/v1/webhook-endpoints/{row['id']}"})
@@ -149,12 +150,13 @@ async def update_endpoint(request: Request) -> Response:
     await _admin(request)
     endpoint_id = _endpoint_id(request)
     body = await _body(request)
-    unknown = _unknown(body, ("url", "enabledEvents", "description", "status"))
+    unknown = _unknown(body, ("url", "enabledEvents", "description", "status", "payloadScope"))
     fields = await rules.update(body, _check_url(request), errors=unknown)
     async with get_state(request).pool.acquire() as conn:
         row = await webhooks.update_endpoint(
             conn, endpoint_id, url=fields.url, description=fields.description,
             set_description=fields.set_description, enabled_events=fields.enabled_events, status=fields.status,
+            payload_scope=fields.payload_scope,
         )  # fmt: skip
     if row is None:
         raise NotFound(f"no webhook endpoint {endpoint_id}")

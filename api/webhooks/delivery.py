@@ -251,8 +251,9 @@ _PLURAL = {
 
 
 def message(claimed: Claimed, settings: Settings) -> tuple[str, bytes] | None:
-    """The webhook-id and body of a delivery, thin when the full body is over the size limit;
-    None when its event no longer exists (expired from the log)."""
+    """The webhook-id and body of a delivery, thin when the full body is over the size limit or the
+    fact is withdrawn for the endpoint's scope; None when its event no longer exists (expired from
+    the log)."""
     if claimed.payload is not None:
         return claimed.id, orjson.dumps(claimed.payload)
     event = claimed.event
@@ -264,6 +265,11 @@ def message(claimed: Claimed, settings: Settings) -> tuple[str, bytes] | None:
         "timestamp": event["created_at"].isoformat(),
         "sequence": event["sequence"],
     }
+    if event["data"] is None:
+        # A withdrawn fact for a public endpoint (db/webhooks/deliveries.py): no snapshot, only
+        # which fact it is, so the receiver can take its copy down.
+        gone = {"id": event["object_id"], "object": event["object_type"]}
+        return event["id"], orjson.dumps({**head, "data": gone, "withdrawn": True})
     body = orjson.dumps({**head, "data": event["data"]})
     if len(body) > settings.webhook_max_payload_bytes:
         base = settings.public_url or f"http://{settings.host}:{settings.port}"

@@ -34,6 +34,8 @@ def attempt_doc(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
         "durationMs": row["duration_ms"],
         "responseBody": row["response_body"],
         "error": row["error"],
+        # The scope this attempt's body was shaped in (null for a ping).
+        "payloadScope": row["payload_scope"],
     }
 
 
@@ -115,9 +117,10 @@ class Claimed:
     type: str
     payload: dict[str, Any] | None
     attempt_count: int
-    event: dict[str, Any] | None
+    event: dict[str, Any] | None  # its data in the endpoint's payload scope, as of this claim
     object_id: str | None = None
     sequence: int | None = None
+    payload_scope: str | None = None  # the endpoint's, for an event (None for a ping)
 
 
 # One statement, one round trip (the claim loop is serial, so its latency caps a worker's rate):
@@ -127,6 +130,9 @@ class Claimed:
 # serves the ORDER BY and the LIMIT stops the scan early; the head-of-object test is a correlated
 # min() over the object index, whatever the (often stale) statistics of this churning table say.
 # set_config(..., true) skips the WAL flush wait for this transaction only (see _NO_FLUSH).
+# The event's data is shaped here, at each attempt, for the endpoint's payload scope: a 'public'
+# endpoint gets what a read-scope reader may see now (event_public_data, 0013), so a retry or a
+# replay after a recall never carries what the recall took down.
 _CLAIM = """
 WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS v),
 locked AS (
@@ -153,10 +159,12 @@ locked AS (
     FROM picked, webhook_endpoints w
     WHERE d.id = picked.id AND w.id = d.endpoint_id
     RETURNING d.id, d.endpoint_id, d.event_id, d.type, d.payload, d.attempt_count, d.sequence, d.object_id,
-              w.url, w.secret, w.previous_secrets
+              w.url, w.secret, w.previous_secrets, w.payload_scope
 )
 SELECT upd.*, e.sequence AS e_sequence, e.type AS e_type, e.object_type AS e_object_type,
-       e.object_id AS e_object_id, e.data AS e_data, e.created_at AS e_created_at, (SELECT v FROM cfg) AS cfg
+       e.object_id AS e_object_id, e.created_at AS e_created_at, (SELECT v FROM cfg) AS cfg,
+       CASE WHEN upd.payload_scope = 'full' THEN e.data
+            ELSE event_public_data(e.object_type, e.object_id, e.data) END AS e_data
 FROM upd LEFT JOIN events e ON e.id = upd.event_id
 ORDER BY upd.sequence NULLS LAST
 """
@@ -200,6 +208,7 @@ async def claim(
             event=_event(r),
             object_id=r["object_id"],
             sequence=r["sequence"],
+            payload_scope=r["payload_scope"] if r["event_id"] is not None else None,
         )
         for r in rows
     ]
@@ -261,9 +270,9 @@ async def record(
         if not alive:
             return False, None  # deleted meanwhile, with its deliveries: nothing left to record
         await conn.execute(
-            """INSERT INTO webhook_attempts
-                   (delivery_id, endpoint_id, outcome, response_status, duration_ms, response_body, error, worker)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+            """INSERT INTO webhook_attempts (delivery_id, endpoint_id, outcome, response_status, duration_ms,
+                                             response_body, error, worker, payload_scope)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
             claimed.id,
             claimed.endpoint_id,
             "succeeded" if outcome.succeeded else "failed",
@@ -272,6 +281,7 @@ async def record(
             outcome.response_body,
             outcome.error,
             worker,
+            claimed.payload_scope,
         )
         # Only the lease holder moves the delivery on: a worker whose lease lapsed must not undo
         # what the next holder did.
@@ -400,7 +410,8 @@ async def replay(conn: Conn, endpoint_id: str, *, after_sequence: int | None, si
 _DELIVERY_SELECT = """
 SELECT d.*, (SELECT jsonb_agg(jsonb_build_object(
                  'attempted_at', a.attempted_at, 'outcome', a.outcome, 'response_status', a.response_status,
-                 'duration_ms', a.duration_ms, 'response_body', a.response_body, 'error', a.error) ORDER BY a.id)
+                 'duration_ms', a.duration_ms, 'response_body', a.response_body, 'error', a.error,
+                 'payload_scope', a.payload_scope) ORDER BY a.id)
              FROM webhook_attempts a WHERE a.delivery_id = d.id) AS attempts
 FROM webhook_deliveries d
 """

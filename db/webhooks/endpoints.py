@@ -22,6 +22,7 @@ def endpoint_doc(row: asyncpg.Record) -> dict[str, Any]:
         "url": row["url"],
         "description": row["description"],
         "enabledEvents": list(row["enabled_events"]),
+        "payloadScope": row["payload_scope"],
         "status": row["status"],
         "disabledReason": row["disabled_reason"],
         "disabledAt": _iso(row["disabled_at"]),
@@ -50,6 +51,7 @@ async def create_endpoint(
     enabled_events: Sequence[str],
     secret: str,
     created_by: str | None,
+    payload_scope: str = "public",
 ) -> asyncpg.Record:
     """A new endpoint whose ``secret`` is stored sealed by ``box``. ``box=None`` stores it as given,
     for callers not yet handed the box (GraphQL until its Context carries one): such rows are sealed
@@ -58,8 +60,9 @@ async def create_endpoint(
     stored = box.seal(secret, context=endpoint_id) if box is not None else secret
     row = await conn.fetchrow(
         """INSERT INTO webhook_endpoints
-               (id, url, description, enabled_events, secret, secret_key_id, created_sequence, created_by)
-           SELECT $1, $2, $3, $4, $5, $6, last, $7 FROM event_counter RETURNING *""",
+               (id, url, description, enabled_events, secret, secret_key_id, created_sequence, created_by,
+                payload_scope)
+           SELECT $1, $2, $3, $4, $5, $6, last, $7, $8 FROM event_counter RETURNING *""",
         endpoint_id,
         url,
         description,
@@ -67,6 +70,7 @@ async def create_endpoint(
         stored,
         box.current if box is not None else None,
         created_by,
+        payload_scope,
     )
     assert row is not None
     created: asyncpg.Record = row
@@ -93,6 +97,7 @@ async def update_endpoint(
     set_description: bool = False,
     enabled_events: Sequence[str] | None = None,
     status: str | None = None,
+    payload_scope: str | None = None,
 ) -> asyncpg.Record | None:
     """Change the given fields; re-enabling clears the disable reason and the failure clock."""
     return await conn.fetchrow(
@@ -107,6 +112,7 @@ async def update_endpoint(
                disabled_at = CASE WHEN $6 = 'enabled' THEN NULL
                                   WHEN $6 = 'disabled' AND status = 'enabled' THEN now() ELSE disabled_at END,
                failing_since = CASE WHEN $6 = 'enabled' THEN NULL ELSE failing_since END,
+               payload_scope = coalesce($7, payload_scope),
                updated_at = now()
            WHERE id = $1 RETURNING *""",
         endpoint_id,
@@ -115,6 +121,7 @@ async def update_endpoint(
         description,
         list(enabled_events) if enabled_events is not None else None,
         status,
+        payload_scope,
     )
 
 

@@ -22,6 +22,9 @@ MAX_DESCRIPTION = 1000
 MAX_URL = 2048
 MAX_GRACE_SECONDS = 7 * 86400
 STATUSES = ("enabled", "disabled")
+# What an endpoint's event bodies carry: the recall rules applied ('public', the default) or the
+# stored snapshot ('full'). Endpoints are managed with admin keys only, so only an admin sets it.
+PAYLOAD_SCOPES = ("public", "full")
 _EVENT_TYPES = frozenset(EVENT_TYPES)
 _EVENT_TYPE_RE = re.compile(r"^[a-z]+\.[a-z]+$")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
@@ -38,6 +41,7 @@ class EndpointChanges:
     set_description: bool = False
     enabled_events: list[str] | None = None
     status: str | None = None
+    payload_scope: str | None = None
 
 
 def endpoint_id(value: str) -> str:
@@ -81,6 +85,13 @@ def description(value: Any, errors: list[FieldError]) -> str | None:
         errors.append(FieldError(("description",), "INVALID_VALUE", "must not contain NUL characters"))
         return None
     return value
+
+
+def payload_scope(value: Any, errors: list[FieldError]) -> str | None:
+    if value not in PAYLOAD_SCOPES:
+        errors.append(FieldError(("payloadScope",), "INVALID_VALUE", "must be 'public' or 'full'"))
+        return None
+    return str(value)
 
 
 def url_syntax(url: Any, *, require_https: bool, pointer: str = "url", https_hint: str = "") -> tuple[str, int]:
@@ -133,17 +144,22 @@ def _host_name(host: str, bad: Callable[[str], ValidationFailed]) -> None:
 async def create(
     fields: Mapping[str, Any], check_url: CheckUrl, *, errors: list[FieldError] | None = None
 ) -> EndpointChanges:
-    """A new endpoint's fields: ``url`` required, ``enabledEvents`` (default ``*``), ``description``.
-    ``errors`` are the transport's own findings (unknown fields), reported together with these."""
+    """A new endpoint's fields: ``url`` required, ``enabledEvents`` (default ``*``), ``description``,
+    ``payloadScope`` (default ``public``). ``errors`` are the transport's own findings (unknown
+    fields), reported together with these."""
     errors = list(errors or [])
     if "url" not in fields:
         errors.append(FieldError(("url",), "REQUIRED", "is required"))
     events = enabled_events(fields.get("enabledEvents", ["*"]), errors)
     note = description(fields.get("description"), errors)
+    given = fields.get("payloadScope")
+    scope = "public" if given is None else payload_scope(given, errors)
     if errors:
         raise ValidationFailed("the webhook endpoint is not valid", errors=errors)
     url = await check_url(fields["url"])
-    return EndpointChanges(url=url, description=note, set_description=True, enabled_events=events or ["*"])
+    return EndpointChanges(
+        url=url, description=note, set_description=True, enabled_events=events or ["*"], payload_scope=scope
+    )
 
 
 async def update(
@@ -156,11 +172,17 @@ async def update(
     status = fields.get("status")
     if status is not None and status not in STATUSES:
         errors.append(FieldError(("status",), "INVALID_VALUE", "must be 'enabled' or 'disabled'"))
+    scope = payload_scope(fields["payloadScope"], errors) if fields.get("payloadScope") is not None else None
     if errors:
         raise ValidationFailed("the webhook endpoint update is not valid", errors=errors)
     url = await check_url(fields["url"]) if "url" in fields else None
     return EndpointChanges(
-        url=url, description=note, set_description="description" in fields, enabled_events=events, status=status
+        url=url,
+        description=note,
+        set_description="description" in fields,
+        enabled_events=events,
+        status=status,
+        payload_scope=scope,
     )
 
 

@@ -72,11 +72,17 @@ def _payload(value: Any) -> dict[str, Any]:
     return {name: getattr(value, name).doc for name in vars(value) if hasattr(getattr(value, name), "doc")}
 
 
+# ("next" | "error", payload bytes, ids of the facts the payload read): the ids let a frame still
+# queued when one of them is recalled be held back (api/graphql/ws.py); only read-scope and anonymous
+# subscribers, whose frames follow the recall rules, collect them.
+Frame = tuple[str, bytes, frozenset[str]]
+
+
 async def stream(
     planner: Planner, live: LivePlan, variables: dict[str, Any] | None, context: Any, connect: Connect
-) -> AsyncIterator[tuple[str, bytes]] | None:
-    """("next" | "error", payload bytes) frames for one subscription, or None when its variables
-    or cost send it to the resolvers before anything is sent."""
+) -> AsyncIterator[Frame] | None:
+    """The frames of one subscription, or None when its variables or cost send it to the
+    resolvers before anything is sent."""
     admitted = planner.admit(live.document, live.operation, variables)
     return None if admitted is None else _frames(planner, live, admitted[0], context, connect)
 
@@ -87,7 +93,7 @@ def _constant(doc: dict[str, Any]) -> t.Bind:
 
 async def _frames(
     planner: Planner, live: LivePlan, coerced: Any, context: Any, connect: Connect
-) -> AsyncIterator[tuple[str, bytes]]:
+) -> AsyncIterator[Frame]:
     field = live.definition.extensions[STRAWBERRY]
     try:
         args = get_argument_values(live.definition, live.node, coerced)
@@ -96,20 +102,22 @@ async def _frames(
         # The statement's text depends on the stream's variables and lens, never on an event:
         # built for the first one, then each event's documents take the payload's parameter.
         kept: tuple[str, list[Any], int] | None = None
+        public = context.lens.public
         async for value in events:
             payload = _payload(value)
             if kept is None:
-                stmt = Statement(coerced, collect_ids=False, lens=context.lens)
+                stmt = Statement(coerced, collect_ids=public, lens=context.lens)
                 sql = stmt.root(t.Payload(live.obj, _constant(payload)))
                 ((index, _),) = stmt.taken_params
-                kept = (statement([sql], collect_ids=False), stmt.params.values, index)
+                kept = (statement([sql], collect_ids=public), stmt.params.values, index)
             params = list(kept[1])
             params[kept[2]] = payload
             async with connect() as conn:
                 row = await conn.fetchrow(kept[0], *params)
             assert row is not None  # the statement selects from a one-row FROM
-            yield "next", b'{"data":{"' + live.key.encode() + b'":' + row[0].encode() + b"}}"
+            read = frozenset(row[1].split()) if row[1] else frozenset()
+            yield "next", b'{"data":{"' + live.key.encode() + b'":' + row[0].encode() + b"}}", read
     except NewsfactsError as exc:
         # As the resolvers' path reports a stream that could not start: the error alone, unlocated.
         error = GraphQLError(str(exc), original_error=exc)
-        yield "error", orjson.dumps([format_error(error, production=planner.production)])
+        yield "error", orjson.dumps([format_error(error, production=planner.production)]), frozenset()

@@ -114,10 +114,11 @@ def ws_url(base: str) -> str:
 
 @asynccontextmanager
 async def graphql_ws(
-    base: str, secret: str | None = None, *, payload: dict[str, Any] | None = None
+    base: str, secret: str | None = None, *, payload: dict[str, Any] | None = None, **options: Any
 ) -> AsyncIterator[websockets.ClientConnection]:
-    """An acknowledged graphql-transport-ws connection."""
-    async with websockets.connect(ws_url(base), subprotocols=[websockets.Subprotocol("graphql-transport-ws")]) as ws:
+    """An acknowledged graphql-transport-ws connection (``options`` go to websockets.connect)."""
+    protocol = [websockets.Subprotocol("graphql-transport-ws")]
+    async with websockets.connect(ws_url(base), subprotocols=protocol, **options) as ws:
         init = payload if payload is not None else ({"authorization": f"Bearer {secret}"} if secret else {})
         await ws.send(json.dumps({"type": "connection_init", "payload": init}))
         ack = json.loads(await asyncio.wait_for(ws.recv(), 10))

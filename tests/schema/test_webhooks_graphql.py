@@ -20,7 +20,7 @@ from tests.services import LiveServer
 
 __all__ = ["cached_server", "wh_admin", "wh_api", "wh_receiver", "wh_settings"]
 
-ENDPOINT = """id url description enabledEvents status disabledReason disabledAt failingSince lastSuccessAt
+ENDPOINT = """id url description enabledEvents payloadScope status disabledReason disabledAt failingSince lastSuccessAt
   lastFailureAt createdSequence createdAt updatedAt"""
 CREATE = f"""mutation($input: CreateWebhookEndpointInput!) {{
   createWebhookEndpoint(input: $input) {{ webhookEndpoint {{ {ENDPOINT} }} secret userErrors {{ path code message }} }}
@@ -29,7 +29,7 @@ DELIVERIES = """query($endpoint: ID, $event: ID, $after: String) {
   webhookDeliveries(endpointId: $endpoint, eventId: $event, first: 10, after: $after) {
     nodes { id endpoint event sequence type reason status attemptCount nextAttemptAt lastStatusCode lastError
             deliveredAt createdAt
-            attempts { attemptedAt outcome responseStatus durationMs responseBody error } }
+            attempts { attemptedAt outcome responseStatus durationMs responseBody error payloadScope } }
     hasMore nextCursor
   }
 }"""
@@ -94,7 +94,7 @@ async def test_endpoint_lifecycle_matches_rest_and_delivers(
             # The same document REST serves, and the same cursors: a GraphQL page continues over REST.
             rest = (await client.get(f"/v1/webhook-endpoints/{endpoint_id}")).json()
             one = await agql(client, f'{{ webhookEndpoint(id: "{endpoint_id}") {{ {ENDPOINT} }} }}')
-            assert one["webhookEndpoint"] == _upper(rest, "status")
+            assert one["webhookEndpoint"] == _upper(rest, "status", "payloadScope")
             page = (await agql(client, "{ webhookEndpoints(first: 1) { nodes { id } hasMore nextCursor } }"))[
                 "webhookEndpoints"
             ]
@@ -174,7 +174,7 @@ async def test_endpoint_lifecycle_matches_rest_and_delivers(
                 assert attempt["outcome"] == "SUCCEEDED" and attempt["responseStatus"] == 200
                 assert attempt["responseBody"] == "ok" and attempt["durationMs"] >= 0
                 rest_log = (await client.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries")).json()["data"]
-                assert log["nodes"] == [_upper(d, "status") | {"attempts": [_upper(a, "outcome") for a in d["attempts"]]}
+                assert log["nodes"] == [_upper(d, "status") | {"attempts": [_upper(a, "outcome", "payloadScope") for a in d["attempts"]]}
                                         for d in rest_log]  # fmt: skip
 
                 retry = """mutation($id: ID!) {
