@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.state import get_state
+from db.errors import UNAVAILABLE_RETRY_AFTER_SECONDS
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -33,7 +34,8 @@ async def readyz(request: Request) -> JSONResponse:
     # PostgreSQL is the source of truth: without it we cannot serve. Without Redis we still serve
     # (from PostgreSQL, with local rate limits), so stay in rotation but say we are degraded.
     if checks["postgres"] != "ok":
-        return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)
+        retry = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
+        return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503, headers=retry)
     status = "ready" if checks["redis"] == "ok" else "degraded"
     return JSONResponse({"status": status, "checks": checks}, status_code=200)
 

@@ -4,6 +4,7 @@ webhook queue depth). One registry per app, kept in State — no process-global 
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import itertools
 import re
@@ -20,9 +21,13 @@ from starlette.types import Scope
 
 from api.state import State, get_state
 from db import stats
+from db.errors import Unavailable, from_database
+from db.pool import waits_of
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 _BUCKET_LABELS = [repr(b) for b in _BUCKETS] + ["+Inf"]  # "le" as prometheus_client writes it
+# At most this long for the database's figures: a scraper's own timeout is often a few seconds.
+SNAPSHOT_SECONDS = 2.0
 
 
 class Metrics:
@@ -116,6 +121,13 @@ class Metrics:
         self.replica_waits = Counter(
             "newsfacts_replica_token_waits", "Reads that waited for a replica to replay a consistency token", registry=r
         )
+        self.db_waits = Counter(
+            "newsfacts_db_waits_abandoned",
+            "Waits for PostgreSQL given up at their bound: 'acquire' past DB_ACQUIRE_TIMEOUT_S, 'statement' past "
+            "DB_STATEMENT_TIMEOUT_S (or its request cancelled), its connection closed",
+            ["wait"], registry=r,
+        )  # fmt: skip
+        self._db_waits_seen: dict[str, int] = {}
         self._reads_seen: dict[str, int] = {}
         self.collectors: list[Callable[[], Awaitable[None]]] = []
         # prometheus_client's labels() takes a lock and validates on every call: keep the children.
@@ -227,21 +239,46 @@ async def metrics_endpoint(request: Request) -> Response:
     state = get_state(request)
     metrics = state.metrics
     assert metrics is not None, "the metrics lifespan hook has not run"
-    metrics.flush()
     metrics.pool_size.labels("total").set(state.pool.get_size())
     metrics.pool_size.labels("idle").set(state.pool.get_idle_size())
-    async with state.pool.acquire() as conn:
-        figures = await stats.snapshot(conn)
-    metrics.relay_lag.set(max(0, figures.last_sequence - figures.relay_published))
-    metrics.webhook_queue.set(figures.webhook_pending)
-    metrics.webhook_failures.set(figures.webhook_retrying)
-    cache = state.cache
-    if cache is not None:
-        metrics.cache_lag.set(max(0, figures.last_sequence - cache.applied_seq))
+    _db_waits(metrics, state)
+    try:
+        # A scrape is most useful while the database is not answering: its figures are skipped
+        # then (their gauges keep the last values) and everything else is still exported.
+        async with asyncio.timeout(SNAPSHOT_SECONDS), state.pool.acquire() as conn:
+            figures = await stats.snapshot(conn)
+    except Exception as exc:
+        if not isinstance(from_database(exc), Unavailable):
+            raise
+        figures = None
+    if figures is not None:
+        metrics.relay_lag.set(max(0, figures.last_sequence - figures.relay_published))
+        metrics.webhook_queue.set(figures.webhook_pending)
+        metrics.webhook_failures.set(figures.webhook_retrying)
+        cache = state.cache
+        if cache is not None:
+            metrics.cache_lag.set(max(0, figures.last_sequence - cache.applied_seq))
     _read_routing(metrics, state)
     for collect in metrics.collectors:
         await collect()
+    metrics.flush()  # last: the counts taken above are in this scrape, not the next
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _db_waits(metrics: Metrics, state: State) -> None:
+    """The waits for PostgreSQL this process gave up on, over the primary's and replicas' pools
+    (db/pool.py counts them; counters take deltas)."""
+    pools = [state.pool, *(r.pool for r in state.reads.replicas if r.pool is not None)]
+    totals = {"acquire": 0, "statement": 0}
+    for pool in pools:
+        waits = waits_of(pool)
+        totals["acquire"] += waits.acquire
+        totals["statement"] += waits.statement
+    for wait, count in totals.items():
+        delta = count - metrics._db_waits_seen.get(wait, 0)
+        if delta > 0:
+            metrics.child(metrics.db_waits, wait).inc(delta)
+        metrics._db_waits_seen[wait] = count
 
 
 def _read_routing(metrics: Metrics, state: State) -> None:

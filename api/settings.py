@@ -3,12 +3,16 @@ explicitly everywhere else. Nothing reads os.environ at import time."""
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from db.pool import Timeouts
+
+log = logging.getLogger("newsfacts.settings")
 
 
 def _bool(value: str) -> bool:
@@ -24,6 +28,14 @@ def _list(value: str) -> tuple[str, ...]:
 
 
 LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+
+# Old variable → the one that replaced it (its value in milliseconds, converted), or None when it
+# has no meaning any more: the client-side statement bound is DB_STATEMENT_TIMEOUT_S itself now.
+DEPRECATED: dict[str, str | None] = {
+    "DB_ACQUIRE_TIMEOUT_MS": "DB_ACQUIRE_TIMEOUT_S",
+    "DB_STATEMENT_TIMEOUT_MS": "DB_STATEMENT_TIMEOUT_S",
+    "DB_COMMAND_TIMEOUT_MS": None,
+}
 
 
 @dataclass(frozen=True)
@@ -47,9 +59,11 @@ class Settings:
     log_level: str = "info"
     db_pool_min: int = 1
     db_pool_max: int = 10
-    db_statement_timeout_ms: int = 30_000
-    db_command_timeout_ms: int = 35_000
-    db_acquire_timeout_ms: int = 5_000
+    # Bounds on every wait for PostgreSQL, in seconds (db/pool.py Timeouts): for a pool connection,
+    # and for each statement's answer. DB_ACQUIRE_TIMEOUT_MS / DB_STATEMENT_TIMEOUT_MS are their
+    # deprecated names (milliseconds); DB_COMMAND_TIMEOUT_MS is ignored (see DEPRECATED).
+    db_acquire_timeout_s: float = 5.0
+    db_statement_timeout_s: float = 5.0
     max_body_bytes: int = 2_000_000
     anonymous_reads: bool = True
     graphiql: bool | None = None
@@ -109,7 +123,7 @@ class Settings:
 
     @property
     def db_timeouts(self) -> Timeouts:
-        return Timeouts(self.db_statement_timeout_ms, self.db_command_timeout_ms, self.db_acquire_timeout_ms)
+        return Timeouts(statement_s=self.db_statement_timeout_s, acquire_s=self.db_acquire_timeout_s)
 
     @property
     def webhook_networks(self) -> tuple[str, ...]:
@@ -149,6 +163,14 @@ class Settings:
         """Settings from ``environ`` (default: os.environ); a bad value names its variable."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
+        for old, new in DEPRECATED.items():
+            if env.get(old):
+                log.warning("%s is deprecated: %s", old, f"use {new}" if new else "ignored")
+                if new and not env.get(new):
+                    try:
+                        values[new.lower()] = _duration(str(float(env[old]) / 1000))
+                    except ValueError as exc:
+                        raise ValueError(f"environment variable {old}: {exc}") from None
         for f in fields(cls):
             name = f.name.upper()
             raw = env.get(name)
@@ -161,12 +183,21 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
 
+def _duration(value: str) -> float:
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"must be a positive number of seconds: {value!r}")
+    return seconds
+
+
 def _parse(annotation: object, raw: str) -> object:
     kind = str(annotation)
     if "bool" in kind:
         return _bool(raw)
     if kind == "int":
         return int(raw)
+    if kind == "float":
+        return _duration(raw)
     if "tuple" in kind:
         return _list(raw)
     if "Path" in kind:

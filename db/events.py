@@ -183,13 +183,14 @@ async def oldest_sequence(conn: Conn) -> int | None:
     return None if value is None else int(value)
 
 
-async def prune(conn: Conn, *, retention_days: int, keep_after: int) -> int:
+async def prune(conn: Conn, *, retention_days: int, keep_after: int, statement_seconds: float | None = None) -> int:
     """Delete events older than the retention period, never one above ``keep_after`` (the relay's
     published sequence: an unpublished event is kept whatever its age). Returns how many went."""
     status = await conn.execute(
         "DELETE FROM events WHERE created_at < now() - make_interval(days => $1) AND sequence <= $2",
         retention_days,
         keep_after,
+        timeout=statement_seconds,
     )
     return int(status.split()[-1])
 

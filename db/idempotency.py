@@ -61,9 +61,11 @@ async def store(conn: Conn, principal: str, key: str, status: int, headers: dict
     )
 
 
-async def prune(conn: Conn) -> int:
+async def prune(conn: Conn, *, statement_seconds: float | None = None) -> int:
     """Forget keys older than their 24 hours; returns how many."""
     status = await conn.execute(
-        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)", TTL_HOURS
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)",
+        TTL_HOURS,
+        timeout=statement_seconds,
     )
     return int(status.split()[-1])

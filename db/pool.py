@@ -1,14 +1,17 @@
-"""The asyncpg pool: jsonb decoded with orjson, sessions pinned to UTC, and no reset query on
-release (we never leave session state behind, and the reset costs 10-28% of a simple read)."""
+"""The asyncpg pool: jsonb decoded with orjson, sessions pinned to UTC, no reset query on release
+(we never leave session state behind, and the reset costs 10-28% of a simple read), and every wait
+on PostgreSQL bounded on this side (``Timeouts``), so a server that stops answering is an error
+within seconds, never a request that hangs."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
-from asyncpg.pool import PoolConnectionProxy
+from asyncpg.pool import PoolAcquireContext, PoolConnectionProxy
 
 
 def _dumps(value: Any) -> str:
@@ -25,74 +28,182 @@ async def init_connection(conn: asyncpg.Connection[Any]) -> None:
 # asyncpg's classes are generic only in the stubs: subscripting them at run time raises TypeError.
 if TYPE_CHECKING:
     _Connection = asyncpg.Connection[Any]
+    _AcquireContext = PoolAcquireContext[Any]
     Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
 else:
     _Connection = asyncpg.Connection
+    _AcquireContext = PoolAcquireContext
     Conn = asyncpg.Connection | PoolConnectionProxy
-
-
-class _NoResetConnection(_Connection):
-    """Skips asyncpg's per-release reset query. Safe because no code path leaves session state
-    (no SET, LISTEN, temp tables or advisory session locks) on a pooled connection; LISTEN and
-    leader election use dedicated connections outside the pool."""
-
-    def get_reset_query(self) -> str:
-        return ""
 
 
 @dataclass(frozen=True)
 class Timeouts:
-    """How long the pool waits on PostgreSQL. ``statement_ms`` is the server's own statement_timeout
-    (it cancels a slow query itself); ``command_ms`` bounds a statement on this side, for a server
-    that stopped answering altogether (a network partition drops packets without a reset, and TCP
-    then waits for minutes); ``acquire_ms`` bounds the wait for a free connection, so when every
-    connection is stuck a request gets its 503 instead of queueing without end. Both client-side
-    bounds surface as TimeoutError, which db.errors.from_database makes UNAVAILABLE."""
+    """How long this process waits on PostgreSQL, in seconds (DB_ACQUIRE_TIMEOUT_S,
+    DB_STATEMENT_TIMEOUT_S).
 
-    statement_ms: int = 30_000
-    command_ms: int = 35_000
-    acquire_ms: int = 5_000
+    ``statement_s`` bounds each statement. PostgreSQL's own statement_timeout is set a little
+    shorter (``server_statement_ms``), so a healthy server cancels a slow statement itself (57014,
+    and the connection stays usable); a server that stops answering — a hung process, a network
+    partition that drops packets without a reset — cancels nothing and answers nothing, so this
+    side stops waiting at ``statement_s`` (asyncpg's command_timeout) and drops the connection
+    (``BoundedConnection``). ``acquire_s`` bounds the wait for a pool connection, opening a new one
+    included. Both surface as TimeoutError, which db.errors.from_database makes UNAVAILABLE."""
+
+    statement_s: float = 5.0
+    acquire_s: float = 5.0
+
+    @property
+    def server_statement_ms(self) -> int:
+        """PostgreSQL's statement_timeout: ``statement_s`` less a quarter second (a quarter of it
+        when shorter), time for the server's cancellation to arrive before this side gives up."""
+        margin = min(0.25, self.statement_s / 4)
+        return max(1, round((self.statement_s - margin) * 1000))
+
+
+@dataclass
+class WaitCounts:
+    """Waits this process gave up on (exported by api/metrics.py): acquisitions past ``acquire_s``,
+    and statements abandoned — no answer within ``statement_s``, or their request was cancelled —
+    each one closing its connection."""
+
+    acquire: int = 0
+    statement: int = 0
+
+
+class BoundedConnection(_Connection):
+    """A connection that never waits on an unresponsive server without a bound.
+
+    - When a statement times out on this side (or its task is cancelled), asyncpg sends a
+      CancelRequest over a second connection and keeps this one until the server acknowledges it;
+      a transaction's ROLLBACK and the pool's release then wait for that acknowledgement, up to a
+      bound each. A server that did not honour its own statement_timeout will not acknowledge a
+      cancel either, so the connection is closed instead, at once: every later use fails fast
+      ("connection is closed", UNAVAILABLE), nothing half-read is ever reused, and the pool opens
+      a fresh connection when PostgreSQL answers again. On a healthy server the statement runs on
+      until its statement_timeout, which PostgreSQL enforces itself.
+    - Statements evicted from asyncpg's statement cache are closed on the server before the next
+      new statement, with no timeout at all in asyncpg; here they get the statement bound.
+    - No reset query on release: no code path leaves session state (no SET, LISTEN, temp tables
+      or advisory session locks) on a pooled connection; LISTEN and leader election use dedicated
+      connections outside the pool.
+
+    These hooks override two private asyncpg methods (asyncpg 0.32); tests/api/test_hung_database.py
+    fails if a later asyncpg stops calling them."""
+
+    waits: WaitCounts | None = None  # the pool's counts (set by create_pool's init)
+
+    def get_reset_query(self) -> str:
+        return ""
+
+    def _cancel_current_command(self, waiter: Any, cancel_waiter: Any = None) -> None:
+        # Called by the protocol while it handles the timeout or cancellation: closing the transport
+        # here would pull it from under the protocol, so on the next turn of the loop. terminate()
+        # completes the cancellation waiters, so nothing waits for an acknowledgement.
+        if self.waits is not None:
+            self.waits.statement += 1
+        self._loop.call_soon(self.terminate)  # type: ignore[attr-defined]
+
+    async def _cleanup_stmts(self) -> None:
+        async with asyncio.timeout(self._config.command_timeout):  # type: ignore[attr-defined]
+            await super()._cleanup_stmts()  # type: ignore[misc]
+
+
+class _Acquire(_AcquireContext):
+    """``pool.acquire()`` that counts its timeouts."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> Any:
+        try:
+            return await super().__aenter__()
+        except TimeoutError:
+            _count_acquire_timeout(self.pool)
+            raise
+
+    def __await__(self) -> Any:  # ``conn = await pool.acquire()``
+        try:
+            return (yield from super().__await__())
+        except TimeoutError:
+            _count_acquire_timeout(self.pool)
+            raise
+
+
+def _count_acquire_timeout(pool: Any) -> None:
+    waits = getattr(pool, "waits", None)
+    if waits is not None:
+        waits.acquire += 1
 
 
 class _Pool(asyncpg.Pool):
-    """asyncpg's pool with a default acquire timeout (asyncpg's default is to wait forever)."""
+    """asyncpg's pool with a default acquire timeout (asyncpg's default is to wait forever) and
+    counts of the waits it gave up on."""
 
-    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, acquire_timeout: float, waits: WaitCounts, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._acquire_timeout = acquire_timeout
+        self.waits = waits
 
     def acquire(self, *, timeout: float | None = None) -> Any:
-        return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
+        return _Acquire(self, self._acquire_timeout if timeout is None else timeout)
+
+
+def waits_of(pool: asyncpg.Pool) -> WaitCounts:
+    """The WaitCounts of a pool made by create_pool (zeros for any other pool)."""
+    found = getattr(pool, "waits", None)
+    return found if isinstance(found, WaitCounts) else WaitCounts()
 
 
 async def create_pool(
     dsn: str, *, min_size: int = 1, max_size: int = 10, timeouts: Timeouts = Timeouts()
 ) -> asyncpg.Pool:
     """A pool for ``dsn`` with our codecs, server settings and timeouts."""
+    waits = WaitCounts()
+
+    async def init(conn: asyncpg.Connection[Any]) -> None:
+        if isinstance(conn, BoundedConnection):
+            conn.waits = waits
+        await init_connection(conn)
+
     pool = _Pool(
         dsn,
-        acquire_timeout=timeouts.acquire_ms / 1000,
+        acquire_timeout=timeouts.acquire_s,
+        waits=waits,
         min_size=min_size,
         max_size=max_size,
         max_queries=50_000,
         max_inactive_connection_lifetime=300.0,
-        init=init_connection,
-        connection_class=_NoResetConnection,
+        init=init,
+        connection_class=BoundedConnection,
         record_class=asyncpg.Record,
         loop=None,
-        command_timeout=timeouts.command_ms / 1000,
+        # Opening a connection outside acquire() (the pool's first min_size) is bounded too.
+        timeout=timeouts.acquire_s,
+        command_timeout=timeouts.statement_s,
         server_settings={
             "TimeZone": "UTC",
             "application_name": "newsfacts",
-            "statement_timeout": str(timeouts.statement_ms),
+            "statement_timeout": str(timeouts.server_statement_ms),
         },
     )
     await pool
     return pool
 
 
-async def connect(dsn: str) -> asyncpg.Connection[Any]:
-    """One standalone connection with the same codecs (CLI, migrations, listeners)."""
-    conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn, server_settings={"TimeZone": "UTC"})
+async def connect(dsn: str, *, timeouts: Timeouts | None = None) -> asyncpg.Connection[Any]:
+    """One standalone connection with the same codecs (CLI, migrations, listeners). With
+    ``timeouts`` (the long-lived connections of the relay, the cache invalidator and the webhook
+    worker's LISTEN), opening it and each statement are bounded as in the pool, so a server that
+    stops answering is noticed and the connection replaced; without (migrations, the CLI), only
+    opening it is, by asyncpg's default."""
+    if timeouts is None:
+        conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn, server_settings={"TimeZone": "UTC"})
+    else:
+        conn = await asyncpg.connect(
+            dsn,
+            timeout=timeouts.acquire_s,
+            command_timeout=timeouts.statement_s,
+            connection_class=BoundedConnection,
+            server_settings={"TimeZone": "UTC"},
+        )
     await init_connection(conn)
     return conn

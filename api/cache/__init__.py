@@ -16,7 +16,7 @@ async def start(state: State) -> None:
     local = LocalTier(max_entries=state.settings.cache_local_entries)
     cache = ResponseCache(state.redis, ttl=float(state.settings.cache_ttl_seconds), local=local)
     assert state.settings.database_url is not None
-    invalidator = Invalidator(cache, state.settings.database_url)
+    invalidator = Invalidator(cache, state.settings.database_url, timeouts=state.settings.db_timeouts)
     await invalidator.start()
     state.cache = cache
     state.cache_invalidator = invalidator

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from api.cache.store import ResponseCache
 from api.cache.tags import event_tags
 from db import events
-from db.pool import connect
+from db.pool import Timeouts, connect
 
 log = logging.getLogger("newsfacts.cache")
 
@@ -24,9 +24,12 @@ BATCH = 5_000
 
 
 class Invalidator:
-    def __init__(self, cache: ResponseCache, database_url: str, *, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self, cache: ResponseCache, database_url: str, *, poll_seconds: float = 1.0, timeouts: Timeouts | None = None
+    ) -> None:
         self.cache = cache
         self.database_url = database_url
+        self.timeouts = timeouts  # bounded waits: a hung server fails a round, which reconnects
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -35,7 +38,7 @@ class Invalidator:
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        self._conn = await connect(self.database_url)
+        self._conn = await connect(self.database_url, timeouts=self.timeouts)
         await self._conn.add_listener(events.NOTIFY_CHANNEL, lambda *_: self._wake.set())
         # Entries are only ever computed after this point, so older events cannot concern them.
         self.cache.applied_seq = await events.last_sequence(self._conn)
@@ -75,7 +78,7 @@ class Invalidator:
     async def _reconnect(self) -> None:
         with contextlib.suppress(Exception):
             if self._conn is not None and self._conn.is_closed():
-                self._conn = await connect(self.database_url)
+                self._conn = await connect(self.database_url, timeouts=self.timeouts)
                 await self._conn.add_listener(events.NOTIFY_CHANNEL, lambda *_: self._wake.set())
 
     async def _events_after(self, after: int, upto: int | None = None) -> list[Any]:

@@ -21,6 +21,7 @@ async def start(state: State) -> None:
         state.redis,
         maxlen=settings.event_stream_maxlen,
         retention_days=settings.event_retention_days,
+        timeouts=settings.db_timeouts,
     )
     relay.start()
     state.relay = relay

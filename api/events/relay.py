@@ -18,13 +18,14 @@ from redis.exceptions import RedisError, ResponseError
 
 from api.events import wire
 from db import events, idempotency
-from db.pool import connect
+from db.pool import Timeouts, connect
 
 log = logging.getLogger("newsfacts.relay")
 
 # Arbitrary constant shared by every newsfacts process: "nfrely" in ASCII.
 RELAY_LOCK_KEY = 0x6E6672656C79
 BATCH = 500
+PRUNE_SECONDS = 600.0
 
 
 class Relay:
@@ -43,6 +44,7 @@ class Relay:
         retention_days: int,
         retry_seconds: float = 1.0,
         prune_every_seconds: float = 3600.0,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.database_url = database_url
         self.redis = redis
@@ -50,6 +52,9 @@ class Relay:
         self.retention_days = retention_days
         self.retry_seconds = retry_seconds
         self.prune_every_seconds = prune_every_seconds
+        # Each statement on the lock connection is bounded: a hung server fails the round, the
+        # connection is dropped (so is the lock) and the relay contends again once it answers.
+        self.timeouts = timeouts
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.is_leader = False
         self.published = 0
@@ -76,7 +81,7 @@ class Relay:
             await asyncio.sleep(self.retry_seconds)
 
     async def _contend(self) -> None:
-        conn = await connect(self.database_url)
+        conn = await connect(self.database_url, timeouts=self.timeouts)
         try:
             while True:
                 if await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
@@ -150,8 +155,11 @@ class Relay:
 
     async def _prune(self, conn: asyncpg.Connection[Any]) -> None:
         try:
-            gone = await events.prune(conn, retention_days=self.retention_days, keep_after=self.published)
-            keys = await idempotency.prune(conn)
+            # Maintenance, not a request: a first prune after a long pause may delete for minutes.
+            gone = await events.prune(
+                conn, retention_days=self.retention_days, keep_after=self.published, statement_seconds=PRUNE_SECONDS
+            )
+            keys = await idempotency.prune(conn, statement_seconds=PRUNE_SECONDS)
         except asyncpg.PostgresError as exc:
             log.warning("pruning failed: %s", exc)
             return

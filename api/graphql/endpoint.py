@@ -21,6 +21,7 @@ from api.graphql.context import ContextFactory
 from api.graphql.refusals import refusal
 from api.graphql.request import GraphQLParams, media_of, params_of
 from api.graphql.view import OPERATION_NAME_KEY
+from api.reads import context as reads
 from api.reads.middleware import with_write_token
 from api.settings import Settings
 from api.state import State, state_of
@@ -103,10 +104,10 @@ class PlannedGraphQL:
         try:
             answer = await self.planner.execute(plan, variables, state.reads.acquire, collect_ids=collect, lens=lens)
         except Exception as exc:
-            if not isinstance(from_database(exc), Unavailable):
+            if not (isinstance(from_database(exc), Unavailable) and reads.current().replica_failed):
                 raise
-            # Reads may run on a replica that just went away: the primary answers before anyone
-            # sees a 503 (a primary outage fails here again, and is the 503).
+            # The replica it ran on just went away: the primary answers before anyone sees a 503.
+            # A primary that failed is not asked twice: the request would wait out its bounds again.
             answer = await self.planner.execute(plan, variables, state.pool.acquire, collect_ids=collect, lens=lens)
         if answer is not None:
             scope[graphql_cache.OPERATION_KEY] = "query"

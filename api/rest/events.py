@@ -7,6 +7,7 @@ Every event is shaped for the caller's scope as it leaves: the recall rules for 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,9 +27,11 @@ from api.rest.params import refuse_unstorable
 from api.rest.responses import json_response
 from api.state import get_state
 from db import events
-from db.errors import BadUserInput, CursorExpired, FieldError
+from db.errors import BadUserInput, CursorExpired, FieldError, Unavailable, from_database
 from db.lens import for_scope
 from db.pool import Conn
+
+log = logging.getLogger("newsfacts.events")
 
 MAX_LIMIT = 1000
 LIST_PARAMS = frozenset({"after", "limit", "type", "objectId"})
@@ -167,9 +170,14 @@ async def stream_events(request: Request) -> Response:
     require(caller, "read", anonymous_reads=state.settings.anonymous_reads)
     lens = for_scope(caller.scope)  # a stream token has its key's scope
     query = parse_query(request, STREAM_PARAMS)
-    if query.after is not None and query.after > 0:
+    if query.after is not None:
+        # The catch-up reads PostgreSQL: one statement before the status line, so a database that
+        # is down or not answering refuses the stream (503, Retry-After) rather than cutting it.
         async with state.pool.acquire() as conn:
-            await _check_retained(conn, query.after)
+            if query.after > 0:
+                await _check_retained(conn, query.after)
+            else:
+                await events.oldest_sequence(conn)
     broadcaster = broadcaster_of(state)
     heartbeat = float(state.settings.event_heartbeat_seconds)
 
@@ -181,6 +189,13 @@ async def stream_events(request: Request) -> Response:
                 try:
                     event = await feed.next(wait=heartbeat)
                 except FeedClosed:
+                    return
+                except Exception as exc:
+                    if not isinstance(from_database(exc), Unavailable):
+                        raise
+                    # The catch-up failed after the stream started: end it cleanly, and the client
+                    # reconnects after `retry` with Last-Event-ID, losing nothing.
+                    log.warning("event stream ended: the database is unavailable (%s: %s)", type(exc).__name__, exc)
                     return
                 yield b": heartbeat\n\n" if event is None else _sse(event)
 

@@ -91,7 +91,7 @@ class Worker:
     async def _listen(self) -> asyncpg.Connection[Any] | None:
         # A dedicated connection: LISTEN state must not leak into pooled connections.
         try:
-            conn = await connect(self.dsn)
+            conn = await connect(self.dsn, timeouts=self.settings.db_timeouts)
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._new_events.set())
             await conn.add_listener(webhooks.WAKE_CHANNEL, lambda *_: self._wake.set())
             return conn

@@ -1,20 +1,19 @@
 """A PostgreSQL outage is UNAVAILABLE, never a 500 (issue 12, Defects 1): with the database
 fast-stopped, REST reads and writes answer 503 problem+json with Retry-After and no exception text;
 nothing is half-written; once it is back the same server answers again. The test stops and starts a
-PostgreSQL server of its own (the session's serves every other test)."""
+PostgreSQL server of its own (the session's serves every other test). A PostgreSQL that stops
+answering without closing anything (SIGSTOP) is tests/api/test_hung_database.py's."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import psutil
 import pytest
 
 from api.embedded import EmbeddedPostgres
@@ -124,45 +123,3 @@ def test_a_stopped_database_is_503_with_retry_after_and_service_resumes(
 
     # The refused write left nothing behind; the acknowledged ones are there.
     assert run(names()) == ["Before", "After"]
-
-
-def _postgres_processes(pg: EmbeddedPostgres) -> list[psutil.Process]:
-    """The postmaster of ``pg`` and every backend it runs."""
-    pid = int((pg.folder / "postmaster.pid").read_text().split()[0])
-    postmaster = psutil.Process(pid)
-    return [postmaster, *postmaster.children(recursive=True)]
-
-
-def test_a_database_that_stops_answering_is_503_within_the_timeouts_not_a_hang(
-    outage: tuple[LiveServer, str, str], own_postgres: EmbeddedPostgres, settings: Settings
-) -> None:
-    # SIGSTOP freezes PostgreSQL with its sockets open: nothing is refused or reset, as in a network
-    # partition. Each request must still end, as a 503, within the client-side bounds.
-    _, _, url = outage
-    live = LiveServer(
-        replace(settings, database_url=url, environment="production", db_statement_timeout_ms=500,
-                db_command_timeout_ms=1_000, db_acquire_timeout_ms=1_000, db_pool_max=2)
-    ).start()  # fmt: skip
-    try:
-        with httpx.Client(base_url=live.url, timeout=20) as client:
-            assert client.get("/v1/actors").status_code == 200
-            frozen = _postgres_processes(own_postgres)
-            for p in frozen:
-                p.suspend()
-            try:
-                started = time.monotonic()
-                # More requests at once than the pool has connections: some wait for one.
-                with ThreadPoolExecutor(max_workers=6) as pool:
-                    answers = list(pool.map(lambda path: client.get(path), ["/v1/actors", "/v1/claims"] * 3))
-                graphql = client.post("/graphql", json={"query": "{ claims(first: 2) { nodes { id } } }"})
-                waited = time.monotonic() - started
-            finally:
-                for p in frozen:
-                    p.resume()
-            for r in answers:
-                _unavailable(r)
-            _graphql_unavailable(graphql)
-            assert waited < 10, f"the requests took {waited:.1f} s"
-            assert _eventually(lambda: client.get("/v1/actors").status_code == 200), "reads did not resume"
-    finally:
-        live.stop()

@@ -25,3 +25,28 @@ def test_settings_are_parsed_from_the_environment() -> None:
 def test_a_bad_value_names_its_variable() -> None:
     with pytest.raises(ValueError, match="PORT"):
         Settings.from_environ({"PORT": "eighty"})
+
+
+def test_database_bounds_are_seconds_of_at_most_five_by_default() -> None:
+    defaults = Settings()
+    assert 0 < defaults.db_acquire_timeout_s <= 5 and 0 < defaults.db_statement_timeout_s <= 5
+    parsed = Settings.from_environ({"DB_ACQUIRE_TIMEOUT_S": "0.5", "DB_STATEMENT_TIMEOUT_S": "2"}).db_timeouts
+    assert (parsed.acquire_s, parsed.statement_s) == (0.5, 2.0)
+    # PostgreSQL's own statement_timeout fires first, so a healthy server cancels a slow statement.
+    assert 0 < parsed.server_statement_ms < 2_000
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_a_database_bound_must_be_a_positive_number_of_seconds(value: str) -> None:
+    with pytest.raises(ValueError, match="DB_STATEMENT_TIMEOUT_S"):
+        Settings.from_environ({"DB_STATEMENT_TIMEOUT_S": value})
+
+
+def test_the_deprecated_millisecond_names_still_set_the_bounds_unless_the_new_ones_are_given() -> None:
+    old = Settings.from_environ({"DB_STATEMENT_TIMEOUT_MS": "1500", "DB_ACQUIRE_TIMEOUT_MS": "250"})
+    assert (old.db_statement_timeout_s, old.db_acquire_timeout_s) == (1.5, 0.25)
+    both = Settings.from_environ({"DB_STATEMENT_TIMEOUT_MS": "1500", "DB_STATEMENT_TIMEOUT_S": "3"})
+    assert both.db_statement_timeout_s == 3.0
+    assert Settings.from_environ({"DB_COMMAND_TIMEOUT_MS": "35000"}) == Settings()
+    with pytest.raises(ValueError, match="DB_ACQUIRE_TIMEOUT_MS"):
+        Settings.from_environ({"DB_ACQUIRE_TIMEOUT_MS": "-5"})
