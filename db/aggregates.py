@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from db.analytics import DateField, Facet, GroupBy, SumField
@@ -109,7 +110,7 @@ def histogram_request(
     time_zone: str | None,
     start: str | None,
     end: str | None,
-    paths: dict[str, Path],
+    paths: Mapping[str, Path],
 ) -> HistogramRequest:
     """A histogram of ``on`` by ``interval``; ``paths`` names each parameter (on, interval,
     timeZone, from, to) as the caller's transport spells it."""
@@ -191,7 +192,7 @@ def bucket_count(request: HistogramRequest, start: dt.datetime, end: dt.datetime
 
 
 def sums_request(
-    t: FactType, sums: list[tuple[str, str]], group_by: str | None, paths: dict[str, Path], *, flat: bool
+    t: FactType, sums: list[tuple[str, str]], group_by: str | None, paths: Mapping[str, Path], *, flat: bool
 ) -> SumsRequest:
     """``sums``: (response key, field) each; ``paths`` names the ``sum`` and ``groupBy`` parameters."""
     errors: list[FieldError] = []

@@ -56,7 +56,7 @@ class WebhookEndpointPatch:
     url: str | None = strawberry.UNSET
     enabled_events: list[str] | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    status: EndpointStatus | None = strawberry.UNSET
+    status: EndpointStatus | None = strawberry.UNSET  # type: ignore[valid-type]
 
 
 @strawberry.type(description="A created endpoint and its signing secret (whsec_…), shown this once.")

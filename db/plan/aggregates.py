@@ -13,6 +13,7 @@ from db.aggregates import INTERVALS, MAX_BUCKETS, MAX_GROUPS, PRECISIONS, Facets
 from db.analytics import Facet, SumField
 from db.queries import where_clauses
 from db.registry import fact_type
+from db.relations import relation_where
 
 if TYPE_CHECKING:
     from db.plan.sql import Statement
@@ -24,18 +25,24 @@ LABELS = {"actor": "name", "article": "headline"}
 @dataclass(frozen=True)
 class RowSet:
     """The rows an aggregate summarises: facts of ``kind`` under the statement's lens that pass
-    ``filters`` (parsed, db.queries.parse_filters) and the ``extra`` conditions (a relation to
-    the parent of a nested connection, over the kind's alias)."""
+    ``filters`` (parsed, db.queries.parse_filters), the ``extra`` conditions (over the kind's
+    alias: a planned nested connection's relation to its parent row) and, from the resolvers, a
+    relation to a parent by id."""
 
     kind: str
     filters: Mapping[str, Any] = field(default_factory=dict)
     extra: tuple[str, ...] = ()
+    # (relation, parent id): the facts of a nested connection, its parent bound as a parameter.
+    related: tuple[str, str] | None = None
 
     def source(self, stmt: Statement, *, without: frozenset[str] = frozenset()) -> str:
         """``FROM … WHERE …`` of the rows, leaving out the filters named in ``without``."""
         t = fact_type(self.kind)
         kept = {k: v for k, v in self.filters.items() if k not in without}
         where = [*where_clauses(t, kept, stmt.params), *self.extra]
+        if self.related is not None:
+            relation, parent = self.related
+            where.append(relation_where(self.kind, relation, f"{stmt.params.add(parent)}::text"))
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         return f"FROM {stmt._rel(self.kind)} {t.alias}{condition}"
 

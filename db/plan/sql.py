@@ -333,7 +333,8 @@ class Statement:
         if isinstance(root, t.Corrections):
             return self._corrections(root, *root.bind(self.variables))
         if isinstance(root, t.RootAggregate):
-            facts = plan_aggregates.RowSet(root.kind, root.bind(self.variables))
+            filters, related = root.bind(self.variables)
+            facts = plan_aggregates.RowSet(root.kind, filters, related=related)
             return f"SELECT ({self.aggregate(root.aggregate, facts)})::text AS j{self._root_ids(None)}"
         assert isinstance(root, t.Search)
         return self._search(root, root.bind(self.variables))
@@ -513,4 +514,15 @@ def statement(roots: list[str], *, collect_ids: bool) -> str:
     return f"SELECT {', '.join(columns)} FROM (SELECT 1) one {' '.join(joins)}"
 
 
-__all__ = ["Statement", "pagination", "statement"]
+def aggregate_statement(
+    kind: str, what: str, request: Any, filters: dict[str, Any], lens: Lens, *, related: tuple[str, str] | None = None
+) -> tuple[str, list[Any]]:
+    """The statement (and its parameters) of an aggregate of ``kind``'s facts passing ``filters``
+    (or ``related``: (relation, parent id)) as the whole answer — REST's, and the GraphQL
+    resolvers': one row, one column, the JSON text."""
+    stmt = Statement(None, collect_ids=False, lens=lens)
+    root = t.RootAggregate(kind, t.Aggregate(what, lambda _: request), lambda _: (filters, related))
+    return stmt.root(root), stmt.params.values
+
+
+__all__ = ["Statement", "aggregate_statement", "pagination", "statement"]

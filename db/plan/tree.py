@@ -291,7 +291,7 @@ class Payload:
 @dataclass(frozen=True)
 class RootAggregate:
     """An aggregate of a kind's facts as the whole answer (REST's facets, histogram and aggregate
-    reads); ``bind`` gives the parsed filters."""
+    reads, the GraphQL resolvers'); ``bind`` gives (parsed filters, (relation, parent id) or None)."""
 
     kind: str
     aggregate: Aggregate
