@@ -521,7 +521,7 @@ def aggregate_statement(
     (or ``related``: (relation, parent id)) as the whole answer — REST's, and the GraphQL
     resolvers': one row, one column, the JSON text."""
     stmt = Statement(None, collect_ids=False, lens=lens)
-    root = t.RootAggregate(kind, t.Aggregate(what, lambda _: request), lambda _: (filters, related))
+    root = t.RootAggregate(kind, t.Aggregate(what, lambda _: request), lambda _: (filters, related), lambda _: lens.as_of)
     return stmt.root(root), stmt.params.values
 
 
