@@ -105,6 +105,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         ELSE (SELECT min(nf_km(from_lon, from_lat, p.lon, p.lat)) FROM nf_geo_positions(g) p) END
 $$;
 
+-- Facets of a whole table read every row: claims' plain facet columns (and sourcing, which the
+-- recall rules test) in one narrow index make that an index-only scan instead of a pass over the
+-- wide heap (60,000 claims: 41 ms instead of 100-190 ms for three facets on this machine).
+CREATE INDEX claims_facets_idx ON claims (status, quote_type, speaker_id, reported_by_id, sourcing);
+
 CREATE INDEX deployments_region_box_idx ON deployments USING gist (nf_geo_box(region_geojson));
 CREATE INDEX deployments_region_box_idx_history ON deployments_history USING gist (nf_geo_box(region_geojson));
 CREATE INDEX incidents_location_box_idx ON incidents USING gist (nf_geo_box(location_geojson));

@@ -66,18 +66,22 @@ def facets(stmt: Statement, rows: RowSet, request: FacetsRequest) -> str:
             found.append(ask.facet)
     grouped = []
     for own, facets_ in passes.items():
-        if all(f.column is not None for f in facets_):
-            values = ", ".join(f"({number[(own, f.name)]}, {a}.{f.column}::text, NULL::text)" for f in facets_)
-            values_from = f"CROSS JOIN LATERAL (VALUES {values}) f(n, v, d)"
-        else:
-            selects = " UNION ALL ".join(
-                f"SELECT {number[(own, f.name)]}, x.v, x.d FROM ({f.rows.format(a=a)}) x(v, d)" for f in facets_
-            )
-            values_from = f"CROSS JOIN LATERAL ({selects}) f(n, v, d)"
         source = rows.source(stmt, without=own)
-        table, _, where = source.partition(" WHERE ")
-        condition = f" WHERE {where}" if where else ""
-        grouped.append(f"SELECT f.n, f.v, f.d, count(*) AS c {table} {values_from}{condition} GROUP BY 1, 2, 3")
+        columns = [f for f in facets_ if f.column is not None]
+        if columns:
+            # Plain columns: one pass, one grouping set each (what a hand-written GROUP BY does).
+            grouped.append(_grouping_sets([(number[(own, f.name)], f"{a}.{f.column}") for f in columns], source))
+        others = [f for f in facets_ if f.column is None]
+        if others:
+            selects = " UNION ALL ".join(
+                f"SELECT {number[(own, f.name)]}, x.v, x.d FROM ({f.rows.format(a=a)}) x(v, d)" for f in others
+            )
+            table, _, where = source.partition(" WHERE ")
+            condition = f" WHERE {where}" if where else ""
+            grouped.append(
+                f"SELECT f.n, f.v, f.d, count(*) AS c {table} CROSS JOIN LATERAL ({selects}) f(n, v, d){condition}"
+                " GROUP BY 1, 2, 3"
+            )
     keys = []
     details = {}
     for ask in request.asks:
@@ -98,8 +102,11 @@ def facets(stmt: Statement, rows: RowSet, request: FacetsRequest) -> str:
     bucket = f"CASE r.n {' '.join(shapes)} END"
     shown = "r.v IS NOT NULL AND r.rn <= k.first"
     return (
-        "(WITH g AS (" + " UNION ALL ".join(grouped) + "), "
-        "r AS (SELECT g.*, row_number() OVER (PARTITION BY g.n, g.v IS NULL ORDER BY g.c DESC, g.v, g.d) AS rn FROM g) "
+        # Materialized: each facet's LATERAL reads r, which PostgreSQL would otherwise inline and
+        # recompute (the whole grouping pass) once per facet.
+        "(WITH g AS MATERIALIZED (" + " UNION ALL ".join(grouped) + "), "
+        "r AS MATERIALIZED (SELECT g.*, row_number() OVER (PARTITION BY g.n, g.v IS NULL ORDER BY g.c DESC, g.v, g.d) AS rn"
+        " FROM g) "
         "SELECT json_object_agg(k.key, x.doc) "
         f"FROM (VALUES {', '.join(keys)}) k(key, n, first) CROSS JOIN LATERAL ("
         "SELECT json_build_object("
@@ -108,6 +115,23 @@ def facets(stmt: Statement, rows: RowSet, request: FacetsRequest) -> str:
         "'otherCount', coalesce(sum(r.c) FILTER (WHERE r.v IS NOT NULL AND r.rn > k.first), 0), "
         "'missingCount', coalesce(sum(r.c) FILTER (WHERE r.v IS NULL), 0)) AS doc "
         "FROM r WHERE r.n = k.n) x)"
+    )
+
+
+def _grouping_sets(columns: list[tuple[int, str]], source: str) -> str:
+    """``(n, v, d, c)`` rows of several columns' counts in one pass: a grouping set per column, and
+    GROUPING() telling which column a row counts (its value is NULL in the other columns)."""
+    if len(columns) == 1:
+        ((n, column),) = columns
+        return f"SELECT {n} AS n, {column}::text AS v, NULL::text AS d, count(*) AS c {source} GROUP BY 2"
+    width = len(columns)
+    which = " ".join(f"WHEN {(1 << width) - 1 - (1 << (width - 1 - i))} THEN {n}" for i, (n, _) in enumerate(columns))
+    listed = ", ".join(column for _, column in columns)
+    value = f"coalesce({', '.join(f'{column}::text' for _, column in columns)})"
+    sets = ", ".join(f"({column})" for _, column in columns)
+    return (
+        f"SELECT CASE GROUPING({listed}) {which} END AS n, {value} AS v, NULL::text AS d, count(*) AS c "
+        f"{source} GROUP BY GROUPING SETS ({sets})"
     )
 
 
@@ -132,12 +156,12 @@ _COUNTS = {
 }
 
 
-def _bucket_key(instant: str, interval: str, tz: str) -> str:
+def _bucket_key(instant: str, interval: str, tz: str, *, local: str | None = None) -> str:
     """The bucket an instant falls in. Calendar intervals truncate the wall-clock time in the
     zone (a day of 23 or 25 hours across a daylight-saving change is one day) and key buckets by
     that local timestamp; hours are instants, the last time the zone's clock showed HH:00 — so the
     hour repeated when clocks go back is two buckets, as it is two hours."""
-    local = f"({instant} AT TIME ZONE {tz})"
+    local = local or f"({instant} AT TIME ZONE {tz})"
     if interval == "hour":
         return f"({instant} - make_interval(mins => extract(minute FROM {local})::int, secs => extract(second FROM {local})))"
     return f"date_trunc('{interval}', {local})"
@@ -154,7 +178,8 @@ def histogram(stmt: Statement, rows: RowSet, request: HistogramRequest) -> str:
     tz = f"{stmt.params.add(request.time_zone)}::text"
     column = on.column.format(a=a)
     instant = column if on.timestamp else f"(({column})::timestamp AT TIME ZONE {tz})"
-    key = _bucket_key(instant, interval, tz)
+    # A calendar date is already the zone's wall-clock day: it is bucketed as it is.
+    key = _bucket_key(instant, interval, tz, local=None if on.timestamp else f"({column})::timestamp")
     fits = "true"
     if on.precision is not None:
         fitting = [p for p, rank in PRECISIONS.items() if rank <= INTERVALS.index(interval)]

@@ -33,7 +33,9 @@ def resolvers(settings: Settings) -> Iterator[LiveServer]:
 def _planned(server: LiveServer) -> float:
     """How many GraphQL operations the planner has answered (0 before the first)."""
     text = httpx.get(server.url + "/metrics", timeout=10).text
-    found = [line for line in text.splitlines() if line.startswith('newsfacts_graphql_operations_total{path="planned"}')]
+    found = [
+        line for line in text.splitlines() if line.startswith('newsfacts_graphql_operations_total{path="planned"}')
+    ]
     return float(found[0].split()[-1]) if found else 0.0
 
 
