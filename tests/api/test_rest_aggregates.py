@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from geojson_pydantic import Feature, FeatureCollection
 
@@ -24,6 +25,7 @@ from tests.services import LiveServer
 pytestmark = pytest.mark.anyio
 
 SEED_ARTICLE = "art_01K8B1E3F9FPCM47JBPJSG0VT9"
+GEOJSON_SCHEMA = FeatureCollection.model_json_schema()
 BODY = "Quillwort envoys met on Friday. The ministry denied the quillwort blockade at the port."
 
 
@@ -262,6 +264,7 @@ async def test_geojson_is_an_rfc_7946_feature_collection(client: httpx.AsyncClie
         assert response.headers["content-type"] == "application/geo+json"
         doc = response.json()
         collection = FeatureCollection.model_validate(doc)  # RFC 7946's structure, positions, rings, bbox
+        jsonschema.validate(doc, GEOJSON_SCHEMA)  # and the same models' JSON Schema
         assert collection.bbox is not None and list(collection.bbox) == [-70.0, 10.5, -66.9, 13.0]
         by_id = {f["id"]: f for f in doc["features"]}
         assert set(by_id) == {point["id"], area["id"], nowhere["id"]}
