@@ -150,12 +150,14 @@ def embedded_redis(folder: Path | None = None) -> Iterator[str]:
         yield server.url
 
 
-async def load_corpus(database_url: str, articles: int, claims: int) -> dict[str, Any]:
-    """Migrate, bulk-load the generated corpus; return the ids the requests use."""
+async def load_corpus(database_url: str, articles: int, claims: int, *, incidents: int | None = None) -> dict[str, Any]:
+    """Migrate, bulk-load the generated corpus (``incidents``: of deployments and of incidents
+    each, else one per 100 articles); return the ids the requests use."""
     conn = await connect(database_url)
     try:
         await migrate(conn)
-        items = ((i, r.pop("object"), r) for i, r in enumerate(generate.records(articles, claims, seed=7)))
+        records = generate.records(articles, claims, seed=7, incidents=incidents)
+        items = ((i, r.pop("object"), r) for i, r in enumerate(records))
         report = await bulk.load(conn, items, changed_by="bench", batch_size=5_000)
         assert not report.rejected, report.rejected[:3]
         await conn.execute("ANALYZE")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from db.analytics import Analytics, column_facet
 from db.facts import FactType, FilterDef, common_filters, common_orders
 from db.fields import Field, date, enum, list_of, obj, pattern_text, ref, text
 
@@ -51,4 +52,5 @@ TYPE = FactType(
     orders=common_orders("a"),
     # What search snippets are cut from: the text the ``search`` column (0001_core.sql) indexes.
     search_text="{a}.name || ' — ' || coalesce({a}.description, '')",
+    analytics=Analytics(facets=(column_facet("kind", "kind", values=KINDS), column_facet("country", "country"))),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from db.analytics import Analytics, DateField, array_facet, column_facet
 from db.facts import FactType, FilterDef, OrderDef, common_filters, common_orders
 from db.fields import (
     INVALID,
@@ -35,6 +36,8 @@ def _subject(value: Any, path: Path, checks: Checks) -> Any:
 SUBJECT = with_shape(_subject, shape_of(_SUBJECT_FORMAT))
 
 
+LANGUAGE = pattern_text(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*", "a BCP 47 tag such as en-GB", max_len=35)
+
 _PUBLISHED_KEY = "coalesce(r.published_at, '0001-01-01T00:00:00Z'::timestamptz)"
 
 TYPE = FactType(
@@ -47,11 +50,7 @@ TYPE = FactType(
         Field("headline", text(max_len=1000), required=True),
         Field("summary", text()),
         Field("body", raw_text(max_len=MAX_BODY), default=""),
-        Field(
-            "language",
-            pattern_text(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*", "a BCP 47 tag such as en-GB", max_len=35),
-            default="en",
-        ),
+        Field("language", LANGUAGE, default="en"),
         Field("publishedAt", timestamp(), column="published_at"),
         Field("outlet", ref("actor"), column="outlet_id"),
         Field("authors", list_of(ref("actor"), unique=True), column="author_ids", default=list),
@@ -76,6 +75,9 @@ TYPE = FactType(
         ),
         FilterDef("pubStatus", enum(*PUB_STATUSES), "r.pub_status = {p}::text"),
         FilterDef(
+            "language", LANGUAGE, "r.language = {p}::text", "articles in this language (a BCP 47 tag, as stored)"
+        ),
+        FilterDef(
             "publishedFrom",
             timestamp(),
             f"{_PUBLISHED_KEY} >= ({{p}}::text)::timestamptz AND r.published_at IS NOT NULL",
@@ -89,4 +91,12 @@ TYPE = FactType(
     orders=(*common_orders("r"), OrderDef("publishedAt", _PUBLISHED_KEY, "timestamptz")),
     # What search snippets are cut from: the text the ``search`` column (0001_core.sql) indexes.
     search_text="{a}.headline || ' — ' || coalesce({a}.summary || ' — ', '') || {a}.body",
+    analytics=Analytics(
+        facets=(
+            column_facet("outlet", "outlet_id", relation="actor"),
+            column_facet("language", "language"),
+            array_facet("subjects", "subjects", filters=("subject",)),
+        ),
+        dates=(DateField("publishedAt", "{a}.published_at", timestamp=True),),
+    ),
 )

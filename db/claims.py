@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from db.analytics import Analytics, DateField, array_facet, column_facet
 from db.facts import (
+    SOURCINGS,
     FactType,
     FilterDef,
     OrderDef,
@@ -79,4 +81,15 @@ TYPE = FactType(
     on_retract={"status": "retracted"},
     # What search snippets are cut from: the text the ``search`` column (0001_core.sql) indexes.
     search_text="{a}.statement || coalesce(' — ' || {a}.quote, '')",
+    analytics=Analytics(
+        facets=(
+            column_facet("status", "status", values=STATUSES),
+            column_facet("quoteType", "quote_type", values=QUOTE_TYPES),
+            column_facet("speaker", "speaker_id", relation="actor"),
+            column_facet("reportedBy", "reported_by_id", relation="actor"),
+            array_facet("subjects", "subject_ids", relation="actor", filters=("subject",)),
+            column_facet("sourcing", "sourcing", values=SOURCINGS),
+        ),
+        dates=(DateField("claimDate", "{a}.claim_date", precision="{a}.claim_date_precision"),),
+    ),
 )

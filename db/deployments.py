@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from db.analytics import Analytics, DateField, Geometry, GroupBy, SumField, array_facet, column_facet
 from db.facts import (
+    SOURCINGS,
     FactType,
     FilterDef,
     OrderDef,
@@ -30,6 +32,7 @@ from db.fields import (
     text,
     with_ids,
 )
+from db.geo import distance_order, geo_filters
 
 STATUSES = ("announced", "active", "withdrawn")
 ASSET_TYPES = (
@@ -105,10 +108,33 @@ TYPE = FactType(
         article_filter("d", "deployments"),
         sourcing_filter("d", "deployments"),
         *date_range_filters("d", "started_on", ("startedFrom", "startedTo")),
+        *geo_filters("d", "region_geojson", "deployments"),
     ),
-    orders=(*common_orders("d"), OrderDef("startedOn", date_key("d", "started_on"), "date")),
+    orders=(
+        *common_orders("d"),
+        OrderDef("startedOn", date_key("d", "started_on"), "date"),
+        distance_order("d", "region_geojson"),
+    ),
     cross_check=_cross_check,
     derive=_derive,
     # What search snippets are cut from: the text the ``search`` column (0001_core.sql) indexes.
     search_text="concat_ws(' — ', {a}.region_name, {a}.stated_purpose)",
+    analytics=Analytics(
+        facets=(
+            column_facet("status", "status", values=STATUSES),
+            column_facet("deployer", "deployer_id", relation="actor"),
+            array_facet("assetType", "asset_types", values=ASSET_TYPES),
+            column_facet("sourcing", "sourcing", values=SOURCINGS),
+        ),
+        dates=(DateField("startedOn", "{a}.started_on"),),
+        sums=(
+            SumField(
+                "assets",
+                "SELECT nullif(e -> 'quantity', 'null'::jsonb), e ->> 'assetType' FROM jsonb_array_elements({a}.assets) e",
+                "the quantities of the deployments' assets (each asset counts once)",
+            ),
+        ),
+        groups=(GroupBy("assetType", item=True), GroupBy("status", "{a}.status")),
+        geometry=Geometry("region", "region_geojson"),
+    ),
 )

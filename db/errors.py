@@ -294,6 +294,9 @@ _SQLSTATE: dict[str, type[NewsfactsError]] = {
     "08004": Unavailable,  # sqlserver_rejected_establishment_of_sqlconnection
 }
 
+# Raised by nf_bucket_limit (db/migrations/0014_analytics.sql).
+TOO_MANY_BUCKETS_SQLSTATE = "NFA01"
+
 # Constraint name → (field path, human message). Names, never message text, identify a violation.
 _CONSTRAINTS: dict[str, tuple[tuple[str | int, ...], str]] = {
     "articles_uri_key": (("uri",), "an article with this uri already exists"),
@@ -308,6 +311,11 @@ _CONSTRAINTS: dict[str, tuple[tuple[str | int, ...], str]] = {
 def from_postgres(exc: asyncpg.PostgresError) -> NewsfactsError:
     """Translate a database error into the catalogue, by SQLSTATE and constraint name."""
     sqlstate = getattr(exc, "sqlstate", None) or ""
+    if sqlstate == TOO_MANY_BUCKETS_SQLSTATE:
+        # A histogram whose data spans more buckets than allowed (nf_bucket_limit, 0014): its
+        # message says how many and what to do; the parameter to change is the interval.
+        message = str(getattr(exc, "message", None) or exc)
+        return BadUserInput(message, errors=[FieldError(("interval",), "TOO_MANY_BUCKETS", message)])
     cls = _SQLSTATE.get(sqlstate, NewsfactsError)
     if cls is Unavailable or isinstance(exc, asyncpg.PostgresConnectionError):
         return Unavailable()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from db.analytics import Analytics
 from db.fields import INVALID, Checks, Field, Validator
 from db.ids import PREFIXES, is_id
 from db.kinds import BY_NAME
@@ -33,11 +34,14 @@ class FilterDef:
 @dataclass(frozen=True)
 class OrderDef:
     """A keyset sort order: ``key`` is the SQL expression rows are ordered by (then by id, which
-    breaks ties); ``cast`` turns the cursor's text back into the key's type."""
+    breaks ties); ``cast`` turns the cursor's text back into the key's type. An order that
+    ``needs`` a filter (distance: ``near``) takes that filter's bound value where ``key`` says
+    ``{<filter>}``, and is refused without it."""
 
     name: str
     key: str
     cast: str
+    needs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class FactType:
     # SQL of the text the ``search`` tsvector indexes, over ``{a}`` (the row's alias): what
     # search snippets are cut from.
     search_text: str = "''"
+    # What the kind is summarised by: facets, histogram dates, bounded sums, its map geometry.
+    analytics: Analytics = field(default_factory=Analytics)
 
     @property
     def prefix(self) -> str:
@@ -66,8 +72,10 @@ class FactType:
 
     @property
     def read_only(self) -> frozenset[str]:
-        """The read-only keys this kind's documents carry (sourcing only on sourced kinds)."""
-        return READ_ONLY if self.sourced else READ_ONLY - {"sourcing"}
+        """The read-only keys this kind's documents carry (sourcing only on sourced kinds; on a kind
+        with a map geometry, distanceKm, which a read with ``near`` adds)."""
+        keys = READ_ONLY if self.sourced else READ_ONLY - {"sourcing"}
+        return keys | {"distanceKm"} if self.analytics.geometry is not None else keys
 
     @property
     def doc_function(self) -> str:
@@ -91,7 +99,7 @@ class FactType:
             return None
         known = self.field_names
         for key in record:
-            if key not in known and not (key == "id" and allow_id) and key not in READ_ONLY:
+            if key not in known and not (key == "id" and allow_id) and key not in READ_ONLY | self.read_only:
                 checks.fail((key,), "UNKNOWN_FIELD", f"is not a field of {self.kind}")
         columns: dict[str, Any] = {}
         if "id" in record and allow_id:

@@ -47,8 +47,9 @@ def _sentence(rng: random.Random) -> str:
     return " ".join(words).capitalize() + "."
 
 
-def records(articles: int, claims: int, *, seed: int = 42) -> Iterator[dict[str, Any]]:
-    """Actors, then each article with its claims (spread evenly), then deployments and incidents."""
+def records(articles: int, claims: int, *, seed: int = 42, incidents: int | None = None) -> Iterator[dict[str, Any]]:
+    """Actors, then each article with its claims (spread evenly), then deployments and incidents
+    (one of each per 100 articles, or ``incidents`` of each) with quantities and map points."""
     rng = random.Random(seed)
     ids = _Ids(rng)
     n_actors = max(10, articles // 50)
@@ -94,20 +95,70 @@ def records(articles: int, claims: int, *, seed: int = 42) -> Iterator[dict[str,
                 "claimDate": f"2025-{1 + rng.randrange(12):02d}-{1 + rng.randrange(28):02d}",
                 "references": [{"article": article_id, "charStart": start, "charEnd": end, "quoteText": quote}],
             }  # fmt: skip
-    for i, ref in enumerate(first_refs):
-        yield {
-            "object": "deployment", "id": ids.make("deployment"), "deployer": rng.choice(actor_ids),
-            "region": {"name": rng.choice(("Caribbean", "Pacific", "Baltic", "Red Sea"))}, "status": "active",
-            "assets": [{"assetType": rng.choice(_ASSETS), "quantity": {"amount": rng.randint(1, 20), "approximation": "exact"},
-                        "references": [ref]}],
-            "references": [ref],
-        }  # fmt: skip
-        yield {
-            "object": "incident", "id": ids.make("incident"), "incidentType": "strike",
-            "actors": [{"actor": rng.choice(actor_ids), "role": "perpetrator"}],
-            "fatalities": {"lowerBound": rng.randint(1, 100), "approximation": "atLeast"},
-            "occurredFrom": f"2025-{1 + i % 12:02d}-01", "references": [ref],
-        }  # fmt: skip
+    for i in range(len(first_refs) if incidents is None else incidents):
+        ref = first_refs[i % len(first_refs)]
+        yield _deployment(rng, ids.make("deployment"), rng.choice(actor_ids), ref)
+        yield _incident(rng, ids.make("incident"), rng.choice(actor_ids), ref, i)
+
+
+# Where the generated facts are: (name, lon, lat) of a region's centre; points scatter around it.
+_REGIONS = (("Caribbean", -75.0, 15.0), ("Pacific", -150.0, 5.0), ("Baltic", 19.0, 57.0), ("Red Sea", 38.0, 20.0))
+_INCIDENT_TYPES = ("strike", "strike", "seizure", "attack", "arrest")
+
+
+def _point(rng: random.Random) -> tuple[str, dict[str, Any]]:
+    name, lon, lat = rng.choice(_REGIONS)
+    where = [round(lon + rng.uniform(-8, 8), 4), round(lat + rng.uniform(-5, 5), 4)]
+    return name, {"type": "Point", "coordinates": where}
+
+
+def _quantity(rng: random.Random, unit: str | None) -> dict[str, Any] | None:
+    """A quantity of every approximation the arithmetic knows, as news states them."""
+    n = rng.randint(1, 200)
+    kind = rng.choice(("exact", "exact", "approximately", "atLeast", "atMost", "range", "unspecified", None))
+    if kind is None:
+        return None
+    q: dict[str, Any] = {"approximation": kind, "unit": unit}
+    if kind in ("exact", "approximately"):
+        q["amount"] = n
+    elif kind == "atLeast":
+        q["lowerBound"] = n
+    elif kind == "atMost":
+        q["upperBound"] = n
+    elif kind == "range":
+        q["lowerBound"], q["upperBound"] = n, n + rng.randint(1, 50)
+    return {k: v for k, v in q.items() if v is not None}
+
+
+def _deployment(rng: random.Random, ident: str, deployer: str, ref: dict[str, Any]) -> dict[str, Any]:
+    name, point = _point(rng)
+    assets = []
+    for asset_type in rng.sample(_ASSETS, rng.randint(1, 3)):
+        unit = "personnel" if asset_type == "troops" else None
+        asset: dict[str, Any] = {"assetType": asset_type, "references": [ref]}
+        if (q := _quantity(rng, unit)) is not None:
+            asset["quantity"] = q
+        assets.append(asset)
+    return {
+        "object": "deployment", "id": ident, "deployer": deployer, "region": {"name": name, "geojson": point},
+        "status": rng.choice(("announced", "active", "active", "withdrawn")), "assets": assets, "references": [ref],
+        "startedOn": f"2025-{1 + rng.randrange(12):02d}-{1 + rng.randrange(28):02d}",
+    }  # fmt: skip
+
+
+def _incident(rng: random.Random, ident: str, actor: str, ref: dict[str, Any], i: int) -> dict[str, Any]:
+    name, point = _point(rng)
+    precise = rng.random() < 0.8
+    record: dict[str, Any] = {
+        "object": "incident", "id": ident, "incidentType": rng.choice(_INCIDENT_TYPES),
+        "actors": [{"actor": actor, "role": "perpetrator"}], "location": {"name": name, "geojson": point},
+        "occurredFrom": f"2025-{1 + i % 12:02d}-{1 + rng.randrange(28) if precise else 1:02d}",
+        "occurredPrecision": "day" if precise else "month", "references": [ref],
+    }  # fmt: skip
+    for field, unit in (("count", "attacks"), ("fatalities", "people"), ("injuries", "people")):
+        if (q := _quantity(rng, unit)) is not None:
+            record[field] = q
+    return record
 
 
 def write_ndjson(stream: IO[bytes], articles: int, claims: int, *, seed: int = 42) -> int:

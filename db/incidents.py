@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from db.analytics import Analytics, DateField, Facet, Geometry, GroupBy, column_facet, quantity_sum
 from db.facts import (
+    SOURCINGS,
     FactType,
     FilterDef,
     OrderDef,
@@ -31,6 +33,7 @@ from db.fields import (
     references,
     text,
 )
+from db.geo import distance_order, geo_filters
 
 ROLES = ("perpetrator", "target", "authorizer", "victim", "witness", "investigator")
 PRECISIONS = ("day", "month", "year")
@@ -60,6 +63,18 @@ def _role_filter(role: str) -> FilterDef:
         f"incidents in which this actor is the {role}",
     )
 
+
+# Incidents by the actors in them, each with its role (a bucket per actor and role): selecting a
+# bucket sets the role's filter (perpetrator, target, authorizer) or ``actor``.
+_ACTOR_FACET = Facet(
+    "actor",
+    "SELECT e ->> 'actor', e ->> 'role' FROM jsonb_array_elements(CASE WHEN jsonb_typeof({a}.actors) = 'array' "
+    "AND jsonb_array_length({a}.actors) > 0 THEN {a}.actors ELSE '[{{}}]'::jsonb END) e",
+    relation="actor",
+    filters=("actor", "perpetrator", "target", "authorizer"),
+    detail="role",
+    detail_values=ROLES,
+)
 
 TYPE = FactType(
     kind="incident",
@@ -98,10 +113,30 @@ TYPE = FactType(
         article_filter("i", "incidents"),
         sourcing_filter("i", "incidents"),
         *date_range_filters("i", "occurred_from", ("occurredFrom", "occurredTo")),
+        *geo_filters("i", "location_geojson", "incidents"),
     ),
-    orders=(*common_orders("i"), OrderDef("occurredFrom", date_key("i", "occurred_from"), "date")),
+    orders=(
+        *common_orders("i"),
+        OrderDef("occurredFrom", date_key("i", "occurred_from"), "date"),
+        distance_order("i", "location_geojson"),
+    ),
     cross_check=_cross_check,
     derive=_derive,
     # What search snippets are cut from: the text the ``search`` column (0001_core.sql) indexes.
     search_text="concat_ws(' — ', {a}.incident_type, {a}.description, {a}.location_name)",
+    analytics=Analytics(
+        facets=(
+            column_facet("incidentType", "incident_type"),
+            _ACTOR_FACET,
+            column_facet("sourcing", "sourcing", values=SOURCINGS),
+        ),
+        dates=(DateField("occurredFrom", "{a}.occurred_from", precision="{a}.occurred_precision"),),
+        sums=(
+            quantity_sum("count", "count", "how many events the incidents group (e.g. 16 strikes)"),
+            quantity_sum("fatalities", "fatalities"),
+            quantity_sum("injuries", "injuries"),
+        ),
+        groups=(GroupBy("incidentType", "{a}.incident_type"),),
+        geometry=Geometry("location", "location_geojson"),
+    ),
 )

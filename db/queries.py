@@ -10,8 +10,9 @@ from typing import Any
 
 from db import pagination
 from db.errors import BadUserInput, FieldError
-from db.facts import FactType
+from db.facts import FactType, OrderDef
 from db.fields import INVALID, Checks
+from db.geo import distance_sql
 from db.lens import Lens
 from db.params import Params
 from db.pool import Conn
@@ -75,10 +76,25 @@ def where_clauses(t: FactType, filters: Mapping[str, Any], params: Params) -> li
     return clauses
 
 
-def page_clauses(t: FactType, filters: Mapping[str, Any], page: PageRequest, params: Params) -> tuple[list[str], str]:
-    """The WHERE conditions (filters and the cursor's keyset bound) and the ORDER BY list of one
-    keyset page, in the table alias ``t.alias``. Shared by the list queries and the GraphQL read
-    planner (db/plan/), so both walk pages identically."""
+def order_key(t: FactType, order: OrderDef, filters: Mapping[str, Any], params: Params) -> str:
+    """The SQL of ``order``'s key; an order that needs a filter's value (distance: ``near``'s
+    centre) binds it, and without that filter is refused, naming ``orderBy``."""
+    if order.needs is None:
+        return order.key
+    if order.needs not in filters:
+        raise BadUserInput(
+            f"ordering by {order.name} needs the {order.needs} filter",
+            errors=[FieldError(("orderBy",), f"{order.needs.upper()}_REQUIRED", f"give the {order.needs} filter too")],
+        )
+    return order.key.replace("{" + order.needs + "}", params.add(filters[order.needs]))
+
+
+def page_clauses(
+    t: FactType, filters: Mapping[str, Any], page: PageRequest, params: Params
+) -> tuple[list[str], str, str]:
+    """The WHERE conditions (filters and the cursor's keyset bound), the ORDER BY list and the
+    order's key of one keyset page, in the table alias ``t.alias``. Shared by the list queries
+    and the GraphQL read planner (db/plan/), so both walk pages identically."""
     order = t.order(page.order)
     if order is None:
         names = ", ".join(o.name for o in t.orders)
@@ -88,33 +104,42 @@ def page_clauses(t: FactType, filters: Mapping[str, Any], page: PageRequest, par
         )
     a = t.alias
     where = where_clauses(t, filters, params)
+    key = order_key(t, order, filters, params)
     # Walking backward is walking forward in the opposite direction, then reversing the rows.
     descending = page.descending != page.backward
     op, direction = ("<", "DESC") if descending else (">", "ASC")
     if page.cursor is not None:
         cur = pagination.decode(page.cursor, order=page.order, param="before" if page.backward else "cursor")
-        if order.key == f"{a}.id":
+        if key == f"{a}.id":
             where.append(f"{a}.id {op} {params.add(cur.id)}::text")
         else:
             where.append(
-                f"({order.key}, {a}.id) {op} (({params.add(cur.key)}::text)::{order.cast}, {params.add(cur.id)}::text)"
+                f"({key}, {a}.id) {op} (({params.add(cur.key)}::text)::{order.cast}, {params.add(cur.id)}::text)"
             )
-    if order.key == f"{a}.id":
-        return where, f"{a}.id {direction}"
-    return where, f"{order.key} {direction}, {a}.id {direction}"
+    if key == f"{a}.id":
+        return where, f"{a}.id {direction}", key
+    return where, f"{key} {direction}, {a}.id {direction}", key
 
 
 def _page_sql(
     t: FactType, filters: Mapping[str, Any], page: PageRequest, params: Params, *, select: str, lens: Lens
 ) -> str:
-    where, order_by = page_clauses(t, filters, page, params)
-    order = t.order(page.order)
-    assert order is not None  # page_clauses checked it
+    where, order_by, key = page_clauses(t, filters, page, params)
     source = lens.relation(t.kind, params)
-    sql = f"SELECT {select}, ({order.key})::text AS sort_key FROM {source} {t.alias}"  # noqa: S608 - specs only
+    sql = f"SELECT {select}, ({key})::text AS sort_key FROM {source} {t.alias}"  # noqa: S608 - specs only
     if where:
         sql += " WHERE " + " AND ".join(where)
     return sql + f" ORDER BY {order_by}"
+
+
+def doc_sql(t: FactType, filters: Mapping[str, Any], params: Params) -> str:
+    """A listed fact's document: with ``near``, its ``distanceKm`` from the centre added."""
+    doc = f"{t.doc_function}({t.alias})"
+    geometry = t.analytics.geometry
+    if geometry is None or "near" not in filters:
+        return doc
+    distance = distance_sql(f"{t.alias}.{geometry.column}", params.add(filters["near"]))
+    return f"({doc} || jsonb_build_object('distanceKm', {distance}))"
 
 
 async def list_page(conn: Conn, kind: str, filters: Mapping[str, Any], page: PageRequest, *, lens: Lens) -> Page:
@@ -122,7 +147,7 @@ async def list_page(conn: Conn, kind: str, filters: Mapping[str, Any], page: Pag
     t = fact_type(kind)
     limit = max(1, min(page.limit, MAX_PAGE))
     params = Params()
-    select = f"{t.doc_function}({t.alias}) AS doc, {t.alias}.id"
+    select = f"{doc_sql(t, filters, params)} AS doc, {t.alias}.id"
     sql = _page_sql(t, filters, page, params, select=select, lens=lens)
     sql += f" LIMIT {params.add(limit + 1)}"
     rows = await conn.fetch(sql, *params.values)
@@ -147,7 +172,7 @@ def export_sql(
     ``as_text`` returns each document as JSON text, so a stream can pass it on without decoding it."""
     t = fact_type(kind)
     params = Params()
-    select = f"{t.doc_function}({t.alias}){'::text' if as_text else ''} AS doc"
+    select = f"{doc_sql(t, filters, params)}{'::text' if as_text else ''} AS doc"
     sql = _page_sql(t, filters, PageRequest(order=order, descending=descending), params, select=select, lens=lens)
     return sql, params.values
 

@@ -89,7 +89,7 @@ def build_schema(
         name="Mutation",
         description="Write facts (scope write) and manage webhooks (scope admin). Refusals are userErrors in each payload.",
     )
-    class RootMutation(Mutation, WebhookMutations, ApiKeyMutations, SuggestionMutations):  # type: ignore[misc]
+    class RootMutation(Mutation, WebhookMutations, ApiKeyMutations, SuggestionMutations):  # type: ignore[misc, valid-type]
         pass
 
     kwargs: dict[str, Any] = {"mutation": mutation or RootMutation, "subscription": subscription or Subscription}

@@ -11,7 +11,8 @@ from strawberry.types import Info
 from db import articles as spec
 from db import relations
 from db.errors import BadUserInput, FieldError, NotFound
-from schema.common import Connection, DateTime, from_doc, make_enum
+from schema.common import DateTime, from_doc, make_enum
+from schema.connections import kind_connection
 from schema.context import Context
 from schema.kinds import register
 from schema.node import Fact, fetch_one, linked, linked_one, related
@@ -28,6 +29,15 @@ ActorRef = Annotated["Actor", strawberry.lazy("schema.actors")]
 ClaimRef = Annotated["Claim", strawberry.lazy("schema.claims")]
 DeploymentRef = Annotated["Deployment", strawberry.lazy("schema.deployments")]
 IncidentRef = Annotated["Incident", strawberry.lazy("schema.incidents")]
+# The connection types are made from the declarations (schema/connections.py): mypy sees Any.
+if TYPE_CHECKING:
+    ClaimConnectionRef = Any
+    DeploymentConnectionRef = Any
+    IncidentConnectionRef = Any
+else:
+    ClaimConnectionRef = Annotated["ClaimConnection", strawberry.lazy("schema.claims")]  # noqa: F821
+    DeploymentConnectionRef = Annotated["DeploymentConnection", strawberry.lazy("schema.deployments")]  # noqa: F821
+    IncidentConnectionRef = Annotated["IncidentConnection", strawberry.lazy("schema.incidents")]  # noqa: F821
 
 
 @register("article")
@@ -69,19 +79,19 @@ class Article(Fact):
     @strawberry.field(description="Claims citing this article.")
     async def claims(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Connection[ClaimRef]:
+    ) -> ClaimConnectionRef:
         return await related(info, "claim", "article", self.id, first, after)
 
     @strawberry.field(description="Deployments citing this article.")
     async def deployments(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Connection[DeploymentRef]:
+    ) -> DeploymentConnectionRef:
         return await related(info, "deployment", "article", self.id, first, after)
 
     @strawberry.field(description="Incidents citing this article.")
     async def incidents(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Connection[IncidentRef]:
+    ) -> IncidentConnectionRef:
         return await related(info, "incident", "article", self.id, first, after)
 
 
@@ -108,6 +118,7 @@ async def article_by_id_or_uri(
     return from_doc(Article, doc)
 
 
+ArticleConnection = kind_connection("article", Article)
 ArticleQueries = kind_roots(
     "article",
     Article,

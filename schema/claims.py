@@ -11,13 +11,13 @@ from strawberry.types import Info
 from db import claims as spec
 from schema.common import (
     SOURCING_DESCRIPTION,
-    Connection,
     Date,
     Reference,
     Sourcing,
     make_enum,
     references,
 )
+from schema.connections import kind_connection
 from schema.context import Context
 from schema.kinds import register
 from schema.node import Fact, linked, linked_one, related
@@ -77,8 +77,9 @@ class Claim(Fact):
     @strawberry.field(description="Claims that supersede, contradict or restate this one.")
     async def related_claims(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Connection[Claim]:
-        return await related(info, "claim", "linksTo", self.id, first, after)
+    ) -> ClaimConnection:  # type: ignore[valid-type]
+        return await related(info, "claim", "linksTo", self.id, first, after)  # type: ignore[no-any-return]
 
 
+ClaimConnection = kind_connection("claim", Claim)
 ClaimQueries = kind_roots("claim", Claim)

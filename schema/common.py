@@ -268,6 +268,8 @@ def filter_dict(value: Any) -> dict[str, Any]:
         v = getattr(value, f.python_name)
         if v is None or v is strawberry.UNSET:
             continue
+        if not isinstance(v, Enum) and hasattr(v, "__strawberry_definition__"):
+            v = filter_dict(v)  # a filter given as an input object (near: {lon, lat, radiusKm})
         out[f.graphql_name or to_camel_case(f.python_name)] = v.value if isinstance(v, Enum) else v
     return out
 

@@ -22,6 +22,7 @@ from schema.common import (
     quantity,
     references,
 )
+from schema.connections import kind_connection
 from schema.context import Context
 from schema.kinds import register
 from schema.node import Fact, linked_one
@@ -78,4 +79,5 @@ class Deployment(Fact):
         return references(self.doc["references"])
 
 
+DeploymentConnection = kind_connection("deployment", Deployment)
 DeploymentQueries = kind_roots("deployment", Deployment)

@@ -22,6 +22,7 @@ from schema.common import (
     quantity,
     references,
 )
+from schema.connections import kind_connection
 from schema.context import Context
 from schema.kinds import register
 from schema.node import Fact, linked_one
@@ -80,4 +81,5 @@ class Incident(Fact):
         return references(self.doc["references"])
 
 
+IncidentConnection = kind_connection("incident", Incident)
 IncidentQueries = kind_roots("incident", Incident)

@@ -15,7 +15,9 @@ from db import pagination, queries
 from db.errors import BadUserInput, FieldError, NotFound
 from db.ids import PREFIXES
 from db.registry import fact_type, type_of_id
-from schema.common import Connection, DateTime, Revision, connection, from_doc, from_docs, page_size
+from schema import connections
+from schema.aggregates import Scope
+from schema.common import DateTime, Revision, from_doc, from_docs, page_size
 from schema.context import Context
 from schema.kinds import class_for
 from schema.links import linked, linked_one
@@ -99,7 +101,7 @@ async def list_connection(
     last: int | None,
     before: str | None,
     as_of: str | None = None,
-) -> Connection[Any]:
+) -> Any:
     """A root keyset connection: ``first``/``after`` walk forward, ``last``/``before`` backward."""
     t = fact_type(kind)
     filters = queries.parse_filters(t, raw_filter)
@@ -118,14 +120,18 @@ async def list_connection(
     cls = class_for(kind)
     nodes: list[Any] = [from_doc(cls, d) for d in page.docs]
     await prefetch(info, kind, nodes)
-    if backward:
-        return connection(nodes, page.cursors, has_next=before is not None, has_previous=page.has_more, counter=counter)
-    return connection(nodes, page.cursors, has_next=page.has_more, has_previous=after is not None, counter=counter)
+    scope = Scope(ctx, kind, filters, lens)
+    distances = [d.get("distanceKm") for d in page.docs]
+    has_next, has_previous = (before is not None, page.has_more) if backward else (page.has_more, after is not None)
+    return connections.page(
+        kind, nodes, page.cursors, has_next=has_next, has_previous=has_previous, counter=counter, scope=scope,
+        distances=distances,
+    )  # fmt: skip
 
 
 async def related(
     info: Info[Context, None], kind: str, relation: str, parent_id: str, first: int | None, after: str | None
-) -> Connection[Any]:
+) -> Any:
     """A nested connection (facts of ``kind`` pointing at ``parent_id``), batched across parents."""
     size = page_size(first, None)
     loaders = info.context.loaders_for(info)
@@ -138,7 +144,10 @@ async def related(
     cls = class_for(kind)
     nodes: list[Any] = [from_doc(cls, d) for d in docs]
     await prefetch(info, kind, nodes)
-    return connection(nodes, cursors, has_next=more, has_previous=after is not None, counter=counter)
+    scope = Scope(info.context, kind, {}, loaders.lens, related=(relation, parent_id))
+    return connections.page(
+        kind, nodes, cursors, has_next=more, has_previous=after is not None, counter=counter, scope=scope
+    )
 
 
 @strawberry.type

@@ -16,7 +16,8 @@ from db.facts import FactType
 from db.fields import shape_of
 from db.kinds import BY_NAME
 from db.registry import fact_type
-from schema.common import Connection, DateTime, OrderDirection, filter_dict, make_enum
+from schema.common import DateTime, OrderDirection, filter_dict, make_enum
+from schema.connections import connection_type
 from schema.context import Context
 from schema.inputs import annotation
 from schema.node import fetch_one, list_connection
@@ -66,7 +67,7 @@ def kind_roots(kind: str, node: type, by_id: StrawberryField | None = None) -> t
             first, after, last, before, as_of,
         )  # fmt: skip
 
-    page.__annotations__["return"] = Connection[node]  # type: ignore[valid-type]
+    page.__annotations__["return"] = connection_type(kind)
     one_field = by_id or strawberry.field(
         resolver=one, description=f"One {kind} by id; with asOf, as it stood at that time."
     )

@@ -157,7 +157,7 @@ class Subscription:
         info: Info[Context, None],
         speaker_id: strawberry.ID | None = None,
         subject_id: strawberry.ID | None = None,
-        status: ClaimStatus | None = None,
+        status: ClaimStatus | None = None,  # type: ignore[valid-type]
         after: int | None = None,
     ) -> AsyncGenerator[ClaimChange, None]:
         speaker = _actor_id(speaker_id, "speakerId")

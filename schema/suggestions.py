@@ -50,7 +50,7 @@ _CREATE = "The input of create{Kind} for createKind, enums by name: pass it as t
 
 @strawberry.type(description="A suggested claim: a direct quote or indirect speech, with its cue and speaker.")
 class ClaimSuggestion:
-    quote_type: QuoteType
+    quote_type: QuoteType  # type: ignore[valid-type]
     quote: str | None
     statement: str
     cue: str | None
@@ -77,7 +77,7 @@ class QuantitySuggestion:
 @strawberry.type(description="An actor named in the article: matched to the actors table, or new.")
 class ActorSuggestion:
     name: str
-    actor_kind: ActorKind
+    actor_kind: ActorKind  # type: ignore[valid-type]
     title: str | None
     match: strawberry.ID | None = strawberry.field(description="The known actor (by name, alias, accents aside).")
     references: list[SuggestedReference]

@@ -52,7 +52,7 @@ class CreateWebhookEndpointInput:
     url: str
     enabled_events: list[str] | None = None
     description: str | None = None
-    payload_scope: PayloadScope | None = strawberry.field(
+    payload_scope: PayloadScope | None = strawberry.field(  # type: ignore[valid-type]
         default=None, description="PUBLIC (the default: the recall rules) or FULL (stored snapshots)."
     )
 
@@ -62,8 +62,8 @@ class WebhookEndpointPatch:
     url: str | None = strawberry.UNSET
     enabled_events: list[str] | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    status: EndpointStatus | None = strawberry.UNSET
-    payload_scope: PayloadScope | None = strawberry.UNSET
+    status: EndpointStatus | None = strawberry.UNSET  # type: ignore[valid-type]
+    payload_scope: PayloadScope | None = strawberry.UNSET  # type: ignore[valid-type]
 
 
 @strawberry.type(description="A created endpoint and its signing secret (whsec_…), shown this once.")

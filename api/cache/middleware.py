@@ -26,6 +26,8 @@ _VOLATILE = {
     b"read-source", b"read-lag-ms", b"consistency-token",
 }  # fmt: skip
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The aggregate reads of a collection (api/rest/aggregates.py): no fact id is one of these words.
+_SUMMARIES = frozenset({"facets", "histogram", "aggregate"})
 MAX_ENTRY_BYTES = 1_000_000
 # A hit's entry tags, for the CDN tag headers (api/cache/cdn.py): the same set, no second scan.
 HIT_TAGS_KEY = "newsfacts.cache.tags"
@@ -43,11 +45,14 @@ def cache_key(scope: Scope, caller: str) -> str:
 
 
 def path_tags(path: str) -> set[str]:
-    """List families a path shows: ``/v1/claims`` and ``/v1/actors/{id}/claims`` are claim lists."""
+    """List families a path shows: ``/v1/claims``, ``/v1/actors/{id}/claims`` and the aggregates
+    ``/v1/claims/facets`` (histogram, aggregate) show claim lists."""
     segments = [s for s in path.split("/") if s]
     if len(segments) >= 2 and segments[0] == "v1":
         if len(segments) == 2 and segments[1] in _PLURALS:
             return {list_tag(_PLURALS[segments[1]])}
+        if len(segments) == 3 and segments[1] in _PLURALS and segments[2] in _SUMMARIES:
+            return {list_tag(_PLURALS[segments[1]])}  # an aggregate of the whole list
         if len(segments) == 4 and segments[3] in _PLURALS:
             return {list_tag(_PLURALS[segments[3]])}
     return set()

@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from api.rest import corrections, quota, resources
+from api.rest import aggregates, corrections, quota, resources
 from api.rest.params import refuse_unstorable
+from db.registry import fact_type
 
 Handler = Callable[[Request], Awaitable[Response]]
 Operation = tuple[str, str, Handler]
@@ -34,10 +35,26 @@ async def _claims_of(request: Request, parent_kind: str) -> Response:
     return await resources.list_facts(request, "claim", (parent_kind, request.path_params["id"]))
 
 
+_AGGREGATES: dict[str, Callable[[Request, str], Awaitable[Response]]] = {
+    "facets": aggregates.facets,
+    "histogram": aggregates.histogram,
+    "aggregate": aggregates.aggregate,
+}
+
+
+async def _aggregate(request: Request, name: str, kind: str) -> Response:
+    return await _AGGREGATES[name](request, kind)
+
+
 def read_operations() -> list[Operation]:
     ops: list[Operation] = []
     for collection, kind in resources.COLLECTIONS.items():
         base = f"/v1/{collection}"
+        # Before ``{id}``: the router tries paths in order, and "facets" is no id.
+        ops += [
+            (f"{base}/{name}", "GET", partial(_aggregate, name=name, kind=kind))
+            for name in aggregates.operations(fact_type(kind))
+        ]
         ops += [
             (base, "GET", partial(_list, kind=kind)),
             (base + "/{id}", "GET", partial(_get, kind=kind)),

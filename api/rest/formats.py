@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-MEDIA_TYPES = {"json": "application/json", "ninjs": "application/ninjs+json", "jsonld": "application/ld+json"}
+MEDIA_TYPES = {
+    "json": "application/json",
+    "ninjs": "application/ninjs+json",
+    "jsonld": "application/ld+json",
+    "geojson": "application/geo+json",  # api/rest/geojson.py
+}
 NINJS_SCHEMA = "http://www.iptc.org/std/ninjs/ninjs-schema_2.1.json"
 MEDIATOPIC = "http://cv.iptc.org/newscodes/mediatopic/"
 # What each format needs expanded to be written out.

@@ -19,8 +19,18 @@ PAGING = frozenset({"limit", "cursor", "sort", "expand", "fields", "format", "as
 ITEM = frozenset({"expand", "fields", "format", "asOf"})
 # Filters a client names differently in a query string than the FactType does.
 RENAMED = {"q": "query"}
-FORMATS = {"article": ("json", "ninjs"), "claim": ("json", "jsonld")}
-MEDIA_FORMATS = {"application/ninjs+json": "ninjs", "application/ld+json": "jsonld", "application/x-ndjson": "ndjson"}
+FORMATS = {
+    "article": ("json", "ninjs"),
+    "claim": ("json", "jsonld"),
+    "deployment": ("json", "geojson"),
+    "incident": ("json", "geojson"),
+}
+MEDIA_FORMATS = {
+    "application/ninjs+json": "ninjs",
+    "application/ld+json": "jsonld",
+    "application/x-ndjson": "ndjson",
+    "application/geo+json": "geojson",
+}
 
 
 @dataclass
@@ -179,13 +189,13 @@ def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset(
             params.order, params.descending = name, raw.startswith("-")
     params.cursor = values.get("cursor")
     params.as_of = _as_of(values, errors)
-    raw_filters = {RENAMED.get(k, k): v for k, v in values.items() if k in names}
-    try:
-        params.filters = parse_filters(t, raw_filters, location="query")
-    except BadUserInput as exc:
-        inverse = {v: k for k, v in RENAMED.items()}
-        errors.extend(
-            FieldError(("query", inverse.get(str(e.path[-1]), str(e.path[-1]))), e.code, e.message) for e in exc.errors
+    params.filters = _filters(t, values, names, errors)
+    order = t.order(params.order)
+    if order is not None and order.needs is not None and order.needs not in params.filters:
+        errors.append(
+            FieldError(
+                ("query", "sort"), f"{order.needs.upper()}_REQUIRED", f"sort={order.name} needs {order.needs} too"
+            )
         )
     if params.format == "ndjson":
         if params.order == RELEVANCE:
@@ -202,6 +212,44 @@ def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset(
     if errors:
         raise _fail(errors)
     return params
+
+
+def _filters(t: FactType, values: dict[str, str], names: set[str], errors: list[FieldError]) -> dict[str, Any]:
+    """The filters among ``values`` (query-string names), parsed; bad ones are added to ``errors``."""
+    raw_filters = {RENAMED.get(k, k): v for k, v in values.items() if k in names}
+    try:
+        return parse_filters(t, raw_filters, location="query")
+    except BadUserInput as exc:
+        inverse = {v: k for k, v in RENAMED.items()}
+        errors.extend(
+            FieldError(("query", inverse.get(str(e.path[-1]), str(e.path[-1]))), e.code, e.message) for e in exc.errors
+        )
+        return {}
+
+
+@dataclass
+class SummaryParams:
+    """An aggregate read's filters and asOf (as a list's), and its own parameters by name."""
+
+    filters: dict[str, Any]
+    as_of: str | None
+    own: dict[str, str]
+
+
+def parse_summary(request: Request, t: FactType, own: frozenset[str]) -> tuple[SummaryParams, list[FieldError]]:
+    """The list filters, ``q`` and ``asOf`` of an aggregate read on ``t`` plus the values of its
+    ``own`` parameters; what is wrong so far comes back for the caller to add to and raise."""
+    names = set(filter_params(t))
+    errors: list[FieldError] = []
+    values = _values(request, own | names | {"asOf"}, errors)
+    as_of = _as_of(values, errors)
+    filters = _filters(t, values, names, errors)
+    return SummaryParams(filters, as_of, {k: v for k, v in values.items() if k in own}), errors
+
+
+def refuse(errors: list[FieldError]) -> BadUserInput:
+    """The 400 of a request's bad query parameters, each named."""
+    return _fail(errors)
 
 
 def _as_of(values: dict[str, str], errors: list[FieldError]) -> str | None:

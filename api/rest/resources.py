@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import authenticate, require
-from api.rest import etags, export, formats
+from api.rest import etags, export, formats, geojson
 from api.rest.expand import expand, trim
 from api.rest.params import parse_item, parse_list, parse_none
 from api.rest.responses import (
@@ -38,7 +38,7 @@ COLLECTIONS = kinds.COLLECTIONS  # "claims" → "claim", from the one registry
 PARENT_FILTERS = {"article": "article", "actor": "speaker"}
 
 
-async def _authorize(request: Request) -> Lens:
+async def authorize(request: Request) -> Lens:
     """Refuse a caller who may not read; the lens of one who may (db/lens.py)."""
     principal = await authenticate(request)
     require(principal, "read", anonymous_reads=get_state(request).settings.anonymous_reads)
@@ -64,7 +64,7 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
     """A page of ``kind`` (or all of it as NDJSON); ``parent`` = (parent kind, id) fixes one filter."""
     t = fact_type(kind)
     fixed = frozenset({PARENT_FILTERS[parent[0]]}) if parent else frozenset()
-    caller = await _authorize(request)
+    caller = await authorize(request)
     params = parse_list(request, t, fixed)
     try:
         lens = caller.at(pagination.as_of_of(params.cursor, params.as_of, order=params.order))
@@ -106,8 +106,12 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
             await expand(conn, kind, docs, paths, lens=lens)
     base = _base(request)
     next_cursor = page.end_cursor if page.has_more else None
-    data = [trim(formats.render(kind, params.format, d, base), params.fields) for d in docs]
-    body = orjson.dumps({"object": "list", "data": data, "hasMore": page.has_more, "nextCursor": next_cursor})
+    if params.format == "geojson":
+        features = [geojson.feature(kind, d, lambda p: trim(p, params.fields)) for d in docs]
+        body = orjson.dumps(geojson.collection(features, has_more=page.has_more, next_cursor=next_cursor))
+    else:
+        data = [trim(formats.render(kind, params.format, d, base), params.fields) for d in docs]
+        body = orjson.dumps({"object": "list", "data": data, "hasMore": page.has_more, "nextCursor": next_cursor})
     updated = max((str(d.get("updatedAt")) for d in docs if d.get("updatedAt")), default=None)
     headers = caching_headers(
         request,
@@ -135,7 +139,7 @@ async def _relevance_page(
 
 
 async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
-    caller = await _authorize(request)
+    caller = await authorize(request)
     t = fact_type(kind)
     params = parse_item(request, t)
     if not is_id(fact_id, kind):
@@ -160,7 +164,10 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
         paths = [*params.expand, *(p for p in formats.NEEDS.get(params.format, []) if p not in params.expand)]
         if paths:
             await expand(conn, kind, [doc], paths, lens=lens)
-    out: dict[str, Any] = trim(formats.render(kind, params.format, doc, _base(request)), params.fields)
+    if params.format == "geojson":
+        out: dict[str, Any] = geojson.feature(kind, doc, lambda p: trim(p, params.fields))
+    else:
+        out = trim(formats.render(kind, params.format, doc, _base(request)), params.fields)
     body = orjson.dumps(out)
     headers = caching_headers(request, etag=_variant_tag(tag, body), last_modified=last_modified, max_age=max_age)
     if etags.none_match(request.headers.get("if-none-match"), headers["ETag"]):
@@ -169,7 +176,7 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
 
 
 async def fact_revisions(request: Request, kind: str, fact_id: str) -> Response:
-    caller = await _authorize(request)
+    caller = await authorize(request)
     parse_none(request)
     if not is_id(fact_id, kind):
         raise _not_found(kind, fact_id)

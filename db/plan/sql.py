@@ -6,13 +6,17 @@ which keep PostgreSQL's index plans (see db/relations.py)."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from db import corrections, pagination
 from db.errors import NewsfactsError
+from db.facts import FactType
+from db.geo import distance_sql
 from db.lens import Lens
 from db.params import Params
+from db.plan import aggregates as plan_aggregates
 from db.plan import search as plan_search
 from db.plan import tree as t
 from db.plan.sources import DocSource, RowSource, Source, as_array
@@ -218,6 +222,7 @@ class Statement:
             more=self._more(table, a, bounded, size),
             previous="true" if after_id is not None else "false",
             count=lambda: f"(SELECT count(*) FROM {table} {a} WHERE {' AND '.join(where)})",
+            facts=plan_aggregates.RowSet(v.kind, {}, tuple(where)),
         )
         select, has_ids = self._connection(v.connection, page)
         return self._lateral(select, laterals, ids, ["p.ids"] if has_ids else [], agg=True)
@@ -252,6 +257,8 @@ class Statement:
                         edge.append(f"'{ef.key}', {page.cursor()}")
                     elif isinstance(ef.value, t.EdgeNode):
                         edge.append(f"'{ef.key}', {self.object(ef.value.obj, page.row, inner, row_ids)}")
+                    elif isinstance(ef.value, t.EdgeDistance):
+                        edge.append(f"'{ef.key}', {page.distance}")
                     else:
                         edge.append(f"'{ef.key}', {self.value(ef.value, page.row, inner, row_ids)}")
                 columns.append(f"json_build_object({', '.join(edge)}) AS {col}")
@@ -271,6 +278,10 @@ class Statement:
                 pairs.append(f"'{f.key}', json_build_object({', '.join(info)})")
             elif isinstance(v, t.TotalCount):
                 pairs.append(f"'{f.key}', {page.count()}")
+            elif isinstance(v, t.Aggregate):
+                if page.facts is None:
+                    raise t.Unplannable("an aggregate of a connection that lists no facts")
+                pairs.append(f"'{f.key}', {self.aggregate(v, page.facts)}")
             else:
                 pairs.append(f"'{f.key}', {self.value(v, page.row, inner, row_ids)}")
         if needs_cursor:
@@ -322,6 +333,10 @@ class Statement:
             return self._list(root, filters, request)
         if isinstance(root, t.Corrections):
             return self._corrections(root, *root.bind(self.variables))
+        if isinstance(root, t.RootAggregate):
+            filters, related = root.bind(self.variables)
+            facts = plan_aggregates.RowSet(root.kind, filters, related=related)
+            return f"SELECT ({self.aggregate(root.aggregate, facts)})::text AS j{self._root_ids(None)}"
         assert isinstance(root, t.Search)
         return self._search(root, root.bind(self.variables))
 
@@ -368,14 +383,13 @@ class Statement:
         ft = fact_type(root.kind)
         table = self._rel(root.kind)
         a = ft.alias
-        bounded, order_by = page_clauses(ft, filters, request, self.params)
-        order = ft.order(request.order)
-        assert order is not None  # page_clauses refused unknown orders
+        bounded, order_by, key = page_clauses(ft, filters, request, self.params)
         size = int(request.limit)
         y = self._alias("t")
+        distance = self._distance(ft, filters)
         rows = (
-            f"(SELECT {a}.*, ({order.key})::text AS sort_key, row_number() OVER (ORDER BY {order_by}) AS rn "
-            f"FROM {table} {a} {_where(bounded)} ORDER BY {order_by} LIMIT {size}) {y}"
+            f"(SELECT {a}.*, ({key})::text AS sort_key, row_number() OVER (ORDER BY {order_by}) AS rn"
+            f"{distance} FROM {table} {a} {_where(bounded)} ORDER BY {order_by} LIMIT {size}) {y}"
         )
         has_more = self._more(table, a, bounded, size)
         cursor_given = "true" if request.cursor is not None else "false"
@@ -389,6 +403,8 @@ class Statement:
             previous=has_more if request.backward else cursor_given,
             # The count: the filters without the cursor, bound only when totalCount is selected.
             count=lambda: f"(SELECT count(*) FROM {table} {a} {_where(where_clauses(ft, filters, self.params))})",
+            facts=plan_aggregates.RowSet(root.kind, filters),
+            distance=f"{y}.distance_km" if distance else "NULL::float8",
         )
         select, has_ids = self._connection(root.connection, page)
         return select.replace("{ids}", self._root_ids("string_agg(p.ids, ' ')" if has_ids else None))
@@ -418,6 +434,32 @@ class Statement:
         select, has_ids = self._connection(root.connection, page)
         return select.replace("{ids}", self._root_ids("string_agg(p.ids, ' ')" if has_ids else None))
 
+    def _distance(self, ft: FactType, filters: dict[str, Any]) -> str:
+        """The ``distance_km`` column of a page of a kind with a map geometry under ``near``."""
+        geometry = ft.analytics.geometry
+        if geometry is None or "near" not in filters:
+            return ""
+        return f", {distance_sql(f'{ft.alias}.{geometry.column}', self.params.add(filters['near']))} AS distance_km"
+
+    def aggregate(self, v: t.Aggregate, facts: plan_aggregates.RowSet) -> str:
+        """The aggregate's JSON: its document, read through ``v.obj`` when it has one, in a scalar
+        subquery of its own (it is one value per connection, not one per row)."""
+        request = self._nested_bind(v.bind)
+        if v.what == "facets":
+            doc = plan_aggregates.facets(self, facts, request)
+        elif v.what == "histogram":
+            doc = plan_aggregates.histogram(self, facts, request)
+        else:
+            doc = plan_aggregates.sums(self, facts, request)
+        if v.obj is None:
+            return doc
+        z = self._alias("z")
+        inner: list[str] = []
+        # The facts a selection links (a facet's speakers) are read through the lens; the cache
+        # tags such an answer with their kind's list (schema/plan/), not with each id.
+        built = self.object(v.obj, DocSource(f"{z}.v"), inner, [])
+        return f"(SELECT {built} FROM (SELECT ({doc})::jsonb AS v) {z} {' '.join(inner)})"
+
     def _root_ids(self, expr: str | None) -> str:
         """The ``ids`` column every root yields while ids are collected (NULL when it read none)."""
         if not self.collect_ids:
@@ -430,7 +472,8 @@ class Statement:
 
 class _Page:
     """The rows of one connection page and how to read them: the ``rows`` FROM item, the source of
-    each row, its cursor and ordering expressions, and the SQL of hasNext/hasPrevious/totalCount.
+    each row, its cursor and ordering expressions, the SQL of hasNext/hasPrevious/totalCount, the
+    facts its aggregates summarise and each row's distance from a ``near`` centre.
     The cursor and the count are built only when selected: each may add bind parameters."""
 
     def __init__(
@@ -443,8 +486,12 @@ class _Page:
         more: str,
         previous: str,
         count: Callable[[], str],
+        facts: plan_aggregates.RowSet | None = None,
+        distance: str = "NULL::float8",
     ) -> None:
         self.rows = rows
+        self.facts = facts  # what the connection's aggregates summarise
+        self.distance = distance
         self.row = row
         self.cursor = cursor
         self.order = order
@@ -468,4 +515,35 @@ def statement(roots: list[str], *, collect_ids: bool) -> str:
     return f"SELECT {', '.join(columns)} FROM (SELECT 1) one {' '.join(joins)}"
 
 
-__all__ = ["Statement", "pagination", "statement"]
+# Aggregate statements by everything their text and parameters depend on: a dashboard asks the same
+# few again and again, and building one costs more server CPU than the rest of its request.
+_BUILT: OrderedDict[Any, tuple[str, list[Any]]] = OrderedDict()
+_KEEP = 512
+
+
+def aggregate_statement(
+    kind: str, what: str, request: Any, filters: dict[str, Any], lens: Lens, *, related: tuple[str, str] | None = None
+) -> tuple[str, list[Any]]:
+    """The statement (and its parameters) of an aggregate of ``kind``'s facts passing ``filters``
+    (or ``related``: (relation, parent id)) as the whole answer — REST's, and the GraphQL
+    resolvers': one row, one column, the JSON text."""
+    key = (kind, what, request, tuple((k, _frozen(v)) for k, v in filters.items()), lens, related)
+    found = _BUILT.get(key)
+    if found is not None:
+        _BUILT.move_to_end(key)
+        return found
+    stmt = Statement(None, collect_ids=False, lens=lens)
+    root = t.RootAggregate(
+        kind, t.Aggregate(what, lambda _: request), lambda _: (filters, related), lambda _: lens.as_of
+    )
+    built = _BUILT[key] = (stmt.root(root), stmt.params.values)
+    if len(_BUILT) > _KEEP:
+        _BUILT.popitem(last=False)
+    return built
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+__all__ = ["Statement", "aggregate_statement", "pagination", "statement"]

@@ -155,6 +155,23 @@ class TotalCount:
 
 
 @dataclass(frozen=True)
+class Aggregate:
+    """An aggregate of the facts a connection lists (all its pages, under its filters and lens):
+    ``what`` is "facets", "histogram" or "sums"; ``bind`` gives the db.aggregates request;
+    ``obj`` reads the selected fields from the jsonb document PostgreSQL builds (db/plan/
+    aggregates.py), or None to answer the document as it is (REST)."""
+
+    what: str
+    bind: Bind
+    obj: Obj | None = None
+
+
+@dataclass(frozen=True)
+class EdgeDistance:
+    """An edge's great-circle distance (km) from a ``near`` filter's centre; null without one."""
+
+
+@dataclass(frozen=True)
 class Related:
     """A nested connection: facts of ``kind`` pointing at the parent by ``relation`` (a FactType
     filter, see db/relations.py), in id order. ``bind`` gives (page size, after id or None)."""
@@ -272,6 +289,17 @@ class Payload:
 
 
 @dataclass(frozen=True)
+class RootAggregate:
+    """An aggregate of a kind's facts as the whole answer (REST's facets, histogram and aggregate
+    reads, the GraphQL resolvers'); ``bind`` gives (parsed filters, (relation, parent id) or None)."""
+
+    kind: str
+    aggregate: Aggregate
+    bind: Bind
+    when: Bind = now
+
+
+@dataclass(frozen=True)
 class Choice:
     """A root whose plan depends on the request's arguments (``article``: by id or by uri)."""
 
@@ -281,7 +309,8 @@ class Choice:
 Value = (
     Const | Scalar | EnumScalar | Embedded | Typed | Linked | Revisions | Related | Connection | Nodes | Edges | EdgeCursor
     | EdgeNode | PageInfo | PageFlag | PageCursor | TotalCount | UnionNodes | UnionEdgeNode | EdgeRank | EdgeSnippet
+    | Aggregate | EdgeDistance
 )  # fmt: skip
 # Values without a selection of their own: the same whichever field node selects them.
 LEAVES = (Const, Scalar, EnumScalar)
-Root = ById | ByUri | AnyNode | AnyNodes | RootList | Corrections | Search | Choice | Payload
+Root = ById | ByUri | AnyNode | AnyNodes | RootList | Corrections | Search | Choice | Payload | RootAggregate

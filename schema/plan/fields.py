@@ -20,6 +20,7 @@ from db.registry import FACT_TYPES, fact_type
 from db.relations import RELATED_ORDER
 from schema.common import page_size
 from schema.node import check_id, page_request, page_time
+from schema.plan import aggregates as plan_aggregates
 from schema.plan.compile import Compiler, Entry, Handler, RootHandler
 from schema.search import search_request, search_time
 
@@ -77,13 +78,19 @@ def connection(
         elif name == "edges":
             value = t.Edges(
                 _edge_fields(
-                    c, _object_type(conn_type.fields["edges"]), here, lambda e: t.EdgeNode(c.object(node_type, e, kind))
+                    c,
+                    _object_type(conn_type.fields["edges"]),
+                    here,
+                    lambda e: t.EdgeNode(c.object(node_type, e, kind)),
+                    {"distanceKm": lambda _: t.EdgeDistance()},
                 )
             )
         elif name == "pageInfo":
             value = t.PageInfo(_page_info(c, _object_type(conn_type.fields["pageInfo"]), here))
         elif name == "totalCount":
             value = t.TotalCount()
+        elif name in plan_aggregates.AGGREGATES and kind is not None:
+            value = plan_aggregates.aggregate(c, conn_type, name, here, kind)
         else:
             raise t.Unplannable(f"{conn_type.name}.{name}")
         fields.append(t.Field(key, value, c.include(here)))
@@ -114,7 +121,9 @@ def _edge_fields(
         else:
             raise t.Unplannable(f"{edge_type.name}.{name}")
         # Leaves may sit under differing @skip/@include: no sub-selection can differ per request.
-        fields.append(t.Field(key, value, c.include(here, leaf=isinstance(value, t.EdgeCursor | t.EdgeRank))))
+        fields.append(
+            t.Field(key, value, c.include(here, leaf=isinstance(value, t.EdgeCursor | t.EdgeRank | t.EdgeDistance)))
+        )
     return tuple(fields)
 
 
@@ -202,6 +211,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("Incident", "injuries"): embedded("injuries", many=False, empty="falsy"),
     ("Incident", "references"): REFERENCES,
     ("IncidentActor", "actor"): linked("actor", ("actor", False), many=False),
+    # Facets, histograms and sums (schema/plan/aggregates.py), from the kinds' declarations.
+    **plan_aggregates.handlers(),
     # Subscription payloads (schema/subscriptions.py): documents of the event that happened.
     ("Event", "fact"): lambda c, owner, definition, entries: t.Typed("data", _by_kind(c, definition, entries)),
     **{

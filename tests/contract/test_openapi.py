@@ -112,6 +112,13 @@ CALLS = [
     ("/v1/incidents/inc_01K8B1E7C9EGR26T72D8JGSNDX/revisions", "RevisionList"),
     ("/v1/quota", "Quota"),
     ("/v1/corrections?limit=5", "CorrectionList"),
+    ("/v1/claims/facets?facet=status,speaker,subjects&first=2", "Facets"),
+    ("/v1/incidents/facets?facet=actor&excludeOwnFilter=1&perpetrator=act_01K8B1E2G7G3PZQHJ24K52XFKC", "Facets"),
+    ("/v1/claims/histogram?on=claimDate&interval=month&timeZone=Europe/Berlin", "Histogram"),
+    ("/v1/incidents/aggregate?groupBy=incidentType", "Aggregate"),
+    ("/v1/deployments/aggregate?sum=assets&groupBy=assetType", "Aggregate"),
+    ("/v1/deployments?format=geojson&near=-75,16,500&sort=distance", "FeatureCollection"),
+    ("/v1/incidents?bbox=-180,-90,180,90", "IncidentList"),
     ("/v1/claims?limit=0&nope=1", "Problem"),
     ("/v1/claims/clm_00000000000000000000000000", "Problem"),
 ]

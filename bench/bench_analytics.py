@@ -1,0 +1,196 @@
+"""Analytics benchmark (issue 24): facets of three fields, a month histogram, a bounded sum grouped
+by type and a small bbox, each served by newsfacts (one uvicorn worker pinned to core 0, response
+cache off, anonymous reads: the recall rules apply) and by a bare Starlette route running one
+hand-written statement over the same data (bench/analytics_floor.py), in interleaved rounds of
+wrk on the other core. Every pair is checked to count the same facts before anything is timed.
+Reports req/s, p50 and server CPU per request, and the CPU ratio of the two; then PostgreSQL's own
+time for the small bbox through the GiST index and as a sequential scan.
+
+    .venv/bin/python -m bench.bench_analytics                                   # 100,000 / 300,000
+    .venv/bin/python -m bench.bench_analytics --articles 2000 --claims 6000 --incidents 2000 --duration 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import time
+from typing import Any
+
+import httpx
+
+from api.embedded import free_port
+from bench.analytics_floor import BBOX
+from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
+from bench.http import pin_self, serve, uvicorn_cmd, wrk
+from db.pool import connect
+
+SMALL_BOX = (-76.0, 14.0, -74.0, 16.0)  # 2° x 2° in the Caribbean, where a quarter of the points scatter
+BOX = ",".join(str(x) for x in SMALL_BOX)
+REQUESTS = [
+    ("facets of 3 fields (whole table)", "/v1/claims/facets?facet=status,quoteType,speaker", "/floor/facets"),
+    ("month histogram (whole table)", "/v1/claims/histogram?on=claimDate&interval=month", "/floor/histogram"),
+    ("bounded sum grouped by type", "/v1/incidents/aggregate?sum=fatalities&groupBy=incidentType", "/floor/sums"),
+    ("small bbox, first 20", f"/v1/incidents?bbox={BOX}&limit=20", f"/floor/bbox?bbox={BOX}"),
+]
+
+
+def check_same(name: str, ours: Any, floor: Any) -> str:
+    """The two answers count the same facts (exit if not); says what was compared."""
+    if name.startswith("facets"):
+        mine = {(f, b["value"]): b["count"] for f, facet in ours["facets"].items() for b in facet["buckets"]}
+        names = {3: "status", 5: "quoteType", 6: "speaker"}
+        theirs = {(names.get(r["facet"], "?"), r["value"]): r["count"] for r in floor if r["value"] is not None}
+        theirs = {k: v for k, v in theirs.items() if k[0] in ("status", "quoteType")}
+        mine_cat = {k: v for k, v in mine.items() if k[0] in ("status", "quoteType")}
+        ok = mine_cat == theirs
+    elif name.startswith("month"):
+        ok = [b["count"] for b in ours["buckets"] if b["count"]] == [r["count"] for r in floor]
+    elif name.startswith("bounded"):
+        mine = {
+            (g["key"], s["unit"]): (s["low"], s["best"], s["high"])
+            for g in ours["groups"]
+            for s in g["sums"]["fatalities"]
+        }
+        theirs = {(r["key"], r["unit"]): (r["low"], r["best"], r["high"]) for r in floor}
+        ok = mine == theirs
+    else:
+        ok = [d["id"] for d in ours["data"]] == [d["id"] for d in floor]
+    if not ok:
+        raise SystemExit(f"{name}: newsfacts and the hand-written statement disagree")
+    return name
+
+
+async def statement_ms(database_url: str, sql: str, args: list[Any], runs: int, *, seq_scan: bool) -> float:
+    """PostgreSQL's own time (ms, median of ``runs``) for one statement, optionally with index scans off."""
+    conn = await connect(database_url)
+    try:
+        if seq_scan:
+            await conn.execute("SET enable_indexscan = off; SET enable_bitmapscan = off")
+        await conn.fetchval(sql, *args)  # warm
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            await conn.fetchval(sql, *args)
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+    finally:
+        await conn.close()
+
+
+async def vacuum(database_url: str) -> dict[str, int]:
+    """Settle the loaded corpus as a running service has it: analyzed, vacuumed, and its load's events
+    taken as relayed — else the server under test spends the measured minutes publishing the
+    load's 400,000 events to Redis (bench_replicas measures that)."""
+    conn = await connect(database_url)
+    try:
+        await conn.execute("UPDATE relay_state SET published_sequence = (SELECT last FROM event_counter)")
+        await conn.execute("VACUUM ANALYZE")
+        counts = {
+            t: int(await conn.fetchval(f"SELECT count(*) FROM {t}")) for t in ("claims", "incidents", "deployments")
+        }
+        counts["in box"] = int(
+            await conn.fetchval(
+                "SELECT count(*) FROM incidents WHERE nf_geo_box(location_geojson) && box(point($1, $2), point($3, $4))",
+                *SMALL_BOX,
+            )
+        )
+        return counts
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--claims", type=int, default=300_000)
+    parser.add_argument("--incidents", type=int, default=20_000, help="deployments and incidents, of each")
+    parser.add_argument("--duration", type=int, default=6, help="seconds of load per request and round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=2)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    pin_self(1)  # this script, PostgreSQL and Redis on core 1; the servers on core 0
+
+    with temp_dir() as folder, embedded_postgres(folder) as database_url, embedded_redis(folder) as redis_url:
+        started = time.perf_counter()
+        asyncio.run(load_corpus(database_url, args.articles, args.claims, incidents=args.incidents))
+        counts = asyncio.run(vacuum(database_url))
+        load_s = time.perf_counter() - started
+        env = server_env(database_url, redis_url, CACHE_ENABLED="false", ANONYMOUS_READS="true")
+        ours_port, floor_port = free_port(), free_port()
+        ours_cmd = uvicorn_cmd("api.asgi:app_from_environ", ours_port, factory=True)
+        floor_cmd = uvicorn_cmd("bench.analytics_floor:app", floor_port, factory=False)
+        results: dict[str, dict[str, list[dict[str, float]]]] = {
+            name: {"ours": [], "floor": []} for name, _, _ in REQUESTS
+        }
+        with (
+            serve(ours_cmd, {**env, "PORT": str(ours_port)}, ours_port, "/healthz") as (ours, ours_pid),
+            serve(floor_cmd, env, floor_port, "/healthz") as (floor, floor_pid),
+        ):
+            compared = []
+            for name, path, floor_path in REQUESTS:
+                mine = httpx.get(ours + path, timeout=120)
+                theirs = httpx.get(floor + floor_path, timeout=120)
+                if mine.status_code != 200 or theirs.status_code != 200:
+                    raise SystemExit(f"{name}: {mine.status_code} {mine.text[:300]} / {theirs.status_code}")
+                compared.append(check_same(name, mine.json(), theirs.json()))
+            for _ in range(args.rounds):
+                for name, path, floor_path in REQUESTS:
+                    for who, url, pid in (("ours", ours + path, ours_pid), ("floor", floor + floor_path, floor_pid)):
+                        wrk(url, 1, args.connections)  # warm-up
+                        m = wrk(url, args.duration, args.connections, server_pid=pid)
+                        if m["errors"]:
+                            raise SystemExit(f"{name} ({who}): {m['errors']} failed requests")
+                        results[name][who].append(m)
+        rows = []
+        for name, _, _ in REQUESTS:
+            ours_runs, floor_runs = results[name]["ours"], results[name]["floor"]
+
+            def cpu(runs: list[dict[str, float]]) -> float:
+                return sum(m["cpu_s"] for m in runs) * 1000 / sum(m["requests"] for m in runs)
+
+            def mean(runs: list[dict[str, float]], key: str) -> float:
+                return statistics.fmean(m[key] for m in runs)
+
+            rows.append([
+                name, mean(ours_runs, "rps"), mean(ours_runs, "p50"), cpu(ours_runs),
+                mean(floor_runs, "rps"), mean(floor_runs, "p50"), cpu(floor_runs), cpu(ours_runs) / cpu(floor_runs),
+            ])  # fmt: skip
+        print_table(
+            f"Analytics: newsfacts vs one hand-written statement, {args.articles:,} articles / {counts['claims']:,} claims"
+            f" / {counts['incidents']:,} incidents",
+            [
+                "request",
+                "req/s",
+                "p50 ms",
+                "server CPU ms/req",
+                "floor req/s",
+                "floor p50 ms",
+                "floor CPU ms/req",
+                "CPU ratio",
+            ],
+            rows,
+            note=(
+                f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} interleaved rounds; servers on core 0,"
+                " PostgreSQL, Redis and wrk on core 1; anonymous reads (the recall rules apply to both); corpus loaded"
+                f" in {load_s:.0f} s. Compared before timing: {'; '.join(compared)}. Aims: server CPU ≤ 1.3x the"
+                " hand-written statement; whole-table facets p50 < 50 ms."
+            ),
+        )
+        box = list(SMALL_BOX)
+        indexed = asyncio.run(statement_ms(database_url, BBOX, box, 20, seq_scan=False))
+        scanned = asyncio.run(statement_ms(database_url, BBOX, box, 5, seq_scan=True))
+        print_table(
+            "Small bbox in PostgreSQL: GiST on nf_geo_box vs a sequential scan",
+            ["statement", "incidents in the box", "GiST ms (median)", "sequential scan ms (median)", "speed-up"],
+            [["first 20 incidents meeting a 2 x 2 degree box", counts["in box"], indexed, scanned, scanned / indexed]],
+            note="The same statement (bench/analytics_floor.py BBOX) with index and bitmap scans switched off. Aim: ≥ 20x.",
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""The SQL of the aggregates a read can ask of the facts a list would return (their rows: the same
+filters, ``q``, lens, asOf and recall rules): facets, a calendar date histogram and bounded sums.
+Each is one scalar subquery yielding a JSON document — what REST answers, and what a GraphQL
+selection reads its fields from — so an aggregate is part of the request's one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from db.aggregates import INTERVALS, MAX_BUCKETS, MAX_GROUPS, PRECISIONS, FacetsRequest, HistogramRequest, SumsRequest
+from db.analytics import Facet, SumField
+from db.queries import where_clauses
+from db.registry import fact_type
+from db.relations import relation_where
+
+if TYPE_CHECKING:
+    from db.plan.sql import Statement
+
+# What names a related fact in a REST bucket's ``label``.
+LABELS = {"actor": "name", "article": "headline"}
+
+
+@dataclass(frozen=True)
+class RowSet:
+    """The rows an aggregate summarises: facts of ``kind`` under the statement's lens that pass
+    ``filters`` (parsed, db.queries.parse_filters), the ``extra`` conditions (over the kind's
+    alias: a planned nested connection's relation to its parent row) and, from the resolvers, a
+    relation to a parent by id."""
+
+    kind: str
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    extra: tuple[str, ...] = ()
+    # (relation, parent id): the facts of a nested connection, its parent bound as a parameter.
+    related: tuple[str, str] | None = None
+
+    def source(self, stmt: Statement, *, without: frozenset[str] = frozenset()) -> str:
+        """``FROM … WHERE …`` of the rows, leaving out the filters named in ``without``."""
+        t = fact_type(self.kind)
+        kept = {k: v for k, v in self.filters.items() if k not in without}
+        where = [*where_clauses(t, kept, stmt.params), *self.extra]
+        if self.related is not None:
+            relation, parent = self.related
+            where.append(relation_where(self.kind, relation, f"{stmt.params.add(parent)}::text"))
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        return f"FROM {stmt._rel(self.kind)} {t.alias}{condition}"
+
+
+# ---- facets ----------------------------------------------------------------------------------
+
+
+def facets(stmt: Statement, rows: RowSet, request: FacetsRequest) -> str:
+    """``{key: {"buckets": [{"value"[, "label"][, "role"], "count"}], "otherCount", "missingCount"}}``:
+    each facet's most frequent values (ties by value), how many values the cut left out and how
+    many facts have none. Facets counted under the same filters share one pass over the rows."""
+    t = fact_type(rows.kind)
+    a = t.alias
+    passes: dict[frozenset[str], list[Facet]] = {}
+    number: dict[tuple[frozenset[str], str], int] = {}
+    for ask in request.asks:
+        own = frozenset(ask.facet.filters) & frozenset(rows.filters) if request.exclude_own else frozenset()
+        found = passes.setdefault(own, [])
+        if (own, ask.facet.name) not in number:
+            number[(own, ask.facet.name)] = len(number)
+            found.append(ask.facet)
+    grouped = []
+    for own, facets_ in passes.items():
+        source = rows.source(stmt, without=own)
+        columns = [f for f in facets_ if f.column is not None]
+        if columns:
+            # Plain columns: one pass, one grouping set each (what a hand-written GROUP BY does).
+            grouped.append(_grouping_sets([(number[(own, f.name)], f"{a}.{f.column}") for f in columns], source))
+        others = [f for f in facets_ if f.column is None]
+        if others:
+            selects = " UNION ALL ".join(
+                f"SELECT {number[(own, f.name)]}, x.v, x.d FROM ({f.rows.format(a=a)}) x(v, d)" for f in others
+            )
+            table, _, where = source.partition(" WHERE ")
+            condition = f" WHERE {where}" if where else ""
+            grouped.append(
+                f"SELECT f.n, f.v, f.d, count(*) AS c {table} CROSS JOIN LATERAL ({selects}) f(n, v, d){condition}"
+                " GROUP BY 1, 2, 3"
+            )
+    keys = []
+    details = {}
+    for ask in request.asks:
+        own = frozenset(ask.facet.filters) & frozenset(rows.filters) if request.exclude_own else frozenset()
+        keys.append(f"({stmt.params.add(ask.key)}::text, {number[(own, ask.facet.name)]}, {int(ask.first)})")
+        details[number[(own, ask.facet.name)]] = ask.facet
+    shapes = []
+    for n, facet in details.items():
+        pairs = ["'value', r.v"]
+        if facet.relation is not None and request.labels:
+            label = LABELS[facet.relation]
+            rel = stmt._rel(facet.relation)
+            pairs.append(f"'label', (SELECT l.{label} FROM {rel} l WHERE l.id = r.v LIMIT 1)")
+        if facet.detail is not None:
+            pairs.append(f"'{facet.detail}', r.d")
+        pairs.append("'count', r.c")
+        shapes.append(f"WHEN {n} THEN json_build_object({', '.join(pairs)})")
+    bucket = f"CASE r.n {' '.join(shapes)} END"
+    shown = "r.v IS NOT NULL AND r.rn <= k.first"
+    return (
+        # Materialized: each facet's LATERAL reads r, which PostgreSQL would otherwise inline and
+        # recompute (the whole grouping pass) once per facet.
+        "(WITH g AS MATERIALIZED (" + " UNION ALL ".join(grouped) + "), "
+        "r AS MATERIALIZED (SELECT g.*, row_number() OVER (PARTITION BY g.n, g.v IS NULL ORDER BY g.c DESC, g.v, g.d) AS rn"
+        " FROM g) "
+        "SELECT json_object_agg(k.key, x.doc) "
+        f"FROM (VALUES {', '.join(keys)}) k(key, n, first) CROSS JOIN LATERAL ("
+        "SELECT json_build_object("
+        f"'buckets', coalesce(json_agg({bucket} ORDER BY r.c DESC, r.v, r.d) "
+        f"FILTER (WHERE {shown}), '[]'::json), "
+        "'otherCount', coalesce(sum(r.c) FILTER (WHERE r.v IS NOT NULL AND r.rn > k.first), 0), "
+        "'missingCount', coalesce(sum(r.c) FILTER (WHERE r.v IS NULL), 0)) AS doc "
+        "FROM r WHERE r.n = k.n) x)"
+    )
+
+
+def _grouping_sets(columns: list[tuple[int, str]], source: str) -> str:
+    """``(n, v, d, c)`` rows of several columns' counts in one pass: a grouping set per column, and
+    GROUPING() telling which column a row counts (its value is NULL in the other columns)."""
+    if len(columns) == 1:
+        ((n, column),) = columns
+        return f"SELECT {n} AS n, {column}::text AS v, NULL::text AS d, count(*) AS c {source} GROUP BY 2"
+    width = len(columns)
+    which = " ".join(f"WHEN {(1 << width) - 1 - (1 << (width - 1 - i))} THEN {n}" for i, (n, _) in enumerate(columns))
+    listed = ", ".join(column for _, column in columns)
+    value = f"coalesce({', '.join(f'{column}::text' for _, column in columns)})"
+    sets = ", ".join(f"({column})" for _, column in columns)
+    return (
+        f"SELECT CASE GROUPING({listed}) {which} END AS n, {value} AS v, NULL::text AS d, count(*) AS c "
+        f"{source} GROUP BY GROUPING SETS ({sets})"
+    )
+
+
+# ---- date histograms -------------------------------------------------------------------------
+
+_STEPS = {
+    "hour": "1 hour",
+    "day": "1 day",
+    "week": "7 days",
+    "month": "1 month",
+    "quarter": "3 months",
+    "year": "1 year",
+}
+# How many buckets lie from ``lo`` to ``hi`` (bucket keys), checked before any is generated.
+_COUNTS = {
+    "hour": "(extract(epoch FROM {hi} - {lo}) / 3600)::bigint + 1",
+    "day": "({hi}::date - {lo}::date)::bigint + 1",
+    "week": "(({hi}::date - {lo}::date) / 7)::bigint + 1",
+    "month": "((extract(year FROM {hi}) - extract(year FROM {lo})) * 12 + extract(month FROM {hi}) - extract(month FROM {lo}))::bigint + 1",
+    "quarter": "(((extract(year FROM {hi}) - extract(year FROM {lo})) * 12 + extract(month FROM {hi}) - extract(month FROM {lo})) / 3)::bigint + 1",
+    "year": "(extract(year FROM {hi}) - extract(year FROM {lo}))::bigint + 1",
+}
+
+
+def _bucket_key(instant: str, interval: str, tz: str, *, local: str | None = None) -> str:
+    """The bucket an instant falls in. Calendar intervals truncate the wall-clock time in the
+    zone (a day of 23 or 25 hours across a daylight-saving change is one day) and key buckets by
+    that local timestamp; hours are instants, the last time the zone's clock showed HH:00 — so the
+    hour repeated when clocks go back is two buckets, as it is two hours."""
+    local = local or f"({instant} AT TIME ZONE {tz})"
+    if interval == "hour":
+        return f"({instant} - make_interval(mins => extract(minute FROM {local})::int, secs => extract(second FROM {local})))"
+    return f"date_trunc('{interval}', {local})"
+
+
+def histogram(stmt: Statement, rows: RowSet, request: HistogramRequest) -> str:
+    """``{"buckets": [{"start", "end", "count"}], "imprecise", "missingCount"}``: consecutive
+    buckets, zero-filled, from the first to the last that holds a fact (or over from/to); facts
+    dated less precisely than the interval go in no bucket and are counted as imprecise."""
+    t = fact_type(rows.kind)
+    a = t.alias
+    on = request.on
+    interval = request.interval
+    tz = f"{stmt.params.add(request.time_zone)}::text"
+    column = on.column.format(a=a)
+    instant = column if on.timestamp else f"(({column})::timestamp AT TIME ZONE {tz})"
+    # A calendar date is already the zone's wall-clock day: it is bucketed as it is.
+    key = _bucket_key(instant, interval, tz, local=None if on.timestamp else f"({column})::timestamp")
+    fits = "true"
+    if on.precision is not None:
+        fitting = [p for p, rank in PRECISIONS.items() if rank <= INTERVALS.index(interval)]
+        listed = ", ".join(f"'{p}'" for p in fitting) or "NULL"
+        fits = f"coalesce({on.precision.format(a=a)}, 'day') IN ({listed})"
+    source = rows.source(stmt)
+    bounds = []
+    low = high = "NULL"
+    if request.start is not None:
+        start = f"{stmt.params.add(request.start)}::timestamptz"
+        bounds.append(f"{instant} >= {start}")
+        low = _bucket_key(start, interval, tz)
+    if request.end is not None:
+        end = f"{stmt.params.add(request.end)}::timestamptz"
+        bounds.append(f"{instant} < {end}")
+        high = _bucket_key(f"({end} - interval '1 microsecond')", interval, tz)
+    if bounds:
+        ranged = f"({column} IS NULL OR ({' AND '.join(bounds)}))"
+        source += f" AND {ranged}" if " WHERE " in source else f" WHERE {ranged}"
+    step = f"interval '{_STEPS[interval]}'"
+    count = _COUNTS[interval].format(lo="m.lo", hi="m.hi")
+    if interval == "hour":
+        start_iso, end_iso = f"nf_iso(s.key, {tz})", f"nf_iso(s.key + {step}, {tz})"
+    else:
+        start_iso, end_iso = (
+            f"nf_iso(s.key AT TIME ZONE {tz}, {tz})",
+            f"nf_iso((s.key + {step}) AT TIME ZONE {tz}, {tz})",
+        )
+    return (
+        f"(WITH k AS (SELECT CASE WHEN {column} IS NOT NULL AND {fits} THEN {key} END AS key, "
+        f"{column} IS NULL AS missing, count(*) AS n {source} GROUP BY 1, 2), "
+        f"m AS (SELECT coalesce({low}, min(k.key)) AS lo, coalesce({high}, max(k.key)) AS hi FROM k) "
+        "SELECT json_build_object("
+        "'buckets', coalesce((SELECT json_agg(json_build_object("
+        f"'start', {start_iso}, 'end', {end_iso}, 'count', coalesce(k.n, 0)) ORDER BY s.key) "
+        f"FROM m CROSS JOIN LATERAL generate_series(m.lo, "
+        f"CASE WHEN nf_bucket_limit({count}, {MAX_BUCKETS}, '{interval}') > 0 THEN m.hi END, {step}) s(key) "
+        "LEFT JOIN k ON k.key = s.key), '[]'::json), "
+        "'imprecise', (SELECT coalesce(sum(k.n), 0) FROM k WHERE k.key IS NULL AND NOT k.missing), "
+        "'missingCount', (SELECT coalesce(sum(k.n), 0) FROM k WHERE k.missing)))"
+    )
+
+
+# ---- bounded sums ----------------------------------------------------------------------------
+
+# The interval arithmetic of one quantity, by its approximation, as (low, best, high) over the
+# columns of ``_QUANTITY``; a high of None is open. Any other approximation — unspecified, or no
+# quantity at all — is (0, 0, open) and counts as unknown. README "Sums that keep their uncertainty".
+BOUNDS: dict[str, tuple[str, str, str | None]] = {
+    "exact": ("v.amount", "v.amount", "v.amount"),
+    "approximately": ("coalesce(v.lower, v.amount)", "v.amount", "coalesce(v.upper, v.amount)"),
+    "atLeast": ("v.lower", "v.lower", None),
+    "atMost": ("coalesce(v.lower, 0)", "v.upper", "v.upper"),
+    "range": ("v.lower", "coalesce(v.amount, v.lower)", "v.upper"),
+}
+_QUANTITY = (
+    "SELECT q ->> 'approximation' AS approximation, (q ->> 'amount')::numeric AS amount, "
+    "(q ->> 'lowerBound')::numeric AS lower, (q ->> 'upperBound')::numeric AS upper, q ->> 'unit' AS unit"
+)
+
+
+def _case(which: int) -> str:
+    arms = " ".join(
+        f"WHEN '{name}' THEN {bounds[which] if bounds[which] is not None else 'NULL'}"
+        for name, bounds in BOUNDS.items()
+    )
+    fallback = "0" if which < 2 else "NULL"
+    return f"CASE v.approximation {arms} ELSE {fallback} END"
+
+
+def _unit_sums(where: str) -> str:
+    """A JSON array: one sum per unit of the ``x`` rows matching ``where``, the largest first."""
+    return (
+        "coalesce((SELECT json_agg(json_build_object('unit', u.unit, 'count', u.c, 'low', u.lo, 'best', u.best, "
+        "'high', u.hi, 'openUpper', u.open, 'unknown', u.unknown) ORDER BY u.c DESC, u.unit NULLS LAST) "
+        f"FROM per u WHERE {where}), '[]'::json)"
+    )
+
+
+def sums(stmt: Statement, rows: RowSet, request: SumsRequest) -> str:
+    """``{"totalCount", "sums": {key: [per unit]}, "groups": [{"key", "totalCount", "sums"}]}``
+    (``flat``: each sum under its key beside totalCount). A sum per unit: quantities of
+    different units are never added; facts without a quantity are (0, 0, open) and unknown."""
+    t = fact_type(rows.kind)
+    a = t.alias
+    group = request.group_by
+    chosen: list[tuple[int, SumField]] = list(enumerate(f for _, f in request.sums))
+    if group is not None and group.item and not chosen:
+        # Groups keyed by an item (an asset's type) come from the items even when no sum is shown.
+        chosen = [(-1, t.analytics.sums[0])]
+    source = rows.source(stmt)
+    table, _, where = source.partition(" WHERE ")
+    condition = f" WHERE {where}" if where else ""
+    grp = "NULL::text"
+    if group is not None:
+        grp = "s.k" if group.item else f"({group.key.format(a=a)})::text"
+    if chosen:
+        items = " UNION ALL ".join(f"SELECT {n}, i.q, i.k FROM ({f.items.format(a=a)}) i(q, k)" for n, f in chosen)
+        known = ", ".join(f"'{k}'" for k in BOUNDS)
+        x = (
+            f"SELECT {a}.id AS fact, {grp} AS grp, s.n, v.unit, {_case(0)} AS lo, {_case(1)} AS best, "
+            f"{_case(2)} AS hi, v.approximation IS NULL OR v.approximation NOT IN ({known}) AS unknown "
+            f"{table} CROSS JOIN LATERAL ({items}) s(n, q, k) CROSS JOIN LATERAL ({_QUANTITY}) v{condition}"
+        )
+    else:
+        x = (
+            "SELECT NULL::text AS fact, NULL::text AS grp, NULL::int AS n, NULL::text AS unit, NULL::numeric AS lo, "
+            "NULL::numeric AS best, NULL::numeric AS hi, false AS unknown WHERE false"
+        )
+    if group is not None:
+        head, sets = "GROUPING(x.grp) AS total, x.grp", "GROUPING SETS ((x.n, x.unit), (x.grp, x.n, x.unit))"
+    else:
+        head, sets = "1 AS total, NULL::text AS grp", "x.n, x.unit"
+    per = (
+        f"SELECT {head}, x.n, x.unit, count(*) AS c, coalesce(sum(x.lo), 0) AS lo, coalesce(sum(x.best), 0) AS best, "
+        "CASE WHEN bool_and(x.hi IS NOT NULL) THEN sum(x.hi) END AS hi, count(*) FILTER (WHERE x.hi IS NULL) AS open, "
+        f"count(*) FILTER (WHERE x.unknown) AS unknown FROM x GROUP BY {sets}"
+    )
+    keyed = [(stmt.params.add(key), n) for (key, _), (n, _) in zip(request.sums, chosen, strict=False)]
+
+    def document(scope: str, count: str, first: list[tuple[str, str]], last: list[tuple[str, str]]) -> str:
+        found = [(f"{p}::text", _unit_sums(f"{scope} AND u.n = {n}")) for p, n in keyed]
+        pairs = [*first, ("'totalCount'", count)]
+        if request.flat:
+            pairs += found
+        else:
+            pairs.append(("'sums'", f"json_build_object({', '.join(f'{k}, {v}' for k, v in found)})"))
+        return f"json_build_object({', '.join(f'{k}, {v}' for k, v in [*pairs, *last])})"
+
+    ctes = [f"x AS ({x})", f"per AS ({per})"]
+    groups = "'[]'::json"
+    if group is not None:
+        if group.item:
+            counts = "SELECT x.grp, count(DISTINCT x.fact) AS c FROM x GROUP BY x.grp"
+        else:
+            counts = f"SELECT ({group.key.format(a=a)})::text AS grp, count(*) AS c {source} GROUP BY 1"
+        ctes.append(f"gc AS ({counts} ORDER BY c DESC, grp NULLS LAST LIMIT {MAX_GROUPS})")
+        one = document("u.total = 0 AND u.grp IS NOT DISTINCT FROM gc.grp", "gc.c", [("'key'", "gc.grp")], [])
+        groups = f"coalesce((SELECT json_agg({one} ORDER BY gc.c DESC, gc.grp NULLS LAST) FROM gc), '[]'::json)"
+    whole = document("u.total = 1", f"(SELECT count(*) {source})", [], [("'groups'", groups)])
+    return f"(WITH {', '.join(ctes)} SELECT {whole})"
+
+
+__all__ = ["BOUNDS", "LABELS", "RowSet", "facets", "histogram", "sums"]
