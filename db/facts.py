@@ -4,6 +4,7 @@ db/articles.py, db/claims.py, db/deployments.py and db/incidents.py declares one
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,7 +74,7 @@ class FactType:
     def doc_function(self) -> str:
         return f"{self.kind}_doc"
 
-    @property
+    @functools.cached_property
     def field_names(self) -> frozenset[str]:
         return frozenset(f.name for f in self.fields)
 
