@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import itertools
 import logging
@@ -23,7 +24,7 @@ import orjson
 
 from db import writes
 from db.errors import RecordRejection
-from db.load import batch, stage
+from db.load import batch, minting, stage
 from db.pool import Conn
 from db.registry import FACT_TYPES, LOAD_ORDER
 
@@ -121,15 +122,19 @@ async def load(
     changed_by: str,
     batch_size: int = 2_000,
     progress: Callable[[LoadReport], None] | None = None,
+    mint: minting.Minter | None = None,
 ) -> LoadReport:
     """Load records in batches of one kind each. Before a batch of kind K is written, pending
     batches of the kinds K may reference are written, so references within the input resolve.
 
     Two stages overlap: while one batch is checked against and written to the database (each in
     its own transaction, in input order), the next batch's static checks run in a worker thread,
-    so Python's CPU work and PostgreSQL's run side by side. At most a few batches are in flight."""
+    so Python's CPU work and PostgreSQL's run side by side. At most a few batches are in flight.
+
+    A record without an id gets one from ``mint`` (given its kind and position in the input) when
+    there is one, else a fresh random one."""
     with _rare_collections():
-        return await _load(conn, items, changed_by=changed_by, batch_size=batch_size, progress=progress)
+        return await _load(conn, items, changed_by=changed_by, batch_size=batch_size, progress=progress, mint=mint)
 
 
 @contextlib.contextmanager
@@ -154,6 +159,7 @@ async def _load(
     changed_by: str,
     batch_size: int,
     progress: Callable[[LoadReport], None] | None,
+    mint: minting.Minter | None,
 ) -> LoadReport:
     report = LoadReport()
     started = time.perf_counter()
@@ -193,8 +199,9 @@ async def _load(
 
         async def submit(kind: str) -> None:
             records, buffers[kind] = buffers[kind], []
-            checked = loop.run_in_executor(executor, writes.static_checks, kind, [r for _, r in records])
-            await hand_over(_Batch(kind, records, checked))
+            minter = None if mint is None else functools.partial(_mint_at, mint, kind, [i for i, _ in records])
+            check = functools.partial(writes.static_checks, kind, [r for _, r in records], mint=minter)
+            await hand_over(_Batch(kind, records, loop.run_in_executor(executor, check)))
 
         async def flush(upto: str) -> None:
             for kind in LOAD_ORDER[: LOAD_ORDER.index(upto) + 1]:
@@ -258,6 +265,11 @@ async def settle(conn: Conn, kinds: list[str]) -> None:
             log.warning("could not settle %s after the load: %s", table, exc)
 
 
+def _mint_at(mint: minting.Minter, kind: str, positions: list[int], i: int) -> str:
+    """The id of the ``i``-th record of a batch whose records sit at ``positions`` of the input."""
+    return mint(kind, positions[i])
+
+
 @dataclass
 class _Batch:
     kind: str
@@ -273,5 +285,10 @@ async def load_file(
     batch_size: int = 2_000,
     progress: Callable[[LoadReport], None] | None = None,
 ) -> LoadReport:
+    """Load a file. Loading it again loads nothing twice: records with ids are refused as taken,
+    and records without are minted the ids they got the first time (db/load/minting.py)."""
+    mint = await minting.for_file(conn, path)
     with path.open("rb") as stream:
-        return await load(conn, read_records(stream), changed_by=changed_by, batch_size=batch_size, progress=progress)
+        return await load(
+            conn, read_records(stream), changed_by=changed_by, batch_size=batch_size, progress=progress, mint=mint
+        )

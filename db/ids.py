@@ -32,10 +32,12 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
-def new_id(kind: str, *, at_ms: int | None = None) -> str:
-    """A fresh id for an object of ``kind`` (e.g. ``"claim"`` → ``clm_…``)."""
+def new_id(kind: str, *, at_ms: int | None = None, rand: int | None = None) -> str:
+    """A fresh id for an object of ``kind`` (e.g. ``"claim"`` → ``clm_…``); ``rand`` gives its 80
+    random bits instead (an id minted again from the same input comes out the same)."""
     ms = int(time.time() * 1000) if at_ms is None else at_ms
-    rand = int.from_bytes(os.urandom(10), "big")
+    if rand is None:
+        rand = int.from_bytes(os.urandom(10), "big")
     return f"{PREFIXES[kind]}_{_encode(ms, 10)}{_encode(rand, 16)}"
 
 

@@ -55,3 +55,12 @@ BEGIN
                        ' FOR EACH STATEMENT EXECUTE FUNCTION %1$I_open_history()', tbl);
     END LOOP;
 END $do$;
+
+-- The files `newsfacts load` has read, by digest of their bytes, with the time of the first load.
+-- A record that gives no id gets one minted from both (db/load/minting.py): loading the same file
+-- again — after an interrupted load, say — mints the same ids, which are then refused as taken
+-- instead of loaded twice.
+CREATE TABLE load_files (
+    digest          bytea PRIMARY KEY,
+    first_loaded_at timestamptz NOT NULL DEFAULT now()
+);
