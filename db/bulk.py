@@ -22,7 +22,6 @@ from typing import IO, Any
 import asyncpg
 import orjson
 
-from db import writes
 from db.errors import RecordRejection
 from db.load import batch, minting, stage
 from db.pool import Conn
@@ -167,17 +166,16 @@ async def _load(
     loop = asyncio.get_running_loop()
     pending: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=2)
 
-    statements: dict[str, batch.Statements] = {}
+    # Every kind's staging table, before the writer and the worker thread need them.
+    statements = {kind: batch.Statements.of(await stage.create(conn, kind)) for kind in LOAD_ORDER}
 
     async def writer() -> None:
         while (pending_batch := await pending.get()) is not None:
-            checked = await pending_batch.checked
+            prepared = await pending_batch.prepared
             kind = pending_batch.kind
-            if kind not in statements:
-                statements[kind] = batch.Statements.of(await stage.create(conn, kind))
             positions = [i for i, _ in pending_batch.records]
             records = [r for _, r in pending_batch.records]
-            written = await batch.write(conn, statements[kind], positions, records, checked, changed_by=changed_by)
+            written = await batch.write(conn, statements[kind], positions, records, prepared, changed_by=changed_by)
             report.loaded[kind] += written.loaded
             report.rejected.extend(written.rejected)
             report.seconds = time.perf_counter() - started
@@ -200,8 +198,8 @@ async def _load(
         async def submit(kind: str) -> None:
             records, buffers[kind] = buffers[kind], []
             minter = None if mint is None else functools.partial(_mint_at, mint, kind, [i for i, _ in records])
-            check = functools.partial(writes.static_checks, kind, [r for _, r in records], mint=minter)
-            await hand_over(_Batch(kind, records, loop.run_in_executor(executor, check)))
+            prepare = functools.partial(batch.Prepared.of, statements[kind].stage, [r for _, r in records], minter)
+            await hand_over(_Batch(kind, records, loop.run_in_executor(executor, prepare)))
 
         async def flush(upto: str) -> None:
             for kind in LOAD_ORDER[: LOAD_ORDER.index(upto) + 1]:
@@ -274,7 +272,7 @@ def _mint_at(mint: minting.Minter, kind: str, positions: list[int], i: int) -> s
 class _Batch:
     kind: str
     records: list[tuple[int, Any]]
-    checked: asyncio.Future[writes.Checked]
+    prepared: asyncio.Future[batch.Prepared]
 
 
 async def load_file(

@@ -175,17 +175,18 @@ FROM articles WHERE id = ANY($1::text[]) OR uri = ANY($2::text[])
 """
 
 
-async def resolve_references(conn: Conn, kind: str, checked: Checked) -> None:
+async def resolve_references(conn: Conn, kind: str, checked: Checked) -> bool:
     """Completes references that name their article by uri (→ its id) or give only the quote (→ the
     offsets of its match in the body), in one query per batch; what cannot be resolved fails the
-    record here. The derived columns (article_ids) are then recomputed from the completed refs."""
+    record here. The derived columns (article_ids) are then recomputed from the completed refs.
+    Returns whether there was anything to complete."""
     pending: list[tuple[Checks, dict[str, Any], QuoteCheck]] = []
     for _, checks, columns in checked:
         for q in checks.quotes:
             if columns is not None and (q.char_start is None or not is_id(q.article, "article")):
                 pending.append((checks, columns, q))
     if not pending:
-        return
+        return False
     ids = {q.article for _, _, q in pending if is_id(q.article, "article")}
     uris = {q.article for _, _, q in pending} - ids
     # Bodies only where a quote must be searched: an article can be 500,000 characters.
@@ -218,6 +219,7 @@ async def resolve_references(conn: Conn, kind: str, checked: Checked) -> None:
     if derive is not None:
         for _, columns in changed.values():
             derive(columns)
+    return True
 
 
 _QUOTE_CHECK = """

@@ -5,6 +5,7 @@ outbox's own append (db/events.py), last, so the event_counter lock is held only
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,20 @@ class Written:
 
     loaded: int = 0
     rejected: list[RecordRejection] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    """A batch as the worker thread leaves it: its static checks and its staged rows."""
+
+    checked: writes.Checked
+    rows: list[tuple[Any, ...]]
+
+    @classmethod
+    def of(cls, staged: Stage, records: list[Any], mint: Callable[[int], str] | None) -> Prepared:
+        """Pure CPU, so it runs in the loader's worker thread while the previous batch is written."""
+        checked = writes.static_checks(staged.kind, records, mint=mint)
+        return cls(checked, stage.rows(staged, checked))
 
 
 @dataclass
@@ -66,19 +81,21 @@ async def write(
     statements: Statements,
     positions: list[int],
     records: list[Any],
-    checked: writes.Checked,
+    prepared: Prepared,
     *,
     changed_by: str,
 ) -> Written:
     """Writes one batch (``positions``: each record's place in the input) in its own transaction."""
     staged = statements.stage
     kind = staged.kind
+    checked, rows = prepared.checked, prepared.rows
     written = Written()
     async with conn.transaction():
         # References by uri and quotes without offsets are completed from the article bodies first
-        # (one query, only when a batch has any), as the write service does.
-        await writes.resolve_references(conn, kind, checked)
-        await stage.copy(conn, staged, checked)
+        # (one query, only when a batch has any), as the write service does; their rows change.
+        if await writes.resolve_references(conn, kind, checked):
+            rows = stage.rows(staged, checked)
+        await stage.copy(conn, staged, rows)
         duplicates = checks.apply(staged, checked, checks.Found.of(await conn.fetch(statements.check)))
         good: list[int] = []
         for i, item, columns in checked:

@@ -165,7 +165,7 @@ def rows(stage: Stage, checked: Checked) -> list[tuple[Any, ...]]:
     return out
 
 
-async def copy(conn: Conn, stage: Stage, checked: Checked) -> None:
-    """Replaces what the staging table holds with ``checked`` (in the caller's transaction)."""
+async def copy(conn: Conn, stage: Stage, staged: list[tuple[Any, ...]]) -> None:
+    """Replaces what the staging table holds with ``staged`` rows (in the caller's transaction)."""
     await conn.execute(f"TRUNCATE {stage.name}")
-    await conn.copy_records_to_table(stage.name, records=rows(stage, checked), columns=stage.copy_columns)
+    await conn.copy_records_to_table(stage.name, records=staged, columns=stage.copy_columns)
