@@ -9,18 +9,25 @@
 -- * Updates keep 0012's row-level trigger (close the open version, open the next): an update
 --   statement's rows each close their own open version, a probe by id that a per-row plan does
 --   best, whatever the size of the statement.
--- * <table>_history.search is a plain column from here on, filled from the fact row's generated
---   search (same expression, same value): to_tsvector ran twice per version, once per table.
---   A later migration that recreates these trigger functions must copy search too: derive the
---   column list as below, every column of the fact table (generated ones included), not 0012's
---   list without the generated columns.
+-- * A history table's generated columns (search) are plain columns from here on, filled from the
+--   fact row's (same expression, same value): to_tsvector ran twice per version, once per table.
+--   A later migration that recreates these trigger functions must copy them too: derive the column
+--   list as below, every column of the fact table (generated ones included), not 0012's list
+--   without the generated columns; a generated column added to a fact table is a plain column
+--   in its history table.
 DO $do$
 DECLARE
     tbl text;
     cols text;
+    generated text;
 BEGIN
     FOREACH tbl IN ARRAY ARRAY['actors', 'articles', 'claims', 'deployments', 'incidents'] LOOP
-        EXECUTE format('ALTER TABLE %I_history ALTER COLUMN search DROP EXPRESSION', tbl);
+        FOR generated IN
+            SELECT attname FROM pg_attribute
+            WHERE attrelid = (tbl || '_history')::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated <> ''
+        LOOP
+            EXECUTE format('ALTER TABLE %I_history ALTER COLUMN %I DROP EXPRESSION', tbl, generated);
+        END LOOP;
 
         SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
         FROM pg_attribute WHERE attrelid = tbl::regclass AND attnum > 0 AND NOT attisdropped;
