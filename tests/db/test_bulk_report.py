@@ -5,19 +5,17 @@ same file (bad_records.report.json, made by tests/db/fixtures/bad_records.py).""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import orjson
 import pytest
 
 from db import bulk
 from db.ids import is_id
 from db.pool import connect
-from tests.db.conftest import with_database
+from tests.db.conftest import scratch_database
 
 pytestmark = pytest.mark.anyio
 
@@ -28,20 +26,8 @@ CORPUS = FIXTURES / "bad_records.ndjson"
 @pytest.fixture
 async def fresh_url(postgres_server_url: str, template_database: str) -> AsyncIterator[str]:
     """A database of its own, cloned from the migrated and seeded template, dropped after the test."""
-    name = f"nf_report_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(postgres_server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    finally:
-        await admin.close()
-    try:
-        yield with_database(postgres_server_url, name)
-    finally:
-        admin = await asyncpg.connect(postgres_server_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with scratch_database(postgres_server_url, template=template_database) as url:
+        yield url
 
 
 def _records() -> list[Any]:
