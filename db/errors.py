@@ -321,12 +321,24 @@ def from_postgres(exc: asyncpg.PostgresError) -> NewsfactsError:
         return Unavailable()
     constraint = getattr(exc, "constraint_name", None)
     if constraint and constraint in _CONSTRAINTS:
-        path, message = _CONSTRAINTS[constraint]
-        return cls(message, errors=[FieldError(path, cls.code, message)], constraint=constraint)
+        return _violation(cls, constraint)
     if cls is NewsfactsError:
         return NewsfactsError("internal database error")
     detail = f"the database refused the write ({constraint or sqlstate})"
     return cls(detail, constraint=constraint)
+
+
+def _violation(cls: type[NewsfactsError], constraint: str) -> NewsfactsError:
+    path, message = _CONSTRAINTS[constraint]
+    return cls(message, errors=[FieldError(path, cls.code, message)], constraint=constraint)
+
+
+def unique_violation(constraint: str) -> NewsfactsError:
+    """What ``from_postgres`` makes of a write colliding with the unique index ``constraint``, for
+    a writer that finds the collision before it writes (the bulk loader)."""
+    if constraint in _CONSTRAINTS:
+        return _violation(Conflict, constraint)
+    return Conflict(f"the database refused the write ({constraint})", constraint=constraint)
 
 
 def from_database(exc: BaseException) -> NewsfactsError | None:

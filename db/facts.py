@@ -4,6 +4,7 @@ db/articles.py, db/claims.py, db/deployments.py and db/incidents.py declares one
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,9 +82,21 @@ class FactType:
     def doc_function(self) -> str:
         return f"{self.kind}_doc"
 
-    @property
+    @functools.cached_property
     def field_names(self) -> frozenset[str]:
         return frozenset(f.name for f in self.fields)
+
+    @functools.cached_property
+    def _accepted_keys(self) -> frozenset[str]:
+        """The keys a record may carry without an UNKNOWN_FIELD: its fields and the read-only keys
+        of a document (the id among them), which are ignored."""
+        return self.field_names | READ_ONLY | self.read_only
+
+    @functools.cached_property
+    def _plan(self) -> tuple[tuple[Field, tuple[str], str | None], ...]:
+        """Each field with its path and, unless it stores itself, its one column: what validate
+        would otherwise rebuild for every record of a bulk load."""
+        return tuple((f, (f.name,), None if f.store is not None else f.column or f.name) for f in self.fields)
 
     def filter(self, name: str) -> FilterDef | None:
         return next((f for f in self.filters if f.name == name), None)
@@ -97,10 +110,11 @@ class FactType:
         if not isinstance(record, dict):
             checks.fail((), "INVALID_TYPE", f"a {self.kind} must be a JSON object")
             return None
-        known = self.field_names
-        for key in record:
-            if key not in known and not (key == "id" and allow_id) and key not in READ_ONLY | self.read_only:
-                checks.fail((key,), "UNKNOWN_FIELD", f"is not a field of {self.kind}")
+        if not record.keys() <= self._accepted_keys:
+            known = self.field_names
+            for key in record:
+                if key not in known and not (key == "id" and allow_id) and key not in READ_ONLY | self.read_only:
+                    checks.fail((key,), "UNKNOWN_FIELD", f"is not a field of {self.kind}")
         columns: dict[str, Any] = {}
         if "id" in record and allow_id:
             if not is_id(record["id"], self.kind):
@@ -108,17 +122,20 @@ class FactType:
             else:
                 columns["id"] = record["id"]
         values: dict[str, Any] = {}
-        for f in self.fields:
+        for f, path, column in self._plan:
             raw = record.get(f.name)
             if raw is None:
                 if f.required:
-                    checks.fail((f.name,), "REQUIRED", "is required")
+                    checks.fail(path, "REQUIRED", "is required")
                 value = f.default() if callable(f.default) else f.default
             else:
-                value = f.validate(raw, (f.name,), checks)
+                value = f.validate(raw, path, checks)
             values[f.name] = value
             if value is not INVALID:
-                columns.update(f.columns(value))
+                if column is None:
+                    columns.update(f.columns(value))
+                else:
+                    columns[column] = value
         if checks.errors:
             return None
         if self.cross_check is not None:

@@ -460,8 +460,12 @@ REFERENCE_FIELDS = (
 )
 
 
+# Built once: a validator per reference would cost more than the checks it makes.
+_REFERENCE_OBJECT = obj(REFERENCE_FIELDS)
+
+
 def _reference(value: Any, path: Path, checks: Checks) -> Any:
-    r = obj(REFERENCE_FIELDS)(value, path, checks)
+    r = _REFERENCE_OBJECT(value, path, checks)
     if r is INVALID:
         return INVALID
     # occurrence only picks among matches; what is stored is the span it picked.

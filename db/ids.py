@@ -24,19 +24,24 @@ TYPE_BY_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
 _ID_RE = re.compile(r"^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})$")
 
 
-def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        chars.append(ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+# Two characters (ten bits) per step: a character at a time took 3.5 µs of every id, one per fact
+# and one per event in a bulk load.
+_PAIRS = [a + b for a in ALPHABET for b in ALPHABET]
+_SHIFTS = range(120, -10, -10)
 
 
-def new_id(kind: str, *, at_ms: int | None = None) -> str:
-    """A fresh id for an object of ``kind`` (e.g. ``"claim"`` → ``clm_…``)."""
+def _encode(value: int) -> str:
+    """The 26 characters of a 128-bit value, most significant first (130 bits, two of them zero)."""
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
+
+
+def new_id(kind: str, *, at_ms: int | None = None, rand: int | None = None) -> str:
+    """A fresh id for an object of ``kind`` (e.g. ``"claim"`` → ``clm_…``); ``rand`` gives its 80
+    random bits instead (an id minted again from the same input comes out the same)."""
     ms = int(time.time() * 1000) if at_ms is None else at_ms
-    rand = int.from_bytes(os.urandom(10), "big")
-    return f"{PREFIXES[kind]}_{_encode(ms, 10)}{_encode(rand, 16)}"
+    if rand is None:
+        rand = int.from_bytes(os.urandom(10), "big")
+    return f"{PREFIXES[kind]}_{_encode((ms << 80) | rand)}"
 
 
 def id_type(value: object) -> str | None:

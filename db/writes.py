@@ -5,7 +5,7 @@ same way and, in the same transaction, leaves a revision and an outbox event —
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,17 +78,19 @@ async def validate_batch(
 Checked = list[tuple[int, Checks, dict[str, Any] | None]]
 
 
-def static_checks(kind: str, records: Sequence[Any], *, allow_id: bool = True) -> Checked:
+def static_checks(
+    kind: str, records: Sequence[Any], *, allow_id: bool = True, mint: Callable[[int], str] | None = None
+) -> Checked:
     """The checks that need no database (types, enums, required and unknown fields, lengths), with
-    ids minted for new records. Pure CPU and thread-safe: the bulk loader runs it in a worker
-    thread while the previous batch is being written."""
+    ids minted for new records (by ``mint``, given the record's index, when there is one). Pure CPU
+    and thread-safe: the bulk loader runs it in a worker thread while the previous batch is written."""
     t = fact_type(kind)
     checked: Checked = []
     for i, record in enumerate(records):
         checks = Checks()
         columns = t.validate(record, checks, allow_id=allow_id)
         if columns is not None and "id" not in columns:
-            columns["id"] = new_id(kind)
+            columns["id"] = mint(i) if mint is not None else new_id(kind)
         checked.append((i, checks, columns))
     return checked
 
@@ -99,12 +101,16 @@ async def check_in_database(
     """The checks that need the database (referenced ids exist, quotes match their articles, new
     references cite no withdrawn article), then the split into good and rejected records."""
     batch_ids = {c["id"] for _, _, c in checked if c is not None}
-    await _resolve_references(conn, kind, checked)
+    await resolve_references(conn, kind, checked)
     stored = await _check_refs(conn, kind, checked, batch_ids)
     await _check_quotes(conn, checked)
     await _check_withdrawn(conn, checked, cited_before)
-    _drop_refs_to_rejected(checked, stored)
+    drop_refs_to_rejected(checked, {r.id for _, checks, _ in checked for r in checks.refs} - stored)
+    return split(checked)
 
+
+def split(checked: Checked) -> tuple[list[Validated], list[Rejected]]:
+    """The records that passed every check, and the others with their errors."""
     good, bad = [], []
     for i, checks, columns in checked:
         if checks.errors or columns is None:
@@ -131,26 +137,32 @@ async def _check_refs(
         # table comes from our own registry, never from input.
         rows = await conn.fetch(f"SELECT id FROM {table} WHERE id = ANY($1::text[])", list(ids))  # noqa: S608
         stored.update(r["id"] for r in rows)
-    existing = stored | batch_ids
-    # Records that already failed static checks are checked too: a caller learns everything at once.
-    for _, checks, _columns in checked:
-        for r in checks.refs:
-            if r.id not in existing:
-                checks.fail(r.path, "REF_NOT_FOUND", f"no {r.kind} has the id {r.id}")
+    fail_missing_refs(checked, {r.id for _, checks, _ in checked for r in checks.refs} - stored - batch_ids)
     return stored
 
 
-def _drop_refs_to_rejected(checked: list[tuple[int, Checks, dict[str, Any] | None]], stored: set[str]) -> None:
-    # A record may cite another record of its batch that then failed a database check: it would be
-    # inserted pointing at nothing. Repeat until stable, since rejecting one can strand another.
+def fail_missing_refs(checked: Checked, missing: Collection[str]) -> None:
+    """Fails every ref naming one of ``missing`` (ids neither stored nor in the batch). Records that
+    already failed static checks are checked too: a caller learns everything at once."""
+    for _, checks, _columns in checked:
+        for r in checks.refs:
+            if r.id in missing:
+                checks.fail(r.path, "REF_NOT_FOUND", f"no {r.kind} has the id {r.id}")
+
+
+def drop_refs_to_rejected(checked: Checked, unstored: Collection[str], also_rejected: Collection[str] = ()) -> None:
+    """Fails every good record that cites a record of its batch that was rejected (or one of
+    ``also_rejected``) and is not stored (``unstored``: referenced ids the database does not have).
+    Such a record would be inserted pointing at nothing. Repeats until stable, since rejecting one
+    can strand another."""
     while True:
-        rejected = {c["id"] for _, checks, c in checked if c is not None and checks.errors}
+        rejected = {c["id"] for _, checks, c in checked if c is not None and checks.errors} | set(also_rejected)
         stranded = False
         for _, checks, columns in checked:
             if columns is None or checks.errors:
                 continue
             for r in checks.refs:
-                if r.id in rejected and r.id not in stored:
+                if r.id in rejected and r.id in unstored:
                     checks.fail(r.path, "REF_NOT_FOUND", f"no {r.kind} has the id {r.id} (it was rejected)")
                     stranded = True
         if not stranded:
@@ -163,17 +175,18 @@ FROM articles WHERE id = ANY($1::text[]) OR uri = ANY($2::text[])
 """
 
 
-async def _resolve_references(conn: Conn, kind: str, checked: Checked) -> None:
+async def resolve_references(conn: Conn, kind: str, checked: Checked) -> bool:
     """Completes references that name their article by uri (→ its id) or give only the quote (→ the
     offsets of its match in the body), in one query per batch; what cannot be resolved fails the
-    record here. The derived columns (article_ids) are then recomputed from the completed refs."""
+    record here. The derived columns (article_ids) are then recomputed from the completed refs.
+    Returns whether there was anything to complete."""
     pending: list[tuple[Checks, dict[str, Any], QuoteCheck]] = []
     for _, checks, columns in checked:
         for q in checks.quotes:
             if columns is not None and (q.char_start is None or not is_id(q.article, "article")):
                 pending.append((checks, columns, q))
     if not pending:
-        return
+        return False
     ids = {q.article for _, _, q in pending if is_id(q.article, "article")}
     uris = {q.article for _, _, q in pending} - ids
     # Bodies only where a quote must be searched: an article can be 500,000 characters.
@@ -206,6 +219,7 @@ async def _resolve_references(conn: Conn, kind: str, checked: Checked) -> None:
     if derive is not None:
         for _, columns in changed.values():
             derive(columns)
+    return True
 
 
 _QUOTE_CHECK = """
@@ -217,14 +231,19 @@ WHERE a.id IS NULL OR q.e > length(a.body) OR substr(a.body, q.s + 1, q.e - q.s)
 """
 
 
+def quote_to_check(q: QuoteCheck) -> bool:
+    """Whether a quote's span is checked against its article: a reference left unresolved (unknown
+    uri, quote not found) has already failed."""
+    return q.char_start is not None and is_id(q.article, "article")
+
+
 async def _check_quotes(conn: Conn, checked: list[tuple[int, Checks, dict[str, Any] | None]]) -> None:
     # Offsets count Unicode code points on both sides: Python str indexing and PostgreSQL substr()
     # on a UTF-8 database agree, unlike byte or UTF-16 offsets.
     flat: list[tuple[Checks, Path, Any]] = []
     for _, checks, _columns in checked:
         for q in checks.quotes:
-            # A reference left unresolved (unknown uri, quote not found) has already failed.
-            if q.char_start is not None and is_id(q.article, "article"):
+            if quote_to_check(q):
                 flat.append((checks, q.path, q))
     if not flat:
         return
@@ -237,19 +256,23 @@ async def _check_quotes(conn: Conn, checked: list[tuple[int, Checks, dict[str, A
         [q.quote_text for _, _, q in flat],
     )
     for row in rows:
-        checks, path, q = flat[row["i"]]
+        checks, _path, q = flat[row["i"]]
         if row["missing"]:
             continue  # the article ref itself is reported by _check_refs
-        if q.char_end > row["body_length"]:
-            checks.fail(
-                (*path, "charEnd"), "OUT_OF_RANGE", f"is past the end of the article body ({row['body_length']})"
-            )
-        else:
-            checks.fail(
-                (*path, "quoteText"),
-                "QUOTE_MISMATCH",
-                f"does not match the article body at [{q.char_start}, {q.char_end}): found {row['found']!r}",
-            )
+        fail_quote(checks, q, row["body_length"], row["found"])
+
+
+def fail_quote(checks: Checks, q: QuoteCheck, body_length: int, found: str) -> None:
+    """Fails a quote whose span does not hold its text in a body of ``body_length`` characters
+    (``found``: what the span holds)."""
+    if q.char_end is not None and q.char_end > body_length:
+        checks.fail((*q.path, "charEnd"), "OUT_OF_RANGE", f"is past the end of the article body ({body_length})")
+    else:
+        checks.fail(
+            (*q.path, "quoteText"),
+            "QUOTE_MISMATCH",
+            f"does not match the article body at [{q.char_start}, {q.char_end}): found {found!r}",
+        )
 
 
 # The state of each cited article, locked FOR KEY SHARE: an article's recall (which takes its row
@@ -267,16 +290,28 @@ async def _check_withdrawn(conn: Conn, checked: Checked, cited_before: Sequence[
     already cited stays (its sourcing says the source is gone), but nothing may newly rest on it.
     Only new references are locked, so an update never waits on an article it already cites —
     that article's recall may be waiting on this fact's row (no lock cycle)."""
+    new = new_citations(checked, cited_before)
+    if not new:
+        return
+    rows = await conn.fetch(_CITED_ARTICLES, sorted({q.article for _, q in new}))
+    fail_withdrawn(new, {r["id"]: r["state"] for r in rows if r["state"] is not None})
+
+
+def new_citations(
+    checked: Checked, cited_before: Sequence[Collection[str]] | None = None
+) -> list[tuple[Checks, QuoteCheck]]:
+    """Each reference that cites an article its record's previous version did not, in order."""
     new: list[tuple[Checks, QuoteCheck]] = []
     for position, (_, checks, _columns) in enumerate(checked):
         before = cited_before[position] if cited_before is not None else ()
         for q in checks.quotes:
             if is_id(q.article, "article") and q.article not in before:
                 new.append((checks, q))
-    if not new:
-        return
-    rows = await conn.fetch(_CITED_ARTICLES, sorted({q.article for _, q in new}))
-    withdrawn = {r["id"]: r["state"] for r in rows if r["state"] is not None}
+    return new
+
+
+def fail_withdrawn(new: Sequence[tuple[Checks, QuoteCheck]], withdrawn: Mapping[str, str]) -> None:
+    """Fails each new reference into an article of ``withdrawn`` (id → why: retracted, withheld…)."""
     for checks, q in new:
         state = withdrawn.get(q.article)
         if state is not None:

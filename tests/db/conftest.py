@@ -3,6 +3,7 @@ everything a write leaves behind (to prove a refused write left nothing)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -21,23 +22,30 @@ def with_database(server_url: str, name: str) -> str:
     return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
 
 
-@pytest.fixture
-async def empty_database(postgres_server_url: str) -> AsyncIterator[str]:
-    """A brand-new database with no schema, dropped after the test."""
-    name = f"nf_empty_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(postgres_server_url)
+@contextlib.asynccontextmanager
+async def scratch_database(server_url: str, *, template: str | None = None) -> AsyncIterator[str]:
+    """A database of its own (empty, or a copy of ``template``), dropped when done; yields its URL."""
+    name = f"nf_scratch_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_url)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await admin.close()
     try:
-        yield with_database(postgres_server_url, name)
+        yield with_database(server_url, name)
     finally:
-        admin = await asyncpg.connect(postgres_server_url)
+        admin = await asyncpg.connect(server_url)
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest.fixture
+async def empty_database(postgres_server_url: str) -> AsyncIterator[str]:
+    """A brand-new database with no schema, dropped after the test."""
+    async with scratch_database(postgres_server_url) as url:
+        yield url
 
 
 async def table_counts(conn: Conn) -> dict[str, int]:

@@ -263,3 +263,25 @@ async def test_ndjson_whose_first_line_is_too_deep_still_loads_the_rest(conn: Co
     report = await bulk.load(conn, bulk.read_records(stream), changed_by="test")
     assert report.loaded["actor"] == 1
     assert [(r.index, r.code) for r in report.rejected] == [(0, "NESTING_TOO_DEEP")]
+
+
+async def test_a_record_citing_an_id_given_twice_in_its_batch_cites_the_one_that_got_in(conn: Conn) -> None:
+    _, expected = mixed_records()
+    ids = expected["ids"]
+    first = {"object": "claim", "id": ids["claim"], "statement": "first", "quoteType": "analysis"}
+    again = {"object": "claim", "id": ids["claim"], "statement": "again", "quoteType": "analysis"}
+    citing = {
+        "object": "claim",
+        "id": ids["claim2"],
+        "statement": "c",
+        "quoteType": "analysis",
+        "supersedes": [ids["claim"]],
+    }
+    stream = io.BytesIO(b"\n".join(orjson.dumps(r) for r in (first, again, citing)))
+    report = await bulk.load(conn, bulk.read_records(stream), changed_by="test")
+    assert report.loaded["claim"] == 2
+    assert [(r.index, r.code, r.id, r.message) for r in report.rejected] == [
+        (1, "CONFLICT", ids["claim"], "a claim with this id already exists")
+    ]
+    assert await conn.fetchval("SELECT statement FROM claims WHERE id = $1", ids["claim"]) == "first"
+    assert await conn.fetchval("SELECT supersedes_ids FROM claims WHERE id = $1", ids["claim2"]) == [ids["claim"]]

@@ -139,3 +139,17 @@ async def test_a_bulk_load_into_an_analyzed_database_does_not_scan_the_history_p
         [c["id"] for c in created],
     )
     assert open_versions == 1_000
+
+
+async def test_each_version_keeps_the_search_vector_it_had(conn: Conn) -> None:
+    """Since 0015 the history copies a version's search vector from the fact row instead of
+    computing it again: a search "as of" a time finds the words the fact had then."""
+    claim = await make_claim(conn, statement="The envoy praised the harbour.")
+    await writes.update(conn, "claim", claim["id"], {"statement": "The envoy condemned the blockade."}, changed_by="t")
+    rows = await conn.fetch(
+        "SELECT h.search = c.search AS same_as_now, h.search @@ plainto_tsquery('english', 'harbour') AS old_word,"
+        " h.search @@ plainto_tsquery('english', 'blockade') AS new_word"
+        " FROM claims_history h JOIN claims c USING (id) WHERE h.id = $1 ORDER BY h.valid_from",
+        claim["id"],
+    )
+    assert [tuple(r.values()) for r in rows] == [(False, True, False), (True, False, True)]
