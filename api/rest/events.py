@@ -29,7 +29,7 @@ from db.pool import Conn
 
 MAX_LIMIT = 1000
 LIST_PARAMS = frozenset({"after", "limit", "type", "objectId"})
-STREAM_PARAMS = frozenset({"after", "type", "objectId", "token"})
+STREAM_PARAMS = frozenset({"after", "type", "objectId", "token", "limit"})
 
 
 @dataclass(frozen=True)
@@ -161,17 +161,26 @@ async def stream_events(request: Request) -> Response:
             await _check_retained(conn, query.after)
     broadcaster = broadcaster_of(state)
     heartbeat = float(state.settings.event_heartbeat_seconds)
+    # limit=N ends the stream after N events, so a script (or the README's quickstart) gets the next
+    # events and its prompt back at once instead of at the next heartbeat; without it: endless.
+    remaining = query.limit if "limit" in request.query_params else None
 
     async def body() -> AsyncIterator[bytes]:
+        nonlocal remaining
         # retry: how long EventSource waits before reconnecting (with Last-Event-ID).
         yield b"retry: 1000\n: connected\n\n"
         async with Feed(broadcaster, state.pool, after=query.after, filter=query.filter) as feed:
-            while True:
+            while remaining != 0:
                 try:
                     event = await feed.next(wait=heartbeat)
                 except FeedClosed:
                     return
-                yield b": heartbeat\n\n" if event is None else _sse(event)
+                if event is None:
+                    yield b": heartbeat\n\n"
+                    continue
+                yield _sse(event)
+                if remaining is not None:
+                    remaining -= 1
 
     return StreamingResponse(
         body(),
