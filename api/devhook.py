@@ -68,7 +68,8 @@ class Registration:
                 timeout=API_TIMEOUT,
             )
         except httpx.HTTPError as exc:
-            return f"could not delete webhook endpoint {self.endpoint_id} ({exc}); delete it with DELETE /v1/webhook-endpoints/{self.endpoint_id}"
+            where = f"/v1/webhook-endpoints/{self.endpoint_id}"
+            return f"could not delete webhook endpoint {self.endpoint_id} ({exc}); delete it with DELETE {where}"
         if r.status_code in (204, 404):
             return f"deleted webhook endpoint {self.endpoint_id}"
         return f"could not delete webhook endpoint {self.endpoint_id}: {r.status_code} {r.text[:300]}"
