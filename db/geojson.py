@@ -64,7 +64,8 @@ def _bbox(value: Any) -> bool:
 def problem(value: Any, depth: int = 0) -> str | None:
     """What makes ``value`` other than an RFC 7946 geometry, Feature or FeatureCollection; None if nothing."""
     if not isinstance(value, dict) or value.get("type") not in TYPES:
-        return f"must be a GeoJSON object whose type is one of {', '.join(TYPES)}"
+        # The wording the write service and the bulk loader's reports have always given.
+        return "must be a GeoJSON object with a geometry or feature type"
     kind = value["type"]
     if depth > MAX_DEPTH:
         return f"nests more than {MAX_DEPTH} levels deep"

@@ -47,8 +47,8 @@ REFUSED: list[tuple[Any, str]] = [
     ),
     ({"type": "GeometryCollection", "geometries": [{"type": "Feature"}]}, "geometries[0]: must be a geometry"),
     ({"type": "Point", "coordinates": [0, 0], "bbox": [0, 0, 1]}, "bbox must be"),
-    ({"type": "Circle", "center": [0, 0]}, "whose type is one of"),
-    ([0, 0], "whose type is one of"),
+    ({"type": "Circle", "center": [0, 0]}, "with a geometry or feature type"),
+    ([0, 0], "with a geometry or feature type"),
 ]
 
 
