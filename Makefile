@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 RUN_STAMP := $(VENV)/.run-stamp
+# The TypeScript generators the typed-client tests use (tests/contract/test_typescript_clients.py).
+CLIENTS := tests/clients
+CLIENTS_STAMP := $(CLIENTS)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 AUDIT := tests/graphql_http
 AUDIT_STAMP := $(AUDIT)/node_modules/.installed-stamp
@@ -47,10 +50,16 @@ cluster: install
 	$(BIN)/python -m api.cluster
 
 ## test: the whole suite against real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL/TEST_REDIS_URL)
-test: install $(AUDIT_STAMP)
+test: install $(AUDIT_STAMP) $(CLIENTS_STAMP)
 	# The explorer's browser tests drive Debian's chromium (never a downloaded one: no `playwright install`).
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Pinned by tests/clients/package-lock.json; node_modules is gitignored, so a fresh clone installs here.
+$(CLIENTS_STAMP): $(CLIENTS)/package-lock.json
+	command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	cd $(CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(CLIENTS_STAMP)
 
 # The graphql-http audit suite the GraphQL-over-HTTP test runs (pinned by its package-lock.json;
 # node_modules is gitignored, so a fresh clone installs it here).
@@ -74,7 +83,7 @@ lint: install
 	$(BIN)/mypy
 
 ## check: lint plus the contract drift tests (SDL and OpenAPI)
-check: lint
+check: lint $(CLIENTS_STAMP)
 	$(BIN)/pytest tests/contract -q
 
 ## schema: regenerate schema/schema.graphql from the strawberry types

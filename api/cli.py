@@ -227,7 +227,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_listen(settings: Settings, args: argparse.Namespace) -> int:
     from api.devhook import listen
 
-    return listen(args.host, args.port, secret=args.secret, count=args.count)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs each request; the listener says what it did
+    events = [e.strip() for e in args.events.split(",") if e.strip()] if args.events else None
+    return listen(
+        args.host, args.port, secret=args.secret, count=args.count,
+        api=args.api, key=args.key, events=events, background=args.background,
+    )  # fmt: skip
 
 
 def cmd_stop(settings: Settings, args: argparse.Namespace) -> int:
@@ -313,6 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
     listen_parser.add_argument("--port", type=int, default=9000)
     listen_parser.add_argument("--secret", help="the endpoint's whsec_… secret, to verify signatures")
     listen_parser.add_argument("--count", type=int, help="exit after this many deliveries")
+    listen_parser.add_argument(
+        "--api", help="register this receiver as a webhook endpoint of the API at this URL (deleted on exit)"
+    )
+    listen_parser.add_argument("--key", help="an admin API key, to register the endpoint with --api")
+    listen_parser.add_argument("--events", help="with --api: comma-separated event types (default: all)")
+    listen_parser.add_argument(
+        "--background", action="store_true", help="return once listening (and registered); deliveries print later"
+    )
     listen_parser.set_defaults(func=cmd_listen)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the seed article and its facts (idempotent)").set_defaults(func=cmd_seed)

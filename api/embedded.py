@@ -97,11 +97,15 @@ class EmbeddedPostgres:
 
     folder: Path
     server: Any = field(default=None, init=False)
+    # The pid of a PostgreSQL already serving this folder (a running `newsfacts serve`'s), which
+    # start() then attaches to instead of starting one.
+    running_pid: int | None = field(default=None, init=False)
 
     def start(self) -> EmbeddedPostgres:
         import pgserver
 
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.running_pid = _running(self.folder / "postmaster.pid", str(self.folder.resolve()))
         # pgserver runs postgres as a "pgserver" system user when we are root: it must own the folder.
         self.server = pgserver.get_server(self.folder.resolve(), cleanup_mode="stop")  # type: ignore[attr-defined]
         return self
@@ -203,7 +207,13 @@ def ensure_services(
     else:
         postgres = EmbeddedPostgres(data_dir / "postgres").start()
         database_url = postgres.url
-        log.info("DATABASE_URL unset: started embedded PostgreSQL (pgserver) in %s", postgres.folder)
+        if postgres.running_pid is not None:
+            log.info(
+                "DATABASE_URL unset: using the embedded PostgreSQL already running in %s (pid %d)",
+                postgres.folder, postgres.running_pid,
+            )  # fmt: skip
+        else:
+            log.info("DATABASE_URL unset: started embedded PostgreSQL (pgserver) in %s", postgres.folder)
     if not need_redis:
         redis_url = redis_url or ""
     elif redis_url:

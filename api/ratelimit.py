@@ -120,8 +120,8 @@ class RateLimiter:
 
     def _policy(self, rate_key: str) -> tuple[str, int]:
         if rate_key.startswith("key:"):
-            return "per-key", self.settings.rate_limit_key
-        return "per-address", self.settings.rate_limit_anonymous
+            return "per-key", self.settings.key_rate_limit
+        return "per-address", self.settings.anonymous_rate_limit
 
     def counter(self, rate_key: str) -> str:
         # The limit and window are part of the name, so a changed policy starts fresh counts.

@@ -28,6 +28,9 @@ def _list(value: str) -> tuple[str, ...]:
 
 
 LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+# Requests a window in development: more than a person makes by hand or in a quickstart loop, so the
+# limit never silently eats a step there; the limiter and its headers still work as in production.
+DEVELOPMENT_RATE_LIMIT = 10_000
 
 # Old variable → the one that replaced it (its value in milliseconds, converted), or None when it
 # has no meaning any more: the client-side statement bound is DB_STATEMENT_TIMEOUT_S itself now.
@@ -81,8 +84,9 @@ class Settings:
     # Lifetime of a stream token (POST /v1/events/tokens), the EventSource credential that keeps
     # API keys out of URLs.
     stream_token_seconds: int = 300
-    rate_limit_anonymous: int = 60
-    rate_limit_key: int = 600
+    # None: the defaults per environment (anonymous_rate_limit, key_rate_limit below).
+    rate_limit_anonymous: int | None = None
+    rate_limit_key: int | None = None
     rate_limit_window_seconds: int = 60
     event_retention_days: int = 30
     cache_enabled: bool = True
@@ -124,6 +128,21 @@ class Settings:
     @property
     def db_timeouts(self) -> Timeouts:
         return Timeouts(statement_s=self.db_statement_timeout_s, acquire_s=self.db_acquire_timeout_s)
+
+    @property
+    def anonymous_rate_limit(self) -> int:
+        """RATE_LIMIT_ANONYMOUS, or 60 a window; in development DEVELOPMENT_RATE_LIMIT, since there
+        everything on the machine (a shell loop, /docs' "Try it", the explorer) is one 127.0.0.1."""
+        if self.rate_limit_anonymous is not None:
+            return self.rate_limit_anonymous
+        return DEVELOPMENT_RATE_LIMIT if self.development else 60
+
+    @property
+    def key_rate_limit(self) -> int:
+        """RATE_LIMIT_KEY, or 600 a window (DEVELOPMENT_RATE_LIMIT in development)."""
+        if self.rate_limit_key is not None:
+            return self.rate_limit_key
+        return DEVELOPMENT_RATE_LIMIT if self.development else 600
 
     @property
     def webhook_networks(self) -> tuple[str, ...]:
@@ -194,7 +213,7 @@ def _parse(annotation: object, raw: str) -> object:
     kind = str(annotation)
     if "bool" in kind:
         return _bool(raw)
-    if kind == "int":
+    if kind in ("int", "int | None"):
         return int(raw)
     if kind == "float":
         return _duration(raw)

@@ -17,6 +17,7 @@ from typing import Any, ParamSpec
 import orjson
 
 from db.errors import FieldError
+from db.geojson import problem as geojson_problem
 from db.ids import is_id, new_id
 
 Path = tuple[str | int, ...]
@@ -312,21 +313,12 @@ def number() -> Validator:
 
 @shaped(lambda: Shape("geojson"))
 def geojson() -> Validator:
-    geometry_types = {
-        "Point",
-        "MultiPoint",
-        "LineString",
-        "MultiLineString",
-        "Polygon",
-        "MultiPolygon",
-        "GeometryCollection",
-        "Feature",
-        "FeatureCollection",
-    }
+    """RFC 7946: a geometry, Feature or FeatureCollection, checked by structure (db/geojson.py)."""
 
     def check(value: Any, path: Path, checks: Checks) -> Any:
-        if not isinstance(value, dict) or value.get("type") not in geometry_types:
-            checks.fail(path, "INVALID_GEOJSON", "must be a GeoJSON object with a geometry or feature type")
+        found = geojson_problem(value)
+        if found is not None:
+            checks.fail(path, "INVALID_GEOJSON", found)
             return INVALID
         try:
             size = len(orjson.dumps(value))

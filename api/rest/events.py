@@ -35,7 +35,7 @@ log = logging.getLogger("newsfacts.events")
 
 MAX_LIMIT = 1000
 LIST_PARAMS = frozenset({"after", "limit", "type", "objectId"})
-STREAM_PARAMS = frozenset({"after", "type", "objectId", "token"})
+STREAM_PARAMS = frozenset({"after", "type", "objectId", "token", "limit"})
 
 
 @dataclass(frozen=True)
@@ -180,12 +180,16 @@ async def stream_events(request: Request) -> Response:
                 await events.oldest_sequence(conn)
     broadcaster = broadcaster_of(state)
     heartbeat = float(state.settings.event_heartbeat_seconds)
+    # limit=N ends the stream after N events, so a script (or the README's quickstart) gets the next
+    # events and its prompt back at once instead of at the next heartbeat; without it: endless.
+    remaining = query.limit if "limit" in request.query_params else None
 
     async def body() -> AsyncIterator[bytes]:
+        nonlocal remaining
         # retry: how long EventSource waits before reconnecting (with Last-Event-ID).
         yield b"retry: 1000\n: connected\n\n"
         async with Feed(broadcaster, state.pool, after=query.after, filter=query.filter, lens=lens) as feed:
-            while True:
+            while remaining != 0:
                 try:
                     event = await feed.next(wait=heartbeat)
                 except FeedClosed:
@@ -197,7 +201,12 @@ async def stream_events(request: Request) -> Response:
                     # reconnects after `retry` with Last-Event-ID, losing nothing.
                     log.warning("event stream ended: the database is unavailable (%s: %s)", type(exc).__name__, exc)
                     return
-                yield b": heartbeat\n\n" if event is None else _sse(event)
+                if event is None:
+                    yield b": heartbeat\n\n"
+                    continue
+                yield _sse(event)
+                if remaining is not None:
+                    remaining -= 1
 
     return StreamingResponse(
         body(),

@@ -147,6 +147,14 @@ def _common(
                 FieldError(("query", "fields"), "INVALID_FIELD", f"unknown field(s) {', '.join(bad)} of {t.kind}")
             )
         common.fields = frozenset(chosen | {"id", "object"})
+        if common.format in ("jsonld", "ninjs"):
+            # Those vocabularies have other keys than the document's fields: trimming them by
+            # field name left `{}`, valid in neither.
+            errors.append(
+                FieldError(
+                    ("query", "fields"), "INVALID_FIELD", f"selects fields of the JSON document, not of {common.format}"
+                )
+            )
     return common
 
 

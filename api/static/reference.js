@@ -21,56 +21,115 @@
   };
   const anchor = (method, path) => (method + path).replace(/[^a-zA-Z0-9]+/g, "-");
 
+  // The Markdown the descriptions use, as DOM nodes (never innerHTML: the text stays text):
+  // `code`, **strong**, [links](…), paragraphs and "- " lists.
+  function inline(text) {
+    const out = document.createDocumentFragment();
+    const pattern = /`([^`]+)`|\*\*([^*]+)\*\*|\[([^\]]+)\]\(([^)\s]+)\)/g;
+    let last = 0;
+    for (const m of text.matchAll(pattern)) {
+      out.append(text.slice(last, m.index));
+      if (m[1] !== undefined) out.append(el("code", {}, m[1]));
+      else if (m[2] !== undefined) out.append(el("strong", {}, m[2]));
+      else if (/^(https?:\/\/|#|\/)/.test(m[4])) out.append(el("a", { href: m[4] }, m[3]));
+      else out.append(m[3]);
+      last = m.index + m[0].length;
+    }
+    out.append(text.slice(last));
+    return out;
+  }
+  function markdown(text, tag) {
+    const out = el(tag || "div", { class: "md" });
+    for (const block of String(text || "").trim().split(/\n\s*\n/)) {
+      const lines = block.split("\n");
+      if (lines.every((l) => /^\s*- /.test(l) || /^\s{2,}\S/.test(l))) {
+        const list = el("ul");
+        for (const line of lines) {
+          if (/^\s*- /.test(line)) list.append(el("li", {}, inline(line.replace(/^\s*- /, ""))));
+          else list.lastChild.append(" ", inline(line.trim()));
+        }
+        out.append(list);
+      } else if (block.trim()) {
+        out.append(el("p", {}, inline(lines.map((l) => l.trim()).join(" "))));
+      }
+    }
+    return out;
+  }
+  const schemaLink = (schema) =>
+    schema && schema.$ref ? el("a", { href: "#schema-" + schema.$ref.split("/").pop() }, schema.$ref.split("/").pop()) : "";
+
+  function responseRows(spec, op) {
+    return Object.entries(op.responses || {}).map(([status, r]) => {
+      r = resolve(spec, r);
+      const bodies = el("td", { class: "media" });
+      for (const [media, m] of Object.entries(r.content || {})) bodies.append(el("div", {}, el("code", {}, media), " ", schemaLink(m.schema)));
+      for (const [media, m] of Object.entries(r["x-representations"] || {})) {
+        bodies.append(el("div", { class: "muted" }, el("code", {}, "format=" + m.format), " ", el("code", {}, media), " ", schemaLink(m.schema)));
+      }
+      return el("tr", {}, el("td", {}, el("code", {}, status)), el("td", {}, markdown(r.description)), bodies);
+    });
+  }
+
+  // "Try it": one labelled input per path and query parameter, in a grid of its own (as a table
+  // column beside the descriptions the inputs were squeezed to a few pixels).
+  function tryIt(spec, path, params) {
+    const form = el("form", { class: "try" });
+    const fields = el("div", { class: "fields" });
+    const inputs = [];
+    for (const p of params.filter((p) => p.in === "path" || p.in === "query")) {
+      const schema = resolve(spec, p.schema) || {};
+      let input;
+      if (schema.enum) {
+        input = el("select", { name: p.name }, el("option", { value: "" }, ""), ...schema.enum.map((v) => el("option", { value: v }, v)));
+      } else {
+        input = el("input", { name: p.name, placeholder: typeOf(spec, p.schema) });
+      }
+      inputs.push([p, input]);
+      fields.append(el("label", {}, el("span", {}, el("code", {}, p.name), p.required ? " *" : ""), input));
+    }
+    const output = el("pre", { hidden: "" });
+    form.append(fields, el("button", { type: "submit" }, "Try it"), output);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      let url = path;
+      const query = new URLSearchParams();
+      for (const [p, input] of inputs) {
+        if (!input.value) continue;
+        if (p.in === "path") url = url.replace("{" + p.name + "}", encodeURIComponent(input.value));
+        else query.set(p.name, input.value);
+      }
+      const headers = {};
+      const key = document.getElementById("api-key").value;
+      if (key) headers.Authorization = "Bearer " + key;
+      const res = await fetch(url + (query.toString() ? "?" + query : ""), { headers });
+      const text = await res.text();
+      let shown = text;
+      try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch (e) { /* NDJSON or text */ }
+      const head = [...res.headers].map(([k, v]) => k + ": " + v).join("\n");
+      output.textContent = res.status + " " + res.statusText + "\n" + head + "\n\n" + shown;
+      output.hidden = false;
+    });
+    return form;
+  }
+
   function operation(spec, path, method, op) {
     const params = (op.parameters || []).map((p) => resolve(spec, p));
-    const inputs = {};
-    const rows = params.map((p) => {
-      const input = el("input", { placeholder: p.name, "aria-label": p.name });
-      inputs[p.name] = [p, input];
-      return el("tr", {}, el("td", {}, el("code", {}, p.name), p.required ? " *" : ""), el("td", {}, p.in),
-        el("td", {}, typeOf(spec, p.schema)), el("td", {}, p.description || ""),
-        el("td", {}, method === "get" ? input : ""));
-    });
-    const responses = Object.entries(op.responses || {}).map(([status, r]) => {
-      r = resolve(spec, r);
-      return el("tr", {}, el("td", {}, el("code", {}, status)), el("td", {}, r.description || ""));
-    });
-    const output = el("pre", { hidden: "" });
+    const rows = params.map((p) =>
+      el("tr", {}, el("td", {}, el("code", {}, p.name), p.required ? " *" : ""), el("td", {}, p.in),
+        el("td", { class: "type" }, typeOf(spec, p.schema)), el("td", {}, markdown(p.description))));
     const section = el("section", { class: "op", id: anchor(method, path) },
       el("h2", {}, el("span", { class: "method " + method }, method.toUpperCase()), " ", el("code", {}, path)),
-      el("p", {}, op.summary || ""), el("p", { class: "muted" }, op.description || ""));
-    if (rows.length) section.append(el("h4", {}, "Parameters"), el("table", {}, ...rows));
-    section.append(el("h4", {}, "Responses"), el("table", {}, ...responses));
-    if (method === "get") {
-      const button = el("button", {}, "Try it");
-      button.addEventListener("click", async () => {
-        let url = path;
-        const query = new URLSearchParams();
-        for (const [name, [p, input]] of Object.entries(inputs)) {
-          if (!input.value) continue;
-          if (p.in === "path") url = url.replace("{" + name + "}", encodeURIComponent(input.value));
-          else if (p.in === "query") query.set(name, input.value);
-        }
-        const headers = {};
-        const key = document.getElementById("api-key").value;
-        if (key) headers.Authorization = "Bearer " + key;
-        const res = await fetch(url + (query.toString() ? "?" + query : ""), { headers });
-        const text = await res.text();
-        let shown = text;
-        try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch (e) { /* NDJSON or text */ }
-        const head = [...res.headers].map(([k, v]) => k + ": " + v).join("\n");
-        output.textContent = res.status + " " + res.statusText + "\n" + head + "\n\n" + shown;
-        output.hidden = false;
-      });
-      section.append(button, output);
-    }
+      el("p", {}, inline(op.summary || "")), markdown(op.description, "div"));
+    if (rows.length) section.append(el("h4", {}, "Parameters"), el("table", { class: "params" }, ...rows));
+    section.append(el("h4", {}, "Responses"), el("table", { class: "responses" }, ...responseRows(spec, op)));
+    if (method === "get") section.append(tryIt(spec, path, params));
     return section;
   }
 
   function render(spec) {
     const nav = el("nav", {}, el("strong", {}, spec.info.title + " " + spec.info.version),
-      el("p", {}, el("input", { id: "api-key", placeholder: "API key (optional)" })));
-    const main = el("main", {}, el("h1", {}, spec.info.title), el("pre", {}, spec.info.description || ""));
+      el("p", {}, el("input", { id: "api-key", placeholder: "API key (optional)", "aria-label": "API key" })));
+    const main = el("main", {}, el("h1", {}, spec.info.title), markdown(spec.info.description));
     const byTag = {};
     for (const [path, item] of Object.entries(spec.paths)) {
       for (const [method, op] of Object.entries(item)) {
@@ -92,6 +151,7 @@
       main.append(el("h3", { id: "schema-" + name }, name), el("pre", {}, JSON.stringify(schema, null, 2)));
     }
     root.replaceChildren(nav, main);
+    if (location.hash) document.getElementById(location.hash.slice(1))?.scrollIntoView();
   }
 
   fetch(root.dataset.spec).then((r) => r.json()).then(render).catch((e) => {

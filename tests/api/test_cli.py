@@ -164,6 +164,14 @@ def test_serve_starts_embedded_postgres_and_redis_when_no_urls_are_set_and_data_
             ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+            # A command beside the running server uses its PostgreSQL, and says so.
+            made = newsfacts("keys", "create", "--scope", "read", env=bare_env)
+            told = made.stderr.decode()
+            assert made.returncode == 0, told
+            assert "using the embedded PostgreSQL already running in" in told and "started embedded" not in told, told
+            secret = made.stdout.decode().strip()
+            quota = httpx.get(f"http://127.0.0.1:{port}/v1/quota", headers={"Authorization": f"Bearer {secret}"})
+            assert quota.status_code == 200, quota.text
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=15)
@@ -174,6 +182,7 @@ def test_serve_starts_embedded_postgres_and_redis_when_no_urls_are_set_and_data_
     # Each command below starts and stops the embedded PostgreSQL again on the same data folder.
     first = newsfacts("seed", env=bare_env)
     assert first.returncode == 0, first.stderr.decode()
+    assert b"started embedded PostgreSQL" in first.stderr  # the server is gone: none to use
     assert orjson.loads(first.stdout)["totalLoaded"] > 20
     second = newsfacts("seed", env=bare_env)
     assert second.returncode == 0, second.stderr.decode()

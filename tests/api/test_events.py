@@ -51,8 +51,19 @@ async def test_bad_parameters_are_named(server: LiveServer) -> None:
         assert response.status_code == 400
         params = {e["parameter"] for e in response.json()["errors"]}
         assert params == {"after", "type", "colour"}
-        stream = await client.get("/v1/events/stream", params={"limit": "5"})
+        stream = await client.get("/v1/events/stream", params={"limit": "0"})
         assert stream.status_code == 400 and stream.json()["errors"][0]["parameter"] == "limit"
+
+
+async def test_sse_with_a_limit_ends_after_that_many_events(server: LiveServer, write_key: str) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        start = await last_sequence(client, server.url)
+        made = [await create_actor(client, server.url, write_key) for _ in range(3)]
+        # The whole response: it ends by itself after two events, with no heartbeat to wait for.
+        r = await client.get("/v1/events/stream", params={"after": start, "type": "actor.created", "limit": 2})
+        frames = [f for f in r.text.split("\n\n") if f.startswith("id: ")]
+        assert [f.split("\n")[0] for f in frames] == [f"id: {start + 1}", f"id: {start + 2}"]
+        assert made[1]["id"] in frames[1] and made[2]["id"] not in r.text
 
 
 async def test_sse_delivers_live_then_resumes_with_last_event_id(server: LiveServer, write_key: str) -> None:

@@ -109,3 +109,19 @@ def test_without_redis_each_process_limits_alone(database_url: str, tmp_path: Pa
     lines = [orjson.loads(x) for x in log.read_text().splitlines() if x.startswith('{"ts"') and '"access"' in x]
     mine = [x for x in lines if x["requestId"] == "quota-check-1"]
     assert mine and mine[0]["path"] == "/v1/quota" and mine[0]["status"] == 200 and mine[0]["durationMs"] >= 0
+
+
+def test_development_answers_more_than_a_person_sends_by_hand(settings: Any) -> None:
+    from dataclasses import replace
+
+    from api.settings import DEVELOPMENT_RATE_LIMIT
+    from tests.services import LiveServer
+
+    live = LiveServer(replace(settings, environment="development", rate_limit_anonymous=None)).start()
+    try:
+        with httpx.Client(base_url=live.url, timeout=10) as client:
+            statuses = {client.get("/v1/actors", params={"limit": 1}).status_code for _ in range(80)}
+            policy = client.get("/v1/quota").headers["ratelimit-policy"]
+    finally:
+        live.stop()
+    assert statuses == {200} and f"q={DEVELOPMENT_RATE_LIMIT};" in policy

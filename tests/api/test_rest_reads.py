@@ -71,6 +71,15 @@ def test_fields_trims_but_keeps_id_and_object(client: httpx.Client) -> None:
     assert all(set(a) == {"id", "object", "name"} for a in page["data"])
 
 
+def test_fields_select_from_the_json_document_only(client: httpx.Client) -> None:
+    # JSON-LD and ninjs have keys of their own vocabularies: trimming them by field name left {}.
+    for path, field, fmt in ((f"/v1/claims/{CLAIM}", "statement", "jsonld"), ("/v1/articles", "headline", "ninjs")):
+        r = client.get(path, params={"fields": field, "format": fmt})
+        assert r.status_code == 400, r.text
+        (error,) = r.json()["errors"]
+        assert (error["parameter"], error["code"]) == ("fields", "INVALID_FIELD") and fmt in error["detail"]
+
+
 def test_filters_match_the_graphql_ones(client: httpx.Client) -> None:
     by_outlet = client.get("/v1/claims", params={"reportedBy": ATLANTIC, "limit": 100}).json()["data"]
     assert by_outlet and all(c["reportedBy"] == ATLANTIC for c in by_outlet)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import Settings
+from api.settings import DEVELOPMENT_RATE_LIMIT, Settings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -25,6 +25,16 @@ def test_settings_are_parsed_from_the_environment() -> None:
 def test_a_bad_value_names_its_variable() -> None:
     with pytest.raises(ValueError, match="PORT"):
         Settings.from_environ({"PORT": "eighty"})
+
+
+def test_development_rate_limits_are_out_of_a_persons_reach() -> None:
+    # In development a shell loop, /docs' "Try it" and the explorer all call from one 127.0.0.1:
+    # the production limits there silently broke the quickstart (its curl | grep printed nothing).
+    development, production = Settings(), Settings(environment="production")
+    assert (development.anonymous_rate_limit, development.key_rate_limit) == (DEVELOPMENT_RATE_LIMIT,) * 2
+    assert (production.anonymous_rate_limit, production.key_rate_limit) == (60, 600)
+    chosen = Settings.from_environ({"RATE_LIMIT_ANONYMOUS": "7", "RATE_LIMIT_KEY": "8"})
+    assert (chosen.anonymous_rate_limit, chosen.key_rate_limit) == (7, 8)
 
 
 def test_database_bounds_are_seconds_of_at_most_five_by_default() -> None:

@@ -76,7 +76,7 @@ def schema_of(shape: Shape, objects: dict[str, Schema], owner: str) -> Schema:
             objects[name] = {**described, **_object(shape.fields, objects, shape.name, patch=False)}
         return {"$ref": _REF + name}
     if shape.type == "geojson":
-        return {"type": "object", "description": "a GeoJSON geometry, Feature or FeatureCollection"}
+        return {"$ref": _REF + "GeoJson"}  # RFC 7946, typed in the document (db/geojson.py checks it)
     return {}
 
 
