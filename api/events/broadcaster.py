@@ -6,7 +6,6 @@ filled from the events table, so subscribers never miss an event."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from api.tasks import cancel_and_wait
 from db import events
 
 log = logging.getLogger("newsfacts.broadcaster")
@@ -89,10 +89,7 @@ class Broadcaster:
         self._task = asyncio.create_task(self.run(), name="newsfacts-broadcaster")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await cancel_and_wait(self._task)
         for sub in list(self._subscribers):
             sub.close()
         self._subscribers.clear()
