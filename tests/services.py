@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,20 @@ def server_process(env: dict[str, str], log_path: Path | None = None) -> Iterato
         yield proc
     finally:
         proc.stop()
+
+
+@contextmanager
+def server_processes(*envs: dict[str, str]) -> Iterator[list[ServerProcess]]:
+    """One ``newsfacts serve`` per env, started and stopped side by side (each start and stop is
+    mostly waiting: for imports and the lifespan, for the shutdown)."""
+    procs = [ServerProcess(env) for env in envs]
+    try:
+        with ThreadPoolExecutor(len(procs)) as pool:
+            list(pool.map(ServerProcess.start, procs))
+        yield procs
+    finally:
+        with ThreadPoolExecutor(len(procs)) as pool:
+            list(pool.map(ServerProcess.stop, procs))
 
 
 class ThreadedServer:

@@ -29,7 +29,7 @@ from schema.limits import Limits
 from schema.plan.run import Planner
 from tests import corpus
 from tests.schema.query_gen import Corpus, Generator
-from tests.services import ServerProcess, server_process
+from tests.services import ServerProcess, server_processes
 
 # NEWSFACTS_DIFF_QUERIES trims the run while iterating on the planner; the suite runs all 2,000.
 QUERIES = int(os.environ.get("NEWSFACTS_DIFF_QUERIES", "2000"))
@@ -79,9 +79,9 @@ def two_paths(
         "CACHE_ENABLED": "false", "RATE_LIMIT_ANONYMOUS": "1000000", "RATE_LIMIT_KEY": "1000000",
         "DATA_DIR": str(settings.data_dir),
     }  # fmt: skip
-    with (
-        server_process({**env, "GRAPHQL_PLANNER": "true"}) as planned,
-        server_process({**env, "GRAPHQL_PLANNER": "false"}) as resolved,
+    with server_processes({**env, "GRAPHQL_PLANNER": "true"}, {**env, "GRAPHQL_PLANNER": "false"}) as (
+        planned,
+        resolved,
     ):
         yield planned, resolved
 
