@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
@@ -37,15 +39,26 @@ def admin(database_url: str) -> dict[str, str]:
     return _key(database_url, "admin")
 
 
+@pytest.fixture(scope="module")
+def session() -> Iterator[requests.Session]:
+    """One client for every case: kept-alive connections, and no proxy or netrc look-up per case."""
+    with requests.Session() as s:
+        s.trust_env = False
+        yield s
+
+
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_contract(case: schemathesis.Case, server: LiveServer, admin: dict[str, str]) -> None:
+def test_api_conforms_to_its_contract(
+    case: schemathesis.Case, server: LiveServer, admin: dict[str, str], session: requests.Session
+) -> None:
     if case.headers and VALID_KEY.fullmatch(str(case.headers.get("Idempotency-Key", ""))):
         # A key names one request: schemathesis would send one valid key with many bodies (422 by
         # design). Keys it made invalid on purpose are left as they are.
         case.headers["Idempotency-Key"] = str(uuid.uuid4())
     case.call_and_validate(
         base_url=server.url,
+        session=session,
         headers=admin,
         timeout=10,
         # Not checked: that every schema-valid request is accepted. Writes refer to other facts by id
