@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 RUN_STAMP := $(VENV)/.run-stamp
 PYTEST_ARGS ?=
+# make test's parallel workers: one per core of a 2-core machine (each runs its own PostgreSQL and
+# Redis, and a module's servers stay on its worker); `auto` takes one per core, 0 runs serially.
+TEST_WORKERS ?= 2
 
 .PHONY: install run stop key cluster test fuzz fault lint check schema migrate seed bench clean
 
@@ -44,11 +47,12 @@ key: $(RUN_STAMP)
 cluster: install
 	$(BIN)/python -m api.cluster
 
-## test: the whole suite against real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL/TEST_REDIS_URL)
+## test: the whole suite against real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL/TEST_REDIS_URL),
+## in TEST_WORKERS processes (2; 0 runs it serially in this one), each taking whole modules, slowest first
 test: install
 	# The explorer's browser tests drive Debian's chromium (never a downloaded one: no `playwright install`).
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 ## fuzz: the property-based and schemathesis suites with many examples and fresh randomness
 fuzz: install
