@@ -68,6 +68,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if os.environ.get("NEWSFACTS_RECORD_DURATIONS") != "1" or hasattr(session.config, "workerinput"):
         return
+    root = session.config.rootpath
     table = {**_table(), **{module: round(s, 1) for module, s in _measured.items()}}
+    table = {module: s for module, s in table.items() if (root / module).is_file()}  # gone: forgotten
     ordered = dict(sorted(table.items(), key=lambda kv: (-kv[1], kv[0])))
     TABLE.write_text(json.dumps(ordered, indent=1) + "\n")
