@@ -10,6 +10,9 @@ CLIENTS_STAMP := $(CLIENTS)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 AUDIT := tests/graphql_http
 AUDIT_STAMP := $(AUDIT)/node_modules/.installed-stamp
+# make test's parallel workers: one per core of a 2-core machine (each runs its own PostgreSQL and
+# Redis, and a module's servers stay on its worker); `auto` takes one per core, 0 runs serially.
+TEST_WORKERS ?= 2
 
 .PHONY: install run stop key cluster test fuzz fault lint check schema migrate seed bench clean
 
@@ -49,11 +52,12 @@ key: $(RUN_STAMP)
 cluster: install
 	$(BIN)/python -m api.cluster
 
-## test: the whole suite against real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL/TEST_REDIS_URL)
+## test: the whole suite against real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL/TEST_REDIS_URL),
+## in TEST_WORKERS processes (2; 0 runs it serially in this one), each taking whole modules, slowest first
 test: install $(AUDIT_STAMP) $(CLIENTS_STAMP)
 	# The explorer's browser tests drive Debian's chromium (never a downloaded one: no `playwright install`).
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Pinned by tests/clients/package-lock.json; node_modules is gitignored, so a fresh clone installs here.
 $(CLIENTS_STAMP): $(CLIENTS)/package-lock.json

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -20,7 +21,9 @@ from api.settings import Settings
 from db.migrate import migrate
 from db.pool import connect, create_pool
 from db.seed import seed
-from tests.services import TEST_SECRET_KEYS, LiveServer
+from tests.services import TEST_DB_TIMEOUT_S, TEST_DB_TIMEOUTS, TEST_SECRET_KEYS, LiveServer
+
+pytest_plugins = ["tests.schedule"]  # the order of a parallel run (make test)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +69,13 @@ def redis_server(tmp_root: Path) -> Iterator[EmbeddedRedis | None]:
 @pytest.fixture(scope="session")
 def redis_url(redis_server: EmbeddedRedis | None) -> str:
     """The Redis URL every test and server of the session uses."""
-    return redis_server.url if redis_server is not None else os.environ["TEST_REDIS_URL"]
+    if redis_server is not None:
+        return redis_server.url
+    # The cache's and the rate limits' keys are global: parallel workers sharing TEST_REDIS_URL's
+    # server each take a logical database of their own (gw1 the next one after the URL's, …).
+    url = urlsplit(os.environ["TEST_REDIS_URL"])
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    return urlunsplit(url._replace(path=f"/{int(url.path.strip('/') or 0) + worker}"))
 
 
 def _with_database(server_url: str, name: str) -> str:
@@ -141,6 +150,8 @@ def settings(database_url: str, redis_url: str, tmp_root: Path) -> Settings:
         rate_limit_anonymous=1_000_000,
         rate_limit_key=1_000_000,
         webhook_secret_keys=(TEST_SECRET_KEYS,),
+        db_statement_timeout_s=TEST_DB_TIMEOUT_S,
+        db_acquire_timeout_s=TEST_DB_TIMEOUT_S,
     )
 
 
@@ -157,7 +168,7 @@ def server(settings: Settings) -> Iterator[LiveServer]:
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """An asyncpg pool on the module's database, for this test."""
-    p = await create_pool(database_url, min_size=1, max_size=5)
+    p = await create_pool(database_url, min_size=1, max_size=5, timeouts=TEST_DB_TIMEOUTS)
     try:
         yield p
     finally:

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from api.cache.store import ResponseCache
 from api.cache.tags import event_tags
+from api.tasks import cancel_and_wait
 from db import events
 from db.pool import Timeouts, connect
 
@@ -46,10 +47,7 @@ class Invalidator:
         self._task = asyncio.create_task(self._run(), name="cache-invalidator")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()

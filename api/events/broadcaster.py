@@ -8,7 +8,6 @@ sequence, so an event queued before its object's recall is redacted again when i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -19,6 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from api.events import wire
+from api.tasks import cancel_and_wait
 from db import events
 from db.events import Envelope, Event
 from db.lens import Lens
@@ -101,10 +101,7 @@ class Broadcaster:
         self._task = asyncio.create_task(self.run(), name="newsfacts-broadcaster")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await cancel_and_wait(self._task)
         for sub in list(self._subscribers):
             sub.close()
         self._subscribers.clear()

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from api.events import wire
+from api.tasks import cancel_and_wait
 from db import events, idempotency
 from db.pool import Timeouts, connect
 
@@ -64,10 +65,7 @@ class Relay:
         self._task = asyncio.create_task(self.run(), name="newsfacts-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def run(self) -> None:
         while True:

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from api.reads.context import ReadContext, Token, current
+from api.tasks import cancel_and_wait
 from db import replication
 from db.pool import Conn, Timeouts, create_pool
 
@@ -86,10 +87,7 @@ class ReadRouter:
             self._task = asyncio.create_task(self._run(), name="replica-monitor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         for replica in self.replicas:
             if replica.pool is not None:
                 with contextlib.suppress(Exception):

@@ -51,7 +51,14 @@ def _serving(http: str, keep_alive: float = 5) -> Iterator[str]:
 
 
 def _data_segments_for(address: str, path: str, requests: int = REQUESTS) -> int:
-    """Data segments this client received for ``requests`` keep-alive GETs, one at a time."""
+    """Data segments this client received for ``requests`` keep-alive GETs, one at a time: the
+    fewest of three tries. A loaded machine can add a segment (the server's kernel sends one again,
+    or a tail-loss probe, when the client's acknowledgment is late: 21 for uvicorn's 20 once, with
+    make test's other worker beside it), never take one away."""
+    return min(_data_segments_once(address, path, requests) for _ in range(3))
+
+
+def _data_segments_once(address: str, path: str, requests: int) -> int:
     host, port = address.split(":")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -15,7 +15,7 @@ import pytest
 
 from api.embedded import free_port
 from db import keys
-from tests.services import ServerProcess, server_process
+from tests.services import ServerProcess, server_process, server_processes
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def _env(database_url: str, redis_url: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def two_servers(database_url: str, redis_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     env = _env(database_url, redis_url)
-    with server_process(env) as a, server_process(env) as b:
+    with server_processes(env, env) as (a, b):
         yield a, b
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
@@ -41,9 +43,19 @@ def admin(database_url: str) -> dict[str, str]:
     return _key(database_url, "admin")
 
 
+@pytest.fixture(scope="module")
+def session() -> Iterator[requests.Session]:
+    """One client for every case: kept-alive connections, and no proxy or netrc look-up per case."""
+    with requests.Session() as s:
+        s.trust_env = False
+        yield s
+
+
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_contract(case: schemathesis.Case, server: LiveServer, admin: dict[str, str]) -> None:
+def test_api_conforms_to_its_contract(
+    case: schemathesis.Case, server: LiveServer, admin: dict[str, str], session: requests.Session
+) -> None:
     if case.headers and VALID_KEY.fullmatch(str(case.headers.get("Idempotency-Key", ""))):
         # A key names one request: schemathesis would send one valid key with many bodies (422 by
         # design). Keys it made invalid on purpose are left as they are.
@@ -58,7 +70,9 @@ def test_api_conforms_to_its_contract(case: schemathesis.Case, server: LiveServe
         # Another representation or a sparse fieldset: declared beside the typed default (under
         # x-representations, x-sparse-fieldset), which schemathesis does not read; checked below.
         excluded += [content_type_conformance, response_schema_conformance]
-    response = case.call_and_validate(base_url=server.url, headers=admin, timeout=10, excluded_checks=excluded)
+    response = case.call_and_validate(
+        base_url=server.url, session=session, headers=admin, timeout=10, excluded_checks=excluded
+    )
     if other and 200 <= response.status_code < 300:
         found = representation(DOCUMENT, case.operation.path, case.method.lower(), response.status_code, query)
         assert found is not None
