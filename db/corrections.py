@@ -12,7 +12,7 @@ from db.errors import BadUserInput, FieldError
 from db.kinds import CORRECTION_KINDS as CORRECTION_KINDS  # the change kinds the feed carries
 from db.params import Params
 from db.pool import Conn
-from db.relations import REVISION_COLUMNS
+from db.relations import PUBLIC_REVISION_COLUMNS, REVISION_COLUMNS
 
 ORDER = "corrections"  # the one order of the feed, named in its cursors
 # A correction's document: a revision's keys but the snapshot (the diff says what changed; the
@@ -27,10 +27,11 @@ COLUMNS: dict[str, str] = {
 }
 # What a read-scope or anonymous caller gets (db/lens.py's recall rules): every entry, so a recall
 # reaches the partner who must take the content down, but no diff of a fact withdrawn now — its
-# values are what the recall took down.
+# values are what the recall took down — and, for the others, the diff without the references into
+# articles whose text is hidden now (0016).
 PUBLIC_COLUMNS: dict[str, str] = {
     **COLUMNS,
-    "diff": f"CASE WHEN nf_withdrawn({{a}}.fact_id) THEN '[]'::jsonb ELSE {COLUMNS['diff']} END",
+    "diff": f"CASE WHEN nf_withdrawn({{a}}.fact_id) THEN '[]'::jsonb ELSE {PUBLIC_REVISION_COLUMNS['diff']} END",
 }
 
 

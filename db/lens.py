@@ -1,7 +1,8 @@
 """What a read sees. Every read runs the same SQL over a relation per fact table, and the lens
 names it: the table now, or as it stood at a time (``<table>_at``); in full, or under the recall
 rules that read-scope and anonymous callers get (``<table>_public``: withheld and canceled
-articles as stubs, facts whose every source is withdrawn absent). Each relation has its table's
+articles as stubs, facts whose every source is withdrawn absent, no reference into a withheld or
+canceled article — 0016; revisions through ``db.relations.revision_columns``). Each relation has its table's
 row type (db/migrations/0009_history.sql), so filters, orders, relations and ``<kind>_doc`` apply
 unchanged, and as SQL functions PostgreSQL inlines them onto the history's indexes."""
 

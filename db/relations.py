@@ -113,14 +113,32 @@ REVISION_COLUMNS: dict[str, str] = {
         " WHERE prev.fact_id = {a}.fact_id AND prev.version = {a}.version - 1), {a}.snapshot)"
     ),
 }
-_REVISION_SELECT = ", ".join(f'{sql.format(a="r")} AS "{key}"' for key, sql in REVISION_COLUMNS.items())
+# What a read-scope or anonymous caller gets of a revision (the recall rules, 0016): its snapshot and
+# the diff without the references into articles whose text is hidden now.
+PUBLIC_REVISION_COLUMNS: dict[str, str] = {
+    **REVISION_COLUMNS,
+    "snapshot": "nf_public_doc({a}.snapshot)",
+    "diff": (
+        "snapshot_diff(nf_public_doc((SELECT prev.snapshot FROM revisions prev"
+        " WHERE prev.fact_id = {a}.fact_id AND prev.version = {a}.version - 1)), nf_public_doc({a}.snapshot))"
+    ),
+}
+
+
+def revision_columns(public: bool) -> dict[str, str]:
+    """The row mapping of a revision for a caller (public: under the recall rules)."""
+    return PUBLIC_REVISION_COLUMNS if public else REVISION_COLUMNS
+
+
+def _revision_select(public: bool) -> str:
+    return ", ".join(f'{sql.format(a="r")} AS "{key}"' for key, sql in revision_columns(public).items())
 
 
 async def revisions_of(conn: Conn, fact_ids: Sequence[str], *, lens: Lens) -> list[list[dict[str, Any]]]:
     """Every version of each fact the lens shows, oldest first, for many facts in one statement."""
     params = Params.of(list(fact_ids))
     rows = await conn.fetch(
-        f"""SELECT {_REVISION_SELECT} FROM revisions r
+        f"""SELECT {_revision_select(lens.public)} FROM revisions r
             WHERE r.fact_id = ANY($1::text[]) AND {lens.revisions_where("r", params)}
             ORDER BY r.fact_id, r.version""",  # noqa: S608 - constant columns
         *params.values,

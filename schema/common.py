@@ -274,7 +274,12 @@ def filter_dict(value: Any) -> dict[str, Any]:
     return out
 
 
-@strawberry.type(description="Provenance: the exact span of an article a fact was drawn from.")
+@strawberry.type(
+    description=(
+        "Provenance: the exact span of an article a fact was drawn from. Read-scope keys and anonymous"
+        " callers get no reference into a withheld or canceled article (its quote is that article's words)."
+    )
+)
 class Reference:
     char_start: int
     char_end: int

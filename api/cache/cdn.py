@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cache.middleware import HIT_TAGS_KEY, fact_read, path_tags
-from api.cache.tags import event_tags, ids_in, kind_of, list_tag
+from api.cache.tags import depends, event_tags, ids_in, kind_of, list_tag
 from api.exchange import Headers
 from api.held import holding
 
@@ -21,14 +21,14 @@ MAX_HEADER_BYTES = 8_000
 def response_tags(path: str, body: bytes, known: frozenset[str] | None = None) -> list[str]:
     """The tags of a REST read's response, sorted (what the response cache tags its entry with;
     ``known``: that entry's tags, on a hit, so the body need not be scanned again)."""
-    return bounded(set(known) if known is not None else ids_in(body) | path_tags(path))
+    return bounded(set(known) if known is not None else depends(ids_in(body) | path_tags(path)))
 
 
 def bounded(tags: set[str]) -> list[str]:
     """``tags``, sorted, with each kind's ids replaced by its list tag past MAX_HEADER_BYTES."""
     if sum(len(t) + 1 for t in tags) > MAX_HEADER_BYTES:
-        kinds = {kind_of(t) for t in tags if not t.startswith("list:")}
-        tags = {t for t in tags if t.startswith("list:")} | {list_tag(k) for k in kinds if k}
+        kinds = {kind_of(t) for t in tags}
+        tags = {t for t in tags if kind_of(t) is None} | {list_tag(k) for k in kinds if k}
     return sorted(tags)
 
 
@@ -39,9 +39,10 @@ def tag_headers(tags: list[str]) -> Headers:
     return [(b"surrogate-key", " ".join(tags).encode()), (b"cache-tag", ",".join(tags).encode())]
 
 
-def purge_tags(object_type: str, object_id: str) -> list[str]:
-    """What to purge from every edge for an event of ``object_id`` (webhook: ``data.object``, ``data.id``)."""
-    return list(event_tags(object_type, object_id))
+def purge_tags(object_type: str, object_id: str, event_type: str | None = None) -> list[str]:
+    """What to purge from every edge for an event of ``object_id`` (webhook: ``data.object``,
+    ``data.id``, and ``type``: an article's recall or release purges every page quoting articles)."""
+    return list(event_tags(object_type, object_id, event_type))
 
 
 class SurrogateKeyMiddleware:

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cache.middleware import HIT_TAGS_KEY, catch_up, computed_seq, reader_min_seq, reader_scope
 from api.cache.store import Entry, ResponseCache
-from api.cache.tags import ids_in
+from api.cache.tags import depends, ids_in
 from api.graphql.request import GraphQLParams, media_of, params_of
 from api.metrics import operation_label
 from api.state import state_of
@@ -121,7 +121,7 @@ class GraphQLCache:
                     for k, v in start.get("headers", [])
                     if k.lower() in (b"content-type",)
                 )
-                entry = Entry(200, headers, body, frozenset(ids_in(body) | context.touched), seq)
+                entry = Entry(200, headers, body, frozenset(depends(ids_in(body) | context.touched)), seq)
                 await cache.put(key, entry)
         finally:
             if leader:

@@ -81,7 +81,7 @@ class Invalidator:
 
     async def _events_after(self, after: int, upto: int | None = None) -> list[Any]:
         rows: list[Any] = await self._conn.fetch(
-            """SELECT sequence, object_type, object_id FROM events
+            """SELECT sequence, type, object_type, object_id FROM events
                WHERE sequence > $1 AND ($2::bigint IS NULL OR sequence <= $2)
                ORDER BY sequence LIMIT $3""",
             after,
@@ -97,7 +97,7 @@ class Invalidator:
             if not rows:
                 return
             for row in rows:
-                self.cache.bump_local(event_tags(row["object_type"], row["object_id"]), row["sequence"])
+                self.cache.bump_local(event_tags(row["object_type"], row["object_id"], row["type"]), row["sequence"])
             self.cache.applied_seq = rows[-1]["sequence"]
 
     async def sync_redis(self) -> None:
@@ -117,7 +117,7 @@ class Invalidator:
                 break
             versions: dict[str, int] = {}
             for row in rows:
-                for tag in event_tags(row["object_type"], row["object_id"]):
+                for tag in event_tags(row["object_type"], row["object_id"], row["type"]):
                     versions[tag] = row["sequence"]
             try:
                 await self.cache.bump_redis(versions, rows[-1]["sequence"])

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import authenticate_scope, require
 from api.cache.store import Entry, ResponseCache
-from api.cache.tags import ids_in, list_tag
+from api.cache.tags import depends, ids_in, list_tag
 from api.reads.context import current
 from api.state import State, state_of
 from db.errors import NewsfactsError
@@ -151,7 +151,7 @@ class CacheMiddleware:
                     for k, v in start.get("headers", [])
                     if k.lower() not in _VOLATILE
                 )
-                entry = Entry(200, headers, body, frozenset(ids_in(body) | path_tags(scope["path"])), seq)
+                entry = Entry(200, headers, body, frozenset(depends(ids_in(body) | path_tags(scope["path"]))), seq)
                 await cache.put(key, entry)
         finally:
             if leader:

@@ -6,8 +6,9 @@ webhook endpoint (``enabledEvents: ["*"]``) and run
     python -m api.cache.purge_receiver --secret whsec_… --provider cloudflare --zone ZONE --token TOKEN
     python -m api.cache.purge_receiver --secret whsec_… --provider generic --purge-url http://varnish/purge
 
-The tags are ``purge_tags`` (api/cache/cdn.py): the event's fact id and ``list:<kind>`` — the
-same tags REST responses carry in ``Surrogate-Key`` / ``Cache-Tag``."""
+The tags are ``purge_tags`` (api/cache/cdn.py): the event's fact id and ``list:<kind>``, and
+``quotes`` for an article's recall or release — the same tags REST responses carry in
+``Surrogate-Key`` / ``Cache-Tag``."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def app(secret: str, purger: Purger, client: httpx.AsyncClient | None = None) ->
         data = event.get("data") or {}
         if not isinstance(data.get("id"), str) or not isinstance(data.get("object"), str):
             return Response(status_code=204)  # webhook.ping and thin events without a fact: nothing to purge
-        tags = purge_tags(data["object"], data["id"])
+        tags = purge_tags(data["object"], data["id"], event.get("type"))
         url, headers, payload = purger.request(tags)
         answer = await http.post(url, headers=headers, content=payload)
         if answer.status_code >= 300:

@@ -21,6 +21,8 @@ from api.events import wire
 from api.tasks import cancel_and_wait
 from db import events
 from db.events import Envelope, Event
+from db.ids import id_type
+from db.kinds import SOURCED
 from db.lens import Lens
 
 log = logging.getLogger("newsfacts.broadcaster")
@@ -32,6 +34,9 @@ WAKE = None
 # How many recalled objects a broadcaster remembers by id; older ones only as a floor (see
 # ``recalled_since``). A recall is a legal hold or a cancellation and the facts citing it: rare.
 RECALL_MEMORY = 50_000
+# The events that take an article's text down: from then on, read-scope consumers get no reference
+# into it from any claim, deployment or incident (0016) — also from those the recall gave no event.
+_TAKEDOWNS = frozenset({"article.withheld", "article.canceled"})
 
 
 class Subscriber:
@@ -89,6 +94,9 @@ class Broadcaster:
         # object id → the sequence of the latest recalled event of it this broadcaster delivered.
         self._recalls: OrderedDict[str, int] = OrderedDict()
         self._recall_floor = 0  # the highest sequence forgotten from _recalls
+        # The latest article takedown delivered: any sourced fact's public form computed before it
+        # may quote that article, and which facts cite it is not in the event.
+        self._takedown = 0
 
     @property
     def subscriber_count(self) -> int:
@@ -120,7 +128,9 @@ class Broadcaster:
         then a public form computed as of ``as_of`` may show what the recall took down. An object
         forgotten (past RECALL_MEMORY) counts as recalled at the floor, which errs on the safe side."""
         seq = self._recalls.get(object_id)
-        return (seq if seq is not None else self._recall_floor) > as_of
+        if (seq if seq is not None else self._recall_floor) > as_of:
+            return True
+        return self._takedown > as_of and id_type(object_id) in SOURCED
 
     def _note_recall(self, object_id: str, sequence: int) -> None:
         self._recalls[object_id] = sequence
@@ -135,6 +145,8 @@ class Broadcaster:
             # Noted as it is offered: from now on, a consumer taking an earlier event of the object
             # from its queue (or its replay backlog) finds the note and redacts that event again.
             self._note_recall(envelope.object_id, envelope.sequence)
+            if envelope.full["type"] in _TAKEDOWNS:
+                self._takedown = envelope.sequence
         for sub in list(self._subscribers):
             sub.offer(envelope)
 

@@ -15,7 +15,7 @@ from starlette.types import Message, Scope, Send
 from api.cache.cdn import bounded, tag_headers
 from api.cache.graphql import CONTEXT_KEY
 from api.cache.middleware import HIT_TAGS_KEY
-from api.cache.tags import ids_in
+from api.cache.tags import depends, ids_in
 from api.exchange import Headers
 from api.graphql.request import media_of
 from api.held import holding_answer
@@ -72,7 +72,7 @@ def _tags(scope: Scope, body: bytes) -> set[str]:
         return set(known)
     context = scope.get(CONTEXT_KEY)
     touched: set[str] = getattr(context, "touched", set())
-    return ids_in(body) | touched
+    return depends(ids_in(body) | touched)
 
 
 def _if_none_match(scope: Scope) -> str | None:

@@ -9,7 +9,7 @@ from functools import cache
 
 from db.facts import FactType
 from db.registry import fact_type
-from db.relations import REVISION_COLUMNS
+from db.relations import revision_columns
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Document keys every fact has that no input field declares, and their columns.
@@ -60,8 +60,8 @@ class RowSource:
         return cls(row_columns(kind), alias)
 
     @classmethod
-    def revision(cls, alias: str) -> RowSource:
-        return cls(REVISION_COLUMNS, alias)
+    def revision(cls, alias: str, public: bool) -> RowSource:
+        return cls(revision_columns(public), alias)
 
     def json(self, key: str) -> str:
         template = self._columns.get(key)

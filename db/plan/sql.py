@@ -185,7 +185,7 @@ class Statement:
     def _revisions(self, v: t.Revisions, src: Source, laterals: list[str]) -> str:
         r = self._alias("r")
         inner: list[str] = []
-        built = self.object(v.obj, RowSource.revision(r), inner, [])
+        built = self.object(v.obj, RowSource.revision(r, self.lens.public), inner, [])
         # ``inner`` holds the laterals of the revision's own value objects (its diff).
         select = (
             f"SELECT {_agg(built, f'{r}.version')} AS j{{ids}} FROM revisions {r} {' '.join(inner)} "

@@ -11,7 +11,8 @@ import pytest
 import uvicorn
 
 from api.cache import purge_receiver
-from api.cache.tags import ids_in
+from api.cache.cdn import bounded, purge_tags
+from api.cache.tags import QUOTES_TAG, depends, ids_in
 from api.embedded import free_port
 from api.settings import Settings
 from db.pool import connect
@@ -39,8 +40,9 @@ async def test_a_page_carries_the_cache_tags_on_misses_and_hits(cached_server: L
         miss = await client.get(f"/v1/claims/{claim['id']}")
         hit = await client.get(f"/v1/claims/{claim['id']}")
         assert miss.headers["x-cache"] == "miss" and hit.headers["x-cache"].startswith("hit")
-        assert _keys(miss) == _keys(hit) == sorted(ids_in(miss.content))
+        assert _keys(miss) == _keys(hit) == sorted(depends(ids_in(miss.content)))
         assert claim["id"] in _keys(miss) and claim["references"][0]["article"] in _keys(miss)
+        assert QUOTES_TAG in _keys(miss), "an article's recall or release changes what a claim's page quotes"
         listing = await client.get("/v1/claims", params={"limit": 3})
         assert "list:claim" in _keys(listing)
         export = await client.get("/v1/claims", headers={"Accept": "application/x-ndjson"})
@@ -89,3 +91,16 @@ async def test_the_next_change_purges_exactly_the_tags_its_page_named(
     assert set(tags) & set(_keys(page)) == {claim["id"]}
     assert "list:claim" in set(tags) & set(_keys(listing))
     assert len(cdn.received) == 1
+
+
+async def test_an_articles_recall_or_release_purges_every_page_that_quotes_articles() -> None:
+    # A recall hides, a release restores, the references into the article of facts that may get no
+    # event of their own (0016): every page showing a claim, deployment or incident carries QUOTES_TAG.
+    article = "art_01K8B1E3F9FPCM47JBPJSG0VT9"
+    for change in ("withheld", "canceled", "released"):
+        assert purge_tags("article", article, f"article.{change}") == [article, "list:article", QUOTES_TAG]
+    assert purge_tags("article", article, "article.updated") == [article, "list:article"]
+    assert purge_tags("article", article) == [article, "list:article"]
+    # Past the header's size the ids give way to their kinds' list tags; the quotes tag stays.
+    many = {f"clm_{i:026d}" for i in range(400)}
+    assert bounded(depends(many)) == ["list:claim", QUOTES_TAG]

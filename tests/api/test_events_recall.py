@@ -537,6 +537,80 @@ async def test_a_queued_frame_that_read_a_since_recalled_article_through_a_relat
                     await Subscription(again, "events").start(query, after=received[-1]["sequence"])
                 ).until(observer.got[-1]["sequence"])
             claim = next(e for e in resumed if e["objectId"] == cited["id"])
-            assert not leaks(resumed) and claim["fact"]["references"][0]["article"]["b0"] is None
+            # Its reference into the withheld article is left out (0016); the other one stays.
+            assert not leaks(resumed) and [r["article"]["b0"] for r in claim["fact"]["references"]] == [big["body"]]
+    finally:
+        slow.sock.close()
+
+
+async def test_a_queued_frame_quoting_an_article_withheld_since_is_never_sent_though_its_fact_gets_no_event(
+    wh_api: LiveServer, keys: dict[str, str]
+) -> None:
+    # The claim is partly withdrawn already (aux is withheld), so withholding target gives it no event
+    # of its own: only the takedown marks its frame, rendered before and still queued, as stale — the
+    # frame quotes target's words in references { quoteText } without reading the article (0016).
+    big_body = ("Harbour traffic was normal again. " * 3000)[:100_000]
+    quotes = " ".join(f"q{i}: references {{ quoteText }}" for i in range(25))
+    query = f"""subscription($after: Int) {{ events(types: [CLAIM_UPDATED, ARTICLE_WITHHELD], after: $after) {{
+      sequence type objectId fact {{ ... on Claim {{ {quotes} }} }} }} }}"""
+    write = keys["write"]
+    slow = StalledClient(wh_api.port)
+    try:
+        async with (
+            graphql_ws(wh_api.url, max_size=None) as observer_ws,
+            httpx.AsyncClient(base_url=wh_api.url, timeout=15) as client,
+        ):
+            big = await post(
+                client, "/v1/articles", {"uri": "urn:test:big-q", "headline": "Big", "body": big_body}, write
+            )
+            target = await post(
+                client, "/v1/articles", {"uri": "urn:test:tq", "headline": "T", "body": HELD_BODY}, write
+            )
+            aux = await post(
+                client, "/v1/articles", {"uri": "urn:test:aux", "headline": "A", "body": OTHER_BODY}, write
+            )
+            spans = [
+                {"article": big["id"], "charStart": i * 5000, "charEnd": (i + 1) * 5000,
+                 "quoteText": big_body[i * 5000 : (i + 1) * 5000]}
+                for i in range(20)
+            ]  # fmt: skip
+            fillers = [
+                await post(
+                    client, "/v1/claims", {"statement": "Normal", "quoteType": "assertion", "references": spans}, write
+                )
+                for _ in range(6)
+            ]
+            cited = await post(
+                client, "/v1/claims",
+                {"statement": "Both", "quoteType": "assertion",
+                 "references": [quote_ref(target, "talks collapsed at Brammelstead"),
+                                quote_ref(aux, "Trade resumed at the southern pier"), spans[0]]},
+                write,
+            )  # fmt: skip
+            await patch(client, f"/v1/articles/{aux['id']}", {"pubStatus": "withheld"}, write)
+            slow.send({"type": "connection_init", "payload": {}})
+            assert json.loads(slow.receive()[1])["type"] == "connection_ack"
+            slow.send({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"after": None}}})
+            observer = await Subscription(observer_ws, "events").start(query)
+            await asyncio.sleep(0.3)
+            for filler in fillers:
+                await patch(client, f"/v1/claims/{filler['id']}", {"status": "disputed"}, write)
+            await patch(client, f"/v1/claims/{cited['id']}", {"status": "disputed"}, write)
+            await eventually(lambda: any(e["objectId"] == cited["id"] for e in observer.got), timeout=30)
+            await patch(client, f"/v1/articles/{target['id']}", {"pubStatus": "withheld"}, write)
+            await eventually(lambda: observer.got[-1]["type"] == "ARTICLE_WITHHELD", timeout=30)
+            writer = (await client.get("/v1/events", params={"objectId": cited["id"]}, headers=bearer(write))).json()
+            assert [e["type"] for e in writer["data"]][-2:] == ["claim.sourcing_changed", "claim.updated"]
+
+            frames, code, reason = await asyncio.to_thread(slow.until_closed)
+            assert frames and not any(word.encode() in frame for frame in frames for word in SECRET)
+            assert code == 1013 and b"recalled" in reason, (code, reason)
+            received = [m["payload"]["data"]["events"] for m in map(json.loads, frames) if m["type"] == "next"]
+            async with graphql_ws(wh_api.url, max_size=None) as again:
+                resumed = await (
+                    await Subscription(again, "events").start(query, after=received[-1]["sequence"])
+                ).until(observer.got[-1]["sequence"])
+            claim = next(e for e in resumed if e["objectId"] == cited["id"])
+            assert not leaks(resumed) and [r["quoteText"] for r in claim["fact"]["q0"]] == [spans[0]["quoteText"]]
     finally:
         slow.sock.close()

@@ -3,14 +3,18 @@
 
 import { readAsset, readIncidentFigures } from "./quantity.js";
 import { words } from "./dom.js";
+import { isStub } from "./recall.js";
 
 export const KIND_LABEL = { claim: "Claim", deployment: "Deployment", asset: "Deployment asset", incident: "Incident" };
 const KIND_ORDER = { claim: 0, deployment: 1, asset: 2, incident: 3 };
 
 const refsIn = (refs, articleId) => (refs ?? []).filter((r) => r.article?.id === articleId);
 
-/** Items for the facts ({claims, deployments, incidents}) that cite articleId, in reading order. */
-export function itemsOf(articleId, { claims, deployments, incidents }) {
+/** Items for the facts ({article, claims, deployments, incidents}) that cite articleId, in reading
+ *  order. A reader given the article's stub gets no reference into it either (the API leaves them
+ *  out), so the facts listed under a stub are kept without spans (an asset is shown by its refs). */
+export function itemsOf(articleId, { article, claims, deployments, incidents }) {
+  const stub = isStub(article);
   const items = [];
   const add = (kind, fact, owner, refs) => items.push({ kind, id: fact.id, fact, owner, refs: refsIn(refs, articleId) });
   for (const c of claims) add("claim", c, c, c.references);
@@ -21,7 +25,7 @@ export function itemsOf(articleId, { claims, deployments, incidents }) {
   for (const i of incidents) add("incident", i, i, i.references);
   const first = (item) => Math.min(...item.refs.map((r) => r.charStart));
   return items
-    .filter((item) => item.refs.length)
+    .filter((item) => item.refs.length || (stub && item.kind !== "asset"))
     .sort((a, b) => first(a) - first(b) || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.id < b.id ? -1 : 1));
 }
 

@@ -2,7 +2,8 @@
 // read-scope and anonymous callers as a stub (headline, summary, body, url, publishedAt null;
 // authors, basedOn, subjects empty); write keys read it in full. A claim, deployment or incident
 // whose every cited article is withdrawn (withheld, canceled, retracted) is absent for the former
-// (404 by id) and has sourcing WITHDRAWN for write keys; PARTLY_WITHDRAWN when some are.
+// (404 by id) and has sourcing WITHDRAWN for write keys; PARTLY_WITHDRAWN when some are. The former
+// get no reference into a withheld or canceled article: a partly withdrawn fact lists only the others.
 
 import { el, when } from "./dom.js";
 
