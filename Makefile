@@ -14,7 +14,7 @@ AUDIT_STAMP := $(AUDIT)/node_modules/.installed-stamp
 # Redis, and a module's servers stay on its worker); `auto` takes one per core, 0 runs serially.
 TEST_WORKERS ?= 2
 
-.PHONY: install run stop key cluster test fuzz fault lint check schema migrate seed bench clean
+.PHONY: install run stop key cluster test fuzz fault lint check schema migrate seed bench docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -86,9 +86,20 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## check: lint plus the contract drift tests (SDL and OpenAPI)
+## check: lint plus the contract drift tests (SDL and OpenAPI) and the generated reference pages
 check: lint $(CLIENTS_STAMP)
-	$(BIN)/pytest tests/contract -q
+	$(BIN)/pytest tests/contract tests/docs/test_reference.py -q
+
+## docs: the documentation site into site/ (its reference pages regenerated from the contracts
+## first); docs-serve: the same on http://127.0.0.1:8100, rebuilt as pages change. Material's
+## end-of-life banner is silenced: the build itself must print no warning (tests/docs/test_site.py).
+docs: install
+	$(BIN)/python -m docs.generate
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: install
+	$(BIN)/python -m docs.generate
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8100
 
 ## schema: regenerate schema/schema.graphql from the strawberry types
 schema: install
@@ -110,4 +121,4 @@ bench: install
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache site

@@ -187,7 +187,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             _on_stack(settings, stack, _seed_quietly)  # the same stack: no second start, no second log line
         if settings.webhook_worker_enabled:
             # Webhook delivery next to the server (development): a `newsfacts worker` child in our
-            # process group, so Ctrl-C reaches it too; production runs workers apart (README).
+            # process group, so Ctrl-C reaches it too; production runs workers apart (docs/operations/deployment.md).
             worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--in-server"])
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         pid_file.write_text(f"{os.getpid()}\n")  # `newsfacts stop` ends a stray server by this

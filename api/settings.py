@@ -45,7 +45,7 @@ DEPRECATED: dict[str, str | None] = {
 class Settings:
     """Every setting, its environment variable (upper-cased name) and its default.
 
-    The README's configuration table lists the same names; tests/api/test_settings.py keeps them in step."""
+    The configuration page (docs/operations/index.md) lists the same names; tests/api/test_settings.py keeps them in step."""
 
     database_url: str | None = None
     redis_url: str | None = None

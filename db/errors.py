@@ -28,7 +28,9 @@ class FieldError:
 
 
 class NewsfactsError(Exception):
-    """Base of every error a client can cause. ``status`` is the HTTP status REST answers with."""
+    """A bug on our side (as itself, ``INTERNAL``): its details are shown only outside production.
+
+    Base of every error a client can cause. ``status`` is the HTTP status REST answers with."""
 
     code = "INTERNAL"
     status = 500
@@ -42,6 +44,10 @@ class NewsfactsError(Exception):
 
 
 class BadUserInput(NewsfactsError):
+    """A bad parameter, argument, filter, cursor or document (400), named in ``errors``. Text with a
+    NUL character, a date-time with a UTC offset beyond ±15:59 or outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z
+    in UTC, or a value of the wrong JSON type for an enum are refused here too."""
+
     code = "BAD_USER_INPUT"
     status = 400
     title = "Invalid input"
@@ -55,6 +61,8 @@ class ValidationFailed(BadUserInput):
 
 
 class PayloadTooLarge(BadUserInput):
+    """The request body is over ``MAX_BODY_BYTES``."""
+
     code = "PAYLOAD_TOO_LARGE"
     status = 413
     title = "Payload too large"
@@ -74,38 +82,56 @@ class MalformedBody(BadUserInput):
 
 
 class InvalidUtf8(MalformedBody):
+    """The body (or a GraphQL GET parameter, or a WebSocket message) is not strict UTF-8; lone
+    surrogates included."""
+
     code = "INVALID_UTF8"
 
 
 class InvalidJson(MalformedBody):
+    """The body is not JSON (a leading byte order mark included)."""
+
     code = "INVALID_JSON"
 
 
 class NestingTooDeep(MalformedBody):
+    """The body nests arrays or objects deeper than 64 levels."""
+
     code = "NESTING_TOO_DEEP"
 
 
 class NumberTooLarge(MalformedBody):
+    """The body has a number beyond ±2^63 (64-bit)."""
+
     code = "NUMBER_TOO_LARGE"
 
 
 class BodyNotObject(MalformedBody):
+    """The body's top level is not a JSON object."""
+
     code = "BODY_NOT_OBJECT"
 
 
 class NotFound(NewsfactsError):
+    """No such fact (or none at ``asOf``, or none the caller's scope may see), endpoint, key or
+    delivery; a malformed id names nothing either."""
+
     code = "NOT_FOUND"
     status = 404
     title = "Not found"
 
 
 class Unauthenticated(NewsfactsError):
+    """No key where one is needed (anonymous reads off), or an unknown or revoked key."""
+
     code = "UNAUTHENTICATED"
     status = 401
     title = "Authentication required"
 
 
 class Forbidden(NewsfactsError):
+    """A key without the scope the operation needs (read < write < admin)."""
+
     code = "FORBIDDEN"
     status = 403
     title = "Forbidden"
@@ -136,18 +162,25 @@ class UriTooLong(BadUserInput):
 
 
 class UnsupportedMediaType(BadUserInput):
+    """A body that is not ``application/json`` (or ``application/merge-patch+json`` for a PATCH),
+    also when ``Content-Type`` is missing."""
+
     code = "UNSUPPORTED_MEDIA_TYPE"
     status = 415
     title = "Unsupported media type"
 
 
 class MethodNotAllowed(NewsfactsError):
+    """A method the path does not take (a GraphQL mutation over GET: ``Allow: POST``)."""
+
     code = "METHOD_NOT_ALLOWED"
     status = 405
     title = "Method not allowed"
 
 
 class NotAcceptable(NewsfactsError):
+    """``Accept`` names no representation the path has."""
+
     code = "NOT_ACCEPTABLE"
     status = 406
     title = "Not acceptable"
@@ -208,12 +241,16 @@ class CursorExpired(NewsfactsError):
 
 
 class QueryTooComplex(NewsfactsError):
+    """A GraphQL document over a limit: depth, aliases, tokens or cost (``extensions.limit`` says which)."""
+
     code = "QUERY_TOO_COMPLEX"
     status = 400
     title = "Query too complex"
 
 
 class RateLimited(NewsfactsError):
+    """Past the caller's rate limit for the window; ``Retry-After`` says when to come back."""
+
     code = "RATE_LIMITED"
     status = 429
     title = "Too many requests"
@@ -225,8 +262,11 @@ UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
 
 class Unavailable(NewsfactsError):
-    """The database (or another store) is unreachable, refusing connections, shutting down or timed
-    out: nothing was half-done, the same request may be retried after ``retry_after`` seconds."""
+    """PostgreSQL is unreachable, refusing or closing connections, shutting down or starting
+    (SQLSTATE 57P01/57P02/57P03, 53300, class 08), or timed out (57014, or no answer within
+    ``DB_ACQUIRE_TIMEOUT_S`` / ``DB_STATEMENT_TIMEOUT_S``): answered with ``Retry-After``. Nothing was
+    half-written (a write committed whole or not at all), so the same request may be retried, a write
+    with its ``Idempotency-Key``. The cause is logged, never shown."""
 
     code = "UNAVAILABLE"
     status = 503

@@ -41,6 +41,18 @@ SOURCED: tuple[str, ...] = tuple(k.name for k in KINDS if k.sourced)
 # The corrections feed: every change kind but a plain creation or update (0008's corrections index).
 CORRECTION_KINDS = ("corrected", "retracted", *RECALL_KINDS, SOURCING_CHANGED)
 ALL_CHANGE_KINDS = (*CHANGE_KINDS, *RECALL_KINDS, SOURCING_CHANGED)
+# What each change kind says happened: the event catalogue (docs/reference/events.md) is generated
+# from these words, so they are written for the API's users.
+CHANGE_MEANINGS: dict[str, str] = {
+    "created": "the fact was added (`POST`, `create<Kind>`, a bulk load)",
+    "updated": "fields were edited (`PATCH`, `update<Kind>`)",
+    "corrected": "fields were corrected, with a reason (`POST …/corrections`, `correct<Kind>`)",
+    "retracted": "the fact was retracted (`DELETE`, `retract<Kind>`); it stays readable with its history",
+    "withheld": "the article's `pubStatus` became `withheld` (a legal hold): readers without write scope get its stub",
+    "canceled": "the article's `pubStatus` became `canceled`: readers without write scope get its stub",
+    "released": "the article is `usable` again after being withheld or canceled",
+    "sourcing_changed": "an article the fact cites was recalled, released or retracted, and the fact's `sourcing` changed",
+}
 
 
 def change_kinds(kind: str) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 cannot forge deliveries. A sealed value is ``nfsec1.<key id>.<base64url(nonce | ciphertext)>``,
 bound to its row by the associated data (the endpoint id): a value copied to another row does not
 open. Several keys may be known at once — the first seals, all open — which is how the key rotates
-(``newsfacts secrets rotate-key``, README "Webhooks")."""
+(``newsfacts secrets rotate-key``, docs/webhooks/secrets.md)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from db.kinds import BY_NAME
 from db.registry import fact_type
 from schema.common import ENUMS, Date, DateTime
 
-# Descriptions for the generated fields that need more than their name (the rest are in the README).
+# Descriptions for the generated fields that need more than their name (the rest are in the docs and the generated reference).
 FIELD_DESCRIPTIONS = {
     ("Reference", "article"): "The article quoted: its id (art_…) or its uri.",
     ("Reference", "charStart"): (

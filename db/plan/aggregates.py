@@ -227,7 +227,7 @@ def histogram(stmt: Statement, rows: RowSet, request: HistogramRequest) -> str:
 
 # The interval arithmetic of one quantity, by its approximation, as (low, best, high) over the
 # columns of ``_QUANTITY``; a high of None is open. Any other approximation — unspecified, or no
-# quantity at all — is (0, 0, open) and counts as unknown. README "Sums that keep their uncertainty".
+# quantity at all — is (0, 0, open) and counts as unknown. docs/analytics/sums.md.
 BOUNDS: dict[str, tuple[str, str, str | None]] = {
     "exact": ("v.amount", "v.amount", "v.amount"),
     "approximately": ("coalesce(v.lower, v.amount)", "v.amount", "coalesce(v.upper, v.amount)"),

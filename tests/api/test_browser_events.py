@@ -53,7 +53,7 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>partner page</
 @dataclasses.dataclass
 class PartnerSite:
     """A partner's web server on its own localhost origin: the page, and a /stream-token route that
-    calls the API with the partner's key (server-side, as the README says to)."""
+    calls the API with the partner's key (server-side, as docs/events/sse.md says to)."""
 
     api: str
     key: str

@@ -23,7 +23,7 @@ from tests.api.test_rest_input import _key
 from tests.services import LiveServer
 
 AUDIT = Path(__file__).resolve().parents[1] / "graphql_http"
-# The notices (MAY-level audits) we leave failing, each explained in the README: none.
+# The notices (MAY-level audits) we leave failing, each explained in docs/graphql/over-http.md: none.
 NOTICES: set[str] = set()
 STRICT = "application/graphql-response+json"
 CLAIM = "clm_01K8B1E4EJJ4YDVT3E4602WPWC"  # the seed's, spoken by nobody named, reported by The Atlantic

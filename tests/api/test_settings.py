@@ -1,4 +1,4 @@
-"""Every setting is an environment variable the README documents, and bad values name their variable."""
+"""Every setting is an environment variable the configuration page documents, and bad values name their variable."""
 
 from dataclasses import fields
 from pathlib import Path
@@ -7,11 +7,11 @@ import pytest
 
 from api.settings import DEVELOPMENT_RATE_LIMIT, Settings
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+CONFIGURATION = (Path(__file__).resolve().parents[2] / "docs" / "operations" / "index.md").read_text()
 
 
-def test_every_setting_is_in_the_readme_configuration_table() -> None:
-    missing = [f.name.upper() for f in fields(Settings) if f"`{f.name.upper()}`" not in README]
+def test_every_setting_is_in_the_configuration_table() -> None:
+    missing = [f.name.upper() for f in fields(Settings) if f"`{f.name.upper()}`" not in CONFIGURATION]
     assert missing == []
 
 

@@ -1,7 +1,6 @@
 """A TypeScript partner's view of both contracts, with the generators such a partner uses (pinned in
 tests/clients/package.json): openapi-typescript types the live /openapi.json for openapi-fetch, and
-GraphQL Code Generator's client preset (tests/clients/graphql/codegen.ts, the file the README points
-to) types the live schema by introspection. Each program under tests/clients/*/src makes the common
+GraphQL Code Generator's client preset (tests/clients/graphql/codegen.ts, the file docs/graphql/codegen.md includes) types the live schema by introspection. Each program under tests/clients/*/src makes the common
 calls with no casts; it must compile under tsc --strict with no error, and then run against the
 live server and report what it read."""
 

@@ -53,7 +53,7 @@ def _sums(group_by: str | None = None) -> aggregates.SumsRequest:
 # ---- the interval arithmetic -------------------------------------------------------------------
 
 
-# The table of the README ("Sums that keep their uncertainty"), written out again independently.
+# The table of docs/analytics/sums.md ("Sums that keep their uncertainty"), written out again independently.
 def _bounds(q: dict[str, Any] | None) -> tuple[Decimal, Decimal, Decimal | None, bool]:
     """(low, best, high or None when open, unknown) of one quantity."""
 

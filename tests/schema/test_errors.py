@@ -151,13 +151,3 @@ def test_cost_counts_argument_defaults(server: LiveServer) -> None:
     cost = '{ search(query: "x"%s) { nodes { __typename } edges { cursor } } }'
     assert gql(server.url, cost % "")["extensions"]["cost"]["requested"] == 1 + 20 + 20
     assert gql(server.url, cost % ", first: 3")["extensions"]["cost"]["requested"] == 1 + 3 + 3
-
-
-def test_every_catalogue_code_is_documented_in_the_readme() -> None:
-    from pathlib import Path
-
-    from schema.errors import CODES
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    missing = [code for code in CODES if f"`{code}`" not in readme]
-    assert missing == [], f"codes the README does not explain: {missing}"
