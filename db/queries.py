@@ -166,15 +166,22 @@ def export_sql(
     *,
     lens: Lens,
     descending: bool = False,
-    as_text: bool = False,
+    fields: frozenset[str] | None = None,
 ) -> tuple[str, list[Any]]:
-    """The SQL and parameters of a whole filtered listing, for streaming through a server-side cursor.
-    ``as_text`` returns each document as JSON text, so a stream can pass it on without decoding it."""
+    """The SQL and parameters of a whole filtered listing as one text column, each row a document's
+    JSON text (only the keys in ``fields`` when given, as a page's ``fields`` trims them): what an
+    export streams as it is, so no document is decoded on the way out."""
     t = fact_type(kind)
     params = Params()
-    select = f"{doc_sql(t, filters, params)}{'::text' if as_text else ''} AS doc"
-    sql = _page_sql(t, filters, PageRequest(order=order, descending=descending), params, select=select, lens=lens)
-    return sql, params.values
+    doc = doc_sql(t, filters, params)
+    if fields is not None:
+        chosen = params.add(sorted(fields))
+        doc = f"(SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each({doc}) e WHERE e.key = ANY({chosen}::text[]))"  # noqa: S608
+    where, order_by, _ = page_clauses(t, filters, PageRequest(order=order, descending=descending), params)
+    sql = f"SELECT {doc}::text FROM {lens.relation(kind, params)} {t.alias}"  # noqa: S608 - specs only
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + f" ORDER BY {order_by}", params.values
 
 
 async def exists(conn: Conn, kind: str, fact_id: str, *, lens: Lens) -> bool:

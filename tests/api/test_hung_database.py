@@ -320,7 +320,7 @@ def test_a_long_export_is_not_cut_by_the_statement_timeout(database: Database, s
             chunks = r.iter_raw()
             body = next(chunks)
             # The export is held back by what this client has not read, well past the statement
-            # timeout: its transaction stays open, idle between two FETCHes.
+            # timeout: its transaction stays open, its COPY waiting on the client.
             time.sleep(STATEMENT_S * 2.5)
             assert run(_open_transactions(database.pg.url, STATEMENT_S * 2)) >= 1, "the export finished early"
             body += b"".join(chunks)
