@@ -31,7 +31,7 @@ from db.pool import Conn
 
 MEDIA_TYPE = "application/x-ndjson"
 # CSV with these never quotes a JSON text: they are control characters, which JSON escapes.
-_DELIMITER, _QUOTE = "\x01", "\x02"
+CSV_DELIMITER, CSV_QUOTE = "\x01", "\x02"
 # asyncpg bounds a COPY as a whole (by the connection's command_timeout unless given); each chunk
 # is bounded here instead.
 _NO_BOUND_S = 10 * 365 * 86_400.0
@@ -68,7 +68,7 @@ async def copy_out(conn: Conn, sql: str, args: list[Any], *, bound_s: float) -> 
     chunks: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1)
     copy = asyncio.ensure_future(
         conn.copy_from_query(
-            sql, *args, output=chunks.put, timeout=_NO_BOUND_S, format="csv", delimiter=_DELIMITER, quote=_QUOTE
+            sql, *args, output=chunks.put, timeout=_NO_BOUND_S, format="csv", delimiter=CSV_DELIMITER, quote=CSV_QUOTE
         )
     )
     try:
