@@ -29,7 +29,8 @@ from api.embedded import free_port
 from api.rest.export import CSV_DELIMITER, CSV_QUOTE
 from bench.common import RssSampler, embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
 from bench.http import cpu_seconds, serve, uvicorn_cmd
-from db import keys, queries
+from db import keys
+from db.export import export_sql
 from db.lens import FULL, Lens
 from db.pool import connect
 
@@ -54,7 +55,7 @@ SCENARIOS = [
 async def copy_baseline(database_url: str, s: Scenario) -> tuple[int, int, float]:
     """Rows, bytes and seconds of COPY (the export's statement) TO STDOUT into this process."""
     fields = frozenset({*s.fields.split(","), "id", "object"}) if s.fields else None
-    sql, args = queries.export_sql("claim", {}, "createdAt", lens=s.lens, fields=fields)
+    sql, args = export_sql("claim", {}, "createdAt", lens=s.lens, fields=fields)
     conn = await connect(database_url)
     rows = size = 0
 

@@ -159,31 +159,6 @@ async def list_page(conn: Conn, kind: str, filters: Mapping[str, Any], page: Pag
     return Page([r["doc"] for r in rows], cursors, has_more)
 
 
-def export_sql(
-    kind: str,
-    filters: Mapping[str, Any],
-    order: str = "createdAt",
-    *,
-    lens: Lens,
-    descending: bool = False,
-    fields: frozenset[str] | None = None,
-) -> tuple[str, list[Any]]:
-    """The SQL and parameters of a whole filtered listing as one text column, each row a document's
-    JSON text (only the keys in ``fields`` when given, as a page's ``fields`` trims them): what an
-    export streams as it is, so no document is decoded on the way out."""
-    t = fact_type(kind)
-    params = Params()
-    doc = doc_sql(t, filters, params)
-    if fields is not None:
-        chosen = params.add(sorted(fields))
-        doc = f"(SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each({doc}) e WHERE e.key = ANY({chosen}::text[]))"  # noqa: S608
-    where, order_by, _ = page_clauses(t, filters, PageRequest(order=order, descending=descending), params)
-    sql = f"SELECT {doc}::text FROM {lens.relation(kind, params)} {t.alias}"  # noqa: S608 - specs only
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql + f" ORDER BY {order_by}", params.values
-
-
 async def exists(conn: Conn, kind: str, fact_id: str, *, lens: Lens) -> bool:
     params = Params()
     params.add(fact_id)

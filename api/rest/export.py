@@ -25,7 +25,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from api.state import State
-from db import queries
+from db import export as export_statement
 from db.lens import Lens
 from db.pool import Conn
 
@@ -47,7 +47,7 @@ def stream(
     fields: frozenset[str] | None,
     lens: Lens,
 ) -> StreamingResponse:
-    sql, args = queries.export_sql(kind, filters, order, lens=lens, descending=descending, fields=fields)
+    sql, args = export_statement.export_sql(kind, filters, order, lens=lens, descending=descending, fields=fields)
     bound_s = state.settings.db_statement_timeout_s
 
     async def body() -> AsyncIterator[bytes]:

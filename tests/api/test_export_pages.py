@@ -1,8 +1,10 @@
-"""An NDJSON export is the paginated listing, line for line: for several kinds, filters, orders,
-``fields``, ``asOf`` and sub-collections, read anonymously and with an admin key while a withheld
-article is present, every line of the export is the document the pages (walked through their
-cursors) give at that position. The facts' text holds what escaping could break: backslashes,
-quotes, newlines, tabs, control characters, and non-ASCII text and emoji."""
+"""An NDJSON export is the paginated listing, line for line: for every kind, filters, orders
+(distance too), ``fields``, ``asOf`` and sub-collections, read anonymously and with an admin key
+while a withheld article is present, every line of the export is the document the pages (walked
+through their cursors) give at that position. The facts' text holds what escaping could break:
+backslashes, quotes, newlines, tabs, control characters, and non-ASCII text and emoji. And the
+export's statement builds each kind's document (db/export.py) as ``<kind>_doc`` does, row for row,
+in every lens."""
 
 from __future__ import annotations
 
@@ -14,6 +16,12 @@ import httpx
 import orjson
 import pytest
 
+from db import bulk, generate
+from db.export import export_sql
+from db.kinds import LOAD_ORDER
+from db.lens import Lens
+from db.pool import connect
+from db.registry import fact_type
 from tests.api.history import database_now
 from tests.api.live_events import api_key, bearer
 from tests.factories import quote_ref
@@ -26,6 +34,22 @@ pytestmark = pytest.mark.anyio
 # text beyond ASCII (accents, a right-to-left script, an emoji outside the BMP, a line separator).
 TRICKY = 'He said "no" \\ then C:\\dir\\n\nnew line\ttab\r\x01\x02 — café Ωmega مرحبا 🚢🇫🇷 \u2028 end \\'
 HELD_BODY = "Zorvatine envoys met at Quellmark harbour. The ledger was sealed."
+
+
+@pytest.fixture(scope="module")
+def generated(database_url: str) -> None:
+    """A small generated corpus beside the seed: every kind, places and assets included."""
+
+    async def load() -> None:
+        conn = await connect(database_url)
+        try:
+            records = generate.records(30, 300, seed=11, incidents=20)
+            report = await bulk.load(conn, ((i, r.pop("object"), r) for i, r in enumerate(records)), changed_by="test")
+            assert not report.rejected, report.rejected[:3]
+        finally:
+            await conn.close()
+
+    asyncio.run(load())
 
 
 async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -102,7 +126,29 @@ def _lines(body: bytes) -> list[Any]:
     return [orjson.loads(line) for line in body[:-1].split(b"\n")]
 
 
-async def test_an_export_is_its_listing_walked_page_by_page(server: LiveServer, database_url: str) -> None:
+async def test_the_export_statement_builds_each_kinds_document(generated: None, database_url: str) -> None:
+    conn = await connect(database_url)
+    try:
+        before = await conn.fetchval("SELECT now()")
+        for kind in LOAD_ORDER:
+            t = fact_type(kind)
+            for lens in (Lens(), Lens(public=True), Lens(before.isoformat(), public=True)):
+                sql, args = export_sql(kind, {}, lens=lens)
+                built, _, rest = sql.removeprefix("SELECT ").partition("::text FROM ")
+                source = rest.partition(" ORDER BY ")[0]
+                row = await conn.fetchrow(
+                    f"SELECT count(*), count(*) FILTER (WHERE ({built})::jsonb IS DISTINCT FROM {t.doc_function}({t.alias}))"
+                    f" FROM {source}",
+                    *args,
+                )
+                assert row is not None and row[0] > 0 and row[1] == 0, (kind, lens, row)
+    finally:
+        await conn.close()
+
+
+async def test_an_export_is_its_listing_walked_page_by_page(
+    generated: None, server: LiveServer, database_url: str
+) -> None:
     write, admin = await asyncio.gather(api_key(database_url, "write"), api_key(database_url, "admin"))
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         c = await _corpus(client, write, database_url)
@@ -120,6 +166,11 @@ async def test_an_export_is_its_listing_walked_page_by_page(server: LiveServer, 
             ("/v1/articles", {"fields": "headline,body,pubStatus"}),
             ("/v1/actors", {"fields": "name"}),
             ("/v1/actors", {}),
+            ("/v1/deployments", {}),
+            ("/v1/deployments", {"fields": "region,assets", "sort": "-createdAt"}),
+            ("/v1/incidents", {}),
+            ("/v1/incidents", {"near": "0,0,20000", "sort": "distance"}),
+            ("/v1/incidents", {"near": "0,0,20000", "fields": "location"}),
         ]
         for who, headers in (("anonymous", {}), ("admin", bearer(admin))):
             exported_claims = b""
