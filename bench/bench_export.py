@@ -4,7 +4,8 @@ the same run: `COPY (SELECT …) TO STDOUT` of the same documents (the export's 
 and COPY options, so the bytes are the same) straight to an asyncpg client. Reports rows/s, the
 ratio, the server's CPU per 1,000 rows and its peak RSS (against its RSS before the export), for
 an anonymous caller (the recall-rule relation), an admin key (the table) and an admin export with
-`fields`.
+`fields`; and, for reference, COPY of the same documents built by `claim_doc` (jsonb, as text), as
+the export built them before.
 
     .venv/bin/python -m bench.bench_export                          # 10,000 articles / 100,000 claims
     .venv/bin/python -m bench.bench_export --claims 1000000         # the issue's 1,000,000 claims
@@ -52,10 +53,19 @@ SCENARIOS = [
 ]
 
 
-async def copy_baseline(database_url: str, s: Scenario) -> tuple[int, int, float]:
-    """Rows, bytes and seconds of COPY (the export's statement) TO STDOUT into this process."""
+def jsonb_statement(sql: str) -> str:
+    """The export's statement with each document built as before: ``claim_doc(c)::text`` (jsonb)."""
+    built = sql.removeprefix("SELECT ").partition("::text FROM ")[0]
+    return sql.replace(built, "claim_doc(c)", 1)
+
+
+async def copy_baseline(database_url: str, s: Scenario, *, jsonb: bool = False) -> tuple[int, int, float]:
+    """Rows, bytes and seconds of COPY (the export's statement) TO STDOUT into this process;
+    ``jsonb``: of the same documents built by ``claim_doc`` (the statement before db/export.py)."""
     fields = frozenset({*s.fields.split(","), "id", "object"}) if s.fields else None
     sql, args = export_sql("claim", {}, "createdAt", lens=s.lens, fields=fields)
+    if jsonb:
+        sql = jsonb_statement(sql)
     conn = await connect(database_url)
     rows = size = 0
 
@@ -139,27 +149,31 @@ def main() -> None:
         with serve(cmd, {**env, "PORT": str(port)}, port, "/healthz") as (url, pid):
             for s in SCENARIOS:
                 copies: list[tuple[int, int, float]] = []
+                before: list[float] = []
                 exports: list[dict[str, float]] = []
                 for _ in range(args.rounds):
                     copies.append(asyncio.run(copy_baseline(database_url, s)))
                     exports.append(export(url, pid, s, key))
+                    if s.fields is None:
+                        before.append(asyncio.run(copy_baseline(database_url, s, jsonb=True))[2])
                 rows, size, copy_s = min(copies, key=lambda c: c[2])
                 best = min(exports, key=lambda e: e["seconds"])
                 if (best["rows"], best["bytes"]) != (rows, size):
                     raise SystemExit(f"{s.name}: the export sent {best['bytes']:,} bytes, COPY {size:,}")
                 table.append([
-                    s.name, rows, size / 1e6, rows / copy_s, best["rows"] / best["seconds"],
+                    s.name, rows, size / 1e6, rows / min(before) if before else "—", rows / copy_s, best["rows"] / best["seconds"],
                     copy_s / best["seconds"], best["cpu_s"] * 1000 * 1000 / best["rows"],
                     f"{best['before_mb']:.0f} → {max(e['peak_mb'] for e in exports):.0f}",
                 ])  # fmt: skip
         print_table(
             f"NDJSON export of {rows:,} claims: one uvicorn worker, curl reading",
-            ["export", "rows", "MB", "COPY rows/s", "export rows/s", "ratio vs COPY", "server CPU ms / 1,000 rows",
+            ["export", "rows", "MB", "COPY of claim_doc::text rows/s", "COPY rows/s", "export rows/s", "ratio vs COPY", "server CPU ms / 1,000 rows",
              "server RSS MB (before → peak)"],
             table,
             note=(
                 f"Best of {args.rounds} rounds each; COPY: the export's own statement and options (the same bytes) "
-                "to an asyncpg client in the bench process; server pinned to one core"
+                "to an asyncpg client in the bench process; COPY of claim_doc::text: the same statement with each "
+                "document built as jsonb by claim_doc, as the export did before; server pinned to one core"
                 + (f"; corpus loaded in {load_s:.0f} s" if load_s else "")
                 + ". Aims (issue 25): ≥ 200,000 rows/s and ≥ 0.8 of COPY, in flat memory."
             ),
