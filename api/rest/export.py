@@ -21,6 +21,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -51,10 +52,22 @@ def stream(
     bound_s = state.settings.db_statement_timeout_s
 
     async def body() -> AsyncIterator[bytes]:
-        async with state.reads.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            await conn.execute("SET LOCAL statement_timeout = 0")
-            async for chunk in copy_out(conn, sql, args, bound_s=bound_s):
-                yield chunk
+        async with state.reads.acquire() as conn:
+            snapshot = conn.transaction(isolation="repeatable_read", readonly=True)
+            await snapshot.start()
+            try:
+                await conn.execute("SET LOCAL statement_timeout = 0")
+                async for chunk in copy_out(conn, sql, args, bound_s=bound_s):
+                    yield chunk
+            except BaseException:
+                # A COPY cut short (the client left, PostgreSQL hung) closes its connection
+                # (db.pool.BoundedConnection): nothing is left to roll back, and the rollback's
+                # "connection is closed" must not replace the reason (nor be logged as an error
+                # when the client simply left).
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    await snapshot.rollback()
+                raise
+            await snapshot.commit()
 
     return _FirstChunkFirst(
         body(), media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

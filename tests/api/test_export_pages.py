@@ -167,6 +167,7 @@ async def test_an_export_is_its_listing_walked_page_by_page(
             ("/v1/actors", {"fields": "name"}),
             ("/v1/actors", {}),
             ("/v1/deployments", {}),
+            ("/v1/deployments", {"article": held}),  # none: an empty body
             ("/v1/deployments", {"fields": "region,assets", "sort": "-createdAt"}),
             ("/v1/incidents", {}),
             ("/v1/incidents", {"near": "0,0,20000", "sort": "distance"}),
