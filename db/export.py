@@ -3,7 +3,7 @@ document's JSON text, which the export streams as it is.
 
 PostgreSQL writes each document with ``json_build_object`` from the row's columns, through the read
 planner's mapping of document keys to columns (db/plan/sources.py, derived from the kind's
-declaration) — the same document as ``<kind>_doc``, in about half the time: ``<kind>_doc``
+declaration) — the same document as ``<kind>_doc``, in up to half the time: ``<kind>_doc``
 builds jsonb, and jsonb's text output walks the document a second time (docs/benchmarks/export.md).
 Keys come in jsonb's order (shorter first, then
 bytewise), the order of the pages' documents. ``fields`` builds only the chosen keys, as a page's
