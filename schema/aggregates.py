@@ -164,7 +164,7 @@ def _facet_field(kind: str, facet: Facet, title: str) -> Any:
         return _facet_result(doc[name], facet, result, bucket)
 
     resolve.__annotations__["return"] = result
-    own = ", ".join(facet.filters)
+    own = ", ".join(facet.selected_by)
     return strawberry.field(
         resolver=resolve,
         name=facet.name,

@@ -59,7 +59,7 @@ def facets(stmt: Statement, rows: RowSet, request: FacetsRequest) -> str:
     passes: dict[frozenset[str], list[Facet]] = {}
     number: dict[tuple[frozenset[str], str], int] = {}
     for ask in request.asks:
-        own = frozenset(ask.facet.filters) & frozenset(rows.filters) if request.exclude_own else frozenset()
+        own = frozenset(ask.facet.selected_by) & frozenset(rows.filters) if request.exclude_own else frozenset()
         found = passes.setdefault(own, [])
         if (own, ask.facet.name) not in number:
             number[(own, ask.facet.name)] = len(number)
@@ -85,7 +85,7 @@ def facets(stmt: Statement, rows: RowSet, request: FacetsRequest) -> str:
     keys = []
     details = {}
     for ask in request.asks:
-        own = frozenset(ask.facet.filters) & frozenset(rows.filters) if request.exclude_own else frozenset()
+        own = frozenset(ask.facet.selected_by) & frozenset(rows.filters) if request.exclude_own else frozenset()
         keys.append(f"({stmt.params.add(ask.key)}::text, {number[(own, ask.facet.name)]}, {int(ask.first)})")
         details[number[(own, ask.facet.name)]] = ask.facet
     shapes = []
