@@ -262,7 +262,7 @@ def test_a_facet_narrows_the_timeline_and_the_map(
     tab.page.get_by_label("day", exact=True).check()
     _loaded(tab.page, before)
     expect(tab.page.locator('#imprecise [data-imprecise="incidents"]')).to_have_text(
-        "1 incidents more known only to the month"
+        "1 more incident known only to the month"
     )
     expect(tab.page.locator('#imprecise [data-imprecise="claims"]')).to_contain_text("known only to the month")
     _clean(tab)

@@ -55,24 +55,27 @@ const label = (t, interval) =>
     ? new Date(t).toLocaleDateString("en-GB", { month: "short", year: "numeric", timeZone: "UTC" })
     : new Date(t).toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
 
-/** What the histograms could not place: "12 claims more known only to the month". */
+/** What the histograms could not place: "12 more claims known only to the month". */
 export function impreciseNotes(data, interval) {
   const notes = [];
   for (const [key, name, alias] of SERIES.slice(0, 2)) {
     const h = data[alias];
     const yearOnly = h.byMonth.imprecise;
     const monthOnly = interval === "month" ? 0 : h.histogram.imprecise - yearOnly;
-    const noun = name.toLowerCase();
-    if (monthOnly > 0) notes.push(el("li", { dataset: { imprecise: key } }, `${monthOnly} ${noun} more known only to the month`));
-    if (yearOnly > 0) notes.push(el("li", { dataset: { imprecise: `${key}-year` } }, `${yearOnly} ${noun} more known only to the year`));
-    if (h.histogram.missingCount > 0) notes.push(el("li", {}, `${h.histogram.missingCount} ${noun} undated`));
+    const noun = (n) => (n === 1 ? name.toLowerCase().slice(0, -1) : name.toLowerCase());
+    const say = (n, what) => `${n} more ${noun(n)} known only to the ${what}`;
+    if (monthOnly > 0) notes.push(el("li", { dataset: { imprecise: key } }, say(monthOnly, "month")));
+    if (yearOnly > 0) notes.push(el("li", { dataset: { imprecise: `${key}-year` } }, say(yearOnly, "year")));
+    const missing = h.histogram.missingCount;
+    if (missing > 0) notes.push(el("li", {}, `${missing} ${noun(missing)} undated`));
   }
   return notes;
 }
 
 /** The chart (an SVG with a brush) for `buckets`; onBrush(from, to) with ISO days, or (null, null). */
-export function renderChart(buckets, { interval, from, to, onBrush }) {
-  const width = 720;
+export function renderChart(buckets, { interval, from, to, onBrush, width: shown = 720 }) {
+  // Drawn at the width it is shown at, so its labels keep their size on a phone.
+  const width = Math.max(300, Math.min(1200, shown || 720));
   const height = 180;
   const pad = { left: 34, right: 8, top: 8, bottom: 26 };
   const root = svg("svg", {
@@ -102,7 +105,7 @@ export function renderChart(buckets, { interval, from, to, onBrush }) {
     g.append(title);
     root.append(g);
   });
-  const every = Math.max(1, Math.ceil(buckets.length / 8));
+  const every = Math.max(1, Math.ceil(buckets.length / Math.max(2, Math.floor(width / 90))));
   buckets.forEach((b, i) => {
     if (i % every) return;
     const t = svg("text", { x: pad.left + i * w + w / 2, y: height - 8, class: "tick", "text-anchor": "middle" });

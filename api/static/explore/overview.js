@@ -190,7 +190,7 @@ function start() {
     fill(facetsEl, Object.keys(FACETS).map((kind) => facetGroup(kind, data[PLURAL[kind]])));
     fill(totalsEl, renderTotals(data));
     const merged = mergeBuckets(data, s.interval);
-    fill(chartEl, renderChart(merged, { interval: s.interval, from: s.from, to: s.to, onBrush: (from, to) => change({ from, to }) }));
+    fill(chartEl, renderChart(merged, { interval: s.interval, from: s.from, to: s.to, width: chartEl.clientWidth, onBrush: (from, to) => change({ from, to }) }));
     fill(tableEl, renderTable(merged, s.interval));
     fill(notesEl, impreciseNotes(data, s.interval));
     rangeEl.textContent = s.from || s.to ? `Dates: ${s.from ?? "…"} to ${s.to ?? "…"} (drag across the chart to choose others).` : "Drag across the chart to narrow the other panels to those dates.";
