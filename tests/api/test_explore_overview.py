@@ -268,6 +268,39 @@ def test_a_facet_narrows_the_timeline_and_the_map(
     _clean(tab)
 
 
+def test_brushing_a_month_of_the_timeline_narrows_the_other_panels(
+    live: LiveServer,
+    tabs: Tabs,  # noqa: F811
+    corpus: dict[str, Any],
+    api: httpx.Client,
+) -> None:
+    tab = _open(live, tabs)
+    box = tab.page.evaluate(
+        """() => {
+          const g = [...document.querySelectorAll("svg.chart g.bucket")]
+            .find((b) => b.querySelector("title").textContent.startsWith("Oct 2025"));
+          const r = g.getBoundingClientRect();
+          return [r.left + r.width / 2, r.top + r.height / 2, r.width];
+        }"""
+    )
+    x, y, width = box
+    before = _load_number(tab.page)
+    tab.page.mouse.move(x - width / 4, y)
+    tab.page.mouse.down()
+    tab.page.mouse.move(x + width / 4, y, steps=3)
+    tab.page.mouse.up()
+    _loaded(tab.page, before)
+    query = parse_qs(urlsplit(tab.page.url).query)
+    assert (query["from"], query["to"]) == (["2025-10-01"], ["2025-10-31"])
+    expected = _api_facets(api, "claims", CLAIM_FACETS, claimDateFrom="2025-10-01", claimDateTo="2025-10-31")
+    assert {k: v for k, v in _page_facets(tab.page, "claim").items() if v} == {k: v for k, v in expected.items() if v}
+    mapped = _mapped(tab.page)
+    assert corpus["baltic"]["id"] in mapped and corpus["seizure"]["id"] in mapped
+    assert not mapped & {corpus["red_sea"]["id"], corpus["attack"]["id"]}, "November's facts are left out"
+    assert _series_total(tab.page, "incidents") == 3, "the timeline itself still shows every date"
+    _clean(tab)
+
+
 def _caribbean_drag(page: Page) -> None:
     """Drags across the Caribbean on the map at its first zoom, as a reader's mouse would."""
     page.locator("svg.map").scroll_into_view_if_needed()
