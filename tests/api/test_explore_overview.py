@@ -454,6 +454,9 @@ def test_screenshots_at_desktop_and_phone_widths(live: LiveServer, tabs: Tabs) -
     phone = _open(live, tabs, viewport=PHONE)
     phone.page.wait_for_selector("svg.map path.countries")
     phone.page.screenshot(path=str(ARTIFACTS / "overview-phone.png"), full_page=True)
+    for name in ("totals", "timeline", "map"):
+        section = phone.page.locator(f"#{name}-h").locator("xpath=..")
+        section.screenshot(path=str(ARTIFACTS / f"overview-phone-{name}.png"))
     # At phone width the panels stack: the filters above the totals, both as wide as the page.
     filters = phone.page.locator(".facets-panel").bounding_box()
     totals = phone.page.locator("#totals").bounding_box()

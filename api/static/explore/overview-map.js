@@ -130,13 +130,17 @@ export function createMap(root, { onBox, onPick }) {
     onBox([Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)].map((v) => +v.toFixed(3)));
   });
 
+  // viewBox units per CSS pixel: marks and clusters keep their on-screen size on a narrow screen.
+  const unit = () => Math.max(1, WIDTH / (chart.getBoundingClientRect().width || WIDTH));
+
   function clusters() {
+    const cell = CELL * unit();
     const cells = new Map();
     for (const f of features) {
       const at = anchorOf(f);
       const p = at && projection(at);
-      if (!p || p[0] < -CELL || p[0] > WIDTH + CELL || p[1] < -CELL || p[1] > HEIGHT + CELL) continue;
-      const key = `${Math.floor(p[0] / CELL)}:${Math.floor(p[1] / CELL)}`;
+      if (!p || p[0] < -cell || p[0] > WIDTH + cell || p[1] < -cell || p[1] > HEIGHT + cell) continue;
+      const key = `${Math.floor(p[0] / cell)}:${Math.floor(p[1] / cell)}`;
       const c = cells.get(key) ?? { members: [], x: 0, y: 0, at: [0, 0] };
       c.members.push(f);
       c.x += p[0];
@@ -174,10 +178,11 @@ export function createMap(root, { onBox, onPick }) {
         const kind = one ? one.properties.object : "cluster";
         const name = one ? `${one.properties.object}: ${placeName(one)}` : `${c.members.length} facts here: zoom in`;
         const g = svg("g", { class: `mark ${kind}`, tabindex: "0", role: "button", "aria-label": name, "data-id": one?.id });
-        const r = one ? 6 : Math.min(22, 9 + 2.5 * Math.sqrt(c.members.length));
-        g.append(svg("circle", { cx: c.x, cy: c.y, r }));
+        const u = unit();
+        const r = u * (one ? 6 : Math.min(22, 9 + 2.5 * Math.sqrt(c.members.length)));
+        g.append(svg("circle", { cx: c.x, cy: c.y, r, "stroke-width": 1.5 * u }));
         if (!one) {
-          const t = svg("text", { x: c.x, y: c.y + 4, "text-anchor": "middle" });
+          const t = svg("text", { x: c.x, y: c.y + 4 * u, "text-anchor": "middle", "font-size": 12 * u });
           t.textContent = String(c.members.length);
           g.append(t);
         }
