@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from db.pool import connect
-from tests.api.browser import Tab, Tabs, chromium, tabs  # noqa: F401 - the fixtures
+from tests.api.browser import Tab, Tabs
 from tests.api.explore_page import wait_until
 from tests.api.live_events import api_key, bearer
 from tests.factories import make_actor, make_article, quote_ref
@@ -128,7 +128,7 @@ def api(live: LiveServer) -> Iterator[httpx.Client]:
 
 def _open(
     live: LiveServer,
-    tabs: Tabs,  # noqa: F811
+    tabs: Tabs,
     query: str = "",
     viewport: dict[str, int] = DESKTOP,
 ) -> Tab:
@@ -199,7 +199,7 @@ CLAIM_FACETS = ["status", "quoteType", "speaker", "subjects", "sourcing"]
 
 def test_facet_counts_on_the_page_are_the_apis(
     live: LiveServer,
-    tabs: Tabs,  # noqa: F811
+    tabs: Tabs,
     api: httpx.Client,
 ) -> None:
     tab = _open(live, tabs)
@@ -238,7 +238,7 @@ def test_facet_counts_on_the_page_are_the_apis(
 
 def test_a_facet_narrows_the_timeline_and_the_map(
     live: LiveServer,
-    tabs: Tabs,  # noqa: F811
+    tabs: Tabs,
     corpus: dict[str, Any],
 ) -> None:
     tab = _open(live, tabs)
@@ -270,7 +270,7 @@ def test_a_facet_narrows_the_timeline_and_the_map(
 
 def test_brushing_a_month_of_the_timeline_narrows_the_other_panels(
     live: LiveServer,
-    tabs: Tabs,  # noqa: F811
+    tabs: Tabs,
     corpus: dict[str, Any],
     api: httpx.Client,
 ) -> None:
@@ -326,7 +326,7 @@ def _caribbean_drag(page: Page) -> None:
 
 def test_a_box_drawn_around_the_caribbean_keeps_the_seed_deployment_only(
     live: LiveServer,
-    tabs: Tabs,  # noqa: F811
+    tabs: Tabs,
     corpus: dict[str, Any],
     api: httpx.Client,
 ) -> None:
@@ -349,7 +349,7 @@ def test_a_box_drawn_around_the_caribbean_keeps_the_seed_deployment_only(
     _clean(tab)
 
 
-def test_the_totals_read_as_the_cards_read_quantities(live: LiveServer, tabs: Tabs) -> None:  # noqa: F811
+def test_the_totals_read_as_the_cards_read_quantities(live: LiveServer, tabs: Tabs) -> None:
     tab = _open(live, tabs, "?incident.incidentType=strike")
     expect(tab.page.locator('[data-total="incidents"]')).to_have_text("1 incident: at least 65 killed (16 attacks)")
     deployments = tab.page.locator('[data-total="deployments"]')
@@ -362,7 +362,7 @@ def test_the_totals_read_as_the_cards_read_quantities(live: LiveServer, tabs: Ta
 
 def test_a_fact_created_through_rest_raises_a_count_within_two_seconds(
     live: LiveServer,
-    tabs: Tabs,  # noqa: F811
+    tabs: Tabs,
     corpus: dict[str, Any],
     write_key: str,
     api: httpx.Client,
@@ -388,7 +388,7 @@ def test_a_fact_created_through_rest_raises_a_count_within_two_seconds(
 
 def test_the_as_of_control_shows_the_counts_before_a_correction(
     live: LiveServer,
-    tabs: Tabs,  # noqa: F811
+    tabs: Tabs,
     corpus: dict[str, Any],
     write_key: str,
     api: httpx.Client,
@@ -418,7 +418,7 @@ def test_the_as_of_control_shows_the_counts_before_a_correction(
 
 def test_a_point_opens_its_fact_and_from_it_the_article_with_the_span_highlighted(
     live: LiveServer,
-    tabs: Tabs,  # noqa: F811
+    tabs: Tabs,
 ) -> None:
     tab = _open(live, tabs, "?bbox=-90,5,-55,30")
     tab.page.locator(f'svg.map .mark[data-id="{SEED_DEPLOYMENT}"]').click()
@@ -431,7 +431,7 @@ def test_a_point_opens_its_fact_and_from_it_the_article_with_the_span_highlighte
     _clean(tab)
 
 
-def test_keyboard_alone_chooses_a_facet_and_the_map_lists_its_facts(live: LiveServer, tabs: Tabs) -> None:  # noqa: F811
+def test_keyboard_alone_chooses_a_facet_and_the_map_lists_its_facts(live: LiveServer, tabs: Tabs) -> None:
     tab = _open(live, tabs)
     box = tab.page.get_by_label("seizure")
     box.focus()
@@ -445,7 +445,7 @@ def test_keyboard_alone_chooses_a_facet_and_the_map_lists_its_facts(live: LiveSe
     _clean(tab)
 
 
-def test_screenshots_at_desktop_and_phone_widths(live: LiveServer, tabs: Tabs) -> None:  # noqa: F811
+def test_screenshots_at_desktop_and_phone_widths(live: LiveServer, tabs: Tabs) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     desktop = _open(live, tabs, "?interval=month")
     time.sleep(0.3)  # the outlines arrive after the counts
