@@ -431,6 +431,21 @@ def test_a_point_opens_its_fact_and_from_it_the_article_with_the_span_highlighte
     _clean(tab)
 
 
+def test_nearby_points_cluster_at_low_zoom_and_part_when_zoomed_in(
+    live: LiveServer, tabs: Tabs, corpus: dict[str, Any]
+) -> None:
+    tab = _open(live, tabs)
+    baltic, seizure = corpus["baltic"]["id"], corpus["seizure"]["id"]
+    marks = tab.page.locator("svg.map .mark")
+    expect(marks.locator("xpath=self::*[@data-id]")).to_have_count(1)  # only the Caribbean stands alone
+    assert tab.page.locator(f'svg.map .mark[data-id="{baltic}"]').count() == 0
+    # Clusters come in the order of their first fact: the Baltic deployment before the Red Sea one.
+    tab.page.locator("svg.map .mark.cluster").first.click()
+    expect(tab.page.locator(f'svg.map .mark[data-id="{baltic}"]')).to_have_count(1)
+    expect(tab.page.locator(f'svg.map .mark[data-id="{seizure}"]')).to_have_count(1)
+    _clean(tab)
+
+
 def test_keyboard_alone_chooses_a_facet_and_the_map_lists_its_facts(live: LiveServer, tabs: Tabs) -> None:
     tab = _open(live, tabs)
     box = tab.page.get_by_label("seizure")
