@@ -3,9 +3,9 @@ read-only snapshot, so a million facts pass through in flat memory at the speed 
 them. PostgreSQL writes each line: the query has one text column, each document's JSON text, and
 the COPY runs in CSV format with a delimiter and a quote character that JSON text never holds
 (control characters are always escaped in it), so no value is quoted or escaped and COPY's output
-is the NDJSON body byte for byte. Python passes the bytes on without looking at a row; asyncpg
-stops reading from PostgreSQL while a chunk waits for the client, so memory holds one socket
-read.
+is the NDJSON body byte for byte. Python passes the bytes on without looking at a row; while the
+client is the slower side the socket reads gather into one chunk, and past 512 kB asyncpg stops
+reading from PostgreSQL, so memory stays flat.
 
 The COPY is one statement for the whole export, which may run for as long as the client keeps
 reading: PostgreSQL's statement_timeout is lifted for it (``SET LOCAL``, in its own transaction)
@@ -36,6 +36,8 @@ CSV_DELIMITER, CSV_QUOTE = "\x01", "\x02"
 # asyncpg bounds a COPY as a whole (by the connection's command_timeout unless given); each chunk
 # is bounded here instead.
 _NO_BOUND_S = 10 * 365 * 86_400.0
+# What the COPY may gather while the client is slower before asyncpg stops reading from PostgreSQL.
+_GATHER = 512 * 1024
 
 
 def stream(
@@ -76,28 +78,44 @@ def stream(
 
 async def copy_out(conn: Conn, sql: str, args: list[Any], *, bound_s: float) -> AsyncIterator[bytes]:
     """The output of ``COPY (sql) TO STDOUT`` (CSV that is the NDJSON of ``sql``'s one text column),
-    chunk by chunk as PostgreSQL sends it; TimeoutError when PostgreSQL sends nothing for
-    ``bound_s`` while a chunk is awaited. Closing the iterator cancels the COPY."""
-    chunks: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1)
+    as PostgreSQL sends it: each chunk is everything that arrived since the last one, so while the
+    client is the slower side the socket reads gather into few large writes (up to ``_GATHER``,
+    then asyncpg stops reading). TimeoutError when PostgreSQL sends nothing for ``bound_s`` while
+    nothing is waiting to be sent. Closing the iterator cancels the COPY."""
+    buffer = bytearray()
+    arrived = asyncio.Event()  # data in ``buffer``, or the COPY ended
+    room = asyncio.Event()  # ``buffer`` was taken
+
+    async def sink(data: bytes) -> None:
+        buffer.extend(data)
+        arrived.set()
+        while len(buffer) >= _GATHER:
+            room.clear()
+            await room.wait()
+
     copy = asyncio.ensure_future(
         conn.copy_from_query(
-            sql, *args, output=chunks.put, timeout=_NO_BOUND_S, format="csv", delimiter=CSV_DELIMITER, quote=CSV_QUOTE
+            sql, *args, output=sink, timeout=_NO_BOUND_S, format="csv", delimiter=CSV_DELIMITER, quote=CSV_QUOTE
         )
     )
+    copy.add_done_callback(lambda _: arrived.set())
     try:
         while True:
-            if chunks.empty() and copy.done():
-                copy.result()  # the COPY's error, if it failed
-                return
-            get = asyncio.ensure_future(chunks.get())
-            done, _ = await asyncio.wait((get, copy), timeout=bound_s, return_when=asyncio.FIRST_COMPLETED)
-            if get in done:
-                yield bytes(get.result())  # asyncpg hands a bytearray, which Starlette would not send
+            if not buffer and not copy.done():
+                arrived.clear()
+                try:
+                    async with asyncio.timeout(bound_s):
+                        await arrived.wait()
+                except TimeoutError:
+                    raise TimeoutError(f"PostgreSQL sent no export chunk within {bound_s} s") from None
+            if buffer:
+                chunk = bytes(buffer)
+                buffer.clear()
+                room.set()
+                yield chunk
                 continue
-            # A get cancelled before it ran takes nothing from the queue.
-            get.cancel()
-            if not done:
-                raise TimeoutError(f"PostgreSQL sent no export chunk within {bound_s} s")
+            copy.result()  # the COPY's error, if it failed
+            return
     finally:
         if not copy.done():
             # asyncpg cancels the statement (db.pool.BoundedConnection closes the connection).
