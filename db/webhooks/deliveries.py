@@ -124,18 +124,21 @@ class Claimed:
 
 
 # One statement, one round trip (the claim loop is serial, so its latency caps a worker's rate):
-# lock due candidates (SKIP LOCKED), keep at most ``cap`` in flight per endpoint counting this
-# worker's current ones, lease those, and return them with their events. Unpicked candidates are
-# unlocked when the statement ends. Ordered by next_attempt_at alone so the partial due index
-# serves the ORDER BY and the LIMIT stops the scan early; the head-of-object test is a correlated
-# min() over the object index, whatever the (often stale) statistics of this churning table say.
+# read due candidates, keep at most ``cap`` in flight per endpoint counting this worker's current
+# ones, then lock just those (SKIP LOCKED: another worker's claim of the same rows wins, and this
+# one takes fewer), lease them, and return them with their events. Locking only the picked rows
+# writes a row lock on a batch, not on every candidate. Candidates are ordered by next_attempt_at
+# alone so the partial due index serves the ORDER BY and the LIMIT stops the scan early; the
+# head-of-object test is a correlated min() over the object index, whatever the (often stale)
+# statistics of this churning table say. The lock re-checks that the row is still pending and
+# unleased on its newest version, so two workers never lease one delivery.
 # set_config(..., true) skips the WAL flush wait for this transaction only (see _NO_FLUSH).
 # The event's data is shaped here, at each attempt, for the endpoint's payload scope: a 'public'
 # endpoint gets what a read-scope reader may see now (event_public_data, 0013), so a retry or a
 # replay after a recall never carries what the recall took down.
 _CLAIM = """
 WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS v),
-locked AS (
+candidates AS (
     SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d
     JOIN webhook_endpoints w ON w.id = d.endpoint_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
@@ -147,17 +150,21 @@ locked AS (
           WHERE p.endpoint_id = d.endpoint_id AND p.object_id = d.object_id AND p.status = 'pending'))
     ORDER BY d.next_attempt_at
     LIMIT $1
-    FOR UPDATE OF d SKIP LOCKED
 ), ranked AS (
-    SELECT l.id, l.next_attempt_at,
-           row_number() OVER (PARTITION BY l.endpoint_id ORDER BY l.next_attempt_at) + coalesce(f.n, 0) AS slot
-    FROM locked l LEFT JOIN unnest($3::text[], $4::int[]) AS f(endpoint_id, n) ON f.endpoint_id = l.endpoint_id
+    SELECT c.id, c.next_attempt_at,
+           row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at) + coalesce(f.n, 0) AS slot
+    FROM candidates c LEFT JOIN unnest($3::text[], $4::int[]) AS f(endpoint_id, n) ON f.endpoint_id = c.endpoint_id
 ), picked AS (
     SELECT id FROM ranked WHERE slot <= $5 ORDER BY next_attempt_at LIMIT $6
+), locked AS (
+    SELECT d.id FROM webhook_deliveries d
+    WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND d.status = 'pending'
+      AND (d.locked_until IS NULL OR d.locked_until <= now())
+    FOR UPDATE OF d SKIP LOCKED
 ), upd AS (
     UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $7), locked_by = $8
-    FROM picked, webhook_endpoints w
-    WHERE d.id = picked.id AND w.id = d.endpoint_id
+    FROM locked, webhook_endpoints w
+    WHERE d.id = locked.id AND w.id = d.endpoint_id
     RETURNING d.id, d.endpoint_id, d.event_id, d.type, d.payload, d.attempt_count, d.sequence, d.object_id,
               w.url, w.secret, w.previous_secrets, w.payload_scope
 )
@@ -280,7 +287,8 @@ moved AS (
         last_status_code = i.response_status, last_error = i.error,
         delivered_at = CASE WHEN i.status = 'delivered' THEN now() ELSE d.delivered_at END
     FROM i JOIN alive ON alive.id = i.endpoint_id
-    WHERE d.id = i.id AND d.locked_by = $14
+    -- d.id = ANY($1): a primary-key lookup whatever the statistics say, never a scan of the queue.
+    WHERE d.id = ANY($1::text[]) AND d.id = i.id AND d.locked_by = $14
     RETURNING d.id
 ),
 -- An object's later events wait for a retried one anyway: move them out of the due range until its
