@@ -137,6 +137,17 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
+async def postgres_cpu(conn: Conn) -> float:
+    """CPU seconds of every PostgreSQL process alive now (the worker's pooled backends among them)."""
+    postmaster = psutil.Process(int(await conn.fetchval("SELECT pg_backend_pid()"))).parent()
+    assert postmaster is not None
+    total = 0.0
+    for proc in [postmaster, *postmaster.children()]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += cpu_seconds(proc.pid)
+    return total
+
+
 async def reset(conn: Conn) -> None:
     """No endpoints, nothing queued, cursor at the head: each case starts clean."""
     await conn.execute("DELETE FROM webhook_endpoints")
@@ -229,7 +240,7 @@ async def drain(
             (ids[r["endpoint_id"]], r["event_id"]) for r in expected_rows if ids[r["endpoint_id"]] in healthy
         )
         base = await receiver.count()
-        cpu0, started = cpu_seconds(proc.pid), time.time()
+        cpu0, pg0, started = cpu_seconds(proc.pid), await postgres_cpu(conn), time.time()
         os.kill(proc.pid, signal.SIGCONT)
         deadline = time.monotonic() + seconds
         target = base + sum(expected.values())
@@ -237,7 +248,7 @@ async def drain(
             if await receiver.count() >= target:
                 break
             await asyncio.sleep(0.05)
-        cpu1 = cpu_seconds(proc.pid)
+        cpu1, pg1 = cpu_seconds(proc.pid), await postgres_cpu(conn)
         arrivals = await receiver.arrivals()
         got = [(at, (p, wid)) for p in healthy for at, wid in arrivals.get(p, []) if at >= started]
         last = max(at for at, _ in got)
@@ -260,6 +271,7 @@ async def drain(
             "rate": delivered / (last - started),
             "per_endpoint": delivered / (last - started) / len(healthy),
             "cpu_us": (cpu1 - cpu0) / max(1, len(got)) * 1e6,
+            "pg_us": (pg1 - pg0) / max(1, len(got)) * 1e6,
             "lost": sum(expected.values()) - delivered,
             "duplicates": sum(n - 1 for n in seen.values() if n > 1),
             "recorded": recorded,
@@ -406,20 +418,21 @@ async def main(args: argparse.Namespace) -> None:
             delivered = sum(h["delivered"] for h in healthy)
             rows: list[list[Any]] = [
                 [f"bare aiohttp loop, {ENDPOINTS} endpoints", bares[0]["n"], _spread(bare_rates), "1.00",
-                 round(median([b["cpu"] / b["n"] * 1e6 for b in bares])), "—", "—"],
+                 round(median([b["cpu"] / b["n"] * 1e6 for b in bares])), "—", "—", "—"],
                 [f"newsfacts worker, {ENDPOINTS} endpoints (backlog drained)", healthy[0]["delivered"],
                  _spread([h["rate"] for h in healthy]), f"{median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})",
-                 round(median([h["cpu_us"] for h in healthy])), lost,
+                 round(median([h["cpu_us"] for h in healthy])), round(median([h["pg_us"] for h in healthy])), lost,
                  f"{duplicates} ({duplicates / max(1, delivered):.2%})"],
             ]  # fmt: skip
             print_table(
                 f"Webhook deliveries per second (one worker process, concurrency {c}, {PER_ENDPOINT} per endpoint; "
                 f"median (min-max) of {args.rounds} rounds)",
                 ["case", "deliveries per round", "deliveries/s", "ratio vs bare loop", "client CPU µs/delivery",
-                 "lost (all cases)", "duplicates"],
+                 "PostgreSQL CPU µs/delivery", "lost (all cases)", "duplicates"],
                 rows,
                 note="The worker's rate runs from its release (SIGCONT, the backlog already queued) to the last "
-                "arrival; its CPU is the worker process's over that span (claims, signing, sending, recording). "
+                "arrival; its CPU is the worker process's over that span (claims, signing, sending, recording), PostgreSQL's "
+                "that of all its processes over the span (claim and record statements, WAL writer, autovacuum). "
                 f"Recorded as delivered in the log: {sum(h['recorded'] for h in healthy)} of {delivered}. The bare "
                 "loop sends the same signed bodies with nothing else to do, in the same round.",
             )  # fmt: skip
