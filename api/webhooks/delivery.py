@@ -338,7 +338,8 @@ async def attempt(client: aiohttp.ClientSession, claimed: Claimed, settings: Set
                 chunks = bytearray()
                 while len(chunks) < MAX_RESPONSE_BODY and (chunk := await response.content.read(MAX_RESPONSE_BODY)):
                     chunks += chunk
-                response_body = chunks[:MAX_RESPONSE_BODY].decode("utf-8", "replace")
+                # PostgreSQL text holds no NUL: a receiver's binary answer must not make the outcome unstorable.
+                response_body = chunks[:MAX_RESPONSE_BODY].decode("utf-8", "replace").replace("\x00", "\ufffd")
     except TimeoutError:
         error = f"no answer within {settings.webhook_timeout_ms / 1000:g} s"
     except aiohttp.ClientConnectorError as exc:

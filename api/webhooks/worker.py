@@ -222,6 +222,7 @@ class Worker:
         leased; if it never is (the database stays away past the lease, or the worker dies), the
         lease lapses and the delivery is sent again: at least once, never lost."""
         backoff = Backoff()
+        solo = 0  # after a batch the database refused as data: record one at a time for this many
         while self._delivering or self._finished:
             if not self._finished:
                 self._finished_ready.clear()
@@ -229,7 +230,7 @@ class Worker:
                 continue
             if self._delivering and len(self._finished) < self.batch_size and self.flush_seconds:
                 await asyncio.sleep(self.flush_seconds)
-            batch = self._finished[: self.batch_size]
+            batch = self._finished[: 1 if solo else self.batch_size]
             try:
                 async with self.pool.acquire() as conn:
                     done = await webhooks.record_many(
@@ -238,6 +239,16 @@ class Worker:
                         worker=self.name,
                         disable_after_seconds=self.settings.webhook_disable_after_hours * 3600.0,
                     )
+            except asyncpg.DataError as exc:
+                # Not an outage: something in these outcomes cannot be stored. Find it one at a time
+                # and leave it unrecorded (its lease lapses and it is sent again), never the batch.
+                if len(batch) > 1:
+                    solo = len(batch)
+                    continue
+                log.error("webhook attempt %s cannot be recorded (%s: %s)", batch[0][0].id, type(exc).__name__, exc)
+                del self._finished[:1]
+                solo = max(0, solo - 1)
+                continue
             except DB_ERRORS as exc:
                 wait = backoff.failed()
                 log.warning(
@@ -250,6 +261,7 @@ class Worker:
                 continue
             backoff.succeeded()
             del self._finished[: len(batch)]
+            solo = max(0, solo - 1)
             self._wake.set()  # an object's next event may be claimable now
             lapsed = [c.id for c, _ in batch if c.id not in done.ours and c.id not in done.gone]
             if lapsed:

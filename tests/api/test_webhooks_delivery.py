@@ -118,6 +118,29 @@ async def test_500s_are_retried_and_every_attempt_is_logged(
     assert delivery["attemptCount"] == 3 and delivery["lastStatusCode"] == 200
 
 
+async def test_a_binary_answer_is_logged_and_does_not_hold_up_the_batch(
+    wh_client: httpx.AsyncClient, wh_settings: Settings, database_url: str, conn: Any
+) -> None:
+    # PostgreSQL text cannot hold NUL: recorded with the rest of its batch, it must not make the
+    # batch unstorable (the deliveries would then be sent again and again).
+    receiver = Receiver(lambda item, n: Answer(200, body=b"\x00\x01binary")).start()
+    try:
+        endpoint = await register(wh_client, receiver.url(), enabledEvents=["actor.created"])
+        async with running_worker(wh_settings, database_url):
+            for _ in range(5):
+                await make_actor(conn)
+
+            async def delivered() -> Any:
+                found = await _deliveries(wh_client, endpoint["id"])
+                return len(found) == 5 and all(d["status"] == "delivered" for d in found) and found
+
+            found = await eventually(delivered)
+    finally:
+        receiver.stop()
+    assert len(receiver.received) == 5
+    assert {d["attempts"][0]["responseBody"] for d in found} == {"\ufffd\x01binary"}
+
+
 async def test_429_retry_after_is_honoured(
     wh_client: httpx.AsyncClient, wh_settings: Settings, database_url: str, conn: Any
 ) -> None:
