@@ -399,6 +399,7 @@ async def main(args: argparse.Namespace) -> None:
                 await register(conn, f"http://127.0.0.1:{receiver.port}{path}")
             await backlog(conn, n)
             bodies = await signed_bodies(conn, n * ENDPOINTS)
+            await reset(conn)  # no worker is to deliver this backlog: it only supplied the bodies
             small = {client: bare_loop(client, bodies[: args.compare], c) for client in ("httpx", "aiohttp")}
 
             # Rounds: the bare loop and the three drains each round, the order of the drains rotated,
