@@ -244,6 +244,8 @@ def cmd_stop(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
+    import uvloop
+
     from api.webhooks.worker import Worker
     from db.pool import create_pool
 
@@ -272,7 +274,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             await pool.close()
 
     try:
-        asyncio.run(run())
+        # uvloop: the worker is an HTTP client loop, and uvloop's transports cost less CPU per request.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run())
     finally:
         stack.stop()
     return 0

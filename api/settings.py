@@ -113,8 +113,12 @@ class Settings:
     webhook_secret_grace_hours: int = 24
     # id:base64key entries sealing stored signing secrets; the first seals, all open (api/webhooks/keyring.py).
     webhook_secret_keys: tuple[str, ...] = ()
-    webhook_concurrency: int = 32
+    webhook_concurrency: int = 128
     webhook_endpoint_concurrency: int = 4
+    # The most deliveries one claim statement leases, and the most outcomes one record statement stores.
+    webhook_batch_size: int = 64
+    # How long a finished attempt may wait for others before its batch of outcomes is recorded.
+    webhook_flush_ms: int = 5
     public_url: str = ""
 
     @property

@@ -4,18 +4,19 @@ Standard Webhooks request, and what its answer means (success, retry when, or di
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import random
 import socket
 import time
-import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpcore
-import httpx
+import aiohttp
+import aiohttp.abc
 import orjson
 
 from api.settings import Settings
@@ -26,6 +27,7 @@ from db.webhooks import Claimed, Outcome, rules
 MAX_RESPONSE_BODY = 2048
 RESOLVE_SECONDS = 5.0  # a registration request must not hang on a slow resolver
 USER_AGENT = "newsfacts-webhooks/1"
+KEEPALIVE_SECONDS = 30.0  # an idle connection to an endpoint is kept this long for its next delivery
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -155,60 +157,85 @@ def _loopback(address: str) -> bool:
     return ip.is_loopback
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves and checks the host on every new connection and connects to the address it checked,
-    so a DNS answer that changes after registration (rebinding) cannot reach a private address."""
+class _Refused(OSError):
+    """UnsafeAddress as the OSError a connector expects from a socket it cannot open: aiohttp then
+    reports it as a ClientConnectorError carrying this, and tries no other way around."""
+
+    def __init__(self, reason: UnsafeAddress) -> None:
+        super().__init__(errno.EACCES, str(reason))
+        self.reason = reason
+
+
+class GuardedResolver(aiohttp.abc.AbstractResolver):
+    """Resolves a host name for a new connection through the SSRF guard (``resolve``): one bad
+    answer refuses the host, and only checked addresses are handed to the connector."""
 
     def __init__(self, policy: AddressPolicy) -> None:
         self._policy = policy
-        self._inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
-        local_address: str | None = None,
-        socket_options: typing.Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve(host, port, self._policy)
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        try:
+            addresses = await resolve(host, port, self._policy)
+        except UnsafeAddress as exc:
+            raise _Refused(exc) from None
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in addresses
+        ]
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
-        socket_options: typing.Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise UnsafeAddress("unix sockets are not webhook endpoints")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        return None
 
 
-def make_client(settings: Settings, *, max_connections: int = 100) -> httpx.AsyncClient:
-    """The worker's HTTP client: no redirects, no proxies from the environment, guarded connections."""
-    transport = httpx.AsyncHTTPTransport(retries=0)
-    ssl_context = transport._pool._ssl_context  # keep httpx's verified default context
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=ssl_context,
-        max_connections=max_connections,
-        max_keepalive_connections=max_connections,
-        keepalive_expiry=30.0,
-        network_backend=GuardedBackend(AddressPolicy.from_settings(settings)),
+def guarded_socket(policy: AddressPolicy) -> Callable[[tuple[Any, ...]], socket.socket]:
+    """The connector's socket factory: every new connection checks the very address it is about to
+    connect to (IP literals never reach a resolver; this sees them and every resolved address too).
+    A pooled keep-alive connection was checked when it was opened, and redirects are not followed,
+    so no request reaches an address that was not checked."""
+
+    def make(addr_info: tuple[Any, ...]) -> socket.socket:
+        family, type_, proto, _, address = addr_info
+        host = str(address[0])
+        reason = policy.refusal(ipaddress.ip_address(host.split("%")[0]))
+        if reason is not None:
+            raise _Refused(
+                UnsafeAddress(f"{host} is {reason}; add its network to WEBHOOK_ALLOWED_NETWORKS to allow it")
+            )
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    return make
+
+
+def make_client(settings: Settings, *, max_connections: int = 100) -> aiohttp.ClientSession:
+    """The worker's HTTP client (aiohttp: measured against httpx in bench/bench_webhooks.py, see
+    docs/benchmarks/webhooks.md): keep-alive connections pooled per origin, each new one resolved
+    and checked by the SSRF guard; no redirects, no proxies or cookies, no DNS cache (a name is
+    resolved and judged again for every new connection, so rebinding cannot slip through)."""
+    policy = AddressPolicy.from_settings(settings)
+    connector = aiohttp.TCPConnector(
+        limit=max_connections,
+        limit_per_host=0,  # the worker caps each endpoint itself (WEBHOOK_ENDPOINT_CONCURRENCY)
+        keepalive_timeout=KEEPALIVE_SECONDS,
+        use_dns_cache=False,
+        resolver=GuardedResolver(policy),
+        socket_factory=guarded_socket(policy),
     )
-    timeout = settings.webhook_timeout_ms / 1000
-    return httpx.AsyncClient(
-        transport=transport, follow_redirects=False, trust_env=False, timeout=httpx.Timeout(timeout)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=settings.webhook_timeout_ms / 1000),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+        auto_decompress=False,
+        skip_auto_headers=("Accept-Encoding",),
     )
 
 
@@ -283,7 +310,7 @@ def message(claimed: Claimed, settings: Settings) -> tuple[str, bytes] | None:
     return event["id"], body
 
 
-async def attempt(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) -> Outcome:
+async def attempt(client: aiohttp.ClientSession, claimed: Claimed, settings: Settings) -> Outcome:
     """Send one delivery and judge the answer."""
     built = message(claimed, settings)
     if built is None:
@@ -305,20 +332,20 @@ async def attempt(client: httpx.AsyncClient, claimed: Claimed, settings: Setting
     error: str | None = None
     try:
         async with asyncio.timeout(settings.webhook_timeout_ms / 1000):
-            async with client.stream("POST", claimed.url, content=body, headers=headers) as response:
-                status = response.status_code
+            async with client.post(claimed.url, data=body, headers=headers, allow_redirects=False) as response:
+                status = response.status
                 retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
                 chunks = bytearray()
-                async for chunk in response.aiter_raw():
+                while len(chunks) < MAX_RESPONSE_BODY and (chunk := await response.content.read(MAX_RESPONSE_BODY)):
                     chunks += chunk
-                    if len(chunks) >= MAX_RESPONSE_BODY:
-                        break
-                response_body = chunks[:MAX_RESPONSE_BODY].decode("utf-8", "replace")
+                # PostgreSQL text holds no NUL: a receiver's binary answer must not make the outcome unstorable.
+                response_body = chunks[:MAX_RESPONSE_BODY].decode("utf-8", "replace").replace("\x00", "\ufffd")
     except TimeoutError:
         error = f"no answer within {settings.webhook_timeout_ms / 1000:g} s"
-    except UnsafeAddress as exc:
-        error = f"refused: {exc}"
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientConnectorError as exc:
+        refused = exc.os_error
+        error = f"refused: {refused.reason}" if isinstance(refused, _Refused) else f"{type(exc).__name__}: {exc}"
+    except (aiohttp.ClientError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     duration_ms = int((time.monotonic() - started) * 1000)
     attempts_done = claimed.attempt_count + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
+import functools
 import hmac
 import secrets
 from collections.abc import Sequence
@@ -18,8 +18,10 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+@functools.lru_cache(maxsize=4096)
 def secret_key(secret: str) -> bytes:
-    """The HMAC key a ``whsec_…`` secret stands for; ValueError when it is not one."""
+    """The HMAC key a ``whsec_…`` secret stands for; ValueError when it is not one. Cached: the
+    worker signs thousands of deliveries a second with a few secrets (an exception is not cached)."""
     if not secret.startswith(SECRET_PREFIX):
         raise ValueError("a signing secret starts with whsec_")
     try:
@@ -33,7 +35,7 @@ def secret_key(secret: str) -> bytes:
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """One ``v1,<signature>`` entry."""
-    mac = hmac.new(secret_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    mac = hmac.digest(secret_key(secret), f"{msg_id}.{timestamp}.".encode() + body, "sha256")
     return "v1," + base64.b64encode(mac).decode()
 
 

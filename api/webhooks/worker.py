@@ -1,6 +1,9 @@
 """The ``newsfacts worker`` loop: a dispatcher that fans new outbox events out into deliveries (one
-worker at a time, by the cursor row lock) and a delivery loop that leases due deliveries and sends
-them concurrently, capped per endpoint so one slow endpoint never holds every slot."""
+worker at a time, by the cursor row lock), a delivery loop that leases due deliveries in batches
+(one statement) and sends them concurrently over pooled keep-alive connections, capped per endpoint
+so one slow endpoint never holds every slot, and a recorder that stores finished attempts in
+batches (one statement per flush). A delivery stays leased until its outcome is recorded, so a
+worker killed between sending and recording only causes those deliveries to be sent again."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import socket
 import time
 from typing import Any
 
+import aiohttp
 import asyncpg
 
 from api.settings import Settings
@@ -71,7 +75,13 @@ class Worker:
             ) from None
         self._new_events = asyncio.Event()
         self._wake = asyncio.Event()
+        self.batch_size = max(1, settings.webhook_batch_size)
+        self.flush_seconds = max(0, settings.webhook_flush_ms) / 1000
         self._in_flight: dict[asyncio.Task[None], webhooks.Claimed] = {}
+        # Finished attempts not yet recorded, in the order they finished; their deliveries stay leased.
+        self._finished: list[tuple[webhooks.Claimed, webhooks.Outcome]] = []
+        self._finished_ready = asyncio.Event()
+        self._delivering = True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set; then finish (or give back) what is in flight."""
@@ -82,8 +92,9 @@ class Worker:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._dispatch_loop(stop))
                 group.create_task(self._deliver_loop(stop, client))
+                group.create_task(self._record_loop())
         finally:
-            await client.aclose()
+            await client.close()
             if listener is not None:
                 with contextlib.suppress(Exception):
                     await listener.close()
@@ -124,20 +135,35 @@ class Worker:
                 continue
             await _wait_any([self._new_events, stop], wait)
 
-    async def _deliver_loop(self, stop: asyncio.Event, client: Any) -> None:
+    def _free_slots(self) -> int:
+        # Outcomes waiting to be recorded hold no connection, but past a concurrency's worth (the
+        # database is slow or away) they stop new claims: the backlog of unrecorded work stays bounded.
+        return min(
+            self.batch_size, self.concurrency - len(self._in_flight) - max(0, len(self._finished) - self.concurrency)
+        )
+
+    async def _deliver_loop(self, stop: asyncio.Event, client: aiohttp.ClientSession) -> None:
+        try:
+            await self._deliver_until(stop, client)
+            await self._drain()
+        finally:
+            self._delivering = False
+            self._finished_ready.set()
+
+    async def _deliver_until(self, stop: asyncio.Event, client: aiohttp.ClientSession) -> None:
         # Claims are serial, so claim in batches: with most slots busy, wait for a few more to free
         # (each finishing delivery wakes us) rather than paying a round trip per freed slot.
-        batch = max(1, self.concurrency // 4)
+        batch = max(1, min(self.batch_size, self.concurrency // 4))
         backoff = Backoff()
         while not stop.is_set():
             self._wake.clear()
-            free = self.concurrency - len(self._in_flight)
+            free = self._free_slots()
             if 0 < free < batch and len(self._in_flight) >= batch:
                 deadline = time.monotonic() + BATCH_WAIT_SECONDS
                 while free < batch and not stop.is_set() and (left := deadline - time.monotonic()) > 0:
                     await _wait_any([self._wake, stop], left)
                     self._wake.clear()
-                    free = self.concurrency - len(self._in_flight)
+                    free = self._free_slots()
             claimed: list[webhooks.Claimed] = []
             wait = POLL_SECONDS
             if free > 0:
@@ -169,7 +195,6 @@ class Worker:
             if claimed:
                 continue  # there may be more due: claim until the slots are full or nothing is claimable
             await _wait_any([self._wake, stop], wait)
-        await self._drain()
 
     def _endpoint_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -181,37 +206,70 @@ class Worker:
         self._in_flight.pop(task, None)
         self._wake.set()  # a slot (and maybe the next event of that object) is free
 
-    async def _deliver(self, item: webhooks.Claimed, client: Any) -> None:
+    async def _deliver(self, item: webhooks.Claimed, client: aiohttp.ClientSession) -> None:
         try:
             outcome = await delivery.attempt(client, item, self.settings)
         except Exception as exc:  # a bug must cost one attempt, not the delivery (it stays leased otherwise)
             log.exception("webhook delivery %s failed unexpectedly", item.id)
             delay = delivery.next_delay(self.settings, item.attempt_count + 1, None)
             outcome = webhooks.Outcome(False, None, 0, None, f"internal error: {type(exc).__name__}", delay)
-        for tries in range(5):
+        self._finished.append((item, outcome))
+        self._finished_ready.set()
+
+    async def _record_loop(self) -> None:
+        """Store finished attempts, a batch per statement: wait up to WEBHOOK_FLUSH_MS after the first
+        for others to join it (or until a batch is full). Until its outcome is stored a delivery stays
+        leased; if it never is (the database stays away past the lease, or the worker dies), the
+        lease lapses and the delivery is sent again: at least once, never lost."""
+        backoff = Backoff()
+        solo = 0  # after a batch the database refused as data: record one at a time for this many
+        while self._delivering or self._finished:
+            if not self._finished:
+                self._finished_ready.clear()
+                await self._finished_ready.wait()
+                continue
+            if self._delivering and len(self._finished) < self.batch_size and self.flush_seconds:
+                await asyncio.sleep(self.flush_seconds)
+            batch = self._finished[: 1 if solo else self.batch_size]
             try:
                 async with self.pool.acquire() as conn:
-                    ours, disabled = await webhooks.record(
+                    done = await webhooks.record_many(
                         conn,
-                        item,
-                        outcome,
+                        batch,
                         worker=self.name,
                         disable_after_seconds=self.settings.webhook_disable_after_hours * 3600.0,
                     )
-                break
+            except asyncpg.DataError as exc:
+                # Not an outage: something in these outcomes cannot be stored. Find it one at a time
+                # and leave it unrecorded (its lease lapses and it is sent again), never the batch.
+                if len(batch) > 1:
+                    solo = len(batch)
+                    continue
+                log.error("webhook attempt %s cannot be recorded (%s: %s)", batch[0][0].id, type(exc).__name__, exc)
+                del self._finished[:1]
+                solo = max(0, solo - 1)
+                continue
             except DB_ERRORS as exc:
-                # The lease lapses if we never record: the delivery is retried, never lost.
-                log.warning("recording webhook attempt %s failed (%s); try %d", item.id, exc, tries + 1)
-                await asyncio.sleep(0.5 * 2**tries)
-        else:
-            return
-        if not ours:
-            log.warning(
-                "webhook delivery %s: its lease lapsed or its endpoint was deleted before the attempt was recorded",
-                item.id,
-            )
-        if disabled:
-            log.warning("webhook endpoint %s disabled: %s", item.endpoint_id, disabled)
+                wait = backoff.failed()
+                log.warning(
+                    "recording %d webhook attempts failed (%s: %s); next try in %.1f s",
+                    len(batch), type(exc).__name__, exc, wait,
+                )  # fmt: skip
+                if not self._delivering and backoff.failures >= 5:
+                    return  # shutting down: their leases lapse and they are sent again
+                await asyncio.sleep(wait)
+                continue
+            backoff.succeeded()
+            del self._finished[: len(batch)]
+            solo = max(0, solo - 1)
+            self._wake.set()  # an object's next event may be claimable now
+            lapsed = [c.id for c, _ in batch if c.id not in done.ours and c.id not in done.gone]
+            if lapsed:
+                log.warning(
+                    "webhook deliveries %s: their lease lapsed before the attempt was recorded", ", ".join(lapsed[:10])
+                )
+            for endpoint_id, reason in done.disabled.items():
+                log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
 
     async def _drain(self) -> None:
         """On shutdown: let attempts in flight finish briefly, then give back the leases of the rest."""

@@ -124,18 +124,21 @@ class Claimed:
 
 
 # One statement, one round trip (the claim loop is serial, so its latency caps a worker's rate):
-# lock due candidates (SKIP LOCKED), keep at most ``cap`` in flight per endpoint counting this
-# worker's current ones, lease those, and return them with their events. Unpicked candidates are
-# unlocked when the statement ends. Ordered by next_attempt_at alone so the partial due index
-# serves the ORDER BY and the LIMIT stops the scan early; the head-of-object test is a correlated
-# min() over the object index, whatever the (often stale) statistics of this churning table say.
+# read due candidates, keep at most ``cap`` in flight per endpoint counting this worker's current
+# ones, then lock just those (SKIP LOCKED: another worker's claim of the same rows wins, and this
+# one takes fewer), lease them, and return them with their events. Locking only the picked rows
+# writes a row lock on a batch, not on every candidate. Candidates are ordered by next_attempt_at
+# alone so the partial due index serves the ORDER BY and the LIMIT stops the scan early; the
+# head-of-object test is a correlated min() over the object index, whatever the (often stale)
+# statistics of this churning table say. The lock re-checks that the row is still pending and
+# unleased on its newest version, so two workers never lease one delivery.
 # set_config(..., true) skips the WAL flush wait for this transaction only (see _NO_FLUSH).
 # The event's data is shaped here, at each attempt, for the endpoint's payload scope: a 'public'
 # endpoint gets what a read-scope reader may see now (event_public_data, 0013), so a retry or a
 # replay after a recall never carries what the recall took down.
 _CLAIM = """
 WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS v),
-locked AS (
+candidates AS (
     SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d
     JOIN webhook_endpoints w ON w.id = d.endpoint_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
@@ -147,17 +150,21 @@ locked AS (
           WHERE p.endpoint_id = d.endpoint_id AND p.object_id = d.object_id AND p.status = 'pending'))
     ORDER BY d.next_attempt_at
     LIMIT $1
-    FOR UPDATE OF d SKIP LOCKED
 ), ranked AS (
-    SELECT l.id, l.next_attempt_at,
-           row_number() OVER (PARTITION BY l.endpoint_id ORDER BY l.next_attempt_at) + coalesce(f.n, 0) AS slot
-    FROM locked l LEFT JOIN unnest($3::text[], $4::int[]) AS f(endpoint_id, n) ON f.endpoint_id = l.endpoint_id
+    SELECT c.id, c.next_attempt_at,
+           row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at) + coalesce(f.n, 0) AS slot
+    FROM candidates c LEFT JOIN unnest($3::text[], $4::int[]) AS f(endpoint_id, n) ON f.endpoint_id = c.endpoint_id
 ), picked AS (
     SELECT id FROM ranked WHERE slot <= $5 ORDER BY next_attempt_at LIMIT $6
+), locked AS (
+    SELECT d.id FROM webhook_deliveries d
+    WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND d.status = 'pending'
+      AND (d.locked_until IS NULL OR d.locked_until <= now())
+    FOR UPDATE OF d SKIP LOCKED
 ), upd AS (
     UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $7), locked_by = $8
-    FROM picked, webhook_endpoints w
-    WHERE d.id = picked.id AND w.id = d.endpoint_id
+    FROM locked, webhook_endpoints w
+    WHERE d.id = locked.id AND w.id = d.endpoint_id
     RETURNING d.id, d.endpoint_id, d.event_id, d.type, d.payload, d.attempt_count, d.sequence, d.object_id,
               w.url, w.secret, w.previous_secrets, w.payload_scope
 )
@@ -250,97 +257,141 @@ class Outcome:
     disable_reason: str | None = None  # set: disable the endpoint now (e.g. 410 Gone)
 
 
-async def record(
-    conn: Conn, claimed: Claimed, outcome: Outcome, *, worker: str, disable_after_seconds: float
-) -> tuple[bool, str | None]:
-    """Store the attempt and move the delivery on; returns (lease still ours, endpoint disabled reason)."""
+_RECORD = """
+WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS v),
+i AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::int[], $7::text[],
+                         $8::text[], $9::text[], $10::float8[], $11::text[], $12::bigint[], $13::text[])
+           WITH ORDINALITY AS i(id, endpoint_id, ok, status, response_status, duration_ms, response_body,
+                                error, payload_scope, retry_in, object_id, sequence, disable_reason, n)
+),
+-- The endpoint rows first, as DELETE of an endpoint does (then its deliveries), in id order: a
+-- concurrent delete waits instead of deadlocking. KEY SHARE does not block other workers.
+alive AS MATERIALIZED (
+    SELECT w.id FROM webhook_endpoints w WHERE w.id IN (SELECT endpoint_id FROM i) ORDER BY w.id FOR KEY SHARE
+),
+ins AS (
+    INSERT INTO webhook_attempts (delivery_id, endpoint_id, outcome, response_status, duration_ms,
+                                  response_body, error, worker, payload_scope)
+    SELECT i.id, i.endpoint_id, CASE WHEN i.ok = 1 THEN 'succeeded' ELSE 'failed' END, i.response_status,
+           i.duration_ms, i.response_body, i.error, $14, i.payload_scope
+    FROM i JOIN alive ON alive.id = i.endpoint_id ORDER BY i.n
+),
+-- Only the lease holder moves a delivery on: a worker whose lease lapsed must not undo what the
+-- next holder did.
+moved AS (
+    UPDATE webhook_deliveries d SET
+        status = i.status, attempt_count = d.attempt_count + 1,
+        next_attempt_at = now() + make_interval(secs => coalesce(i.retry_in, 0)),
+        locked_until = NULL, locked_by = NULL,
+        last_status_code = i.response_status, last_error = i.error,
+        delivered_at = CASE WHEN i.status = 'delivered' THEN now() ELSE d.delivered_at END
+    FROM i JOIN alive ON alive.id = i.endpoint_id
+    -- d.id = ANY($1): a primary-key lookup whatever the statistics say, never a scan of the queue.
+    WHERE d.id = ANY($1::text[]) AND d.id = i.id AND d.locked_by = $14
+    RETURNING d.id
+),
+-- An object's later events wait for a retried one anyway: move them out of the due range until its
+-- retry, so claim scans do not wade through blocked rows during an outage. (They are never in the
+-- same batch: a later event is claimed only once the earlier one is no longer pending.)
+parked AS (
+    UPDATE webhook_deliveries l SET next_attempt_at = now() + make_interval(secs => i.retry_in)
+    FROM i JOIN alive ON alive.id = i.endpoint_id
+    WHERE i.status = 'pending' AND i.object_id IS NOT NULL
+      AND l.endpoint_id = i.endpoint_id AND l.object_id = i.object_id AND l.status = 'pending'
+      AND l.sequence > i.sequence AND l.next_attempt_at < now() + make_interval(secs => i.retry_in)
+    RETURNING 1
+),
+-- Per endpoint, what the batch says in the order its attempts finished: the last outcome decides
+-- whether it is failing; any 410 (or the first failure past the limit) disables it.
+agg AS (
+    SELECT endpoint_id, bool_or(ok = 1) AS any_ok, bool_or(ok = 0) AS any_failed,
+           (array_agg(ok ORDER BY n DESC))[1] = 1 AS last_ok,
+           (array_agg(disable_reason ORDER BY n) FILTER (WHERE disable_reason IS NOT NULL))[1] AS disable_reason,
+           (array_agg(error ORDER BY n DESC) FILTER (WHERE ok = 0))[1] AS last_error
+    FROM i GROUP BY endpoint_id
+),
+judged AS MATERIALIZED (
+    SELECT w.id, a.any_ok, a.any_failed, a.last_ok,
+           w.status = 'enabled' AND a.any_failed AND (a.disable_reason IS NOT NULL
+               OR w.failing_since < now() - make_interval(secs => $15)) AS disable,
+           coalesce(a.disable_reason, 'no successful delivery since '
+                    || to_char(w.failing_since, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                    || '; last error: ' || coalesce(a.last_error, 'unknown')) AS reason
+    FROM agg a JOIN webhook_endpoints w ON w.id = a.endpoint_id
+    -- A success alone skips a fresh row: every success writing it would serialise an endpoint's
+    -- deliveries on its row lock.
+    WHERE a.any_failed OR w.failing_since IS NOT NULL OR w.last_success_at IS NULL
+       OR w.last_success_at < now() - interval '1 second'
+    ORDER BY w.id FOR NO KEY UPDATE OF w
+),
+endpoints AS (
+    UPDATE webhook_endpoints w SET
+        failing_since = CASE WHEN j.last_ok THEN NULL ELSE coalesce(w.failing_since, now()) END,
+        last_success_at = CASE WHEN j.any_ok THEN now() ELSE w.last_success_at END,
+        last_failure_at = CASE WHEN j.any_failed THEN now() ELSE w.last_failure_at END,
+        status = CASE WHEN j.disable THEN 'disabled' ELSE w.status END,
+        disabled_reason = CASE WHEN j.disable THEN j.reason ELSE w.disabled_reason END,
+        disabled_at = CASE WHEN j.disable THEN now() ELSE w.disabled_at END
+    FROM judged j WHERE w.id = j.id
+    RETURNING w.id, CASE WHEN j.disable THEN j.reason END AS disabled
+)
+SELECT (SELECT v FROM cfg) AS cfg,
+       (SELECT coalesce(array_agg(id), '{}') FROM moved) AS ours,
+       (SELECT coalesce(array_agg(id), '{}') FROM alive) AS alive,
+       (SELECT coalesce(array_agg(id), '{}') FROM endpoints WHERE disabled IS NOT NULL) AS disabled_ids,
+       (SELECT coalesce(array_agg(disabled), '{}') FROM endpoints WHERE disabled IS NOT NULL) AS disabled_reasons,
+       (SELECT count(*) FROM parked) AS parked
+"""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one flush of outcomes did."""
+
+    ours: set[str]  # deliveries moved on (the lease was still this worker's)
+    gone: set[str]  # deliveries whose endpoint was deleted meanwhile, with them: nothing recorded
+    disabled: dict[str, str]  # endpoint id -> why it was disabled by these outcomes
+
+
+def _status(outcome: Outcome) -> str:
     if outcome.succeeded:
-        status = "delivered"
-    elif outcome.retry_in_seconds is None:
-        status = "failed"
-    else:
-        status = "pending"
-    async with conn.transaction():
-        await conn.execute(_NO_FLUSH)
-        # The endpoint row first, as DELETE of an endpoint does (then its deliveries): the same lock
-        # order, so a concurrent delete waits instead of deadlocking. KEY SHARE does not block other workers.
-        alive = await conn.fetchval(
-            "SELECT true FROM webhook_endpoints WHERE id = $1 FOR KEY SHARE", claimed.endpoint_id
-        )
-        if not alive:
-            return False, None  # deleted meanwhile, with its deliveries: nothing left to record
-        await conn.execute(
-            """INSERT INTO webhook_attempts (delivery_id, endpoint_id, outcome, response_status, duration_ms,
-                                             response_body, error, worker, payload_scope)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-            claimed.id,
-            claimed.endpoint_id,
-            "succeeded" if outcome.succeeded else "failed",
-            outcome.response_status,
-            outcome.duration_ms,
-            outcome.response_body,
-            outcome.error,
-            worker,
-            claimed.payload_scope,
-        )
-        # Only the lease holder moves the delivery on: a worker whose lease lapsed must not undo
-        # what the next holder did.
-        ours = await conn.fetchval(
-            """UPDATE webhook_deliveries SET
-                   status = $3, attempt_count = attempt_count + 1,
-                   next_attempt_at = now() + make_interval(secs => coalesce($4, 0)),
-                   locked_until = NULL, locked_by = NULL,
-                   last_status_code = $5, last_error = $6,
-                   delivered_at = CASE WHEN $3 = 'delivered' THEN now() ELSE delivered_at END
-               WHERE id = $1 AND locked_by = $2 RETURNING true""",
-            claimed.id,
-            worker,
-            status,
-            outcome.retry_in_seconds,
-            outcome.response_status,
-            outcome.error,
-        )
-        if status == "pending" and claimed.object_id is not None:
-            # The object's later events wait for this one anyway: move them out of the due range
-            # until its retry, so claim scans do not wade through blocked rows during an outage.
-            await conn.execute(
-                """UPDATE webhook_deliveries SET next_attempt_at = now() + make_interval(secs => $4)
-                   WHERE endpoint_id = $1 AND object_id = $2 AND status = 'pending' AND sequence > $3
-                     AND next_attempt_at < now() + make_interval(secs => $4)""",
-                claimed.endpoint_id,
-                claimed.object_id,
-                claimed.sequence,
-                outcome.retry_in_seconds,
-            )
-        if outcome.succeeded:
-            # Skipped while the row is fresh: every success writing it would serialise an endpoint's
-            # deliveries on its row lock.
-            await conn.execute(
-                """UPDATE webhook_endpoints SET failing_since = NULL, last_success_at = now()
-                   WHERE id = $1 AND (failing_since IS NOT NULL OR last_success_at IS NULL
-                                      OR last_success_at < now() - interval '1 second')""",
-                claimed.endpoint_id,
-            )
-            return bool(ours), None
-        reason = await conn.fetchval(
-            """UPDATE webhook_endpoints SET
-                   failing_since = coalesce(failing_since, now()), last_failure_at = now(),
-                   status = CASE WHEN new.disable THEN 'disabled' ELSE status END,
-                   disabled_reason = CASE WHEN new.disable THEN new.reason ELSE disabled_reason END,
-                   disabled_at = CASE WHEN new.disable THEN now() ELSE disabled_at END
-               FROM (SELECT status = 'enabled' AND ($2::text IS NOT NULL
-                              OR failing_since < now() - make_interval(secs => $3)) AS disable,
-                            coalesce($2, 'no successful delivery since '
-                                     || to_char(failing_since, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-                                     || '; last error: ' || coalesce($4, 'unknown')) AS reason
-                     FROM webhook_endpoints WHERE id = $1) new
-               WHERE id = $1 RETURNING CASE WHEN new.disable THEN new.reason END""",
-            claimed.endpoint_id,
-            outcome.disable_reason,
-            disable_after_seconds,
-            outcome.error,
-        )
-        return bool(ours), reason
+        return "delivered"
+    return "failed" if outcome.retry_in_seconds is None else "pending"
+
+
+async def record_many(
+    conn: Conn, done: Sequence[tuple[Claimed, Outcome]], *, worker: str, disable_after_seconds: float
+) -> Recorded:
+    """Store a batch of finished attempts and move their deliveries on, in one statement (one round
+    trip and one commit however many attempts finished): the attempts in the log, each delivery's
+    next state, the parking of an object's later events behind a retry, and each endpoint's health
+    (failing since, disabled). ``done`` is in the order the attempts finished."""
+    row = await conn.fetchrow(
+        _RECORD,
+        [c.id for c, _ in done],
+        [c.endpoint_id for c, _ in done],
+        [1 if o.succeeded else 0 for _, o in done],
+        [_status(o) for _, o in done],
+        [o.response_status for _, o in done],
+        [o.duration_ms for _, o in done],
+        [o.response_body for _, o in done],
+        [o.error for _, o in done],
+        [c.payload_scope for c, _ in done],
+        [o.retry_in_seconds for _, o in done],
+        [c.object_id for c, _ in done],
+        [c.sequence for c, _ in done],
+        [o.disable_reason for _, o in done],
+        worker,
+        disable_after_seconds,
+    )
+    assert row is not None
+    alive = set(row["alive"])
+    return Recorded(
+        ours=set(row["ours"]),
+        gone={c.id for c, _ in done if c.endpoint_id not in alive},
+        disabled=dict(zip(row["disabled_ids"], row["disabled_reasons"], strict=True)),
+    )
 
 
 async def release(conn: Conn, delivery_ids: Sequence[str], worker: str) -> None:

@@ -5,6 +5,7 @@ killed worker loses nothing and two workers never send the same delivery at once
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from standardwebhooks import Webhook
 
 from api.settings import Settings
 from db import writes
+from db.pool import connect as connect_db
 from tests.api.webhook_receiver import (
     Answer,
     Received,
@@ -114,6 +116,29 @@ async def test_500s_are_retried_and_every_attempt_is_logged(
     assert len(delivery["attempts"][0]["responseBody"]) == 2048 and delivery["attempts"][2]["responseBody"] == "thanks"
     assert all(isinstance(a["durationMs"], int) for a in delivery["attempts"])
     assert delivery["attemptCount"] == 3 and delivery["lastStatusCode"] == 200
+
+
+async def test_a_binary_answer_is_logged_and_does_not_hold_up_the_batch(
+    wh_client: httpx.AsyncClient, wh_settings: Settings, database_url: str, conn: Any
+) -> None:
+    # PostgreSQL text cannot hold NUL: recorded with the rest of its batch, it must not make the
+    # batch unstorable (the deliveries would then be sent again and again).
+    receiver = Receiver(lambda item, n: Answer(200, body=b"\x00\x01binary")).start()
+    try:
+        endpoint = await register(wh_client, receiver.url(), enabledEvents=["actor.created"])
+        async with running_worker(wh_settings, database_url):
+            for _ in range(5):
+                await make_actor(conn)
+
+            async def delivered() -> Any:
+                found = await _deliveries(wh_client, endpoint["id"])
+                return len(found) == 5 and all(d["status"] == "delivered" for d in found) and found
+
+            found = await eventually(delivered)
+    finally:
+        receiver.stop()
+    assert len(receiver.received) == 5
+    assert {d["attempts"][0]["responseBody"] for d in found} == {"\ufffd\x01binary"}
 
 
 async def test_429_retry_after_is_honoured(
@@ -249,6 +274,69 @@ async def test_killing_a_worker_mid_delivery_loses_nothing(
     assert receiver.overlaps == []
 
 
+async def test_a_worker_killed_in_the_middle_of_a_batch_claim_loses_nothing_and_repeats_only_that_batch(
+    wh_client: httpx.AsyncClient, database_url: str, redis_url: str, conn: Any
+) -> None:
+    # Outcomes wait 300 ms to be recorded in a batch, so the worker dies holding sent-but-unrecorded
+    # deliveries too, not only the claim it is in the middle of.
+    receiver = Receiver(lambda item, n: Answer(200, delay=0.05)).start()
+    env = worker_env(database_url, redis_url, WEBHOOK_BATCH_SIZE="8", WEBHOOK_FLUSH_MS="300")
+    first = WorkerProcess(env, concurrency=8)
+    second = WorkerProcess(env, concurrency=8)
+    claiming = """SELECT count(*) FROM pg_stat_activity
+                  WHERE query LIKE '%candidates AS (%' AND query NOT LIKE '%pg_stat_activity%' AND state = 'active'"""
+    try:
+        endpoint = await register(wh_client, receiver.url(), enabledEvents=["actor.created"])
+        start = await _head(conn)
+        for _ in range(60):
+            await make_actor(conn)
+        expected = await _event_ids(conn, start)
+        first.start()
+        await eventually(lambda: len(receiver.received) >= 12, timeout=20)
+        # The claim statement reads the event log: with the log locked, the worker's next claim is
+        # sent and waits inside PostgreSQL. Kill the worker there, then let the claim go on: it
+        # leases a batch for a worker that is gone (or is cut off first; either must be safe).
+        locker = await connect_db(database_url)
+        try:
+            tx = locker.transaction()
+            await tx.start()
+            await locker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+            await eventually(lambda: _count_is(conn, claiming, None, 1), timeout=10)
+            assert first.process is not None
+            pid = first.process.pid
+            first.kill()
+            await tx.rollback()
+        finally:
+            await locker.close()
+        await eventually(lambda: _count_is(conn, claiming, None, 0), timeout=10)
+        sent_before = set(receiver.ids())
+        assert len(sent_before & set(expected)) < len(expected), "the worker finished before it was killed"
+        # The batch: what the killed worker held leased when it died (claimed, maybe sent, not recorded).
+        held = {
+            r["event_id"]
+            for r in await conn.fetch(
+                "SELECT event_id FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending' AND locked_by LIKE $2",
+                endpoint["id"],
+                f"%:{pid}:%",
+            )
+        }
+        assert held, "the killed worker held no leased batch"
+        second.start()
+        await eventually(lambda: set(expected) <= set(receiver.ids()), timeout=30)
+        delivered = "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'delivered'"
+        await eventually(lambda: _count_is(conn, delivered, endpoint["id"], len(expected)), timeout=15)
+    finally:
+        first.close()
+        second.close()
+        receiver.stop()
+    counts = Counter(receiver.ids())
+    assert set(counts) == set(expected), "every delivery arrived (none lost, nothing else sent)"
+    repeated = {wid for wid, n in counts.items() if n > 1}
+    assert repeated <= held, f"only the killed worker's batch may be sent twice: {sorted(repeated - held)}"
+    assert all(n <= 2 for n in counts.values())
+    assert receiver.overlaps == []
+
+
 async def test_two_workers_never_send_the_same_delivery_at_once(
     wh_client: httpx.AsyncClient, database_url: str, redis_url: str, conn: Any
 ) -> None:
@@ -275,5 +363,6 @@ async def test_two_workers_never_send_the_same_delivery_at_once(
     assert sorted(receiver.ids()) == sorted(expected), "each delivery sent exactly once when every answer is 200"
 
 
-async def _count_is(conn: Any, sql: str, arg: str, expected: int) -> bool:
-    return bool(await conn.fetchval(sql, arg) == expected)
+async def _count_is(conn: Any, sql: str, arg: str | None, expected: int) -> bool:
+    value = await conn.fetchval(sql, arg) if arg is not None else await conn.fetchval(sql)
+    return bool(value == expected)
