@@ -60,11 +60,6 @@ def _variant_tag(base_tag: str, body: bytes) -> str:
     return base_tag[:-1] + "." + hashlib.blake2b(body, digest_size=6).hexdigest() + '"'
 
 
-def _legacy(request: Request) -> bool:
-    """The old read path, kept callable only while tests/api/test_rest_differential.py compares."""
-    return bool(getattr(request.app.state, "rest_legacy_reads", False))
-
-
 def _as_query_errors(exc: BadUserInput) -> BadUserInput:
     exc.errors = [FieldError(("query", *e.path), e.code, e.message) for e in exc.errors]
     return exc
@@ -72,10 +67,6 @@ def _as_query_errors(exc: BadUserInput) -> BadUserInput:
 
 async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None = None) -> Response:
     """A page of ``kind`` (or all of it as NDJSON); ``parent`` = (parent kind, id) fixes one filter."""
-    if _legacy(request):
-        from api.rest import legacy
-
-        return await legacy.list_facts(request, kind, parent)
     t = fact_type(kind)
     fixed = frozenset({PARENT_FILTERS[parent[0]]}) if parent else frozenset()
     caller = await authorize(request)
@@ -165,10 +156,6 @@ def _next_cursor(body: bytes) -> str | None:
 
 
 async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
-    if _legacy(request):
-        from api.rest import legacy
-
-        return await legacy.get_fact(request, kind, fact_id)
     caller = await authorize(request)
     t = fact_type(kind)
     params = parse_item(request, t)

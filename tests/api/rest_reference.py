@@ -1,62 +1,70 @@
-"""The old REST read path (a page query, a second query per expanded path, rendering in Python),
-kept callable only while tests/api/test_rest_differential.py compares it with the planned one."""
+"""The old REST read path, kept as the reference the planned one is compared with
+(tests/api/test_rest_differential.py): a page query through db.queries, then one batched query per
+expanded path, trimming and rendering in Python — as api/rest/resources.py answered before issue 25.
+Mounted in front of the product's own read routes on a reference server of the test."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
-from api.auth import authenticate, require
 from api.rest import etags, export, formats, geojson
-from api.rest.expand import expand, trim
-from api.rest.params import parse_item, parse_list, parse_none
-from api.rest.responses import (
-    HISTORY_MAX_AGE,
-    ITEM_MAX_AGE,
-    LIST_MAX_AGE,
-    caching_headers,
-    json_response,
-    not_modified,
-)
+from api.rest.expand import RELATIONS, trim
+from api.rest.params import parse_item, parse_list, refuse_unstorable
+from api.rest.resources import PARENT_FILTERS, _base, _not_found, _variant_tag, authorize
+from api.rest.responses import HISTORY_MAX_AGE, ITEM_MAX_AGE, LIST_MAX_AGE, caching_headers, not_modified
 from api.state import get_state
 from db import kinds, pagination, queries, search
 from db.errors import BadUserInput, FieldError, NotFound
 from db.ids import is_id
-from db.lens import Lens, for_scope
+from db.lens import Lens
 from db.pool import Conn
 from db.registry import fact_type
 
-# Path segment → kind.
-COLLECTIONS = kinds.COLLECTIONS  # "claims" → "claim", from the one registry
-# Which claims belong to a parent: the claim filter the parent's id fixes.
-PARENT_FILTERS = {"article": "article", "actor": "speaker"}
+
+def _slots(value: Any, segments: list[str]) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every (object, key) holding the relation at ``segments``, through lists at any level."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _slots(item, segments)
+    elif isinstance(value, dict) and segments:
+        head, rest = segments[0], segments[1:]
+        if not rest:
+            if head in value:
+                yield value, head
+        else:
+            yield from _slots(value.get(head), rest)
 
 
-async def authorize(request: Request) -> Lens:
-    """Refuse a caller who may not read; the lens of one who may (db/lens.py)."""
-    principal = await authenticate(request)
-    require(principal, "read", anonymous_reads=get_state(request).settings.anonymous_reads)
-    return for_scope(principal.scope)
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-def _not_found(kind: str, fact_id: str) -> NotFound:
-    if not is_id(fact_id, kind):
-        return NotFound(f"{fact_id!r} is not a {kind} id ({fact_type(kind).prefix}_ followed by 26 characters)")
-    return NotFound(f"no {kind} with id {fact_id}")
-
-
-def _variant_tag(base_tag: str, body: bytes) -> str:
-    """A representation other than the plain document gets its own strong tag, tied to its bytes."""
-    return base_tag[:-1] + "." + hashlib.blake2b(body, digest_size=6).hexdigest() + '"'
+async def expand(conn: Conn, kind: str, docs: list[dict[str, Any]], paths: list[str], *, lens: Lens) -> None:
+    """Replace, in place, the ids at each of ``paths`` in ``docs`` by their documents (as the
+    lens shows them: at the read's time, under the caller's recall rules)."""
+    for path in paths:
+        target = RELATIONS[kind][path]
+        slots = list(_slots(docs, path.split(".")))
+        wanted: dict[str, None] = {}
+        for obj, key in slots:
+            value = obj[key]
+            for ident in value if isinstance(value, list) else [value]:
+                if isinstance(ident, str):
+                    wanted[ident] = None
+        if not wanted:
+            continue
+        ids = list(wanted)
+        found = dict(zip(ids, await queries.get_many(conn, target, ids, lens=lens), strict=True))
+        for obj, key in slots:
+            value = obj[key]
+            if isinstance(value, list):
+                obj[key] = [found.get(i) or i if isinstance(i, str) else i for i in value]
+            elif isinstance(value, str):
+                obj[key] = found.get(value) or value
 
 
 async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None = None) -> Response:
@@ -174,22 +182,31 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
     return Response(body, media_type=formats.MEDIA_TYPES[params.format], headers=headers)
 
 
-async def fact_revisions(request: Request, kind: str, fact_id: str) -> Response:
-    caller = await authorize(request)
-    parse_none(request)
-    if not is_id(fact_id, kind):
-        raise _not_found(kind, fact_id)
-    async with get_state(request).reads.acquire() as conn:
-        revisions = await queries.revisions(conn, fact_id, lens=caller)
-    if not revisions:
-        raise _not_found(kind, fact_id)
-    tagged = [{"id": fact_id, "version": r["version"]} for r in revisions]
-    headers = caching_headers(
-        request,
-        etag=etags.list_etag(tagged, "revisions"),
-        last_modified=etags.http_date(revisions[-1]["changedAt"]),
-        max_age=ITEM_MAX_AGE,
-    )
-    if etags.none_match(request.headers.get("if-none-match"), headers["ETag"]):
-        return not_modified(headers)
-    return json_response({"object": "list", "data": revisions, "hasMore": False, "nextCursor": None}, headers=headers)
+def routes() -> list[BaseRoute]:
+    """The old read routes: lists, items and the claims of an article or actor."""
+
+    def endpoint(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            refuse_unstorable(request)
+            return await handler(request)
+
+        return run
+
+    out: list[BaseRoute] = []
+    for collection, kind in kinds.COLLECTIONS.items():
+        base = f"/v1/{collection}"
+
+        async def listing(request: Request, kind: str = kind) -> Response:
+            return await list_facts(request, kind)
+
+        async def item(request: Request, kind: str = kind) -> Response:
+            return await get_fact(request, kind, request.path_params["id"])
+
+        out += [Route(base, endpoint(listing), methods=["GET"]), Route(base + "/{id}", endpoint(item), methods=["GET"])]
+    for parent, collection in (("article", "articles"), ("actor", "actors")):
+
+        async def claims(request: Request, parent: str = parent) -> Response:
+            return await list_facts(request, "claim", (parent, request.path_params["id"]))
+
+        out.append(Route(f"/v1/{collection}/{{id}}/claims", endpoint(claims), methods=["GET"]))
+    return out
