@@ -7,8 +7,11 @@ cursors and relevance ranking as GraphQL's planned reads; Python passes the byte
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from api.rest.expand import RELATIONS
@@ -24,7 +27,7 @@ from db.queries import PageRequest
 _Expansion = t.Expanded | t.Patched
 
 
-def expansions(kind: str, paths: list[str]) -> dict[str, _Expansion]:
+def expansions(kind: str, paths: tuple[str, ...]) -> dict[str, _Expansion]:
     """Document key → how ``expand``'s dotted ``paths`` read it (paths sharing a head merge)."""
     tree: dict[str, Any] = {}
     for path in paths:
@@ -42,7 +45,8 @@ def expansions(kind: str, paths: list[str]) -> dict[str, _Expansion]:
     return {key: build(key, value) for key, value in tree.items()}
 
 
-def document(kind: str, *, fields: frozenset[str] | None, expand: list[str], near: bool = False) -> t.Obj:
+@cache
+def document(kind: str, *, fields: frozenset[str] | None, expand: tuple[str, ...], near: bool = False) -> t.Obj:
     """The canonical document of ``kind`` (``<kind>_doc``'s keys, read from the row), trimmed to
     ``fields``, with ``expand``'s relations read through; a ``near`` listing adds ``distanceKm``."""
     expanded = expansions(kind, expand)
@@ -98,9 +102,34 @@ class Answer:
     parent: bool | None
 
 
-async def run(conn: Conn, root: t.Root, lens: Lens, *, parent: tuple[str, str] | None = None) -> Answer:
-    """One statement: the root's JSON and validators, and whether ``parent`` (kind, id) exists.
-    A refused argument (a cursor) is named as the query parameter it is."""
+class Statements:
+    """Built statements by everything their text and parameters depend on (``key``), the most
+    recently used ``keep``: building one costs more of the server's CPU than the rest of a read's
+    Python, and clients ask the same reads again and again. A fact by id is kept without its id
+    (one text per shape of item read), which each request binds anew."""
+
+    def __init__(self, keep: int = 512) -> None:
+        self.keep = keep
+        self._built: OrderedDict[Hashable, tuple[str, list[Any], int | None]] = OrderedDict()
+
+    def get(self, root: t.Root, lens: Lens, parent: tuple[str, str] | None, key: Hashable) -> tuple[str, list[Any]]:
+        found = self._built.get(key)
+        if found is None:
+            found = self._built[key] = _build(root, lens, parent)
+            if len(self._built) > self.keep:
+                self._built.popitem(last=False)
+        else:
+            self._built.move_to_end(key)
+        sql, params, taken = found
+        if taken is not None:
+            assert isinstance(root, t.ById)
+            params = [*params]
+            params[taken] = root.bind(None)
+        return sql, params
+
+
+def _build(root: t.Root, lens: Lens, parent: tuple[str, str] | None) -> tuple[str, list[Any], int | None]:
+    """The statement's text, its parameters and the index of the id a ById root takes."""
     stmt = Statement(None, collect_ids=False, lens=lens, validators=True)
     try:
         sql = stmt.root(root)
@@ -111,10 +140,28 @@ async def run(conn: Conn, root: t.Root, lens: Lens, *, parent: tuple[str, str] |
     if parent is not None:
         source = lens.relation(parent[0], stmt.params)
         probe = f"EXISTS (SELECT 1 FROM {source} x WHERE x.id = {stmt.params.add(parent[1])}::text)"  # noqa: S608 - a lens relation
-    row = await conn.fetchrow(
+    taken = stmt.taken_params[0][0] if isinstance(root, t.ById) else None
+    return (
         f"SELECT r.j::text AS j, r.vu, r.vt, {probe} AS parent FROM (SELECT 1) one LEFT JOIN LATERAL ({sql}) r ON true",  # noqa: S608
-        *stmt.params.values,
+        stmt.params.values,
+        taken,
     )
+
+
+async def run(
+    conn: Conn,
+    statements: Statements,
+    root: t.Root,
+    lens: Lens,
+    *,
+    key: Hashable,
+    parent: tuple[str, str] | None = None,
+) -> Answer:
+    """One statement: the root's JSON and validators, and whether ``parent`` (kind, id) exists.
+    ``key`` names everything the statement depends on but a ById root's id. A refused argument
+    (a cursor) is named as the query parameter it is."""
+    sql, params = statements.get(root, lens, parent, key)
+    row = await conn.fetchrow(sql, *params)
     assert row is not None
     body = row["j"]
     return Answer(None if body is None else body.encode(), row["vu"], row["vt"], row["parent"])

@@ -91,9 +91,9 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
         )  # fmt: skip
     plain = params.format == "json"
     needs = [p for p in formats.NEEDS.get(params.format, []) if p not in params.expand]
-    obj = plan.document(
-        kind, fields=params.fields if plain else None, expand=[*params.expand, *needs], near="near" in params.filters
-    )
+    fields = params.fields if plain else None
+    expand = (*params.expand, *needs)
+    obj = plan.document(kind, fields=fields, expand=expand, near="near" in params.filters)
     root: Root | None = None
     refused: BadUserInput | None = None
     try:
@@ -111,7 +111,11 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
                 raise _not_found(parent[0], parent[1])
             raise refused
         assert root is not None
-        answer = await plan.run(conn, root, lens, parent=parent)
+        key = (
+            "list", kind, fields, expand, orjson.dumps(params.filters, option=orjson.OPT_SORT_KEYS, default=repr),
+            params.order, params.descending, params.limit, params.cursor, lens, parent,
+        )  # fmt: skip
+        answer = await plan.run(conn, state.rest_statements, root, lens, key=key, parent=parent)
     if answer.parent is False:
         assert parent is not None
         raise _not_found(parent[0], parent[1])
@@ -165,9 +169,12 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
     lens = caller.at(params.as_of)
     plain = params.format == "json"
     needs = [p for p in formats.NEEDS.get(params.format, []) if p not in params.expand]
-    obj = plan.document(kind, fields=params.fields if plain else None, expand=[*params.expand, *needs])
+    fields = params.fields if plain else None
+    expand = (*params.expand, *needs)
+    obj = plan.document(kind, fields=fields, expand=expand)
+    key = ("item", kind, fields, expand, lens)
     async with state.reads.acquire() as conn:
-        answer = await plan.run(conn, plan.item_root(kind, obj, fact_id, lens), lens)
+        answer = await plan.run(conn, state.rest_statements, plan.item_root(kind, obj, fact_id, lens), lens, key=key)
         if answer.body is None:
             if params.as_of is not None and await queries.exists(conn, kind, fact_id, lens=caller):
                 raise NotFound(f"{kind} {fact_id} did not exist yet at {params.as_of}")
