@@ -121,7 +121,6 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
         raise _not_found(parent[0], parent[1])
     assert answer.body is not None
     body = answer.body
-    base = _base(request)
     if not plain:
         # ninjs, JSON-LD and GeoJSON are written from the planned documents here.
         page = orjson.loads(body)
@@ -130,6 +129,7 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
             features = [geojson.feature(kind, d, lambda p: trim(p, params.fields)) for d in docs]
             out: Any = geojson.collection(features, has_more=page["hasMore"], next_cursor=page["nextCursor"])
         else:
+            base = _base(request)
             out = {**page, "data": [trim(formats.render(kind, params.format, d, base), params.fields) for d in docs]}
         body = orjson.dumps(out)
         next_cursor = page["nextCursor"]
@@ -144,7 +144,7 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
     if next_cursor is not None:
         query = dict(request.query_params)
         query["cursor"] = next_cursor
-        headers["Link"] = f'<{base}{request.url.path}?{urlencode(query)}>; rel="next"'
+        headers["Link"] = f'<{_base(request)}{request.url.path}?{urlencode(query)}>; rel="next"'
     if etags.none_match(request.headers.get("if-none-match"), headers["ETag"]):
         return not_modified(headers)
     return Response(body, media_type=formats.MEDIA_TYPES.get(params.format, "application/json"), headers=headers)
