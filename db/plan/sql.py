@@ -284,7 +284,7 @@ class Statement:
         placeholder for the aggregate of the rows' ``p.ids`` — and whether rows have ids.
         ``validators``: with the rows' ``vu`` and ``vt`` (REST's, see ``Statement``)."""
         columns = [f"{page.order} AS o"]
-        self._page_distance = page.distance
+        outer_distance, self._page_distance = self._page_distance, page.distance
         inner: list[str] = []
         row_ids: list[str] = []
         pairs: list[str] = []
@@ -337,7 +337,7 @@ class Statement:
                 pairs.append(f"'{f.key}', {self.value(v, page.row, inner, row_ids)}")
         if needs_cursor:
             columns.append(f"{page.cursor()} AS c")
-        self._page_distance = "NULL::float8"
+        self._page_distance = outer_distance
         has_ids = self.collect_ids and bool(row_ids)
         if has_ids:
             columns.append(f"concat_ws(' ', {', '.join(row_ids)}) AS ids")
