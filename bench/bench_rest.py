@@ -61,6 +61,10 @@ GRAPHQL_PAGE = (
 )
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
 def planner_aims(url: str, pid: int, floor_url: str, floor_pid: int, claim: str, args: Any) -> list[list[Any]]:
     """Server CPU per request of each pair, over ``args.rounds`` interleaved rounds (the order of
     each pair swapped every round, so noise hits both alike)."""
@@ -79,6 +83,7 @@ def planner_aims(url: str, pid: int, floor_url: str, floor_pid: int, claim: str,
         ),
     ]  # fmt: skip
     runs: dict[str, list[float]] = {}
+    rates: dict[str, list[float]] = {}
     for r in range(args.rounds):
         for ours, ours_target, base, base_target, _ in pairs:
             order = [(ours, ours_target), (base, base_target)]
@@ -89,12 +94,14 @@ def planner_aims(url: str, pid: int, floor_url: str, floor_pid: int, claim: str,
                 if m["errors"]:
                     raise SystemExit(f"{name}: {m['errors']:.0f} failed responses")
                 runs.setdefault(name, []).append(m["cpu_ms"])
+                rates.setdefault(name, []).append(m["rps"])
     rows = []
     for ours, _, base, _, aim in pairs:
         ratios = [o / b for o, b in zip(runs[ours], runs[base], strict=True)]
         mean_ours, mean_base = sum(runs[ours]) / len(runs[ours]), sum(runs[base]) / len(runs[base])
-        rows.append([ours, f"{mean_ours:.3f}", base, f"{mean_base:.3f}",
-                     f"{min(ratios):.2f} to {max(ratios):.2f}", f"≤ {aim}", "yes" if max(ratios) <= aim else "no"])  # fmt: skip
+        rows.append([ours, f"{mean_ours:.3f}", f"{_mean(rates[ours]):.0f}", base, f"{mean_base:.3f}",
+                     f"{_mean(rates[base]):.0f}", f"{min(ratios):.2f} to {max(ratios):.2f}", f"≤ {aim}",
+                     "yes" if max(ratios) <= aim else "no"])  # fmt: skip
     return rows
 
 
@@ -153,7 +160,17 @@ def main() -> None:
                 aims = planner_aims(url, pid, floor_url, floor_pid, ids["claim"], args)
         print_table(
             f"REST on the planner: server CPU per request, uncached ({args.rounds} interleaved rounds)",
-            ["request", "CPU ms/req", "baseline", "baseline CPU ms/req", "ratio (per round)", "aim", "met"],
+            [
+                "request",
+                "CPU ms/req",
+                "req/s",
+                "baseline",
+                "baseline CPU ms/req",
+                "baseline req/s",
+                "CPU ratio (per round)",
+                "aim",
+                "met",
+            ],
             aims,
             note=(
                 f"wrk -t1 -c{args.connections} -d{args.duration}s per request and round; server CPU = the server "
