@@ -11,6 +11,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 PAGE = Path(__file__).resolve().parent / "static" / "explore" / "index.html"
+# The overview of all facts (issue 28): facets, a timeline, a map and totals.
+OVERVIEW = PAGE.with_name("overview.html")
 
 INDEX_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -19,6 +21,7 @@ INDEX_HTML = """<!doctype html>
 <p>Structured news facts, each tied to the words that support it.</p>
 <ul>
 <li><a href="/explore">Fact explorer</a>: articles with every fact highlighted, its history and live changes</li>
+<li><a href="/explore/overview">Overview</a>: every fact at once, by facet, over time and on a map, with totals</li>
 <li><a href="/graphql">GraphiQL</a>: the GraphQL API</li>
 <li><a href="/docs">REST reference</a></li>
 </ul></main></body></html>
@@ -32,11 +35,16 @@ async def explore(request: Request) -> Response:
     return HTMLResponse(PAGE.read_bytes(), headers=_CACHE)
 
 
+async def overview(request: Request) -> Response:
+    return HTMLResponse(OVERVIEW.read_bytes(), headers=_CACHE)
+
+
 async def index(request: Request) -> Response:
     return HTMLResponse(INDEX_HTML, headers=_CACHE)
 
 
 routes: list[BaseRoute] = [
     Route("/explore", explore, methods=["GET"]),
+    Route("/explore/overview", overview, methods=["GET"]),
     Route("/", index, methods=["GET"]),
 ]

@@ -179,7 +179,10 @@ class RateLimiter:
         (a Lua call costs about 120 us of this process's CPU) and all but the last lease were
         stranded."""
         asking = self._asking.get(counter)
-        if asking is None:
+        # A finished request is stale: its done-callback drops it only on the loop's next turn, and
+        # a waiter that found its lease spent looped back here without yielding, awaiting the same
+        # finished future forever at 100% CPU (the overview page's parallel requests hit it).
+        if asking is None or asking.done():
             asking = self._asking[counter] = asyncio.ensure_future(self._lease(redis, counter, limit, now))
             asking.add_done_callback(lambda _: self._asking.pop(counter, None))
         # Shielded: one waiter cancelled (its client went away) must not cancel the others' lease.

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The suffix of a filter's any-of form (``status`` → ``statusIn``), which db/facts.py derives for
+# every filter a facet selects by.
+ANY_OF = "In"
+
 
 @dataclass(frozen=True)
 class Facet:
@@ -24,6 +28,11 @@ class Facet:
     filters: tuple[str, ...] = ()  # the filters that select by this facet (left out by excludeOwnFilter)
     detail: str | None = None  # what a bucket's second part is named (an incident actor's role)
     detail_values: tuple[str, ...] = ()
+
+    @property
+    def selected_by(self) -> tuple[str, ...]:
+        """Every filter that selects by this facet, its any-of forms too (what excludeOwnFilter drops)."""
+        return (*self.filters, *(f"{name}{ANY_OF}" for name in self.filters))
 
 
 def column_facet(
@@ -120,6 +129,7 @@ class Analytics:
 
 
 __all__ = [
+    "ANY_OF",
     "CREATED_AT",
     "Analytics",
     "DateField",

@@ -159,24 +159,6 @@ async def list_page(conn: Conn, kind: str, filters: Mapping[str, Any], page: Pag
     return Page([r["doc"] for r in rows], cursors, has_more)
 
 
-def export_sql(
-    kind: str,
-    filters: Mapping[str, Any],
-    order: str = "createdAt",
-    *,
-    lens: Lens,
-    descending: bool = False,
-    as_text: bool = False,
-) -> tuple[str, list[Any]]:
-    """The SQL and parameters of a whole filtered listing, for streaming through a server-side cursor.
-    ``as_text`` returns each document as JSON text, so a stream can pass it on without decoding it."""
-    t = fact_type(kind)
-    params = Params()
-    select = f"{doc_sql(t, filters, params)}{'::text' if as_text else ''} AS doc"
-    sql = _page_sql(t, filters, PageRequest(order=order, descending=descending), params, select=select, lens=lens)
-    return sql, params.values
-
-
 async def exists(conn: Conn, kind: str, fact_id: str, *, lens: Lens) -> bool:
     params = Params()
     params.add(fact_id)

@@ -164,7 +164,7 @@ def _facet_field(kind: str, facet: Facet, title: str) -> Any:
         return _facet_result(doc[name], facet, result, bucket)
 
     resolve.__annotations__["return"] = result
-    own = ", ".join(facet.filters)
+    own = ", ".join(facet.selected_by)
     return strawberry.field(
         resolver=resolve,
         name=facet.name,
@@ -226,7 +226,8 @@ async def histogram(
     description="The sum of quantities of one unit, by interval arithmetic over each one's bounds: `low` and"
     " `high` bound the total, `best` is the sum of the stated amounts (a lower bound when nothing better is"
     " said). `high` is null when any counted quantity has no upper bound (`openUpper` says how many);"
-    " `unknown` quantities (unspecified, or none given) add 0 and leave `high` open."
+    " `unknown` quantities (unspecified, or none given) add 0 and leave `high` open; `approximate` is true when"
+    ' any counted quantity is approximate (the total reads "≈ 10,000").'
 )
 class QuantitySum:
     unit: str | None
@@ -236,6 +237,7 @@ class QuantitySum:
     high: float | None
     open_upper: int
     unknown: int
+    approximate: bool
 
 
 def quantity_sums(docs: list[dict[str, Any]]) -> list[QuantitySum]:
@@ -248,6 +250,7 @@ def quantity_sums(docs: list[dict[str, Any]]) -> list[QuantitySum]:
             high=d["high"],
             open_upper=d["openUpper"],
             unknown=d["unknown"],
+            approximate=d["approximate"],
         )
         for d in docs
     ]

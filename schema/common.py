@@ -270,6 +270,8 @@ def filter_dict(value: Any) -> dict[str, Any]:
             continue
         if not isinstance(v, Enum) and hasattr(v, "__strawberry_definition__"):
             v = filter_dict(v)  # a filter given as an input object (near: {lon, lat, radiusKm})
+        if isinstance(v, list):  # an any-of filter's values (statusIn: [REPORTED, DISPUTED])
+            v = [x.value if isinstance(x, Enum) else x for x in v]
         out[f.graphql_name or to_camel_case(f.python_name)] = v.value if isinstance(v, Enum) else v
     return out
 

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from api.rest.expand import expandable
+from db.analytics import ANY_OF
 from db.errors import BadUserInput, FieldError
 from db.facts import READ_ONLY, FactType
 from db.fields import INVALID, Checks, timestamp
@@ -87,7 +88,12 @@ def small_int(raw: str, *, low: int, high: int) -> int | None:
 def filter_params(t: FactType, fixed: frozenset[str] = frozenset()) -> list[str]:
     """The query-string names of ``t``'s filters (``q`` for full text), minus those the path fixes."""
     inverse = {v: k for k, v in RENAMED.items()}
-    return [inverse.get(f.name, f.name) for f in t.filters if f.name not in fixed]
+    # A path that fixes a filter (an actor's claims: speaker) fixes its any-of form too.
+    return [
+        inverse.get(f.name, f.name)
+        for f in t.filters
+        if f.name not in fixed and not (f.many and f.name.removesuffix(ANY_OF) in fixed)
+    ]
 
 
 def _fail(errors: list[FieldError]) -> BadUserInput:
@@ -227,13 +233,18 @@ def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset(
 
 def _filters(t: FactType, values: dict[str, str], names: set[str], errors: list[FieldError]) -> dict[str, Any]:
     """The filters among ``values`` (query-string names), parsed; bad ones are added to ``errors``."""
-    raw_filters = {RENAMED.get(k, k): v for k, v in values.items() if k in names}
+    raw_filters: dict[str, Any] = {RENAMED.get(k, k): v for k, v in values.items() if k in names}
+    for name, value in raw_filters.items():
+        f = t.filter(name)
+        if f is not None and f.many:  # an any-of filter: comma-separated values
+            raw_filters[name] = [part.strip() for part in value.split(",") if part.strip()]
     try:
         return parse_filters(t, raw_filters, location="query")
     except BadUserInput as exc:
         inverse = {v: k for k, v in RENAMED.items()}
         errors.extend(
-            FieldError(("query", inverse.get(str(e.path[-1]), str(e.path[-1]))), e.code, e.message) for e in exc.errors
+            FieldError(("query", inverse.get(str(e.path[1]), str(e.path[1])), *e.path[2:]), e.code, e.message)
+            for e in exc.errors
         )
         return {}
 

@@ -42,11 +42,13 @@ def sql(stage: Stage) -> str:
         # substr() in a UTF-8 database, astral characters included (tests/db/test_bulk_report.py).
         # A span past the end of the body holds fewer characters than its quote (the static check
         # made the quote exactly as long as the span), so the one comparison finds it too.
-        f"""SELECT 'quote', s.pos, q.n, NULL, substr(a.body, q.s + 1, q.e - q.s), length(a.body)
+        # Each cited body is read once, from ``cited``: a batch's claims cite few articles, and a
+        # probe per quote decompressed the same body again for each of its quotes.
+        f"""SELECT 'quote', s.pos, q.n, NULL, substr(c.body, q.s + 1, q.e - q.s), length(c.body)
             FROM {s} s
             CROSS JOIN LATERAL unnest(s.q_article, s.q_start, s.q_end, s.q_text) WITH ORDINALITY q(article, s, e, quote, n)
-            CROSS JOIN LATERAL (SELECT x.body FROM {articles} x WHERE x.id = q.article OFFSET 0) a
-            WHERE q.s IS NOT NULL AND substr(a.body, q.s + 1, q.e - q.s) <> q.quote""",  # noqa: S608
+            JOIN cited c ON c.id = q.article
+            WHERE q.s IS NOT NULL AND substr(c.body, q.s + 1, q.e - q.s) <> q.quote""",  # noqa: S608
         "SELECT 'withdrawn', NULL, NULL, c.id, c.state, NULL FROM cited c WHERE c.state IS NOT NULL",
     ]
     for index, column in stage.unique:
@@ -62,11 +64,12 @@ def sql(stage: Stage) -> str:
     # a recall that committed first is seen here and refuses them. MATERIALIZED: all are locked,
     # not only the withdrawn ones the outer query keeps.
     cited = f"""cited AS MATERIALIZED (
-        SELECT a.id, a.state
+        SELECT a.id, a.state, a.body
         FROM (SELECT DISTINCT q.article COLLATE "C" AS article
               FROM {s} s CROSS JOIN LATERAL unnest(s.q_article) q(article) ORDER BY 1) w
         CROSS JOIN LATERAL (
-            SELECT x.id, article_withdrawn_state(x.retracted_at, x.pub_status) AS state
+            SELECT x.id, article_withdrawn_state(x.retracted_at, x.pub_status) AS state,
+                   x.body || '' AS body  -- decompressed here, once: a stored body is compressed
             FROM {articles} x WHERE x.id = w.article FOR KEY SHARE) a)"""  # noqa: S608
     return f"WITH {cited}\n" + "\nUNION ALL\n".join(parts) + "\nORDER BY 1, 2, 3"
 

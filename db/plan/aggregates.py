@@ -59,7 +59,7 @@ def facets(stmt: Statement, rows: RowSet, request: FacetsRequest) -> str:
     passes: dict[frozenset[str], list[Facet]] = {}
     number: dict[tuple[frozenset[str], str], int] = {}
     for ask in request.asks:
-        own = frozenset(ask.facet.filters) & frozenset(rows.filters) if request.exclude_own else frozenset()
+        own = frozenset(ask.facet.selected_by) & frozenset(rows.filters) if request.exclude_own else frozenset()
         found = passes.setdefault(own, [])
         if (own, ask.facet.name) not in number:
             number[(own, ask.facet.name)] = len(number)
@@ -85,7 +85,7 @@ def facets(stmt: Statement, rows: RowSet, request: FacetsRequest) -> str:
     keys = []
     details = {}
     for ask in request.asks:
-        own = frozenset(ask.facet.filters) & frozenset(rows.filters) if request.exclude_own else frozenset()
+        own = frozenset(ask.facet.selected_by) & frozenset(rows.filters) if request.exclude_own else frozenset()
         keys.append(f"({stmt.params.add(ask.key)}::text, {number[(own, ask.facet.name)]}, {int(ask.first)})")
         details[number[(own, ask.facet.name)]] = ask.facet
     shapes = []
@@ -235,6 +235,8 @@ BOUNDS: dict[str, tuple[str, str, str | None]] = {
     "atMost": ("coalesce(v.lower, 0)", "v.upper", "v.upper"),
     "range": ("v.lower", "coalesce(v.amount, v.lower)", "v.upper"),
 }
+# The approximation that makes a sum read "≈": its ``approximate`` flag says one counted quantity had it.
+APPROXIMATE = "approximately"
 _QUANTITY = (
     "SELECT q ->> 'approximation' AS approximation, (q ->> 'amount')::numeric AS amount, "
     "(q ->> 'lowerBound')::numeric AS lower, (q ->> 'upperBound')::numeric AS upper, q ->> 'unit' AS unit"
@@ -254,7 +256,8 @@ def _unit_sums(where: str) -> str:
     """A JSON array: one sum per unit of the ``x`` rows matching ``where``, the largest first."""
     return (
         "coalesce((SELECT json_agg(json_build_object('unit', u.unit, 'count', u.c, 'low', u.lo, 'best', u.best, "
-        "'high', u.hi, 'openUpper', u.open, 'unknown', u.unknown) ORDER BY u.c DESC, u.unit NULLS LAST) "
+        "'high', u.hi, 'openUpper', u.open, 'unknown', u.unknown, 'approximate', u.approx) "
+        "ORDER BY u.c DESC, u.unit NULLS LAST) "
         f"FROM per u WHERE {where}), '[]'::json)"
     )
 
@@ -281,13 +284,14 @@ def sums(stmt: Statement, rows: RowSet, request: SumsRequest) -> str:
         known = ", ".join(f"'{k}'" for k in BOUNDS)
         x = (
             f"SELECT {a}.id AS fact, {grp} AS grp, s.n, v.unit, {_case(0)} AS lo, {_case(1)} AS best, "
-            f"{_case(2)} AS hi, v.approximation IS NULL OR v.approximation NOT IN ({known}) AS unknown "
+            f"{_case(2)} AS hi, v.approximation IS NULL OR v.approximation NOT IN ({known}) AS unknown, "
+            f"v.approximation IS NOT DISTINCT FROM '{APPROXIMATE}' AS approx "
             f"{table} CROSS JOIN LATERAL ({items}) s(n, q, k) CROSS JOIN LATERAL ({_QUANTITY}) v{condition}"
         )
     else:
         x = (
             "SELECT NULL::text AS fact, NULL::text AS grp, NULL::int AS n, NULL::text AS unit, NULL::numeric AS lo, "
-            "NULL::numeric AS best, NULL::numeric AS hi, false AS unknown WHERE false"
+            "NULL::numeric AS best, NULL::numeric AS hi, false AS unknown, false AS approx WHERE false"
         )
     if group is not None:
         head, sets = "GROUPING(x.grp) AS total, x.grp", "GROUPING SETS ((x.n, x.unit), (x.grp, x.n, x.unit))"
@@ -296,7 +300,7 @@ def sums(stmt: Statement, rows: RowSet, request: SumsRequest) -> str:
     per = (
         f"SELECT {head}, x.n, x.unit, count(*) AS c, coalesce(sum(x.lo), 0) AS lo, coalesce(sum(x.best), 0) AS best, "
         "CASE WHEN bool_and(x.hi IS NOT NULL) THEN sum(x.hi) END AS hi, count(*) FILTER (WHERE x.hi IS NULL) AS open, "
-        f"count(*) FILTER (WHERE x.unknown) AS unknown FROM x GROUP BY {sets}"
+        f"count(*) FILTER (WHERE x.unknown) AS unknown, bool_or(x.approx) AS approx FROM x GROUP BY {sets}"
     )
     keyed = [(stmt.params.add(key), n) for (key, _), (n, _) in zip(request.sums, chosen, strict=False)]
 

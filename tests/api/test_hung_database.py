@@ -4,7 +4,8 @@ answered, as in a network partition, so its own statement_timeout never fires. E
 still answer 503 with Retry-After within DB_ACQUIRE_TIMEOUT_S + DB_STATEMENT_TIMEOUT_S, a started
 event stream must end cleanly (its client resumes with Last-Event-ID), the webhook worker must back
 off and carry on, and once PostgreSQL resumes (SIGCONT) the same processes serve again, with no
-restart. A long export is not cut by the statement timeout.
+restart. A long export is not cut by the statement timeout, and one whose database hangs midway ends
+within it.
 
 PostgreSQL is always resumed (``frozen`` resumes in a finally) and every client has a timeout, so
 a failing test neither hangs nor leaves PostgreSQL stopped."""
@@ -320,13 +321,33 @@ def test_a_long_export_is_not_cut_by_the_statement_timeout(database: Database, s
             chunks = r.iter_raw()
             body = next(chunks)
             # The export is held back by what this client has not read, well past the statement
-            # timeout: its transaction stays open, idle between two FETCHes.
+            # timeout: its transaction stays open, its COPY waiting on the client.
             time.sleep(STATEMENT_S * 2.5)
             assert run(_open_transactions(database.pg.url, STATEMENT_S * 2)) >= 1, "the export finished early"
             body += b"".join(chunks)
     exported = [orjson.loads(line)["id"] for line in body.splitlines()]
     assert set(big.articles) <= set(exported)
     assert len(exported) == len(set(exported))
+
+
+def test_an_export_ends_within_the_statement_bound_when_postgresql_hangs_midway(
+    database: Database, settings: Settings, big: Big
+) -> None:
+    with serving(_bounded(settings, database)) as live, _slow_client(live.url, 30) as client:
+        with client.stream("GET", "/v1/articles?format=ndjson") as r:
+            assert r.status_code == 200
+            chunks = r.iter_raw()
+            received = len(next(chunks))
+            with frozen(database.pg):
+                started = time.monotonic()
+                # What the sockets already hold still arrives; then the server waits for the next
+                # chunk from PostgreSQL at most the statement bound and cuts the body short.
+                with pytest.raises(httpx.RemoteProtocolError):
+                    for chunk in chunks:
+                        received += len(chunk)
+                waited = time.monotonic() - started
+    assert received < len(BIG_BODY) * len(big.articles), "the export ended before PostgreSQL stopped"
+    assert waited <= STATEMENT_S + MARGIN_S, f"{waited:.1f} s"
 
 
 def test_a_started_event_stream_ends_cleanly_when_postgresql_hangs_and_resumes_with_last_event_id(

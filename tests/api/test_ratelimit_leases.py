@@ -4,7 +4,9 @@ a caller past the limit, and refuse early by at most what other processes still 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -81,3 +83,22 @@ async def test_waiters_on_a_one_token_lease_ask_again_instead_of_being_refused(r
     decisions = await asyncio.gather(*(limiter.hit(redis, caller) for _ in range(limit + 5)))
     assert sum(d.allowed for d in decisions) == limit
     assert int(await redis.get(limiter.counter(caller))) == limit
+
+
+async def test_a_finished_lease_request_is_not_awaited_again(redis: aioredis.Redis) -> None:
+    # Between a lease request finishing and its done-callback dropping it (the loop's next turn), a
+    # waiter that found the lease spent asked again and got the same finished request: a spent
+    # lease, again and again, without ever yielding — one core at 100% until the process died.
+    limit = 1_000
+    limiter = RateLimiter(Settings(rate_limit_key=limit, rate_limit_window_seconds=60))
+    caller = f"key:key_{uuid.uuid4().hex}"
+    counter = limiter.counter(caller)
+    assert (await limiter.hit(redis, caller)).allowed
+    spent = limiter._leases[counter]
+    spent.left = 0
+    finished: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    finished.set_result(spent)
+    limiter._asking[counter] = finished
+    lease = await limiter._lease_once(redis, counter, limit, time.monotonic())
+    assert lease is not None and lease is not spent and lease.left > 0
+    assert (await limiter.hit(redis, caller)).allowed

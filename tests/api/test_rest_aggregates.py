@@ -201,11 +201,13 @@ async def test_the_seed_strikes_sum_to_at_least_65_killed_in_16_attacks(client: 
     )
     assert doc["object"] == "aggregate" and doc["totalCount"] == 1
     assert doc["sums"]["fatalities"] == [
-        {"unit": "people", "count": 1, "low": 65, "best": 65, "high": None, "openUpper": 1, "unknown": 0}
-    ]
+        {"unit": "people", "count": 1, "low": 65, "best": 65, "high": None, "openUpper": 1, "unknown": 0,
+         "approximate": False}
+    ]  # fmt: skip
     assert doc["sums"]["count"] == [
-        {"unit": "attacks", "count": 1, "low": 16, "best": 16, "high": 16, "openUpper": 0, "unknown": 0}
-    ]
+        {"unit": "attacks", "count": 1, "low": 16, "best": 16, "high": 16, "openUpper": 0, "unknown": 0,
+         "approximate": False}
+    ]  # fmt: skip
     assert [(g["key"], g["totalCount"], g["sums"]) for g in doc["groups"]] == [("strike", 1, doc["sums"])]
 
 
@@ -213,12 +215,14 @@ async def test_the_seed_deployment_sums_its_assets_by_type(client: httpx.AsyncCl
     doc = await _get(client, "/v1/deployments/aggregate", groupBy="assetType", article=SEED_ARTICLE)
     groups = {g["key"]: g["sums"]["assets"] for g in doc["groups"]}
     assert groups["troops"] == [
-        {"unit": "personnel", "count": 1, "low": 10000, "best": 10000, "high": 10000, "openUpper": 0, "unknown": 0}
-    ]
+        {"unit": "personnel", "count": 1, "low": 10000, "best": 10000, "high": 10000, "openUpper": 0,
+         "unknown": 0, "approximate": True}
+    ]  # fmt: skip
     assert groups["warship"][0]["best"] == 8
     assert groups["fighterJet"] == [
-        {"unit": None, "count": 1, "low": 0, "best": 0, "high": None, "openUpper": 1, "unknown": 1}
-    ]
+        {"unit": None, "count": 1, "low": 0, "best": 0, "high": None, "openUpper": 1, "unknown": 1,
+         "approximate": False}
+    ]  # fmt: skip
     whole = {s["unit"]: s for s in doc["sums"]["assets"]}
     assert whole["personnel"]["best"] == 10000 and whole[None]["unknown"] == 2
 

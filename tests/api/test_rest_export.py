@@ -1,5 +1,6 @@
 """NDJSON export of a large table from a real server process: every row arrives exactly once, and
-the server's memory stays flat (it streams from a server-side cursor instead of building the body)."""
+the server's memory stays flat (it passes PostgreSQL's COPY output on as it comes instead of
+building the body)."""
 
 from __future__ import annotations
 

@@ -139,6 +139,8 @@ async def test_every_approximation_adds_up_by_its_row_of_the_table(conn: asyncpg
     assert (people["count"], people["openUpper"], people["unknown"]) == (8, 2, 1)
     assert (boats["low"], boats["best"], boats["high"], boats["openUpper"]) == (2, 2, 2, 0)
     assert (none["count"], none["low"], none["best"], none["high"], none["unknown"]) == (1, 0, 0, None, 1)
+    # Two of the people were counted approximately: their total reads "≈"; the boats' does not.
+    assert (people["approximate"], boats["approximate"], none["approximate"]) == (True, False, False)
     assert _by_unit(doc["sums"]["fatalities"]) == _expected(EVERY_KIND)
 
 

@@ -68,7 +68,7 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
     ),
     (
         """{ deployments(filter: {near: {lon: -75, lat: 16, radiusKm: 500}}, orderBy: {field: DISTANCE}) {
-             edges { distanceKm cursor node { id } } aggregate(groupBy: ASSET_TYPE) { groups { key assets { best unit } } }
+             edges { distanceKm cursor node { id } } aggregate(groupBy: ASSET_TYPE) { groups { key assets { best unit approximate } } }
              facets { assetType(first: 3) { buckets { value count } otherCount } deployer { buckets { value { name } } } } } }""",
         {},
     ),
@@ -107,6 +107,17 @@ def test_the_seed_strikes_read_at_least_65_killed(server: LiveServer) -> None:
     aggregate = data["incidents"]["aggregate"]
     assert aggregate["fatalities"] == [{"low": 65, "best": 65, "high": None, "openUpper": 1, "unit": "people"}]
     assert aggregate["count"] == [{"low": 16, "high": 16, "unit": "attacks"}]
+
+
+def test_the_seed_troops_sum_reads_approximately_10000(server: LiveServer) -> None:
+    data = gql(
+        server.url,
+        """{ deployments(filter: {article: "art_01K8B1E3F9FPCM47JBPJSG0VT9"}) {
+             aggregate(groupBy: ASSET_TYPE) { groups { key assets { best unit approximate } } } } }""",
+    )["data"]
+    groups = {g["key"]: g["assets"] for g in data["deployments"]["aggregate"]["groups"]}
+    assert groups["troops"] == [{"best": 10000, "unit": "personnel", "approximate": True}]
+    assert all(not s["approximate"] for s in groups["warship"])
 
 
 def test_facets_as_of_a_time_before_the_seed_are_empty(server: LiveServer) -> None:
