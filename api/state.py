@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the modules below import this one to reach State
     from api.events.broadcaster import Broadcaster
     from api.events.relay import Relay
     from api.metrics import Metrics
+    from api.rest.plan import Statements
     from db.secrets import SecretBox
 
 
@@ -42,6 +43,14 @@ class State:
     relay: Relay | None = None
     key_cache: KeyCache | None = None
     secret_box: SecretBox | None = None  # webhook signing secrets' sealing keys (api/webhooks/keyring.py)
+    # REST reads' built statements, per process (api/rest/plan.py).
+    rest_statements: Statements = field(default_factory=lambda: _statements())
+
+
+def _statements() -> Statements:
+    from api.rest.plan import Statements  # api/rest/ imports this module
+
+    return Statements()
 
 
 class App(Starlette):

@@ -65,10 +65,26 @@ async def floor(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
+async def claim_by_id(request: Request) -> Response:
+    """A claim's document by primary key: the least any REST item read on this stack could do."""
+    async with request.app.state.pool.acquire() as conn:
+        body: bytes | None = await conn.fetchval(
+            "SELECT claim_doc(c)::json FROM claims c WHERE c.id = $1", request.path_params["id"]
+        )
+    if body is None:
+        return Response(b'{"status": 404}', status_code=404, media_type="application/json")
+    return Response(body, media_type="application/json")
+
+
 async def healthz(request: Request) -> Response:
     return Response(b"ok")
 
 
 app = Starlette(
-    routes=[Route("/floor/{query:str}", floor, methods=["POST"]), Route("/healthz", healthz)], lifespan=lifespan
+    routes=[
+        Route("/floor/{query:str}", floor, methods=["POST"]),
+        Route("/claims/{id:str}", claim_by_id),
+        Route("/healthz", healthz),
+    ],
+    lifespan=lifespan,
 )

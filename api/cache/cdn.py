@@ -26,7 +26,7 @@ def response_tags(path: str, body: bytes, known: frozenset[str] | None = None) -
 
 def bounded(tags: set[str]) -> list[str]:
     """``tags``, sorted, with each kind's ids replaced by its list tag past MAX_HEADER_BYTES."""
-    if sum(len(t) + 1 for t in tags) > MAX_HEADER_BYTES:
+    if sum(map(len, tags)) + len(tags) > MAX_HEADER_BYTES:
         kinds = {kind_of(t) for t in tags}
         tags = {t for t in tags if kind_of(t) is None} | {list_tag(k) for k in kinds if k}
     return sorted(tags)

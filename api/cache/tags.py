@@ -20,7 +20,8 @@ _RECALLS = frozenset(f"article.{change}" for change in RECALL_KINDS)
 
 def ids_in(body: bytes) -> set[str]:
     """Every fact id quoted in a JSON body (an entry depends on each fact it shows)."""
-    return {m.decode() for m in _ID.findall(body)}
+    # A page names the same few facts many times (its speakers, its articles): decode each once.
+    return {m.decode() for m in set(_ID.findall(body))}
 
 
 def list_tag(kind: str) -> str:

@@ -30,6 +30,16 @@ def list_etag(docs: Iterable[Mapping[str, Any]], *salt: str) -> str:
     return f'"l.{h.hexdigest()}"'
 
 
+def page_etag(tags: str | None, body: bytes) -> str:
+    """A list's strong tag from its members' ``<id>.v<version>`` (``tags``, in order) and its bytes:
+    a member's new version changes it even when ``fields`` leaves the change out of the body."""
+    h = hashlib.blake2b(digest_size=12)
+    h.update((tags or "").encode())
+    h.update(b"\x00")
+    h.update(body)
+    return f'"l.{h.hexdigest()}"'
+
+
 def parse_tags(header: str | None) -> list[str] | None:
     """The entity tags of an If-Match / If-None-Match header (``["*"]`` for a wildcard, None when absent)."""
     if header is None:
@@ -65,6 +75,15 @@ def version_of(tag: str) -> int | None:
     inner = tag.strip().strip('"')
     _, sep, version = inner.rpartition(".v")
     return int(version) if sep and version.isdigit() else None
+
+
+def http_date_of(moment: dt.datetime | None) -> str | None:
+    """A timestamp as an IMF-fixdate for Last-Modified."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return format_datetime(moment.astimezone(dt.UTC), usegmt=True)
 
 
 def http_date(iso: str | None) -> str | None:

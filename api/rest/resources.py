@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import authenticate, require
-from api.rest import etags, export, formats, geojson
-from api.rest.expand import expand, trim
+from api.rest import etags, export, formats, geojson, plan
+from api.rest.expand import trim
 from api.rest.params import parse_item, parse_list, parse_none
 from api.rest.responses import (
     HISTORY_MAX_AGE,
@@ -29,7 +29,7 @@ from db import kinds, pagination, queries, search
 from db.errors import BadUserInput, FieldError, NotFound
 from db.ids import is_id
 from db.lens import Lens, for_scope
-from db.pool import Conn
+from db.plan.tree import Root
 from db.registry import fact_type
 
 # Path segment → kind.
@@ -60,6 +60,11 @@ def _variant_tag(base_tag: str, body: bytes) -> str:
     return base_tag[:-1] + "." + hashlib.blake2b(body, digest_size=6).hexdigest() + '"'
 
 
+def _as_query_errors(exc: BadUserInput) -> BadUserInput:
+    exc.errors = [FieldError(("query", *e.path), e.code, e.message) for e in exc.errors]
+    return exc
+
+
 async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None = None) -> Response:
     """A page of ``kind`` (or all of it as NDJSON); ``parent`` = (parent kind, id) fixes one filter."""
     t = fact_type(kind)
@@ -69,73 +74,89 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
     try:
         lens = caller.at(pagination.as_of_of(params.cursor, params.as_of, order=params.order))
     except BadUserInput as exc:
-        exc.errors = [FieldError(("query", *e.path), e.code, e.message) for e in exc.errors]
-        raise
+        raise _as_query_errors(exc) from None
     state = get_state(request)
     if parent is not None:
         parent_kind, parent_id = parent
         if not is_id(parent_id, parent_kind):
             raise _not_found(parent_kind, parent_id)
         params.filters[PARENT_FILTERS[parent_kind]] = parent_id
+    if params.format == "ndjson":
+        async with state.reads.acquire() as conn:
+            if parent is not None and not await queries.exists(conn, parent[0], parent[1], lens=lens):
+                raise _not_found(parent[0], parent[1])
+        return export.stream(
+            state, kind, params.filters, order=params.order, descending=params.descending, fields=params.fields,
+            lens=lens,
+        )  # fmt: skip
+    plain = params.format == "json"
+    needs = [p for p in formats.NEEDS.get(params.format, []) if p not in params.expand]
+    fields = params.fields if plain else None
+    expand = (*params.expand, *needs)
+    obj = plan.document(kind, fields=fields, expand=expand, near="near" in params.filters)
+    root: Root | None = None
+    refused: BadUserInput | None = None
+    try:
+        if params.order == search.RELEVANCE:
+            root = plan.relevance_root(kind, obj, params.filters, params.limit, params.cursor, lens)
+        else:
+            request_page = queries.PageRequest(params.limit, params.cursor, params.order, params.descending)
+            root = plan.list_root(kind, obj, params.filters, request_page, lens)
+    except BadUserInput as exc:
+        refused = _as_query_errors(exc)
     async with state.reads.acquire() as conn:
-        if parent is not None and not await queries.exists(conn, parent[0], parent[1], lens=lens):
-            raise _not_found(parent[0], parent[1])
-        if params.format == "ndjson":
-            return export.stream(
-                state, kind, params.filters, order=params.order, descending=params.descending, fields=params.fields,
-                lens=lens,
-            )  # fmt: skip
-        try:
-            if params.order == search.RELEVANCE:
-                page = await _relevance_page(conn, kind, params.filters, params.limit, params.cursor, lens)
-            else:
-                page = await queries.list_page(
-                    conn,
-                    kind,
-                    params.filters,
-                    queries.PageRequest(params.limit, params.cursor, params.order, params.descending),
-                    lens=lens,
-                )
-        except BadUserInput as exc:
-            # The cursor is checked while the page is read; name it as the query parameter it is.
-            exc.errors = [FieldError(("query", *e.path), e.code, e.message) for e in exc.errors]
-            raise
-        docs = page.docs
-        paths = [*params.expand, *(p for p in formats.NEEDS.get(params.format, []) if p not in params.expand)]
-        if paths and docs:
-            await expand(conn, kind, docs, paths, lens=lens)
-    base = _base(request)
-    next_cursor = page.end_cursor if page.has_more else None
-    if params.format == "geojson":
-        features = [geojson.feature(kind, d, lambda p: trim(p, params.fields)) for d in docs]
-        body = orjson.dumps(geojson.collection(features, has_more=page.has_more, next_cursor=next_cursor))
+        if refused is not None:
+            # The parent is looked for first, as a page's own refusals come after it.
+            if parent is not None and not await queries.exists(conn, parent[0], parent[1], lens=lens):
+                raise _not_found(parent[0], parent[1])
+            raise refused
+        assert root is not None
+        key = (
+            "list", kind, fields, expand, orjson.dumps(params.filters, option=orjson.OPT_SORT_KEYS, default=repr),
+            params.order, params.descending, params.limit, params.cursor, lens, parent,
+        )  # fmt: skip
+        answer = await plan.run(conn, state.rest_statements, root, lens, key=key, parent=parent)
+    if answer.parent is False:
+        assert parent is not None
+        raise _not_found(parent[0], parent[1])
+    assert answer.body is not None
+    body = answer.body
+    if not plain:
+        # ninjs, JSON-LD and GeoJSON are written from the planned documents here.
+        page = orjson.loads(body)
+        docs = page["data"]
+        if params.format == "geojson":
+            features = [geojson.feature(kind, d, lambda p: trim(p, params.fields)) for d in docs]
+            out: Any = geojson.collection(features, has_more=page["hasMore"], next_cursor=page["nextCursor"])
+        else:
+            base = _base(request)
+            out = {**page, "data": [trim(formats.render(kind, params.format, d, base), params.fields) for d in docs]}
+        body = orjson.dumps(out)
+        next_cursor = page["nextCursor"]
     else:
-        data = [trim(formats.render(kind, params.format, d, base), params.fields) for d in docs]
-        body = orjson.dumps({"object": "list", "data": data, "hasMore": page.has_more, "nextCursor": next_cursor})
-    updated = max((str(d.get("updatedAt")) for d in docs if d.get("updatedAt")), default=None)
+        next_cursor = _next_cursor(body)
     headers = caching_headers(
         request,
-        etag=etags.list_etag(docs, hashlib.blake2b(body, digest_size=8).hexdigest()),
-        last_modified=etags.http_date(updated),
+        etag=etags.page_etag(answer.tags, body),
+        last_modified=etags.http_date_of(answer.updated),
         max_age=LIST_MAX_AGE,
     )
     if next_cursor is not None:
         query = dict(request.query_params)
         query["cursor"] = next_cursor
-        headers["Link"] = f'<{base}{request.url.path}?{urlencode(query)}>; rel="next"'
+        headers["Link"] = f'<{_base(request)}{request.url.path}?{urlencode(query)}>; rel="next"'
     if etags.none_match(request.headers.get("if-none-match"), headers["ETag"]):
         return not_modified(headers)
     return Response(body, media_type=formats.MEDIA_TYPES.get(params.format, "application/json"), headers=headers)
 
 
-async def _relevance_page(
-    conn: Conn, kind: str, filters: dict[str, Any], limit: int, cursor: str | None, lens: Lens
-) -> queries.Page:
-    """``sort=relevance``: the GraphQL ``search`` ranking (db/search.py) over one kind's filters."""
-    after = search.decode_after(cursor, param="cursor")
-    request = search.SearchRequest(filters["query"], {kind: filters}, limit, after)
-    results = await search.page(conn, request, lens, snippets=False)
-    return queries.Page([h.doc for h in results.hits], [h.cursor for h in results.hits], results.has_more)
+def _next_cursor(body: bytes) -> str | None:
+    """The ``nextCursor`` of a page PostgreSQL wrote: its last key (json_build_object keeps the
+    order given, and a cursor is base64url, so it needs no unescaping)."""
+    _, sep, tail = body.rpartition(b'"nextCursor"')
+    assert sep, "a page has a nextCursor"
+    value = tail.lstrip(b" :").rstrip(b" }")
+    return None if value == b"null" else value.strip(b'"').decode()
 
 
 async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
@@ -146,29 +167,35 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
         raise _not_found(kind, fact_id)
     state = get_state(request)
     lens = caller.at(params.as_of)
+    plain = params.format == "json"
+    needs = [p for p in formats.NEEDS.get(params.format, []) if p not in params.expand]
+    fields = params.fields if plain else None
+    expand = (*params.expand, *needs)
+    obj = plan.document(kind, fields=fields, expand=expand)
+    key = ("item", kind, fields, expand, lens)
     async with state.reads.acquire() as conn:
-        doc = await queries.get(conn, kind, fact_id, lens=lens)
-        if doc is None:
+        answer = await plan.run(conn, state.rest_statements, plan.item_root(kind, obj, fact_id, lens), lens, key=key)
+        if answer.body is None:
             if params.as_of is not None and await queries.exists(conn, kind, fact_id, lens=caller):
                 raise NotFound(f"{kind} {fact_id} did not exist yet at {params.as_of}")
             raise _not_found(kind, fact_id)
-        tag = etags.etag_of(doc)
-        last_modified = etags.http_date(doc.get("updatedAt"))
-        max_age = HISTORY_MAX_AGE if params.as_of else ITEM_MAX_AGE
-        plain = not params.expand and params.fields is None and params.format == "json"
-        if plain:
-            headers = caching_headers(request, etag=tag, last_modified=last_modified, max_age=max_age)
-            if etags.none_match(request.headers.get("if-none-match"), tag):
-                return not_modified(headers)
-            return Response(orjson.dumps(doc), media_type="application/json", headers=headers)
-        paths = [*params.expand, *(p for p in formats.NEEDS.get(params.format, []) if p not in params.expand)]
-        if paths:
-            await expand(conn, kind, [doc], paths, lens=lens)
-    if params.format == "geojson":
-        out: dict[str, Any] = geojson.feature(kind, doc, lambda p: trim(p, params.fields))
-    else:
-        out = trim(formats.render(kind, params.format, doc, _base(request)), params.fields)
-    body = orjson.dumps(out)
+    assert answer.tags is not None
+    tag = f'"{answer.tags}"'
+    last_modified = etags.http_date_of(answer.updated)
+    max_age = HISTORY_MAX_AGE if params.as_of else ITEM_MAX_AGE
+    body = answer.body
+    if plain and not params.expand and params.fields is None:
+        headers = caching_headers(request, etag=tag, last_modified=last_modified, max_age=max_age)
+        if etags.none_match(request.headers.get("if-none-match"), tag):
+            return not_modified(headers)
+        return Response(body, media_type="application/json", headers=headers)
+    if not plain:
+        doc = orjson.loads(body)
+        if params.format == "geojson":
+            out: dict[str, Any] = geojson.feature(kind, doc, lambda p: trim(p, params.fields))
+        else:
+            out = trim(formats.render(kind, params.format, doc, _base(request)), params.fields)
+        body = orjson.dumps(out)
     headers = caching_headers(request, etag=_variant_tag(tag, body), last_modified=last_modified, max_age=max_age)
     if etags.none_match(request.headers.get("if-none-match"), headers["ETag"]):
         return not_modified(headers)

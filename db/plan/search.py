@@ -5,6 +5,7 @@ extra row (which only says whether a next page exists)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from db import search as db_search
@@ -40,6 +41,13 @@ class _Kinds:
             row = RowSource.fact(kind, self.rows[kind])
             built = self.stmt.object(objs[kind], row, self.inner[kind], self.ids[kind])
             self.columns[kind].append(f"{built} AS {col}")
+        return self._coalesce(col)
+
+    def scalar(self, build: Callable[[RowSource], str]) -> str:
+        """A value ``build`` reads from the row of its kind."""
+        col = self.stmt._alias("c")
+        for kind in self.kinds:
+            self.columns[kind].append(f"{build(RowSource.fact(kind, self.rows[kind]))} AS {col}")
         return self._coalesce(col)
 
     def snippet(self) -> str:
@@ -137,16 +145,29 @@ def search(stmt: Statement, root: t.Search, request: db_search.SearchRequest) ->
             pairs.append(f"'{f.key}', json_build_object({', '.join(info)})")
         elif isinstance(v, t.TotalCount):
             pairs.append(f"'{f.key}', ({db_search.count_sql(request, stmt.params, stmt.lens)})")
+        elif isinstance(v, t.PageFlag) and v.which == "next":
+            pairs.append(f"'{f.key}', count(*) > {size}")
+        elif isinstance(v, t.PageCursor) and v.which == "next":
+            needs_cursor = True
+            last = f"(array_agg(p.c ORDER BY p.o DESC) {keep})[1]"
+            pairs.append(f"'{f.key}', CASE WHEN count(*) > {size} THEN {last} END")
         elif isinstance(v, t.Const):
             pairs.append(f"'{f.key}', {stmt.value(v, DocSource('NULL'), [], [])}")
         else:
             raise t.Unplannable(f"{type(v).__name__} in a search connection")
     if needs_cursor:
         columns.append(f"{cursor()} AS c")
+    extra = ""
+    if stmt.validators:
+        # Built before the laterals are: each adds a column to every kind's join.
+        updated = kinds.scalar(lambda row: row.json("updatedAt"))
+        tag = kinds.scalar(lambda row: f"({row.text('id')} || '.v' || {row.json('version')})")
+        columns.append(f"{updated} AS vu, {tag} AS vt")
+        extra = f", max(p.vu) {keep} AS vu, string_agg(p.vt, ' ' ORDER BY p.o) {keep} AS vt"
     row_ids = kinds.row_ids()
     if row_ids:
         columns.append(f"concat_ws(' ', {', '.join(row_ids)}) AS ids")
-    ids_col = stmt._root_ids("string_agg(p.ids, ' ')" if row_ids else None)
+    ids_col = extra + stmt._root_ids("string_agg(p.ids, ' ')" if row_ids else None)
     ranked = f"(SELECT x.*, row_number() OVER (ORDER BY x.rank DESC, x.id DESC) AS o FROM ({hits}) x) {h}"
     return (
         f"SELECT json_build_object({', '.join(pairs)}) AS j{ids_col} "

@@ -41,9 +41,14 @@ def _agg(expr: str, order: str) -> str:
 class Statement:
     """Builds one request's statement; ``params`` are its bind parameters in order."""
 
-    def __init__(self, variables: Any, *, collect_ids: bool, lens: Lens) -> None:
+    def __init__(self, variables: Any, *, collect_ids: bool, lens: Lens, validators: bool = False) -> None:
         self.variables = variables
         self.collect_ids = collect_ids
+        # REST's: each root also yields ``vu`` (the latest updatedAt of the facts it shows) and
+        # ``vt`` ("<id>.v<version>" of each, in order) for its Last-Modified and ETag.
+        self.validators = validators
+        # The distance of a listed row from a ``near`` centre, while a page's objects are built.
+        self._page_distance = "NULL::float8"
         self.params = Params()
         # The request's lens; each root field reads through it at its own asOf (``root``).
         self.base_lens = self.lens = lens
@@ -113,7 +118,46 @@ class Statement:
             return self._revisions(v, src, laterals)
         if isinstance(v, t.Related):
             return self._related(v, src, laterals, ids)
+        if isinstance(v, t.Expanded | t.Patched):
+            return self._rest_expand(v, f"to_jsonb({src.json(v.key)})")
+        if isinstance(v, t.EdgeDistance):
+            return self._page_distance
         raise t.Unplannable(f"{type(v).__name__} outside a connection")
+
+    def _rest_expand(self, v: t.Expanded | t.Patched, value: str) -> str:
+        """REST's ``expand`` over the jsonb ``value``: ids replaced by documents, and value objects
+        (one, or each of a list) patched key by key, everything else kept as stored."""
+        x, e = self._alias("x"), self._alias("e")
+        if isinstance(v, t.Expanded):
+            y = self._alias("t")
+            lookup = f"FROM {self._rel(v.kind)} {y} WHERE {y}.id = "
+
+            def one(ref: str) -> str:
+                doc = fact_type(v.kind).doc_function
+                return f"coalesce((SELECT {doc}({y}) {lookup}({ref} #>> '{{}}') LIMIT 1), {ref})"
+
+            single, kind = one(f"{x}.v"), "string"
+            each = f"CASE WHEN jsonb_typeof({e}.v) = 'string' THEN {one(f'{e}.v')} ELSE {e}.v END"
+        else:
+
+            def patch(obj: str) -> str:
+                parts = [
+                    f"CASE WHEN {obj} ? {_literal(f.key)} THEN jsonb_build_object({_literal(f.key)}, "
+                    f"{self._rest_expand(f, f'({obj} -> {_literal(f.key)})')}) ELSE '{{}}'::jsonb END"
+                    for f in v.fields
+                ]
+                return f"(CASE WHEN jsonb_typeof({obj}) = 'object' THEN {obj} || {' || '.join(parts)} ELSE {obj} END)"
+
+            single, kind = patch(f"{x}.v"), "object"
+            each = patch(f"{e}.v")
+        listed = (
+            f"(SELECT coalesce(jsonb_agg({each} ORDER BY {e}.o), '[]'::jsonb) "
+            f"FROM jsonb_array_elements({x}.v) WITH ORDINALITY {e}(v, o))"
+        )
+        return (
+            f"(SELECT CASE jsonb_typeof({x}.v) WHEN '{kind}' THEN {single} WHEN 'array' THEN {listed} "
+            f"ELSE {x}.v END FROM (SELECT {value} AS v) {x})"
+        )
 
     def _lateral(self, select: str, laterals: list[str], ids: list[str], child_ids: list[str], agg: bool) -> str:
         """Joins ``select`` (which yields ``j``) as a LATERAL subquery; returns its JSON column."""
@@ -235,10 +279,12 @@ class Statement:
             f"LIMIT {int(size) + 1}) q) > {int(size)})"
         )
 
-    def _connection(self, conn: t.Connection, page: _Page) -> tuple[str, bool]:
+    def _connection(self, conn: t.Connection, page: _Page, *, validators: bool = False) -> tuple[str, bool]:
         """SELECT … yielding the connection's JSON ``j`` over ``page``'s rows, with an ``{ids}``
-        placeholder for the aggregate of the rows' ``p.ids`` — and whether rows have ids."""
+        placeholder for the aggregate of the rows' ``p.ids`` — and whether rows have ids.
+        ``validators``: with the rows' ``vu`` and ``vt`` (REST's, see ``Statement``)."""
         columns = [f"{page.order} AS o"]
+        outer_distance, self._page_distance = self._page_distance, page.distance
         inner: list[str] = []
         row_ids: list[str] = []
         pairs: list[str] = []
@@ -278,6 +324,11 @@ class Statement:
                 pairs.append(f"'{f.key}', json_build_object({', '.join(info)})")
             elif isinstance(v, t.TotalCount):
                 pairs.append(f"'{f.key}', {page.count()}")
+            elif isinstance(v, t.PageFlag):
+                pairs.append(f"'{f.key}', {page.more if v.which == 'next' else page.previous}")
+            elif isinstance(v, t.PageCursor):
+                needs_cursor = True
+                pairs.append(f"'{f.key}', CASE WHEN {page.more} THEN (array_agg(p.c ORDER BY p.o DESC))[1] END")
             elif isinstance(v, t.Aggregate):
                 if page.facts is None:
                     raise t.Unplannable("an aggregate of a connection that lists no facts")
@@ -286,11 +337,16 @@ class Statement:
                 pairs.append(f"'{f.key}', {self.value(v, page.row, inner, row_ids)}")
         if needs_cursor:
             columns.append(f"{page.cursor()} AS c")
+        self._page_distance = outer_distance
         has_ids = self.collect_ids and bool(row_ids)
         if has_ids:
             columns.append(f"concat_ws(' ', {', '.join(row_ids)}) AS ids")
+        extra = ""
+        if validators:
+            columns.append(f"{page.row.json('updatedAt')} AS vu, {_version_tag(page.row)} AS vt")
+            extra = ", max(p.vu) AS vu, string_agg(p.vt, ' ' ORDER BY p.o) AS vt"
         select = (
-            f"SELECT json_build_object({', '.join(pairs)}) AS j{{ids}} "
+            f"SELECT json_build_object({', '.join(pairs)}) AS j{extra}{{ids}} "
             f"FROM (SELECT {', '.join(columns)} FROM {page.rows} {' '.join(inner)}) p"
             # One row however many rows the page has, aggregates selected or not (totalCount alone).
             " GROUP BY ()"
@@ -340,18 +396,22 @@ class Statement:
         assert isinstance(root, t.Search)
         return self._search(root, root.bind(self.variables))
 
-    def _select_one(self, obj: t.Obj, src: Source, from_: str, where: str) -> str:
+    def _select_one(self, obj: t.Obj, src: Source, from_: str, where: str, *, validators: bool = False) -> str:
         laterals: list[str] = []
         ids: list[str] = []
         built = self.object(obj, src, laterals, ids)
         ids_col = self._root_ids(f"concat_ws(' ', {', '.join(ids)})" if ids else None)
+        if validators:
+            ids_col = f", {src.json('updatedAt')} AS vu, {_version_tag(src)} AS vt{ids_col}"
         return f"SELECT {built} AS j{ids_col} FROM {from_} {' '.join(laterals)} {where}"
 
     def _one(self, kind: str, obj: t.Obj, key: str, column: str = "id") -> str:
         y = self._alias("t")
         p = self.params.add(key)  # first: ``taken_params`` counts on it
         table = self._rel(kind)
-        return self._select_one(obj, RowSource.fact(kind, y), f"{table} {y}", f"WHERE {y}.{column} = {p}::text")
+        return self._select_one(
+            obj, RowSource.fact(kind, y), f"{table} {y}", f"WHERE {y}.{column} = {p}::text", validators=self.validators
+        )
 
     def _nodes(self, root: t.AnyNodes, wanted: list[tuple[str, str]]) -> str:
         u = self._alias("u")
@@ -406,7 +466,7 @@ class Statement:
             facts=plan_aggregates.RowSet(root.kind, filters),
             distance=f"{y}.distance_km" if distance else "NULL::float8",
         )
-        select, has_ids = self._connection(root.connection, page)
+        select, has_ids = self._connection(root.connection, page, validators=self.validators)
         return select.replace("{ids}", self._root_ids("string_agg(p.ids, ' ')" if has_ids else None))
 
     def _corrections(
@@ -498,6 +558,11 @@ class _Page:
         self.more = more
         self.previous = previous
         self.count = count
+
+
+def _version_tag(row: Source) -> str:
+    """``<id>.v<version>`` of the fact ``row`` reads: its ETag's text (api/rest/etags.py)."""
+    return f"({row.text('id')} || '.v' || {row.json('version')})"
 
 
 def _where(clauses: list[str]) -> str:

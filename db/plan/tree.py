@@ -91,6 +91,26 @@ class Linked:
 
 
 @dataclass(frozen=True)
+class Expanded:
+    """REST's ``expand`` of the id (or list of ids) at ``key``: each id replaced by the canonical
+    document (``<kind>_doc``) of the fact of ``kind`` it names, as the lens shows it. An id the
+    lens does not show, and anything that is not an id, stays as it is."""
+
+    key: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Patched:
+    """Value objects stored at ``key`` (a list of them, or one) kept as stored, except that the
+    keys of ``fields`` (Expanded or Patched) are read through them: REST's nested ``expand``
+    (``references.article``)."""
+
+    key: str
+    fields: tuple[Expanded | Patched, ...]
+
+
+@dataclass(frozen=True)
 class Typed:
     """A fact document stored under ``key`` (an event's data), read as the object of its kind."""
 
@@ -146,6 +166,9 @@ class PageFlag:
 
 @dataclass(frozen=True)
 class PageCursor:
+    """ "start" or "end" (in page info), or "next": the end cursor when a next page exists, else
+    null (REST's ``nextCursor``, a value of the connection itself)."""
+
     which: str
 
 
@@ -309,7 +332,7 @@ class Choice:
 Value = (
     Const | Scalar | EnumScalar | Embedded | Typed | Linked | Revisions | Related | Connection | Nodes | Edges | EdgeCursor
     | EdgeNode | PageInfo | PageFlag | PageCursor | TotalCount | UnionNodes | UnionEdgeNode | EdgeRank | EdgeSnippet
-    | Aggregate | EdgeDistance
+    | Aggregate | EdgeDistance | Expanded | Patched
 )  # fmt: skip
 # Values without a selection of their own: the same whichever field node selects them.
 LEAVES = (Const, Scalar, EnumScalar)
