@@ -191,7 +191,7 @@ def main() -> None:
             ),
         )
         print_table(
-            "REST: NDJSON export of every claim (server-side cursor)",
+            "REST: NDJSON export of every claim (COPY TO STDOUT; bench_export compares it with bare COPY)",
             ["rows", "rows/s", "server peak RSS MB"],
             [[n, per_s, peak_mb]],
             note="Aim: ≥ 50,000 rows/s under 200 MB RSS.",
