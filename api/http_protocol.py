@@ -101,6 +101,12 @@ class CoalescingTransport(asyncio.Transport):
         self.flush()  # what flow control asks about must be in the real buffer
         return self._transport.get_write_buffer_size()
 
+    def pending_size(self) -> int:
+        """Bytes held or buffered, without flushing (get_write_buffer_size flushes): a fan-out
+        asks this of each connection it writes to, and a flush there would undo the coalescing."""
+        held = self._held
+        return self._transport.get_write_buffer_size() + (sum(len(d) for d in held) if held else 0)
+
     def get_write_buffer_limits(self) -> tuple[int, int]:
         return self._transport.get_write_buffer_limits()
 

@@ -25,6 +25,7 @@ from api.graphql.shared import SharedSubscriptions, Stale, frame, shareable
 from api.graphql.view import limits_of
 from api.settings import Settings
 from api.state import get_state
+from api.ws_protocol import EXTENSION, RawWebSocket, text_frame
 from db.errors import MalformedBody, NewsfactsError
 from db.json_input import decode_object
 from schema import build_schema
@@ -49,6 +50,11 @@ TOO_MANY_INITS = 4429
 TRY_AGAIN_LATER = 1013
 # Frames queued for one client before it counts as too slow (then closed; it resumes with after:).
 OUTBOX_LIMIT = 10_000
+# The same bound with a raw transport (api/ws_protocol.py): bytes the kernel has not yet taken.
+BACKLOG_BYTES = 1 << 20
+TOO_SLOW = "client too slow; resume with after:"
+RECALLED = "a queued event was recalled; resume with after:"
+PING = orjson.dumps({"type": "ping", "payload": {"reason": "keepalive"}})
 
 
 class _Close(Exception):
@@ -59,10 +65,21 @@ class _Close(Exception):
 
 
 class Connection:
-    """One graphql-transport-ws connection and its running operations."""
+    """One graphql-transport-ws connection and its running operations.
+
+    Under ``newsfacts serve`` (api/ws_protocol.py) frames are written straight to the connection's
+    transport as they are produced: no queue, no writer task, and a frame a shared subscription
+    encoded once for all its members is written as is (api/graphql/shared.py). Under another
+    WebSocket protocol they go through a queue and one writer task, as ASGI messages."""
 
     def __init__(
-        self, ws: WebSocket, schema: Any, settings: Settings, hub: SharedSubscriptions, contexts: ContextFactory
+        self,
+        ws: WebSocket,
+        schema: Any,
+        settings: Settings,
+        hub: SharedSubscriptions,
+        contexts: ContextFactory,
+        raw: RawWebSocket | None = None,
     ) -> None:
         self.ws = ws
         self.contexts = contexts
@@ -70,22 +87,35 @@ class Connection:
         self.hub = hub
         self.settings = settings
         self.state = get_state(ws)
+        self.raw = raw
         self.context: Context | None = None
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.shared_ids: set[str] = set()
-        # Outgoing frames go through one queue and one writer: a slow client never blocks a
-        # shared execution that feeds other connections too.
-        self.outbox: asyncio.Queue[tuple[bytes, Stale]] = asyncio.Queue()
+        # Without a raw transport, outgoing frames go through one queue and one writer: a slow
+        # client never blocks a shared execution that feeds other connections too.
+        self.outbox: asyncio.Queue[tuple[bytes, Stale]] | None = asyncio.Queue() if raw is None else None
         self.too_slow = False
+        self._ping_timer: asyncio.TimerHandle | None = None
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self.send_raw(orjson.dumps(message))
+        self.send_raw(orjson.dumps(message))
 
-    async def send_raw(self, frame: bytes, stale: Stale = None) -> None:
-        """Queue ``frame``; ``stale`` (an event's frame, under the recall rules) is asked again when
-        the frame leaves the queue, so a frame rendered before its object's recall is never sent."""
+    def send_raw(self, frame: bytes, stale: Stale = None, wire: bytes | None = None) -> None:
+        """Send ``frame`` (``wire``: the same as a WebSocket frame, when encoded once for many).
+        ``stale`` (an event's frame, under the recall rules) is asked as the frame leaves, so a
+        frame rendered before its object's recall is never sent."""
         if self.too_slow:
             return
+        raw = self.raw
+        if raw is not None:
+            if stale is not None and stale():
+                self._cut(RECALLED)
+                return
+            raw.write(wire if wire is not None else text_frame(frame))
+            if raw.backlog() > BACKLOG_BYTES:
+                self._cut(TOO_SLOW)
+            return
+        assert self.outbox is not None
         if self.outbox.qsize() >= OUTBOX_LIMIT:
             # The client reads slower than events arrive: drop the connection rather than the
             # events; it resumes losslessly with after: its last sequence.
@@ -94,58 +124,85 @@ class Connection:
             return
         self.outbox.put_nowait((frame, stale))
 
+    def _cut(self, reason: str) -> None:
+        """Close at once, behind what is written: the client resumes with after: and loses
+        nothing (a skipped frame would be a gap in its sequence)."""
+        assert self.raw is not None
+        self.too_slow = True
+        self.raw.close(TRY_AGAIN_LATER, reason)
+
     async def _write(self) -> None:
+        assert self.outbox is not None
         while True:
             frame, stale = await self.outbox.get()
             if not frame:
                 with contextlib.suppress(Exception):
-                    await self.ws.close(code=TRY_AGAIN_LATER, reason="client too slow; resume with after:")
+                    await self.ws.close(code=TRY_AGAIN_LATER, reason=TOO_SLOW)
                 return
             if stale is not None and stale():
                 # Rendered before its object was recalled and still queued: it may not leave. As
                 # for a slow client, close rather than skip it (no gap in the sequence): the
                 # client resumes with after: and the replay carries the recalled form.
                 with contextlib.suppress(Exception):
-                    await self.ws.close(code=TRY_AGAIN_LATER, reason="a queued event was recalled; resume with after:")
+                    await self.ws.close(code=TRY_AGAIN_LATER, reason=RECALLED)
                 return
             if self.ws.application_state != WebSocketState.CONNECTED:
                 return
             await self.ws.send_text(frame.decode())
 
     async def run(self) -> None:
-        pinger = asyncio.create_task(self._ping())
-        writer = asyncio.create_task(self._write())
-        receiver = asyncio.create_task(self._receive_loop())
+        self._ping_timer = asyncio.get_running_loop().call_later(self.settings.event_heartbeat_seconds, self._ping)
+        # One task per connection (this one) with a raw transport: it reads; frames are written
+        # by whoever produces them. Otherwise a writer task drains the outbox beside it.
+        writer = asyncio.create_task(self._write()) if self.raw is None else None
         try:
-            await asyncio.wait([writer, receiver], return_when=asyncio.FIRST_COMPLETED)
-            if receiver.done() and not receiver.cancelled():
-                exc = receiver.exception()
-                if isinstance(exc, _Close):
-                    await self._drain(writer)
-                    with contextlib.suppress(Exception):
-                        await self.ws.close(code=exc.code, reason=exc.reason)
-                elif exc is not None and not isinstance(exc, WebSocketDisconnect):
-                    log.error("graphql-ws connection failed: %r", exc)
+            try:
+                if writer is None:
+                    await self._receive_loop()
+                else:
+                    await self._receive_beside(writer)
+            except _Close as exc:
+                await self._drain(writer)
+                with contextlib.suppress(Exception):
+                    await self.ws.close(code=exc.code, reason=exc.reason)
+            except WebSocketDisconnect:
+                pass
+            except Exception as exc:
+                log.error("graphql-ws connection failed: %r", exc)
         finally:
+            if self._ping_timer is not None:
+                self._ping_timer.cancel()
             for op_id in list(self.shared_ids):
                 self.hub.leave(self.send_raw, op_id)
-            tasks = [pinger, writer, receiver, *self.operations.values()]
+            tasks = [*self.operations.values(), *([writer] if writer is not None else [])]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _drain(self, writer: asyncio.Task[None]) -> None:
+    async def _receive_beside(self, writer: asyncio.Task[None]) -> None:
+        receiver = asyncio.create_task(self._receive_loop())
+        try:
+            await asyncio.wait([writer, receiver], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not receiver.done():
+                receiver.cancel()
+                await asyncio.gather(receiver, return_exceptions=True)
+        if not receiver.cancelled() and receiver.exception() is not None:
+            raise receiver.exception()  # type: ignore[misc]
+
+    async def _drain(self, writer: asyncio.Task[None] | None) -> None:
         # Let already queued frames (e.g. an error for the operation) go out before closing.
+        if writer is None or self.outbox is None:
+            return
         for _ in range(50):
             if self.outbox.empty() or writer.done():
                 return
             await asyncio.sleep(0.01)
 
-    async def _ping(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.event_heartbeat_seconds)
-            with contextlib.suppress(Exception):
-                await self.send({"type": "ping", "payload": {"reason": "keepalive"}})
+    def _ping(self) -> None:
+        # A timer, not a task per connection: an idle subscriber costs no coroutine for it.
+        self.send_raw(PING)
+        self._ping_timer = asyncio.get_running_loop().call_later(self.settings.event_heartbeat_seconds, self._ping)
 
     async def _receive_loop(self) -> None:
         try:
@@ -262,7 +319,7 @@ class Connection:
             planned = await self.hub.planned_frames(query, variables, name, context, self._count)
             if planned is not None:
                 async for kind, payload, read in planned:
-                    await self.send_raw(frame(kind, op_id, payload), context.events.stale_check(read))
+                    self.send_raw(frame(kind, op_id, payload), context.events.stale_check(read))
                     if kind == "error":
                         return
                 await self.send({"type": "complete", "id": op_id})
@@ -285,7 +342,7 @@ class Connection:
                 if result.errors:
                     body["errors"] = [format_error(e, production=production) for e in result.errors]
                 message = {"type": "next", "id": op_id, "payload": body}
-                await self.send_raw(orjson.dumps(message), context.events.stale_check())
+                self.send_raw(orjson.dumps(message), context.events.stale_check())
             await self.send({"type": "complete", "id": op_id})
         except asyncio.CancelledError:
             raise
@@ -314,7 +371,7 @@ class Connection:
             metrics.child(metrics.graphql_path, "planned" if answer is not None else "resolved").inc()
         if answer is None:
             return False
-        await self.send_raw(frame("next", op_id, answer.body))
+        self.send_raw(frame("next", op_id, answer.body))
         await self.send({"type": "complete", "id": op_id})
         return True
 
@@ -335,6 +392,7 @@ def routes(settings: Settings) -> list[WebSocketRoute]:
             await ws.close(code=UNSUPPORTED_SUBPROTOCOL, reason="Subprotocol not acceptable")
             return
         await ws.accept(subprotocol=PROTOCOL)
-        await Connection(ws, schema, settings, hub, contexts).run()
+        raw = ws.scope.get("extensions", {}).get(EXTENSION)
+        await Connection(ws, schema, settings, hub, contexts, raw).run()
 
     return [WebSocketRoute("/graphql", endpoint)]
