@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+from collections import deque
+from collections.abc import Callable
 from typing import Any, cast
 
 from uvicorn.config import Config
@@ -35,6 +37,8 @@ WS_PROTOCOL = "api.ws_protocol:FanoutWebSocketProtocol"
 # The ASGI scope extension under which the app finds the connection's RawWebSocket.
 EXTENSION = "newsfacts.raw_websocket"
 WINDOW_BITS = 10
+# Asked as a queued frame leaves: True once what it shows was recalled since it was rendered.
+Stale = Callable[[], bool] | None
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -70,42 +74,99 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
                 extensions=[deflate], max_size=config.ws_max_size, logger=logging.getLogger("uvicorn.error")
             )
 
+        self.raw: RawWebSocket | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        # Paused as soon as the kernel leaves anything unsent, resumed once it took it all: frames
+        # wait in RawWebSocket's queue, where the recall rules can still hold them back, rather
+        # than in the transport's buffer, from where they would leave whatever happened since.
+        self.transport.set_write_buffer_limits(high=0)
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
         if scope is not None:
-            cast(dict[str, Any], scope["extensions"])[EXTENSION] = RawWebSocket(self)
+            self.raw = RawWebSocket(self)
+            cast(dict[str, Any], scope["extensions"])[EXTENSION] = self.raw
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.raw is not None:
+            self.raw.drain()
 
 
 class RawWebSocket:
     """The app's handle on one connection for frames encoded once for many (api/events/fanout.py).
-    Writes are synchronous: no task, no ASGI message; the transport's buffer is the backlog."""
 
-    __slots__ = ("_protocol",)
+    Sending is synchronous: no task, no ASGI message. While the kernel takes what is written, frames
+    go straight to the transport; once it does not (a slow reader: the transport's buffer is not
+    empty, flow control paused us), they wait in a queue of at most ``limit``, each leaving only
+    if its ``stale`` check (the recall rules) still passes as it leaves — a frame waiting here when
+    its object is recalled is never sent. Over the bound, or on a stale frame, the connection is
+    closed with ``code`` and a reason: the client resumes from its cursor and loses nothing."""
+
+    __slots__ = ("_pending", "_protocol", "code", "limit", "slow_reason", "stale_reason")
 
     def __init__(self, protocol: FanoutWebSocketProtocol) -> None:
         self._protocol = protocol
+        self._pending: deque[tuple[bytes, Stale]] | None = None
+        self.limit = 10_000
+        self.code = 1013
+        self.slow_reason = "client too slow"
+        self.stale_reason = "a queued message was recalled"
 
     @property
     def open(self) -> bool:
         p = self._protocol
         return p.handshake_complete and not p.close_sent and not p.disconnected and p.initial_response is None
 
-    def write(self, frames: bytes) -> None:
-        """Write whole frames (``text_frame``); nothing once the connection is closing."""
-        if self.open:
-            self._protocol.transport.write(frames)
-
+    @property
     def backlog(self) -> int:
-        """Bytes written but not yet taken by the kernel: how far the reader is behind."""
-        transport = self._protocol.transport
-        pending = getattr(transport, "pending_size", None)
-        return int(pending() if pending is not None else transport.get_write_buffer_size())
+        """Frames waiting for the reader."""
+        return len(self._pending) if self._pending is not None else 0
+
+    def send(self, frames: bytes, stale: Stale = None) -> None:
+        """Send whole frames (``text_frame``); nothing once the connection is closing."""
+        if not self.open:
+            return
+        p = self._protocol
+        if self._pending is None and p.writable.is_set():
+            if stale is not None and stale():
+                self.close(self.code, self.stale_reason)
+                return
+            p.transport.write(frames)
+            return
+        if self._pending is None:
+            self._pending = deque()
+        elif len(self._pending) >= self.limit:
+            self.close(self.code, self.slow_reason)
+            return
+        self._pending.append((frames, stale))
+
+    def drain(self) -> None:
+        """The kernel took everything written: send what waited, until it stops taking again."""
+        pending = self._pending
+        if pending is None:
+            return
+        p = self._protocol
+        flush = getattr(p.transport, "flush", None)  # api/http_protocol.py holds writes for a turn
+        while pending and p.writable.is_set() and self.open:
+            frames, stale = pending.popleft()
+            if stale is not None and stale():
+                self.close(self.code, self.stale_reason)
+                return
+            p.transport.write(frames)
+            if flush is not None:
+                flush()  # one frame at a time: what the kernel does not take stays checkable here
+        if not pending:
+            self._pending = None
 
     def close(self, code: int, reason: str) -> None:
-        """Start the closing handshake now, behind what is already written (what the ASGI
-        ``websocket.close`` message does, without waiting for a task to send it)."""
+        """Start the closing handshake now, behind what the transport holds, dropping what waits
+        here (what the ASGI ``websocket.close`` message does, without a task to send it)."""
         p = self._protocol
+        self._pending = None
         if not self.open or p.transport.is_closing():
             return
         p.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})

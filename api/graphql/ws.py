@@ -50,8 +50,6 @@ TOO_MANY_INITS = 4429
 TRY_AGAIN_LATER = 1013
 # Frames queued for one client before it counts as too slow (then closed; it resumes with after:).
 OUTBOX_LIMIT = 10_000
-# The same bound with a raw transport (api/ws_protocol.py): bytes the kernel has not yet taken.
-BACKLOG_BYTES = 1 << 20
 TOO_SLOW = "client too slow; resume with after:"
 RECALLED = "a queued event was recalled; resume with after:"
 PING = orjson.dumps({"type": "ping", "payload": {"reason": "keepalive"}})
@@ -88,6 +86,9 @@ class Connection:
         self.settings = settings
         self.state = get_state(ws)
         self.raw = raw
+        if raw is not None:
+            # The same bound and reasons on the raw path (api/ws_protocol.py RawWebSocket).
+            raw.limit, raw.code, raw.slow_reason, raw.stale_reason = OUTBOX_LIMIT, TRY_AGAIN_LATER, TOO_SLOW, RECALLED
         self.context: Context | None = None
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.shared_ids: set[str] = set()
@@ -104,16 +105,11 @@ class Connection:
         """Send ``frame`` (``wire``: the same as a WebSocket frame, when encoded once for many).
         ``stale`` (an event's frame, under the recall rules) is asked as the frame leaves, so a
         frame rendered before its object's recall is never sent."""
-        if self.too_slow:
-            return
         raw = self.raw
         if raw is not None:
-            if stale is not None and stale():
-                self._cut(RECALLED)
-                return
-            raw.write(wire if wire is not None else text_frame(frame))
-            if raw.backlog() > BACKLOG_BYTES:
-                self._cut(TOO_SLOW)
+            raw.send(wire if wire is not None else text_frame(frame), stale)
+            return
+        if self.too_slow:
             return
         assert self.outbox is not None
         if self.outbox.qsize() >= OUTBOX_LIMIT:
@@ -123,13 +119,6 @@ class Connection:
             self.outbox.put_nowait((b"", None))
             return
         self.outbox.put_nowait((frame, stale))
-
-    def _cut(self, reason: str) -> None:
-        """Close at once, behind what is written: the client resumes with after: and loses
-        nothing (a skipped frame would be a gap in its sequence)."""
-        assert self.raw is not None
-        self.too_slow = True
-        self.raw.close(TRY_AGAIN_LATER, reason)
 
     async def _write(self) -> None:
         assert self.outbox is not None
@@ -162,9 +151,12 @@ class Connection:
                 else:
                     await self._receive_beside(writer)
             except _Close as exc:
-                await self._drain(writer)
-                with contextlib.suppress(Exception):
-                    await self.ws.close(code=exc.code, reason=exc.reason)
+                if self.raw is not None:
+                    self.raw.close(exc.code, exc.reason)  # behind every frame already sent
+                else:
+                    await self._drain(writer)
+                    with contextlib.suppress(Exception):
+                        await self.ws.close(code=exc.code, reason=exc.reason)
             except WebSocketDisconnect:
                 pass
             except Exception as exc:
