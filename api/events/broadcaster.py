@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from api.events import wire
+from api.inbox import Inbox
 from api.tasks import cancel_and_wait
 from db import events
 from db.events import Envelope, Event
@@ -49,7 +50,7 @@ class Subscriber:
         self.matches = matches
         self.maxsize = maxsize
         self.lens = lens
-        self.queue: asyncio.Queue[Envelope | None] = asyncio.Queue()
+        self.queue: Inbox[Envelope | None] = Inbox()
         self.overflowed = False
         self.closed = False
 

@@ -28,6 +28,7 @@ from api.state import get_state
 from api.ws_protocol import EXTENSION, RawWebSocket, text_frame
 from db.errors import MalformedBody, NewsfactsError
 from db.json_input import decode_object
+from db.lens import Lens, for_scope
 from schema import build_schema
 from schema.context import Context
 from schema.errors import format_error
@@ -89,7 +90,10 @@ class Connection:
         if raw is not None:
             # The same bound and reasons on the raw path (api/ws_protocol.py RawWebSocket).
             raw.limit, raw.code, raw.slow_reason, raw.stale_reason = OUTBOX_LIMIT, TRY_AGAIN_LATER, TOO_SLOW, RECALLED
-        self.context: Context | None = None
+        # The caller once connection_init authenticated it; each operation gets its own Context
+        # (an idle connection keeps none: its loaders and caches were a fifth of its memory).
+        self.principal: Any = None
+        self.lens: Lens | None = None
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.shared_ids: set[str] = set()
         # Without a raw transport, outgoing frames go through one queue and one writer: a slow
@@ -246,7 +250,7 @@ class Connection:
             raise _Close(BAD_MESSAGE, f"Invalid message type {kind!r}")
 
     async def _init(self, payload: Any) -> None:
-        if self.context is not None:
+        if self.lens is not None:
             raise _Close(TOO_MANY_INITS, "Too many initialisation requests")
         if payload is not None and not isinstance(payload, dict):
             raise _Close(BAD_MESSAGE, "connection_init payload must be an object")
@@ -260,7 +264,7 @@ class Connection:
             require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
         except NewsfactsError as exc:
             raise _Close(FORBIDDEN, f"Forbidden: {exc.detail}"[:120]) from None
-        self.context = self._new_context(principal)
+        self.principal, self.lens = principal, for_scope(getattr(principal, "scope", None))
         await self.send({"type": "connection_ack"})
 
     def _count(self, path: str) -> None:
@@ -273,7 +277,7 @@ class Connection:
         return self.contexts(self.state, principal, live=True)
 
     async def _subscribe(self, message: dict[str, Any]) -> None:
-        if self.context is None:
+        if self.lens is None:
             raise _Close(UNAUTHORIZED, "Unauthorized")
         op_id, payload = message.get("id"), message.get("payload")
         if not isinstance(op_id, str) or not op_id or not isinstance(payload, dict):
@@ -291,10 +295,10 @@ class Connection:
             return
         if shareable(query, variables, name):
             self.shared_ids.add(op_id)
-            context = self.context
+            principal = self.principal
             self.hub.join(
-                self.send_raw, op_id, query, variables, name, lens=context.lens,
-                context=lambda: self._new_context(context.principal),
+                self.send_raw, op_id, query, variables, name, lens=self.lens,
+                context=lambda: self._new_context(principal),
                 on_end=lambda: self.shared_ids.discard(op_id), count=self._count,
             )  # fmt: skip
             return
@@ -303,8 +307,7 @@ class Connection:
     async def _operate(self, op_id: str, query: str, variables: dict[str, Any] | None, name: str | None) -> None:
         production = self.settings.production
         # Its own Context, so its event source follows this operation's feed alone (stale_check).
-        assert self.context is not None
-        context = self._new_context(self.context.principal)
+        context = self._new_context(self.principal)
         try:
             if await self._planned_query(op_id, query, variables, name):
                 return
@@ -349,14 +352,14 @@ class Connection:
     async def _planned_query(self, op_id: str, query: str, variables: dict[str, Any] | None, name: str | None) -> bool:
         """A query answered by the planner as over HTTP (one statement, its JSON spliced into the
         frame); False when it is no query or the planner leaves it to the resolvers."""
-        planner, context = self.hub.planner, self.context
-        if planner is None or context is None:
+        planner = self.hub.planner
+        if planner is None or self.lens is None:
             return False
         plan = planner.plan(query, name)
         if plan is None:
             return False
         answer = await planner.execute(
-            plan, variables, context.pool.acquire, collect_ids=False, lens=context.lens, extensions=False
+            plan, variables, self.state.pool.acquire, collect_ids=False, lens=self.lens, extensions=False
         )
         metrics = self.state.metrics
         if metrics is not None:
