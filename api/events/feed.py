@@ -82,6 +82,7 @@ class Feed:
         self._checked_retention = False
         self._replay_to: int | None = None  # replaying (_replay_from, _replay_to] from PostgreSQL
         self._backlog: collections.deque[Envelope] = collections.deque()
+        self._cancelled = False
 
     async def __aenter__(self) -> Feed:
         self._subscribe()
@@ -91,6 +92,12 @@ class Feed:
         if self._sub is not None:
             self.broadcaster.unsubscribe(self._sub)
             self._sub = None
+
+    def cancel(self) -> None:
+        """End the feed from outside its consumer (its client went): ``next`` raises FeedClosed."""
+        self._cancelled = True
+        if self._sub is not None:
+            self._sub.close()
 
     def _subscribe(self) -> None:
         # Live first, then replay up to the head seen at this instant: the replay ends exactly
@@ -132,6 +139,8 @@ class Feed:
 
     async def _next_envelope(self, wait: float | None) -> Envelope | None:
         while True:
+            if self._cancelled:
+                raise FeedClosed("the consumer went")
             if self._backlog:
                 envelope = self._backlog.popleft()
                 self.last = envelope.sequence
