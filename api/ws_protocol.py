@@ -136,13 +136,14 @@ class RawWebSocket:
         """Frames waiting for the reader."""
         return len(self._pending) if self._pending is not None else 0
 
-    def send(self, frames: bytes, stale: Stale = None) -> None:
-        """Send whole frames (``text_frame``); nothing once the connection is closing."""
-        if not self.open:
-            return
+    def send(self, frames: bytes, stale: Stale = None, checked: bool = False) -> None:
+        """Send whole frames (``text_frame``); nothing once the connection is closing.
+        ``checked``: ``stale`` was asked just now (once for every connection of a fan-out)."""
         p = self._protocol
+        if p.close_sent or p.disconnected:
+            return  # open otherwise: the app has this object only after the handshake
         if self._pending is None and p.writable.is_set():
-            if stale is not None and stale():
+            if stale is not None and not checked and stale():
                 self.close(self.code, self.stale_reason)
                 return
             p.transport.write(frames)

@@ -34,9 +34,10 @@ log = logging.getLogger("newsfacts.graphql_ws")
 
 # Asked when a queued event frame leaves: True once its object was recalled since it was rendered.
 Stale = Callable[[], bool] | None
-# A member's send: (the frame, its staleness check, the same frame as WebSocket bytes). Synchronous:
-# a member queues or writes at once, it never holds up the group's other members.
-Send = Callable[[bytes, Stale, bytes | None], None]
+# A member's send: (the frame, its staleness check, the same frame as WebSocket bytes, whether the
+# check passed just now). Synchronous: a member queues or writes at once, it never holds up the
+# group's other members.
+Send = Callable[[bytes, Stale, bytes | None, bool], None]
 # (document, variables, operation name, read under the recall rules)
 Key = tuple[str, bytes, str | None, bool]
 
@@ -131,12 +132,15 @@ class Group:
         # Encoded once per operation id (clients mostly number theirs alike, so once for nearly
         # all members), as the protocol's JSON and as a WebSocket frame, written to each as is.
         encoded: dict[str, tuple[bytes, bytes]] = {}
+        # Asked once for all members: those sending now need no answer of their own; those whose
+        # frames wait (a slow reader) ask again as the frame leaves.
+        checked = stale is None or not stale()
         for send, op_id in list(self.members):
             pair = encoded.get(op_id)
             if pair is None:
                 data = frame(kind, op_id, payload)
                 pair = encoded[op_id] = (data, text_frame(data))
-            send(pair[0], stale, pair[1])
+            send(pair[0], stale, pair[1], checked)
 
 
 class SharedSubscriptions:

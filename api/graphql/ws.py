@@ -105,13 +105,13 @@ class Connection:
     async def send(self, message: dict[str, Any]) -> None:
         self.send_raw(orjson.dumps(message))
 
-    def send_raw(self, frame: bytes, stale: Stale = None, wire: bytes | None = None) -> None:
+    def send_raw(self, frame: bytes, stale: Stale = None, wire: bytes | None = None, checked: bool = False) -> None:
         """Send ``frame`` (``wire``: the same as a WebSocket frame, when encoded once for many).
         ``stale`` (an event's frame, under the recall rules) is asked as the frame leaves, so a
-        frame rendered before its object's recall is never sent."""
+        frame rendered before its object's recall is never sent (``checked``: it passed just now)."""
         raw = self.raw
         if raw is not None:
-            raw.send(wire if wire is not None else text_frame(frame), stale)
+            raw.send(wire if wire is not None else text_frame(frame), stale, checked)
             return
         if self.too_slow:
             return
