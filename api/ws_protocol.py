@@ -83,8 +83,10 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if self.handshake_complete and getattr(self, "request", None) is not None:
             # The handshake's request and response objects (two header tables) are not needed
-            # once it is done: a tenth of an idle connection's memory.
+            # once it is done: a tenth of an idle connection's memory. Nor is the scope's header
+            # list: the app reads headers before it accepts (auth comes in connection_init).
             self.request = self.response = None  # type: ignore[assignment]
+            self.scope["headers"] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)

@@ -45,6 +45,8 @@ class Subscriber:
     every later event that matches (in the form ``lens`` sees) is queued, unless the queue
     overflows (then the consumer re-reads what it missed from PostgreSQL, see api/events/feed.py)."""
 
+    __slots__ = ("closed", "lens", "matches", "maxsize", "overflowed", "queue", "start_head")
+
     def __init__(self, start_head: int, matches: Callable[[Event], bool] | None, maxsize: int, lens: Lens) -> None:
         self.start_head = start_head
         self.matches = matches
