@@ -71,6 +71,11 @@ class Connection:
     encoded once for all its members is written as is (api/graphql/shared.py). Under another
     WebSocket protocol they go through a queue and one writer task, as ASGI messages."""
 
+    __slots__ = (
+        "_ping_timer", "contexts", "hub", "lens", "operations", "outbox", "principal", "raw", "schema",
+        "settings", "shared_ids", "state", "too_slow", "ws",
+    )  # fmt: skip
+
     def __init__(
         self,
         ws: WebSocket,
