@@ -3,7 +3,7 @@ and the lifespan that opens the pool and Redis. A request's path starts here."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api import cache, docs, events, explore, health, metrics, middleware, problems, rest
 from api.graphql.mount import routes as graphql_routes
@@ -34,11 +34,12 @@ def create_app(settings: Settings) -> App:
         *explore.routes,
     ]
     handlers = problems.exception_handlers(settings)
-    graphql_route = routes[0]
+    graphql_route, graphql_ws = routes[0], routes[1]
     assert isinstance(graphql_route, Route) and graphql_route.path == "/graphql"
+    assert isinstance(graphql_ws, WebSocketRoute) and graphql_ws.path == "/graphql"
     return App(
         routes=routes,
-        middleware=middleware.stack(settings, handlers, shortcut=graphql_route),
+        middleware=middleware.stack(settings, handlers, shortcut=graphql_route, websocket=graphql_ws),
         exception_handlers=handlers,
         lifespan=make_lifespan(
             settings,

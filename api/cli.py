@@ -174,6 +174,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.http_protocol import HTTP_PROTOCOL
+    from api.ws_protocol import WS_PROTOCOL
 
     stack = ensure_services(settings.database_url, settings.redis_url, settings.data_dir)
     # Worker processes re-read the environment: hand them the resolved URLs (embedded or given).
@@ -205,6 +206,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             workers=args.workers or settings.workers,
             loop="uvloop",
             http=HTTP_PROTOCOL,  # httptools, one write per response (api/http_protocol.py)
+            ws=WS_PROTOCOL,  # frames encoded once per fan-out, written to each transport (api/ws_protocol.py)
             log_level=settings.log_level,
             access_log=False,  # the app writes its own structured access log
             server_header=False,  # no "server: uvicorn" to advertise, nor to build into every response

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Callable, MutableMapping
 from typing import Any, cast
 
 from uvicorn._types import ASGI3Application
@@ -26,6 +27,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 # What ``uvicorn.run(http=...)`` and ``uvicorn --http`` take to serve with it.
 HTTP_PROTOCOL = "api.http_protocol:CoalescingHttpToolsProtocol"
+# The scope key under which a request finds its connection's protocol (RawStream below).
+SCOPE_KEY = "newsfacts.http_protocol"
 
 
 class CoalescingTransport(asyncio.Transport):
@@ -101,6 +104,12 @@ class CoalescingTransport(asyncio.Transport):
         self.flush()  # what flow control asks about must be in the real buffer
         return self._transport.get_write_buffer_size()
 
+    def pending_size(self) -> int:
+        """Bytes held or buffered, without flushing (get_write_buffer_size flushes): a fan-out
+        asks this of each connection it writes to, and a flush there would undo the coalescing."""
+        held = self._held
+        return self._transport.get_write_buffer_size() + (sum(len(d) for d in held) if held else 0)
+
     def get_write_buffer_limits(self) -> tuple[int, int]:
         return self._transport.get_write_buffer_limits()
 
@@ -113,6 +122,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     ``timeout_keep_alive`` seconds after that, and otherwise waits out what is left."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.on_lost: Callable[[], None] | None = None  # a RawStream's, told when the client goes
         self._idle_since: float | None = None  # loop time the last response completed; None: busy
         self._idle_timer: asyncio.TimerHandle | None = None
         # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
@@ -120,6 +130,9 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        on_lost, self.on_lost = self.on_lost, None
+        if on_lost is not None:
+            on_lost()
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
@@ -130,6 +143,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         # uvicorn's, but noting the idle spell instead of arming a new timer.
+        self.on_lost = None
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
@@ -155,12 +169,62 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         # uvicorn's, running _run_asgi in place of the cycle's own run_asgi.
+        cycle.scope[SCOPE_KEY] = self  # type: ignore[literal-required]
         if getattr(self.config, "reset_contextvars", False):
             task = self.loop.create_task(_run_asgi(cycle, app), context=contextvars.Context())
         else:
             task = self.loop.create_task(_run_asgi(cycle, app))
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
+
+
+class RawStream:
+    """A streamed response's body written straight to its connection (SSE, api/rest/events.py):
+    bytes encoded once for every stream of an event, in HTTP/1.1 chunks, with no ASGI message and
+    no ``send`` per stream. The app sends ``http.response.start`` and the final empty body as
+    usual; in between, ``write`` when ``ready``, else the ASGI ``send`` (which waits for a slow
+    reader, keeping the app's own bound on what it queues for it). ``on_lost`` is called when the
+    client goes, so an idle stream needs no task listening for the disconnect."""
+
+    __slots__ = ("_cycle", "_protocol")
+
+    def __init__(self, protocol: CoalescingHttpToolsProtocol, cycle: RequestResponseCycle) -> None:
+        self._protocol = protocol
+        self._cycle = cycle
+
+    @staticmethod
+    def of(scope: MutableMapping[str, Any]) -> RawStream | None:
+        """The request's RawStream under ``newsfacts serve``; None under another protocol."""
+        protocol = scope.get(SCOPE_KEY)
+        return RawStream(protocol, protocol.cycle) if protocol is not None else None
+
+    def on_lost(self, callback: Callable[[], None] | None) -> None:
+        self._protocol.on_lost = callback
+
+    @property
+    def ready(self) -> bool:
+        """Started, chunked, not done, the client there and taking what is written."""
+        cycle = self._cycle
+        return (
+            cycle.response_started
+            and cycle.chunked_encoding is True
+            and not cycle.response_complete
+            and not cycle.disconnected
+            and not cycle.flow.write_paused
+        )
+
+    @property
+    def gone(self) -> bool:
+        return bool(self._cycle.disconnected)
+
+    def write(self, chunk: bytes) -> None:
+        """``chunk``: whole HTTP/1.1 chunks (``chunk()``), written as they are."""
+        self._cycle.transport.write(chunk)
+
+
+def chunk(data: bytes) -> bytes:
+    """``data`` as one HTTP/1.1 chunk of a chunked body."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 async def _run_asgi(cycle: RequestResponseCycle, app: ASGI3Application) -> None:

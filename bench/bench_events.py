@@ -1,11 +1,18 @@
-"""Live-event benchmark: N GraphQL WebSocket subscribers (graphql-transport-ws, ``events``
-subscription) on real ``newsfacts serve`` processes while writes commit at a fixed rate. Reports
-commit → delivery latency p50/p99/max and events lost (must be 0) with every subscriber on one
-process and split over two, against a one-subscriber baseline measured in the same run, plus the
-server memory each idle subscriber costs. Subscribers run in separate client processes.
+"""Live-event benchmark on real ``newsfacts serve`` processes, subscribers in separate client
+processes. It prints three tables:
 
-    .venv/bin/python -m bench.bench_events                                   # 200 subscribers, 200 writes/s
-    .venv/bin/python -m bench.bench_events --subscribers 1000 --rate 200 --seconds 10
+1. Fan-out: server CPU per delivered event with ``--fanout-subscribers`` (1,000) GraphQL
+   WebSocket subscribers of one ``events`` subscription, against a bare Starlette app
+   (bench/bare_broadcast.py) sending frames of the same shape and size to the same number of
+   sockets of the same clients, measured in the same run.
+2. Latency: commit → delivery p50/p99/max and events lost (must be 0) with ``--subscribers``
+   (200) at ``--rate`` (200) writes/s, on one process and split over two, against a
+   one-subscriber baseline measured in the same run.
+3. Idle memory: the server's RSS growth over its idle baseline per subscriber with ``--idle``
+   (10,000) idle subscribers on one process, half GraphQL WebSocket and half SSE.
+
+    .venv/bin/python -m bench.bench_events                                   # all three tables
+    .venv/bin/python -m bench.bench_events --idle 2000 --fanout-subscribers 500   # lighter
     # this code against another checkout of it (e.g. `git worktree add /tmp/base main`), one process
     # each in turn, on the same database: server CPU per delivered event, before and after a change
     .venv/bin/python -m bench.bench_events --baseline-root /tmp/base
@@ -22,6 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
@@ -35,26 +43,25 @@ import websockets
 from api.embedded import free_port
 from bench.common import embedded_postgres, embedded_redis, print_table, summarise_ms, temp_dir
 from db import writes
+from db.ids import new_id
 from db.migrate import migrate
 from db.pool import connect, create_pool
 
 QUERY = "subscription { events(types: [ACTOR_CREATED]) { sequence objectId } }"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # ---- client processes -------------------------------------------------------------------------
 
 
-async def _subscriber(
-    url: str, ready: asyncio.Event, out: list[tuple[str, float]], opened: list[int], counter: Any
-) -> None:
+async def _subscriber(url: str, out: list[tuple[str, float]], opened: list[int], counter: Any) -> None:
     async with websockets.connect(
-        url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")], max_queue=None, open_timeout=60
+        url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")], max_queue=None, open_timeout=120
     ) as ws:
         await ws.send(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
         await ws.recv()
         await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": QUERY}}).decode())
         opened.append(1)
-        ready.set()
         async for raw in ws:
             message = orjson.loads(raw)
             if message["type"] == "next":
@@ -70,10 +77,7 @@ def client_worker(urls: list[str], ready: MpEvent, stop: MpEvent, results: Any, 
     async def main() -> None:
         streams: list[list[tuple[str, float]]] = [[] for _ in urls]
         opened: list[int] = []
-        tasks = [
-            asyncio.create_task(_subscriber(u, asyncio.Event(), s, opened, counter))
-            for u, s in zip(urls, streams, strict=True)
-        ]
+        tasks = [asyncio.create_task(_subscriber(u, s, opened, counter)) for u, s in zip(urls, streams, strict=True)]
         while len(opened) < len(urls):
             if any(t.done() and t.exception() for t in tasks):
                 raise RuntimeError(next(t.exception() for t in tasks if t.done() and t.exception()))
@@ -85,6 +89,55 @@ def client_worker(urls: list[str], ready: MpEvent, stop: MpEvent, results: Any, 
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         results.put((streams, time.process_time() - cpu_start))
+
+    asyncio.run(main())
+
+
+async def _idle_websocket(url: str, opened: list[int]) -> None:
+    # The client's defaults (it offers permessage-deflate, as browsers do).
+    async with websockets.connect(
+        url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")], open_timeout=300
+    ) as ws:
+        await ws.send('{"type":"connection_init","payload":{}}')
+        await ws.recv()
+        await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": QUERY}}).decode())
+        opened.append(1)
+        async for raw in ws:
+            if '"ping"' in str(raw):
+                await ws.send('{"type":"pong"}')
+
+
+async def _idle_sse(port: int, opened: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            b"GET /v1/events/stream?type=actor.created HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        await reader.readuntil(b": connected")
+        opened.append(1)
+        while await reader.read(65536):
+            pass
+    finally:
+        writer.close()
+
+
+def idle_worker(ws_urls: list[str], sse_ports: list[int], ready: MpEvent, stop: MpEvent) -> None:
+    """Runs in a child process: holds idle WebSocket subscriptions and SSE streams until ``stop``."""
+
+    async def main() -> None:
+        opened: list[int] = []
+        tasks = [asyncio.create_task(_idle_websocket(u, opened)) for u in ws_urls]
+        tasks += [asyncio.create_task(_idle_sse(p, opened)) for p in sse_ports]
+        while len(opened) < len(tasks):
+            failed = [t for t in tasks if t.done() and t.exception()]
+            if failed:
+                raise RuntimeError(f"{len(failed)} idle subscribers failed: {failed[0].exception()!r}")
+            await asyncio.sleep(0.05)
+        ready.set()
+        await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     asyncio.run(main())
 
@@ -104,16 +157,11 @@ class Server:
     def rss(self) -> int:
         return int(psutil.Process(self.process.pid).memory_info().rss)
 
+    def cpu(self) -> float:
+        return float(sum(psutil.Process(self.process.pid).cpu_times()[:2]))
 
-def start_server(database_url: str, redis_url: str, log: Path, root: Path | None = None) -> Server:
-    """``newsfacts serve`` of this checkout, or of the one at ``root`` (its code first on the path)."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "PORT": str(port),
-           "LOG_LEVEL": "warning", "SUBSCRIPTIONS_PER_CONNECTION": "5"}  # fmt: skip
-    if root is not None:
-        env["PYTHONPATH"] = str(root)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=out, stderr=out, cwd=root)
+
+def _wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path) -> Server:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -122,6 +170,28 @@ def start_server(database_url: str, redis_url: str, log: Path, root: Path | None
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError(f"server did not start; see {log}")
+
+
+def start_server(database_url: str, redis_url: str, log: Path, root: Path | None = None) -> Server:
+    """``newsfacts serve`` of this checkout, or of the one at ``root`` (its code first on the path)."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "PORT": str(port),
+           "LOG_LEVEL": "warning", "SUBSCRIPTIONS_PER_CONNECTION": "5", "ANONYMOUS_READS": "true"}  # fmt: skip
+    if root is not None:
+        env["PYTHONPATH"] = str(root)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, stdout=out, stderr=out, cwd=root)
+    return _wait_healthy(proc, port, log)
+
+
+def start_bare(log: Path) -> Server:
+    """bench/bare_broadcast.py under uvicorn: the stack's floor for a broadcast."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "bench.bare_broadcast:app", "--loop", "uvloop", "--http", "httptools",
+           "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=out, cwd=ROOT)
+    return _wait_healthy(proc, port, log)
 
 
 def stop_server(server: Server) -> None:
@@ -139,9 +209,12 @@ async def write_at_rate(database_url: str, rate: float, seconds: float) -> dict[
     try:
         start = time.perf_counter()
         total = int(rate * seconds)
+        # Writes beyond the pool wait here, not in the pool's acquire (which times out): on a
+        # loaded machine the rate then falls behind, and each latency still counts from its commit.
+        slots = asyncio.Semaphore(16)
 
         async def one() -> None:
-            async with pool.acquire() as conn:
+            async with slots, pool.acquire() as conn:
                 doc = await writes.create(
                     conn, "actor", {"kind": "person", "name": uuid.uuid4().hex}, changed_by="bench"
                 )
@@ -159,12 +232,25 @@ async def write_at_rate(database_url: str, rate: float, seconds: float) -> dict[
     return committed
 
 
+def bare_broadcast(server: Server, rate: float, seconds: float) -> dict[str, float]:
+    """Have the bare app send ``rate * seconds`` frames to its sockets; objectId → time asked."""
+    ids = [new_id("actor") for _ in range(int(rate * seconds))]
+    asked = time.time()
+    httpx.post(f"http://127.0.0.1:{server.port}/broadcast", json={"ids": ids, "rate": rate}, timeout=600)
+    return dict.fromkeys(ids, asked)
+
+
 # ---- one scenario -----------------------------------------------------------------------------
 
 
 def run_case(
-    servers: list[Server], database_url: str, subscribers: int, rate: float, seconds: float, clients: int
+    servers: list[Server],
+    subscribers: int,
+    clients: int,
+    drive: Callable[[], dict[str, float]],
 ) -> dict[str, Any]:
+    """``subscribers`` subscriptions spread over ``servers``; ``drive()`` makes the events happen
+    and returns objectId → commit time. Counts what each subscriber got and the servers' CPU."""
     ctx = mp.get_context("spawn")
     urls = [servers[i % len(servers)].ws for i in range(subscribers)]
     shares = [urls[i::clients] for i in range(clients)]
@@ -172,7 +258,6 @@ def run_case(
     stop = ctx.Event()
     results: Any = ctx.Queue()
     readies = [ctx.Event() for _ in shares]
-    rss_before = sum(s.rss() for s in servers)
     counters = [ctx.RawValue("q", 0) for _ in shares]
     procs = [
         ctx.Process(target=client_worker, args=(share, ready, stop, results, counter))
@@ -180,16 +265,14 @@ def run_case(
     ]
     for p in procs:
         p.start()
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     for ready in readies:
         if not ready.wait(max(0.0, deadline - time.monotonic())):
             raise RuntimeError("subscribers did not connect")
     time.sleep(1.0)
-    rss_idle = sum(s.rss() for s in servers)
-    server_cpu = [psutil.Process(s.process.pid) for s in servers]
-    cpu_before = sum(sum(p.cpu_times()[:2]) for p in server_cpu)
+    cpu_before = sum(s.cpu() for s in servers)
     started = time.perf_counter()
-    committed = asyncio.run(write_at_rate(database_url, rate, seconds))
+    committed = drive()
     # Drain: until every subscriber has every event, or arrivals stall for 10 s (bounded at 300 s).
     expected = len(committed) * subscribers
     last, stalled_since, cap = -1, time.monotonic(), time.monotonic() + 300
@@ -203,7 +286,7 @@ def run_case(
             break
         time.sleep(0.05)
     drained = time.perf_counter() - started
-    server_cpu_s = sum(sum(p.cpu_times()[:2]) for p in server_cpu) - cpu_before
+    server_cpu_s = sum(s.cpu() for s in servers) - cpu_before
     stop.set()
     streams: list[list[tuple[str, float]]] = []
     client_cpu_s = 0.0
@@ -228,41 +311,86 @@ def run_case(
         "lost": lost,
         "duplicates": duplicates,
         "latency": summarise_ms(latencies),
-        "idle_kb_per_subscriber": (rss_idle - rss_before) / 1024 / max(1, subscribers),
         "server_cpu": server_cpu_s / drained,
+        "cpu_us_per_delivery": server_cpu_s * 1e6 / max(1, len(latencies)),
         "throughput": len(latencies) / drained,
         "client_cpu": client_cpu_s / drained,
     }
+
+
+def idle_case(server: Server, websockets_n: int, sse_n: int, clients: int) -> dict[str, float]:
+    """The server's RSS growth per idle subscriber: ``websockets_n`` GraphQL subscriptions first,
+    then ``sse_n`` SSE streams on top, each step measured after the server settles."""
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    procs: list[Any] = []
+
+    def open_(ws_urls: list[str], sse_ports: list[int]) -> None:
+        readies = []
+        for i in range(clients):
+            ws_share, sse_share = ws_urls[i::clients], sse_ports[i::clients]
+            if not ws_share and not sse_share:
+                continue
+            ready = ctx.Event()
+            readies.append(ready)
+            procs.append(ctx.Process(target=idle_worker, args=(ws_share, sse_share, ready, stop)))
+            procs[-1].start()
+        deadline = time.monotonic() + 600
+        for ready in readies:
+            if not ready.wait(max(0.0, deadline - time.monotonic())):
+                raise RuntimeError("idle subscribers did not connect")
+        time.sleep(3.0)
+
+    try:
+        open_([server.ws], [server.port])  # warm up: code paths and first allocations
+        base = server.rss()
+        open_([server.ws] * websockets_n, [])
+        after_ws = server.rss()
+        open_([], [server.port] * sse_n)
+        after_sse = server.rss()
+    finally:
+        stop.set()
+        for p in procs:
+            p.join(timeout=60)
+    return {
+        "ws_kib": (after_ws - base) / 1024 / max(1, websockets_n),
+        "sse_kib": (after_sse - after_ws) / 1024 / max(1, sse_n),
+        "all_kib": (after_sse - base) / 1024 / max(1, websockets_n + sse_n),
+        "base_mib": base / 2**20,
+        "peak_mib": after_sse / 2**20,
+    }
+
+
+async def _migrate(database_url: str) -> None:
+    conn = await connect(database_url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
 
 
 def compare_with(root: Path, args: argparse.Namespace) -> None:
     """Baseline checkout and this one, one process each, in turn (twice, ABAB, so drift shows) on
     one database: the server CPU each delivered event costs, as a ratio to the baseline."""
     with temp_dir() as folder, embedded_postgres(folder) as pg_url, embedded_redis(folder) as redis_url:
-
-        async def prepare() -> None:
-            conn = await connect(pg_url)
-            try:
-                await migrate(conn)
-            finally:
-                await conn.close()
-
-        asyncio.run(prepare())
+        asyncio.run(_migrate(pg_url))
         rows = []
         per_delivery: dict[str, list[float]] = {"baseline": [], "this code": []}
         for turn in range(2):
             for label, code_root in (("baseline", root), ("this code", None)):
                 server = start_server(pg_url, redis_url, folder / f"{label}.log", code_root)
                 try:
-                    r = run_case([server], pg_url, args.subscribers, args.rate, args.seconds, args.clients)
+                    r = run_case(
+                        [server], args.subscribers, args.clients,
+                        lambda: asyncio.run(write_at_rate(pg_url, args.rate, args.seconds)),
+                    )  # fmt: skip
                 finally:
                     stop_server(server)
-                cpu_ms = r["server_cpu"] * 1000 / max(1.0, r["throughput"])
-                per_delivery[label].append(cpu_ms)
+                per_delivery[label].append(r["cpu_us_per_delivery"])
                 lat = r["latency"]
                 rows.append([
                     f"{label} (turn {turn + 1})", r["events"], r["deliveries"], r["lost"], f"{lat['p50']:.1f}",
-                    f"{lat['p99']:.1f}", f"{r['throughput']:,.0f}", f"{cpu_ms * 1000:.1f}",
+                    f"{lat['p99']:.1f}", f"{r['throughput']:,.0f}", f"{r['cpu_us_per_delivery']:.1f}",
                 ])  # fmt: skip
     base = sum(per_delivery["baseline"]) / len(per_delivery["baseline"])
     mine = sum(per_delivery["this code"]) / len(per_delivery["this code"])
@@ -279,58 +407,76 @@ def compare_with(root: Path, args: argparse.Namespace) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--subscribers", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=200.0, help="writes per second")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=2, help="client processes holding the subscriptions")
-    parser.add_argument(
-        "--baseline-root", type=Path, help="compare with the checkout at this path instead (see the docstring)"
-    )
-    args = parser.parse_args()
-    if args.baseline_root is not None:
-        compare_with(args.baseline_root.resolve(), args)
-        return
-
-    with temp_dir() as folder, embedded_postgres(folder) as pg_url, embedded_redis(folder) as redis_url:
-
-        async def prepare() -> None:
-            conn = await connect(pg_url)
-            try:
-                await migrate(conn)
-            finally:
-                await conn.close()
-
-        asyncio.run(prepare())
-        a = start_server(pg_url, redis_url, folder / "a.log")
-        b = start_server(pg_url, redis_url, folder / "b.log")
-        try:
-            cases = [
-                ("baseline: 1 subscriber, 1 process", [a], 1),
-                (f"{args.subscribers} subscribers, 1 process", [a], args.subscribers),
-                (f"{args.subscribers} subscribers, 2 processes", [a, b], args.subscribers),
-            ]
-            rows = []
-            base_p99 = None
-            idle_kb = None
-            for label, servers, n in cases:
-                r = run_case(servers, pg_url, n, args.rate, args.seconds, min(args.clients, n))
-                lat = r["latency"]
-                base_p99 = base_p99 or lat["p99"]
-                if n == args.subscribers and len(servers) == 1:
-                    idle_kb = r["idle_kb_per_subscriber"]
-                rows.append([
-                    label, r["events"], r["deliveries"], r["lost"], r["duplicates"],
-                    f"{lat['p50']:.1f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}", f"{lat['p99'] / base_p99:.2f}",
-                    f"{r['throughput']:,.0f}", f"{r['server_cpu']:.2f}", f"{r['client_cpu']:.2f}",
-                ])  # fmt: skip
-        finally:
-            stop_server(a)
-            stop_server(b)
-
+def fanout_table(pg_url: str, redis_url: str, folder: Path, args: argparse.Namespace) -> None:
+    n, rate, seconds = args.fanout_subscribers, args.fanout_rate, args.seconds
+    ours = start_server(pg_url, redis_url, folder / "fanout.log")
+    try:
+        mine = run_case([ours], n, args.clients, lambda: asyncio.run(write_at_rate(pg_url, rate, seconds)))
+    finally:
+        stop_server(ours)
+    bare = start_bare(folder / "bare.log")
+    try:
+        floor = run_case([bare], n, args.clients, lambda: bare_broadcast(bare, rate, seconds))
+    finally:
+        stop_server(bare)
+    rows = []
+    for label, r in (("newsfacts: events subscription, shared", mine), ("bare Starlette broadcast", floor)):
+        rows.append([
+            label, r["events"], r["deliveries"], r["lost"], f"{r['throughput']:,.0f}",
+            f"{r['server_cpu']:.2f}", f"{r['cpu_us_per_delivery']:.1f}",
+            f"{r['cpu_us_per_delivery'] / floor['cpu_us_per_delivery']:.2f}",
+        ])  # fmt: skip
     print_table(
-        f"Live events: commit → delivery over GraphQL WebSocket, {args.rate:.0f} writes/s for {args.seconds:.0f} s",
+        f"Fan-out: {n:,} GraphQL WebSocket subscribers on 1 process, {rate:.0f} events/s for {seconds:.0f} s",
+        [
+            "server",
+            "events",
+            "deliveries",
+            "lost",
+            "deliveries/s",
+            "server CPU cores busy",
+            "server CPU µs / delivery",
+            "ratio vs bare broadcast",
+        ],
+        rows,
+        note=(
+            "Server CPU = the server process's utime+stime while the events were delivered, divided by "
+            "the deliveries the clients received. The bare broadcast sends frames of the same shape and "
+            "size (`next` of `events { sequence objectId }`) with `await websocket.send_text` to the "
+            "same number of sockets of the same client code (bench/bare_broadcast.py); newsfacts' "
+            "figure also includes committing each event's outbox relay and broadcaster work."
+        ),
+    )
+
+
+def latency_table(pg_url: str, redis_url: str, folder: Path, args: argparse.Namespace) -> None:
+    a = start_server(pg_url, redis_url, folder / "a.log")
+    b = start_server(pg_url, redis_url, folder / "b.log")
+    try:
+        cases = [
+            ("baseline: 1 subscriber, 1 process", [a], 1),
+            (f"{args.subscribers} subscribers, 1 process", [a], args.subscribers),
+            (f"{args.subscribers} subscribers, 2 processes", [a, b], args.subscribers),
+        ]
+        rows = []
+        base_p99 = None
+        for label, servers, n in cases:
+            r = run_case(
+                servers, n, min(args.clients, n),
+                lambda: asyncio.run(write_at_rate(pg_url, args.rate, args.seconds)),
+            )  # fmt: skip
+            lat = r["latency"]
+            base_p99 = base_p99 or lat["p99"]
+            rows.append([
+                label, r["events"], r["deliveries"], r["lost"], r["duplicates"],
+                f"{lat['p50']:.1f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}", f"{lat['p99'] / base_p99:.2f}",
+                f"{r['throughput']:,.0f}", f"{r['server_cpu']:.2f}", f"{r['client_cpu']:.2f}",
+            ])  # fmt: skip
+    finally:
+        stop_server(a)
+        stop_server(b)
+    print_table(
+        f"Latency: commit → delivery over GraphQL WebSocket, {args.rate:.0f} writes/s for {args.seconds:.0f} s",
         [
             "case",
             "events",
@@ -347,14 +493,69 @@ def main() -> None:
         ],
         rows,
         note=(
-            f"Memory per idle subscriber (server RSS growth / subscribers, 1 process): {idle_kb:.1f} KiB. "
             "Lost = events a subscriber never received once arrivals had stalled for 10 s (or after 300 s). "
-            f"Writes commit through the write service from the bench process; latency is from the commit "
+            "Writes commit through the write service from the bench process; latency is from the commit "
             f"returning to the message arriving at a client process ({os.cpu_count()} CPUs shared by "
             "PostgreSQL, Redis, the servers and the clients; load average at the end "
             f"{os.getloadavg()[0]:.1f} — CPU columns are the share each side actually got)."
         ),
     )
+
+
+def idle_table(pg_url: str, redis_url: str, folder: Path, args: argparse.Namespace) -> None:
+    ws_n = args.idle // 2
+    sse_n = args.idle - ws_n
+    server = start_server(pg_url, redis_url, folder / "idle.log")
+    try:
+        r = idle_case(server, ws_n, sse_n, args.idle_clients)
+    finally:
+        stop_server(server)
+    rows = [
+        [f"{ws_n:,} GraphQL WebSocket subscriptions", f"{r['ws_kib']:.1f}"],
+        [f"{sse_n:,} SSE streams", f"{r['sse_kib']:.1f}"],
+        [f"all {args.idle:,}", f"{r['all_kib']:.1f}"],
+    ]
+    print_table(
+        f"Idle memory: {args.idle:,} subscribers on 1 process, half WebSocket, half SSE",
+        ["subscribers", "server RSS growth KiB / subscriber"],
+        rows,
+        note=(
+            f"RSS of the server process: {r['base_mib']:.0f} MiB idle (after one subscriber of each kind "
+            f"came and went), {r['peak_mib']:.0f} MiB with every subscriber connected. WebSocket clients "
+            "offer permessage-deflate, as browsers do; SSE clients are anonymous `type=actor.created` streams."
+        ),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", type=int, default=200, help="subscribers of the latency table")
+    parser.add_argument("--rate", type=float, default=200.0, help="writes per second of the latency table")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--fanout-subscribers", type=int, default=1000)
+    parser.add_argument("--fanout-rate", type=float, default=5.0, help="events per second of the fan-out table")
+    parser.add_argument("--idle", type=int, default=10_000, help="idle subscribers (half WebSocket, half SSE)")
+    parser.add_argument("--clients", type=int, default=2, help="client processes holding the subscriptions")
+    parser.add_argument("--idle-clients", type=int, default=4, help="client processes holding idle subscribers")
+    parser.add_argument(
+        "--only", choices=["fanout", "latency", "idle"], action="append", help="print only these tables"
+    )
+    parser.add_argument(
+        "--baseline-root", type=Path, help="compare with the checkout at this path instead (see the docstring)"
+    )
+    args = parser.parse_args()
+    if args.baseline_root is not None:
+        compare_with(args.baseline_root.resolve(), args)
+        return
+    tables = args.only or ["fanout", "latency", "idle"]
+    with temp_dir() as folder, embedded_postgres(folder) as pg_url, embedded_redis(folder) as redis_url:
+        asyncio.run(_migrate(pg_url))
+        if "fanout" in tables:
+            fanout_table(pg_url, redis_url, folder, args)
+        if "latency" in tables:
+            latency_table(pg_url, redis_url, folder, args)
+        if "idle" in tables and args.idle > 0:
+            idle_table(pg_url, redis_url, folder, args)
 
 
 if __name__ == "__main__":

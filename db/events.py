@@ -7,7 +7,7 @@ lock, which serialises commits so that sequence order is commit order (see 0001_
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -96,6 +96,9 @@ class Envelope:
     public: Event
     recalled: bool
     as_of: int
+    # Encodings of this event for the wire, by whoever sends it, keyed by form (api/rest/events.py
+    # keeps each scope's SSE frame here): an event fanned out to many is encoded once per form.
+    encoded: dict[Any, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def sequence(self) -> int:

@@ -25,6 +25,7 @@ from api.app import create_app
 from api.embedded import free_port
 from api.http_protocol import HTTP_PROTOCOL
 from api.settings import Settings
+from api.ws_protocol import WS_PROTOCOL
 from db.pool import Timeouts
 from db.secrets import SecretBox
 
@@ -70,7 +71,7 @@ class LiveServer:
         config = uvicorn.Config(
             create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
             http=HTTP_PROTOCOL, server_header=False, access_log=False,  # as `newsfacts serve` runs
-            ws="websockets-sansio" if _has_sansio() else "websockets",
+            ws=WS_PROTOCOL,
         )  # fmt: skip
         self.threaded = ThreadedServer(config)
         self.threaded.start()
@@ -79,14 +80,6 @@ class LiveServer:
     def stop(self) -> None:
         if self.threaded is not None:
             self.threaded.stop()
-
-
-def _has_sansio() -> bool:
-    try:
-        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 @dataclass

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from api.events import wire
+from api.inbox import Inbox
 from api.tasks import cancel_and_wait
 from db import events
 from db.events import Envelope, Event
@@ -44,12 +45,14 @@ class Subscriber:
     every later event that matches (in the form ``lens`` sees) is queued, unless the queue
     overflows (then the consumer re-reads what it missed from PostgreSQL, see api/events/feed.py)."""
 
+    __slots__ = ("closed", "lens", "matches", "maxsize", "overflowed", "queue", "start_head")
+
     def __init__(self, start_head: int, matches: Callable[[Event], bool] | None, maxsize: int, lens: Lens) -> None:
         self.start_head = start_head
         self.matches = matches
         self.maxsize = maxsize
         self.lens = lens
-        self.queue: asyncio.Queue[Envelope | None] = asyncio.Queue()
+        self.queue: Inbox[Envelope | None] = Inbox()
         self.overflowed = False
         self.closed = False
 

@@ -65,6 +65,11 @@ class Feed:
 
     Use as ``async with Feed(...) as feed: event = await feed.next(timeout)``."""
 
+    __slots__ = (
+        "_backlog", "_cancelled", "_checked_retention", "_replay_from", "_replay_to", "_sub",
+        "broadcaster", "delivered", "delivered_head", "filter", "last", "lens", "pool",
+    )  # fmt: skip
+
     def __init__(
         self, broadcaster: Broadcaster, pool: asyncpg.Pool, *, after: int | None, filter: EventFilter, lens: Lens
     ) -> None:
@@ -81,7 +86,9 @@ class Feed:
         self._replay_from = 0
         self._checked_retention = False
         self._replay_to: int | None = None  # replaying (_replay_from, _replay_to] from PostgreSQL
-        self._backlog: collections.deque[Envelope] = collections.deque()
+        # Created when a replay needs it: a live-only feed (most, and every idle one) has none.
+        self._backlog: collections.deque[Envelope] | None = None
+        self._cancelled = False
 
     async def __aenter__(self) -> Feed:
         self._subscribe()
@@ -91,6 +98,12 @@ class Feed:
         if self._sub is not None:
             self.broadcaster.unsubscribe(self._sub)
             self._sub = None
+
+    def cancel(self) -> None:
+        """End the feed from outside its consumer (its client went): ``next`` raises FeedClosed."""
+        self._cancelled = True
+        if self._sub is not None:
+            self._sub.close()
 
     def _subscribe(self) -> None:
         # Live first, then replay up to the head seen at this instant: the replay ends exactly
@@ -132,8 +145,12 @@ class Feed:
 
     async def _next_envelope(self, wait: float | None) -> Envelope | None:
         while True:
+            if self._cancelled:
+                raise FeedClosed("the consumer went")
             if self._backlog:
                 envelope = self._backlog.popleft()
+                if not self._backlog:
+                    self._backlog = None
                 self.last = envelope.sequence
                 return envelope
             if self._replay_to is not None:
@@ -185,6 +202,8 @@ class Feed:
                 break
             self._replay_from = envelope.sequence
             if self.filter.predicate is None or self.filter.predicate(envelope.doc(self.lens)):
+                if self._backlog is None:
+                    self._backlog = collections.deque()
                 self._backlog.append(envelope)
         if finished:
             self._replay_to = None

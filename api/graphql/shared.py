@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -23,6 +23,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from api.cache import graphql as graphql_cache
+from api.ws_protocol import text_frame
 from db.lens import Lens
 from schema.errors import format_error
 from schema.plan import live
@@ -33,7 +34,10 @@ log = logging.getLogger("newsfacts.graphql_ws")
 
 # Asked when a queued event frame leaves: True once its object was recalled since it was rendered.
 Stale = Callable[[], bool] | None
-Send = Callable[[bytes, Stale], Awaitable[None]]
+# A member's send: (the frame, its staleness check, the same frame as WebSocket bytes, whether the
+# check passed just now). Synchronous: a member queues or writes at once, it never holds up the
+# group's other members.
+Send = Callable[[bytes, Stale, bytes | None, bool], None]
 # (document, variables, operation name, read under the recall rules)
 Key = tuple[str, bytes, str | None, bool]
 
@@ -88,10 +92,10 @@ class Group:
             planned = await self.hub.planned_frames(query, orjson.loads(variables), name, context, count)
             if planned is not None:
                 async for kind, payload, read in planned:
-                    await self._broadcast(kind, payload, context.events.stale_check(read))
+                    self._broadcast(kind, payload, context.events.stale_check(read))
                     if kind == "error":
                         return
-                await self._broadcast("complete", None)
+                self._broadcast("complete", None)
                 return
             stream = await schema.stream(
                 query,
@@ -105,20 +109,18 @@ class Group:
                     isinstance(result, ExecutionResult) and result.data is None and result.errors
                 ):
                     errors = orjson.dumps([format_error(e, production=production) for e in result.errors or []])
-                    await self._broadcast("error", errors)
+                    self._broadcast("error", errors)
                     return
                 body: dict[str, Any] = {"data": result.data}
                 if result.errors:
                     body["errors"] = [format_error(e, production=production) for e in result.errors]
-                await self._broadcast("next", orjson.dumps(body), context.events.stale_check())
-            await self._broadcast("complete", None)
+                self._broadcast("next", orjson.dumps(body), context.events.stale_check())
+            self._broadcast("complete", None)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("shared subscription failed")
-            await self._broadcast(
-                "error", orjson.dumps([{"message": "internal error", "extensions": {"code": "INTERNAL"}}])
-            )
+            self._broadcast("error", orjson.dumps([{"message": "internal error", "extensions": {"code": "INTERNAL"}}]))
         finally:
             self.hub.groups.pop(self.key, None)
             ended = list(self.members)
@@ -126,9 +128,19 @@ class Group:
             for member in ended:
                 self.hub.on_end(member)
 
-    async def _broadcast(self, kind: str, payload: bytes | None, stale: Stale = None) -> None:
+    def _broadcast(self, kind: str, payload: bytes | None, stale: Stale = None) -> None:
+        # Encoded once per operation id (clients mostly number theirs alike, so once for nearly
+        # all members), as the protocol's JSON and as a WebSocket frame, written to each as is.
+        encoded: dict[str, tuple[bytes, bytes]] = {}
+        # Asked once for all members: those sending now need no answer of their own; those whose
+        # frames wait (a slow reader) ask again as the frame leaves.
+        checked = stale is None or not stale()
         for send, op_id in list(self.members):
-            await send(frame(kind, op_id, payload), stale)
+            pair = encoded.get(op_id)
+            if pair is None:
+                data = frame(kind, op_id, payload)
+                pair = encoded[op_id] = (data, text_frame(data))
+            send(pair[0], stale, pair[1], checked)
 
 
 class SharedSubscriptions:

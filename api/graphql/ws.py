@@ -25,8 +25,10 @@ from api.graphql.shared import SharedSubscriptions, Stale, frame, shareable
 from api.graphql.view import limits_of
 from api.settings import Settings
 from api.state import get_state
+from api.ws_protocol import EXTENSION, RawWebSocket, text_frame
 from db.errors import MalformedBody, NewsfactsError
 from db.json_input import decode_object
+from db.lens import Lens, for_scope
 from schema import build_schema
 from schema.context import Context
 from schema.errors import format_error
@@ -49,6 +51,9 @@ TOO_MANY_INITS = 4429
 TRY_AGAIN_LATER = 1013
 # Frames queued for one client before it counts as too slow (then closed; it resumes with after:).
 OUTBOX_LIMIT = 10_000
+TOO_SLOW = "client too slow; resume with after:"
+RECALLED = "a queued event was recalled; resume with after:"
+PING = orjson.dumps({"type": "ping", "payload": {"reason": "keepalive"}})
 
 
 class _Close(Exception):
@@ -59,10 +64,26 @@ class _Close(Exception):
 
 
 class Connection:
-    """One graphql-transport-ws connection and its running operations."""
+    """One graphql-transport-ws connection and its running operations.
+
+    Under ``newsfacts serve`` (api/ws_protocol.py) frames are written straight to the connection's
+    transport as they are produced: no queue, no writer task, and a frame a shared subscription
+    encoded once for all its members is written as is (api/graphql/shared.py). Under another
+    WebSocket protocol they go through a queue and one writer task, as ASGI messages."""
+
+    __slots__ = (
+        "_ping_timer", "contexts", "hub", "lens", "operations", "outbox", "principal", "raw", "schema",
+        "settings", "shared_ids", "state", "too_slow", "ws",
+    )  # fmt: skip
 
     def __init__(
-        self, ws: WebSocket, schema: Any, settings: Settings, hub: SharedSubscriptions, contexts: ContextFactory
+        self,
+        ws: WebSocket,
+        schema: Any,
+        settings: Settings,
+        hub: SharedSubscriptions,
+        contexts: ContextFactory,
+        raw: RawWebSocket | None = None,
     ) -> None:
         self.ws = ws
         self.contexts = contexts
@@ -70,22 +91,36 @@ class Connection:
         self.hub = hub
         self.settings = settings
         self.state = get_state(ws)
-        self.context: Context | None = None
+        self.raw = raw
+        if raw is not None:
+            # The same bound and reasons on the raw path (api/ws_protocol.py RawWebSocket).
+            raw.limit, raw.code, raw.slow_reason, raw.stale_reason = OUTBOX_LIMIT, TRY_AGAIN_LATER, TOO_SLOW, RECALLED
+        # The caller once connection_init authenticated it; each operation gets its own Context
+        # (an idle connection keeps none: its loaders and caches were a fifth of its memory).
+        self.principal: Any = None
+        self.lens: Lens | None = None
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.shared_ids: set[str] = set()
-        # Outgoing frames go through one queue and one writer: a slow client never blocks a
-        # shared execution that feeds other connections too.
-        self.outbox: asyncio.Queue[tuple[bytes, Stale]] = asyncio.Queue()
+        # Without a raw transport, outgoing frames go through one queue and one writer: a slow
+        # client never blocks a shared execution that feeds other connections too.
+        self.outbox: asyncio.Queue[tuple[bytes, Stale]] | None = asyncio.Queue() if raw is None else None
         self.too_slow = False
+        self._ping_timer: asyncio.TimerHandle | None = None
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self.send_raw(orjson.dumps(message))
+        self.send_raw(orjson.dumps(message))
 
-    async def send_raw(self, frame: bytes, stale: Stale = None) -> None:
-        """Queue ``frame``; ``stale`` (an event's frame, under the recall rules) is asked again when
-        the frame leaves the queue, so a frame rendered before its object's recall is never sent."""
+    def send_raw(self, frame: bytes, stale: Stale = None, wire: bytes | None = None, checked: bool = False) -> None:
+        """Send ``frame`` (``wire``: the same as a WebSocket frame, when encoded once for many).
+        ``stale`` (an event's frame, under the recall rules) is asked as the frame leaves, so a
+        frame rendered before its object's recall is never sent (``checked``: it passed just now)."""
+        raw = self.raw
+        if raw is not None:
+            raw.send(wire if wire is not None else text_frame(frame), stale, checked)
+            return
         if self.too_slow:
             return
+        assert self.outbox is not None
         if self.outbox.qsize() >= OUTBOX_LIMIT:
             # The client reads slower than events arrive: drop the connection rather than the
             # events; it resumes losslessly with after: its last sequence.
@@ -95,57 +130,80 @@ class Connection:
         self.outbox.put_nowait((frame, stale))
 
     async def _write(self) -> None:
+        assert self.outbox is not None
         while True:
             frame, stale = await self.outbox.get()
             if not frame:
                 with contextlib.suppress(Exception):
-                    await self.ws.close(code=TRY_AGAIN_LATER, reason="client too slow; resume with after:")
+                    await self.ws.close(code=TRY_AGAIN_LATER, reason=TOO_SLOW)
                 return
             if stale is not None and stale():
                 # Rendered before its object was recalled and still queued: it may not leave. As
                 # for a slow client, close rather than skip it (no gap in the sequence): the
                 # client resumes with after: and the replay carries the recalled form.
                 with contextlib.suppress(Exception):
-                    await self.ws.close(code=TRY_AGAIN_LATER, reason="a queued event was recalled; resume with after:")
+                    await self.ws.close(code=TRY_AGAIN_LATER, reason=RECALLED)
                 return
             if self.ws.application_state != WebSocketState.CONNECTED:
                 return
             await self.ws.send_text(frame.decode())
 
     async def run(self) -> None:
-        pinger = asyncio.create_task(self._ping())
-        writer = asyncio.create_task(self._write())
-        receiver = asyncio.create_task(self._receive_loop())
+        self._ping_timer = asyncio.get_running_loop().call_later(self.settings.event_heartbeat_seconds, self._ping)
+        # One task per connection (this one) with a raw transport: it reads; frames are written
+        # by whoever produces them. Otherwise a writer task drains the outbox beside it.
+        writer = asyncio.create_task(self._write()) if self.raw is None else None
         try:
-            await asyncio.wait([writer, receiver], return_when=asyncio.FIRST_COMPLETED)
-            if receiver.done() and not receiver.cancelled():
-                exc = receiver.exception()
-                if isinstance(exc, _Close):
+            try:
+                if writer is None:
+                    await self._receive_loop()
+                else:
+                    await self._receive_beside(writer)
+            except _Close as exc:
+                if self.raw is not None:
+                    self.raw.close(exc.code, exc.reason)  # behind every frame already sent
+                else:
                     await self._drain(writer)
                     with contextlib.suppress(Exception):
                         await self.ws.close(code=exc.code, reason=exc.reason)
-                elif exc is not None and not isinstance(exc, WebSocketDisconnect):
-                    log.error("graphql-ws connection failed: %r", exc)
+            except WebSocketDisconnect:
+                pass
+            except Exception as exc:
+                log.error("graphql-ws connection failed: %r", exc)
         finally:
+            if self._ping_timer is not None:
+                self._ping_timer.cancel()
             for op_id in list(self.shared_ids):
                 self.hub.leave(self.send_raw, op_id)
-            tasks = [pinger, writer, receiver, *self.operations.values()]
+            tasks = [*self.operations.values(), *([writer] if writer is not None else [])]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _drain(self, writer: asyncio.Task[None]) -> None:
+    async def _receive_beside(self, writer: asyncio.Task[None]) -> None:
+        receiver = asyncio.create_task(self._receive_loop())
+        try:
+            await asyncio.wait([writer, receiver], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not receiver.done():
+                receiver.cancel()
+                await asyncio.gather(receiver, return_exceptions=True)
+        if not receiver.cancelled() and receiver.exception() is not None:
+            raise receiver.exception()  # type: ignore[misc]
+
+    async def _drain(self, writer: asyncio.Task[None] | None) -> None:
         # Let already queued frames (e.g. an error for the operation) go out before closing.
+        if writer is None or self.outbox is None:
+            return
         for _ in range(50):
             if self.outbox.empty() or writer.done():
                 return
             await asyncio.sleep(0.01)
 
-    async def _ping(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.event_heartbeat_seconds)
-            with contextlib.suppress(Exception):
-                await self.send({"type": "ping", "payload": {"reason": "keepalive"}})
+    def _ping(self) -> None:
+        # A timer, not a task per connection: an idle subscriber costs no coroutine for it.
+        self.send_raw(PING)
+        self._ping_timer = asyncio.get_running_loop().call_later(self.settings.event_heartbeat_seconds, self._ping)
 
     async def _receive_loop(self) -> None:
         try:
@@ -197,7 +255,7 @@ class Connection:
             raise _Close(BAD_MESSAGE, f"Invalid message type {kind!r}")
 
     async def _init(self, payload: Any) -> None:
-        if self.context is not None:
+        if self.lens is not None:
             raise _Close(TOO_MANY_INITS, "Too many initialisation requests")
         if payload is not None and not isinstance(payload, dict):
             raise _Close(BAD_MESSAGE, "connection_init payload must be an object")
@@ -211,7 +269,7 @@ class Connection:
             require(principal, "read", anonymous_reads=self.settings.anonymous_reads)
         except NewsfactsError as exc:
             raise _Close(FORBIDDEN, f"Forbidden: {exc.detail}"[:120]) from None
-        self.context = self._new_context(principal)
+        self.principal, self.lens = principal, for_scope(getattr(principal, "scope", None))
         await self.send({"type": "connection_ack"})
 
     def _count(self, path: str) -> None:
@@ -224,7 +282,7 @@ class Connection:
         return self.contexts(self.state, principal, live=True)
 
     async def _subscribe(self, message: dict[str, Any]) -> None:
-        if self.context is None:
+        if self.lens is None:
             raise _Close(UNAUTHORIZED, "Unauthorized")
         op_id, payload = message.get("id"), message.get("payload")
         if not isinstance(op_id, str) or not op_id or not isinstance(payload, dict):
@@ -242,10 +300,10 @@ class Connection:
             return
         if shareable(query, variables, name):
             self.shared_ids.add(op_id)
-            context = self.context
+            principal = self.principal
             self.hub.join(
-                self.send_raw, op_id, query, variables, name, lens=context.lens,
-                context=lambda: self._new_context(context.principal),
+                self.send_raw, op_id, query, variables, name, lens=self.lens,
+                context=lambda: self._new_context(principal),
                 on_end=lambda: self.shared_ids.discard(op_id), count=self._count,
             )  # fmt: skip
             return
@@ -254,15 +312,14 @@ class Connection:
     async def _operate(self, op_id: str, query: str, variables: dict[str, Any] | None, name: str | None) -> None:
         production = self.settings.production
         # Its own Context, so its event source follows this operation's feed alone (stale_check).
-        assert self.context is not None
-        context = self._new_context(self.context.principal)
+        context = self._new_context(self.principal)
         try:
             if await self._planned_query(op_id, query, variables, name):
                 return
             planned = await self.hub.planned_frames(query, variables, name, context, self._count)
             if planned is not None:
                 async for kind, payload, read in planned:
-                    await self.send_raw(frame(kind, op_id, payload), context.events.stale_check(read))
+                    self.send_raw(frame(kind, op_id, payload), context.events.stale_check(read))
                     if kind == "error":
                         return
                 await self.send({"type": "complete", "id": op_id})
@@ -285,7 +342,7 @@ class Connection:
                 if result.errors:
                     body["errors"] = [format_error(e, production=production) for e in result.errors]
                 message = {"type": "next", "id": op_id, "payload": body}
-                await self.send_raw(orjson.dumps(message), context.events.stale_check())
+                self.send_raw(orjson.dumps(message), context.events.stale_check())
             await self.send({"type": "complete", "id": op_id})
         except asyncio.CancelledError:
             raise
@@ -300,21 +357,21 @@ class Connection:
     async def _planned_query(self, op_id: str, query: str, variables: dict[str, Any] | None, name: str | None) -> bool:
         """A query answered by the planner as over HTTP (one statement, its JSON spliced into the
         frame); False when it is no query or the planner leaves it to the resolvers."""
-        planner, context = self.hub.planner, self.context
-        if planner is None or context is None:
+        planner = self.hub.planner
+        if planner is None or self.lens is None:
             return False
         plan = planner.plan(query, name)
         if plan is None:
             return False
         answer = await planner.execute(
-            plan, variables, context.pool.acquire, collect_ids=False, lens=context.lens, extensions=False
+            plan, variables, self.state.pool.acquire, collect_ids=False, lens=self.lens, extensions=False
         )
         metrics = self.state.metrics
         if metrics is not None:
             metrics.child(metrics.graphql_path, "planned" if answer is not None else "resolved").inc()
         if answer is None:
             return False
-        await self.send_raw(frame("next", op_id, answer.body))
+        self.send_raw(frame("next", op_id, answer.body))
         await self.send({"type": "complete", "id": op_id})
         return True
 
@@ -335,6 +392,7 @@ def routes(settings: Settings) -> list[WebSocketRoute]:
             await ws.close(code=UNSUPPORTED_SUBPROTOCOL, reason="Subprotocol not acceptable")
             return
         await ws.accept(subprotocol=PROTOCOL)
-        await Connection(ws, schema, settings, hub, contexts).run()
+        raw = ws.scope.get("extensions", {}).get(EXTENSION)
+        await Connection(ws, schema, settings, hub, contexts, raw).run()
 
     return [WebSocketRoute("/graphql", endpoint)]

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from api.cache.cdn import SurrogateKeyMiddleware
@@ -49,9 +49,14 @@ class LeanGZipMiddleware(GZipMiddleware):
         await self.app(scope, receive, send)
 
 
-def stack(settings: Settings, handlers: dict[Any, Any], shortcut: Route | None = None) -> list[Middleware]:
+def stack(
+    settings: Settings,
+    handlers: dict[Any, Any],
+    shortcut: Route | None = None,
+    websocket: WebSocketRoute | None = None,
+) -> list[Middleware]:
     """The layers for the app's exception ``handlers``; ``shortcut``: the /graphql route, to skip
-    the router for."""
+    the router for (``websocket``: its WebSocket route, likewise)."""
     # Outermost (api/state.App drops Starlette's ServerErrorMiddleware): it answers what nothing
     # else handled with the app's handler for Exception.
     middleware = [Middleware(RequestIdMiddleware, error_handler=handlers.get(Exception))]
@@ -81,7 +86,7 @@ def stack(settings: Settings, handlers: dict[Any, Any], shortcut: Route | None =
     if shortcut is not None:
         # Past here only REST's layers: GraphQL has its own cache (api/cache/graphql.py), and REST's
         # made every successful POST wait for the cache's invalidator, GraphQL reads included.
-        middleware.append(Middleware(RouteShortcut, route=shortcut, handlers=handlers))
+        middleware.append(Middleware(RouteShortcut, route=shortcut, handlers=handlers, websocket=websocket))
     middleware.append(Middleware(SurrogateKeyMiddleware))  # CDN purge tags, on hits and misses alike
     if settings.cache_enabled:
         middleware.append(Middleware(CacheMiddleware))

@@ -7,22 +7,24 @@ Every event is shaped for the caller's scope as it leaves: the recall rules for 
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import stream_tokens
 from api.auth import SCOPE_KEY as PRINCIPAL_KEY
 from api.auth import Principal, authenticate, require
 from api.events import broadcaster_of
 from api.events.feed import EventFilter, Feed, FeedClosed, parse_types
+from api.http_protocol import RawStream, chunk
 from api.rest.params import refuse_unstorable
 from api.rest.responses import json_response
 from api.state import get_state
@@ -139,6 +141,93 @@ def _sse(event: dict[str, Any]) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event["sequence"], event["type"].encode(), orjson.dumps(event))
 
 
+def _frame(feed: Feed, event: dict[str, Any], raw: bool) -> bytes:
+    """``event``'s SSE frame (an HTTP/1.1 chunk of it when ``raw``), encoded once per event and
+    scope for every stream of this process: kept on the event's Envelope. An event read again
+    under the recall rules (not its Envelope's form) is encoded for this stream alone."""
+    envelope = feed.delivered
+    if envelope is None or event is not envelope.doc(feed.lens):
+        data = _sse(event)
+        return chunk(data) if raw else data
+    key = ("sse-chunk" if raw else "sse", feed.lens.public)
+    found = envelope.encoded.get(key)
+    if found is None:
+        data = envelope.encoded.get(("sse", feed.lens.public)) or _sse(event)
+        envelope.encoded[("sse", feed.lens.public)] = data
+        found = envelope.encoded[key] = chunk(data) if raw else data
+    return found
+
+
+PREAMBLE = b"retry: 1000\n: connected\n\n"  # retry: how long EventSource waits before reconnecting
+HEARTBEAT = b": heartbeat\n\n"
+HEARTBEAT_CHUNK = chunk(HEARTBEAT)
+STREAM_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class EventStream:
+    """The ``text/event-stream`` response of one Feed, in one task per stream. Under ``newsfacts
+    serve`` (api/http_protocol.py RawStream) each frame is written straight to the connection, the
+    same bytes for every stream of that event and scope, and the client's going is signalled to
+    the feed: no ASGI message per event, no second task per stream listening for the disconnect
+    (Starlette's StreamingResponse runs two, in a task group). Under another server: ASGI sends,
+    and a task that waits for the disconnect."""
+
+    def __init__(self, feed: Feed, heartbeat: float, limit: int | None) -> None:
+        self.feed = feed
+        self.heartbeat = heartbeat
+        # limit=N ends the stream after N events, so a script (or the README's quickstart) gets the
+        # next events and its prompt back at once instead of at the next heartbeat; None: endless.
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = RawStream.of(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+        await send({"type": "http.response.body", "body": PREAMBLE, "more_body": True})
+        feed, remaining = self.feed, self.limit
+        watcher = asyncio.create_task(_watch(receive, feed)) if raw is None else None
+        async with feed:
+            if raw is not None:
+                raw.on_lost(feed.cancel)
+                if raw.gone:
+                    feed.cancel()
+            try:
+                while remaining != 0:
+                    try:
+                        event = await feed.next(wait=self.heartbeat)
+                    except FeedClosed:
+                        break
+                    except Exception as exc:
+                        if not isinstance(from_database(exc), Unavailable):
+                            raise
+                        # The catch-up failed after the stream started: end it cleanly, and the client
+                        # reconnects after `retry` with Last-Event-ID, losing nothing.
+                        log.warning("event stream ended: the database is unavailable (%s: %s)", type(exc).__name__, exc)
+                        break
+                    if raw is not None and raw.ready:
+                        raw.write(HEARTBEAT_CHUNK if event is None else _frame(feed, event, True))
+                    else:
+                        data = HEARTBEAT if event is None else _frame(feed, event, False)
+                        await send({"type": "http.response.body", "body": data, "more_body": True})
+                    if event is not None and remaining is not None:
+                        remaining -= 1
+            finally:
+                if raw is not None:
+                    raw.on_lost(None)
+                if watcher is not None:
+                    watcher.cancel()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _watch(receive: Receive, feed: Feed) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    feed.cancel()
+
+
 async def _stream_caller(request: Request) -> Principal:
     """The caller of a stream: a ``?token=`` (EventSource cannot send headers) or the usual Bearer key."""
     tokens = request.query_params.getlist("token")
@@ -164,7 +253,7 @@ async def create_stream_token(request: Request) -> Response:
     return json_response(body, status=201, headers={"Cache-Control": "no-store"})
 
 
-async def stream_events(request: Request) -> Response:
+async def stream_events(request: Request) -> ASGIApp:
     state = get_state(request)
     caller = await _stream_caller(request)
     require(caller, "read", anonymous_reads=state.settings.anonymous_reads)
@@ -180,39 +269,8 @@ async def stream_events(request: Request) -> Response:
                 await events.oldest_sequence(conn)
     broadcaster = broadcaster_of(state)
     heartbeat = float(state.settings.event_heartbeat_seconds)
-    # limit=N ends the stream after N events, so a script (or the README's quickstart) gets the next
-    # events and its prompt back at once instead of at the next heartbeat; without it: endless.
-    remaining = query.limit if "limit" in request.query_params else None
-
-    async def body() -> AsyncIterator[bytes]:
-        nonlocal remaining
-        # retry: how long EventSource waits before reconnecting (with Last-Event-ID).
-        yield b"retry: 1000\n: connected\n\n"
-        async with Feed(broadcaster, state.pool, after=query.after, filter=query.filter, lens=lens) as feed:
-            while remaining != 0:
-                try:
-                    event = await feed.next(wait=heartbeat)
-                except FeedClosed:
-                    return
-                except Exception as exc:
-                    if not isinstance(from_database(exc), Unavailable):
-                        raise
-                    # The catch-up failed after the stream started: end it cleanly, and the client
-                    # reconnects after `retry` with Last-Event-ID, losing nothing.
-                    log.warning("event stream ended: the database is unavailable (%s: %s)", type(exc).__name__, exc)
-                    return
-                if event is None:
-                    yield b": heartbeat\n\n"
-                    continue
-                yield _sse(event)
-                if remaining is not None:
-                    remaining -= 1
-
-    return StreamingResponse(
-        body(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    feed = Feed(broadcaster, state.pool, after=query.after, filter=query.filter, lens=lens)
+    return EventStream(feed, heartbeat, query.limit if "limit" in request.query_params else None)
 
 
 routes: list[BaseRoute] = [

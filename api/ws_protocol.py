@@ -1,0 +1,194 @@
+"""The WebSocket protocol ``newsfacts serve`` runs uvicorn with: uvicorn's sans-I/O websockets
+protocol, plus a way for the app to write frames it encoded once for many connections straight to
+each connection's transport (api/events/fanout.py), and permessage-deflate that keeps no state
+between messages.
+
+Fan-out is the reason. Through ASGI, one event sent to N subscribers costs N ``websocket.send``
+messages, N framings (and N compressions when permessage-deflate was negotiated) and N task
+switches, at about 28 us each: the floor of a bare Starlette broadcast. Here the app encodes an
+event's frame once and writes the same bytes to every subscriber's transport (one ``write`` each,
+no task), which RFC 6455 allows as long as whole frames are written between the protocol's own.
+Frames written this way are sent uncompressed, which RFC 7692 also allows on a connection that
+negotiated compression (the Per-Message Compressed bit stays unset).
+
+Memory is the other: an idle subscriber should cost a few KiB. With context takeover, a connection
+keeps a zlib compressor (tens of KiB) and decompressor (a window) for its lifetime; here both
+directions start afresh with each message (``server_no_context_takeover`` and
+``client_no_context_takeover``, which a server may require), with small windows, so an idle
+connection holds no zlib state at all. Our messages are small JSON: context takeover bought little."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections import deque
+from collections.abc import Callable
+from typing import Any, cast
+
+from uvicorn.config import Config
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.server import ServerProtocol
+
+from api.inbox import Inbox
+
+# What ``uvicorn.run(ws=...)`` takes to serve with it.
+WS_PROTOCOL = "api.ws_protocol:FanoutWebSocketProtocol"
+# The ASGI scope extension under which the app finds the connection's RawWebSocket.
+EXTENSION = "newsfacts.raw_websocket"
+WINDOW_BITS = 10
+# Asked as a queued frame leaves: True once what it shows was recalled since it was rendered.
+Stale = Callable[[], bool] | None
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, final text frame (server to client) carrying ``payload`` (UTF-8 JSON)."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65_536:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
+
+
+class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O protocol with stateless compression and a RawWebSocket in the scope."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        if config.ws_per_message_deflate:
+            deflate = ServerPerMessageDeflateFactory(
+                server_no_context_takeover=True,
+                client_no_context_takeover=True,
+                server_max_window_bits=WINDOW_BITS,
+                client_max_window_bits=WINDOW_BITS,
+                compress_settings={"memLevel": 1},
+            )
+            self.conn = ServerProtocol(
+                extensions=[deflate], max_size=config.ws_max_size, logger=logging.getLogger("uvicorn.error")
+            )
+
+        self.raw: RawWebSocket | None = None
+        self.queue = Inbox()  # type: ignore[assignment]  # uvicorn's incoming messages, lighter
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if self.handshake_complete and getattr(self, "request", None) is not None:
+            # The handshake's request and response objects (two header tables) are not needed
+            # once it is done: a tenth of an idle connection's memory. Nor is the scope's header
+            # list: the app reads headers before it accepts (auth comes in connection_init).
+            self.request = self.response = None  # type: ignore[assignment]
+            self.scope["headers"] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        # Paused as soon as the kernel leaves anything unsent, resumed once it took it all: frames
+        # wait in RawWebSocket's queue, where the recall rules can still hold them back, rather
+        # than in the transport's buffer, from where they would leave whatever happened since.
+        self.transport.set_write_buffer_limits(high=0)
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            self.raw = RawWebSocket(self)
+            cast(dict[str, Any], scope["extensions"])[EXTENSION] = self.raw
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.raw is not None:
+            self.raw.drain()
+
+
+class RawWebSocket:
+    """The app's handle on one connection for frames encoded once for many (api/events/fanout.py).
+
+    Sending is synchronous: no task, no ASGI message. While the kernel takes what is written, frames
+    go straight to the transport; once it does not (a slow reader: the transport's buffer is not
+    empty, flow control paused us), they wait in a queue of at most ``limit``, each leaving only
+    if its ``stale`` check (the recall rules) still passes as it leaves — a frame waiting here when
+    its object is recalled is never sent. Over the bound, or on a stale frame, the connection is
+    closed with ``code`` and a reason: the client resumes from its cursor and loses nothing."""
+
+    __slots__ = ("_pending", "_protocol", "code", "limit", "slow_reason", "stale_reason")
+
+    def __init__(self, protocol: FanoutWebSocketProtocol) -> None:
+        self._protocol = protocol
+        self._pending: deque[tuple[bytes, Stale]] | None = None
+        self.limit = 10_000
+        self.code = 1013
+        self.slow_reason = "client too slow"
+        self.stale_reason = "a queued message was recalled"
+
+    @property
+    def open(self) -> bool:
+        p = self._protocol
+        return p.handshake_complete and not p.close_sent and not p.disconnected and p.initial_response is None
+
+    @property
+    def backlog(self) -> int:
+        """Frames waiting for the reader."""
+        return len(self._pending) if self._pending is not None else 0
+
+    def send(self, frames: bytes, stale: Stale = None, checked: bool = False) -> None:
+        """Send whole frames (``text_frame``); nothing once the connection is closing.
+        ``checked``: ``stale`` was asked just now (once for every connection of a fan-out)."""
+        p = self._protocol
+        if p.close_sent or p.disconnected:
+            return  # open otherwise: the app has this object only after the handshake
+        if self._pending is None and p.writable.is_set():
+            if stale is not None and not checked and stale():
+                self.close(self.code, self.stale_reason)
+                return
+            p.transport.write(frames)
+            return
+        if self._pending is None:
+            self._pending = deque()
+        elif len(self._pending) >= self.limit:
+            self.close(self.code, self.slow_reason)
+            return
+        self._pending.append((frames, stale))
+
+    def drain(self) -> None:
+        """The kernel took everything written: send what waited, until it stops taking again."""
+        pending = self._pending
+        if pending is None:
+            return
+        p = self._protocol
+        flush = getattr(p.transport, "flush", None)  # api/http_protocol.py holds writes for a turn
+        while pending and p.writable.is_set() and self.open:
+            frames, stale = pending.popleft()
+            if stale is not None and stale():
+                self.close(self.code, self.stale_reason)
+                return
+            p.transport.write(frames)
+            if flush is not None:
+                flush()  # one frame at a time: what the kernel does not take stays checkable here
+        if not pending:
+            self._pending = None
+
+    def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake now, behind what the transport holds, dropping what waits
+        here (what the ASGI ``websocket.close`` message does, without a task to send it)."""
+        p = self._protocol
+        self._pending = None
+        if not self.open or p.transport.is_closing():
+            return
+        p.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        p.conn.send_close(code, reason)
+        p.transport.write(b"".join(p.conn.data_to_send()))
+        p.close_sent = True
+        if p.read_paused:
+            p.read_paused = False
+            p.transport.resume_reading()
+        # A reader too slow to take even the close frame is cut, its backlog dropped, once the
+        # protocol's timeout ends (close() would wait for the backlog to drain, maybe forever).
+        p.close_timer = p.loop.call_later(p.close_timeout, p.transport.abort)
