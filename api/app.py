@@ -39,7 +39,7 @@ def create_app(settings: Settings) -> App:
     assert isinstance(graphql_ws, WebSocketRoute) and graphql_ws.path == "/graphql"
     return App(
         routes=routes,
-        middleware=middleware.stack(settings, handlers, shortcut=graphql_route, websocket=graphql_ws),
+        middleware=middleware.stack(settings, handlers, shortcut=graphql_route, websocket=graphql_ws, routes=routes),
         exception_handlers=handlers,
         lifespan=make_lifespan(
             settings,

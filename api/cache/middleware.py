@@ -29,7 +29,8 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The aggregate reads of a collection (api/rest/aggregates.py): no fact id is one of these words.
 _SUMMARIES = frozenset({"facets", "histogram", "aggregate"})
 MAX_ENTRY_BYTES = 1_000_000
-# A hit's entry tags, for the CDN tag headers (api/cache/cdn.py): the same set, no second scan.
+# A hit's entry tags, or a miss's just computed, for the CDN tag headers (api/cache/cdn.py): the
+# same set, no second scan.
 HIT_TAGS_KEY = "newsfacts.cache.tags"
 WAIT_FOR_LEADER_SECONDS = 5.0
 
@@ -123,9 +124,10 @@ class CacheMiddleware:
         chunks: list[bytes] = []
         size = 0
         storable = True
+        tags: frozenset[str] | None = None
 
         async def capture(message: Message) -> None:
-            nonlocal start, size, storable
+            nonlocal start, size, storable, tags
             if message["type"] == "http.response.start":
                 start = message
                 storable = message["status"] == 200
@@ -138,6 +140,10 @@ class CacheMiddleware:
                     chunks.clear()
                 else:
                     chunks.append(body)
+                    if not message.get("more_body", False):
+                        # Before the body goes on: the CDN tags outside (api/cache/cdn.py) are
+                        # these same tags of these same bytes, and need not scan them again.
+                        tags = scope[HIT_TAGS_KEY] = _entry_tags(scope, b"".join(chunks))
             await send(message)
 
         entry: Entry | None = None
@@ -151,11 +157,16 @@ class CacheMiddleware:
                     for k, v in start.get("headers", [])
                     if k.lower() not in _VOLATILE
                 )
-                entry = Entry(200, headers, body, frozenset(depends(ids_in(body) | path_tags(scope["path"]))), seq)
+                entry = Entry(200, headers, body, _entry_tags(scope, body) if tags is None else tags, seq)
                 await cache.put(key, entry)
         finally:
             if leader:
                 cache.finish_flight(key, entry)
+
+
+def _entry_tags(scope: Scope, body: bytes) -> frozenset[str]:
+    """What an entry of ``body`` for this request depends on (api/cache/tags.py)."""
+    return frozenset(depends(ids_in(body) | path_tags(scope["path"])))
 
 
 def _after_catch_up(scope: Scope, send: Send) -> Send:

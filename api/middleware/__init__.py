@@ -2,8 +2,8 @@
 layer, api/middleware/request_id.py, which also answers what nothing else handled), CORS, rate
 limits, gzip (which skips NDJSON and event streams), read routing (api/reads/); then /graphql
 leaves for its route, past Starlette's router (api/middleware/shortcut.py); REST goes on through
-CDN tags and the response cache — innermost, so it stores uncompressed bodies without per-request
-headers and a hit still counts against limits."""
+CDN tags and the response cache — so it stores uncompressed bodies without per-request headers and
+a hit still counts against limits — and a fact read then reaches its route past the router too."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ from typing import Any
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from api.cache.cdn import SurrogateKeyMiddleware
 from api.cache.middleware import CacheMiddleware
 from api.middleware.request_id import RequestIdMiddleware
-from api.middleware.shortcut import RouteShortcut
+from api.middleware.shortcut import RestShortcut, RouteShortcut
 from api.ratelimit import RateLimitMiddleware
 from api.reads.middleware import ReadRoutingMiddleware
 from api.settings import Settings
+from db.kinds import COLLECTIONS
 
 EXPOSED_HEADERS = [
     "ETag", "Last-Modified", "Link", "RateLimit", "RateLimit-Policy", "Retry-After", "X-Request-Id", "Location",
@@ -54,9 +55,11 @@ def stack(
     handlers: dict[Any, Any],
     shortcut: Route | None = None,
     websocket: WebSocketRoute | None = None,
+    routes: list[BaseRoute] | None = None,
 ) -> list[Middleware]:
     """The layers for the app's exception ``handlers``; ``shortcut``: the /graphql route, to skip
-    the router for (``websocket``: its WebSocket route, likewise)."""
+    the router for (``websocket``: its WebSocket route, likewise); ``routes``: the app's, for REST
+    fact reads to skip it too."""
     # Outermost (api/state.App drops Starlette's ServerErrorMiddleware): it answers what nothing
     # else handled with the app's handler for Exception.
     middleware = [Middleware(RequestIdMiddleware, error_handler=handlers.get(Exception))]
@@ -90,4 +93,6 @@ def stack(
     middleware.append(Middleware(SurrogateKeyMiddleware))  # CDN purge tags, on hits and misses alike
     if settings.cache_enabled:
         middleware.append(Middleware(CacheMiddleware))
+    if routes is not None:
+        middleware.append(Middleware(RestShortcut, routes=routes, handlers=handlers, collections=list(COLLECTIONS)))
     return middleware
