@@ -146,6 +146,18 @@ class _Pool(asyncpg.Pool):
     def acquire(self, *, timeout: float | None = None) -> Any:
         return _Acquire(self, self._acquire_timeout if timeout is None else timeout)
 
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:
+        # A statement cancelled or timed out on this side has its connection terminated on the
+        # next turn of the loop (BoundedConnection), which hands the holder back to the pool.
+        # asyncpg's release runs its holder's part in a shielded task that starts a turn later,
+        # after that, and would raise "release() called on a free connection holder" in place
+        # of the CancelledError or TimeoutError that is unwinding: it is already released.
+        try:
+            await super().release(connection, timeout=timeout)
+        except asyncpg.exceptions.InternalClientError:
+            if getattr(connection, "_con", None) is not None:
+                raise
+
 
 def waits_of(pool: asyncpg.Pool) -> WaitCounts:
     """The WaitCounts of a pool made by create_pool (zeros for any other pool)."""
