@@ -146,7 +146,7 @@ class _Pool(asyncpg.Pool):
     def acquire(self, *, timeout: float | None = None) -> Any:
         return _Acquire(self, self._acquire_timeout if timeout is None else timeout)
 
-    async def release(self, connection: Any, *, timeout: float | None = None) -> None:
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
         # A statement cancelled or timed out on this side has its connection terminated on the
         # next turn of the loop (BoundedConnection), which hands the holder back to the pool.
         # asyncpg's release runs its holder's part in a shielded task that starts a turn later,
