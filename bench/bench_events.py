@@ -38,10 +38,12 @@ from typing import Any
 import httpx
 import orjson
 import psutil
+import uvloop
 import websockets
 
 from api.embedded import free_port
 from bench.common import embedded_postgres, embedded_redis, print_table, summarise_ms, temp_dir
+from bench.raw_subscriber import subscribe
 from db import writes
 from db.ids import new_id
 from db.migrate import migrate
@@ -54,43 +56,32 @@ ROOT = Path(__file__).resolve().parent.parent
 # ---- client processes -------------------------------------------------------------------------
 
 
-async def _subscriber(url: str, out: list[tuple[str, float]], opened: list[int], counter: Any) -> None:
-    async with websockets.connect(
-        url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")], max_queue=None, open_timeout=120
-    ) as ws:
-        await ws.send(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
-        await ws.recv()
-        await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": QUERY}}).decode())
-        opened.append(1)
-        async for raw in ws:
-            message = orjson.loads(raw)
-            if message["type"] == "next":
-                out.append((message["payload"]["data"]["events"]["objectId"], time.time()))
-                counter.value += 1
-            elif message["type"] == "ping":
-                await ws.send('{"type":"pong"}')
-
-
 def client_worker(urls: list[str], ready: MpEvent, stop: MpEvent, results: Any, counter: Any) -> None:
-    """Runs in a child process: opens one subscription per url, records (objectId, arrival)."""
+    """Runs in a child process: opens one subscription per url (bench/raw_subscriber.py, cheap to
+    read with, so the latency measured is the server's), records (objectId, arrival)."""
 
     async def main() -> None:
         streams: list[list[tuple[str, float]]] = [[] for _ in urls]
-        opened: list[int] = []
-        tasks = [asyncio.create_task(_subscriber(u, s, opened, counter)) for u, s in zip(urls, streams, strict=True)]
-        while len(opened) < len(urls):
-            if any(t.done() and t.exception() for t in tasks):
-                raise RuntimeError(next(t.exception() for t in tasks if t.done() and t.exception()))
-            await asyncio.sleep(0.05)
+
+        def on_next(stream: list[tuple[str, float]]) -> Callable[[dict[str, Any]], None]:
+            def arrived(payload: dict[str, Any]) -> None:
+                stream.append((payload["data"]["events"]["objectId"], time.time()))
+                counter.value += 1
+
+            return arrived
+
+        connections = await asyncio.gather(
+            *(subscribe(u, QUERY, on_next(s)) for u, s in zip(urls, streams, strict=True))
+        )
         ready.set()
         cpu_start = time.process_time()
         await asyncio.get_running_loop().run_in_executor(None, stop.wait)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for c in connections:
+            if c.transport is not None:
+                c.transport.close()
         results.put((streams, time.process_time() - cpu_start))
 
-    asyncio.run(main())
+    uvloop.run(main())
 
 
 async def _idle_websocket(url: str, opened: list[int]) -> None:
