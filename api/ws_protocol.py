@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import struct
 from collections import deque
 from collections.abc import Callable
@@ -30,9 +31,11 @@ from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
 
 from api.inbox import Inbox
+from api.ticker import Ticker, Tickers
 
 # What ``uvicorn.run(ws=...)`` takes to serve with it.
 WS_PROTOCOL = "api.ws_protocol:FanoutWebSocketProtocol"
@@ -78,6 +81,62 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
 
         self.raw: RawWebSocket | None = None
         self.queue = Inbox()  # type: ignore[assignment]  # uvicorn's incoming messages, lighter
+        # One timer per interval for every connection of the server (api/ticker.py), instead of a
+        # ping timer and a pong deadline timer each.
+        tickers = getattr(server_state, "newsfacts_tickers", None)
+        if tickers is None:
+            tickers = Tickers(self.loop)
+            server_state.newsfacts_tickers = tickers  # type: ignore[attr-defined]
+        self.tickers: Tickers = tickers
+        self._keepalive: Ticker | None = None
+
+    def data_received(self, data: bytes) -> None:
+        fresh = not self.handshake_initiated
+        super().data_received(data)
+        if fresh and self.handshake_initiated and not self.handshake_complete:
+            response = getattr(self, "response", None)
+            if response is not None and response.status_code == 101:
+                self._restart_parser(data)
+
+    def _restart_parser(self, data: bytes) -> None:
+        # websockets' server parser is one generator that parsed the handshake request and goes on
+        # parsing frames in the same frame, so the request (its header table) lives as long as the
+        # connection. A fresh frame parser holds nothing, and is the same parser when nothing after
+        # the request was read: a client must wait for our 101 before it sends (RFC 6455 4.1), so
+        # this holds unless one did not, and then the old parser simply stays.
+        conn = self.conn
+        if conn.reader.buffer or not data.endswith(b"\r\n\r\n"):
+            return
+        conn.parser = Protocol.parse(conn)
+        next(conn.parser)
+
+    # Keepalive on the shared ticker: a ping each interval; an unanswered ping found on a later
+    # tick, once ``ping_timeout`` has passed, ends the connection (uvicorn's keepalive_timeout).
+    def start_keepalive(self) -> None:
+        if self.ping_interval is not None and self.ping_interval > 0:
+            self._keepalive = self.tickers.every(self.ping_interval)
+            self._keepalive.add(self)
+
+    def stop_keepalive(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.discard(self)
+            self._keepalive = None
+        super().stop_keepalive()
+
+    def schedule_ping(self) -> None:
+        pass  # the ticker pings
+
+    def tick(self) -> None:
+        if self.close_sent or self.transport.is_closing():
+            return
+        if self.pending_ping_payload is not None:
+            if self.ping_timeout is not None and self.loop.time() - self.ping_sent_at >= self.ping_timeout:
+                self.keepalive_timeout()
+            return
+        self.pending_ping_payload = struct.pack("!I", random.getrandbits(32))
+        self.ping_sent_at = self.loop.time()
+        self.conn.send_ping(self.pending_ping_payload)
+        self.transport.write(b"".join(self.conn.data_to_send()))
 
     async def send(self, message: Any) -> None:
         await super().send(message)
@@ -118,10 +177,11 @@ class RawWebSocket:
     its object is recalled is never sent. Over the bound, or on a stale frame, the connection is
     closed with ``code`` and a reason: the client resumes from its cursor and loses nothing."""
 
-    __slots__ = ("_pending", "_protocol", "code", "limit", "slow_reason", "stale_reason")
+    __slots__ = ("_pending", "_protocol", "code", "limit", "slow_reason", "stale_reason", "tickers")
 
     def __init__(self, protocol: FanoutWebSocketProtocol) -> None:
         self._protocol = protocol
+        self.tickers = protocol.tickers  # the server's shared timers, for the app's keepalive
         self._pending: deque[tuple[bytes, Stale]] | None = None
         self.limit = 10_000
         self.code = 1013

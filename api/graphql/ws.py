@@ -149,7 +149,12 @@ class Connection:
             await self.ws.send_text(frame.decode())
 
     async def run(self) -> None:
-        self._ping_timer = asyncio.get_running_loop().call_later(self.settings.event_heartbeat_seconds, self._ping)
+        heartbeat = float(self.settings.event_heartbeat_seconds)
+        ticker = self.raw.tickers.every(heartbeat) if self.raw is not None else None
+        if ticker is not None:
+            ticker.add(self)  # one timer for every connection's keepalive (api/ticker.py)
+        else:
+            self._ping_timer = asyncio.get_running_loop().call_later(heartbeat, self._ping)
         # One task per connection (this one) with a raw transport: it reads; frames are written
         # by whoever produces them. Otherwise a writer task drains the outbox beside it.
         writer = asyncio.create_task(self._write()) if self.raw is None else None
@@ -171,6 +176,8 @@ class Connection:
             except Exception as exc:
                 log.error("graphql-ws connection failed: %r", exc)
         finally:
+            if ticker is not None:
+                ticker.discard(self)
             if self._ping_timer is not None:
                 self._ping_timer.cancel()
             for op_id in list(self.shared_ids):
@@ -199,6 +206,9 @@ class Connection:
             if self.outbox.empty() or writer.done():
                 return
             await asyncio.sleep(0.01)
+
+    def tick(self) -> None:
+        self.send_raw(PING)
 
     def _ping(self) -> None:
         # A timer, not a task per connection: an idle subscriber costs no coroutine for it.
