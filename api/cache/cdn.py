@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cache.middleware import HIT_TAGS_KEY, fact_read, path_tags
@@ -47,12 +49,19 @@ def purge_tags(object_type: str, object_id: str, event_type: str | None = None) 
 
 class SurrogateKeyMiddleware:
     """Holds a REST read's headers until its body is complete, then adds the tag headers. Streams
-    (NDJSON exports, ``no-store``) pass untouched, and so does a body past HOLD_MAX_BYTES."""
+    (NDJSON exports, ``no-store``) pass untouched, and so does a body past HOLD_MAX_BYTES.
+
+    A list's ETag (``"l.<blake2b of its members' versions and its bytes>"``, api/rest/etags.py)
+    names its body, so the tags of the last KEEP_LISTS lists served (by method, path and ETag) are
+    kept: scanning a page's body for ids was about a tenth of its CPU, and the same pages are
+    read again and again (when the response cache is on, its entries carry their tags instead)."""
 
     HOLD_MAX_BYTES = 2_000_000
+    KEEP_LISTS = 1024
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._lists: OrderedDict[tuple[str, str, bytes], list[str]] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not fact_read(scope):
@@ -60,8 +69,22 @@ class SurrogateKeyMiddleware:
             return
 
         async def tagged(start: Message, body: bytes) -> tuple[Headers, bytes]:
-            tags = response_tags(scope["path"], body, scope.get(HIT_TAGS_KEY))
-            return [*start.get("headers", []), *tag_headers(tags)], body
+            headers = start.get("headers", [])
+            known = scope.get(HIT_TAGS_KEY)
+            etag = None if known is not None else next((v for k, v in headers if k == b"etag"), None)
+            if etag is None or not etag.startswith(b'"l.'):
+                tags = response_tags(scope["path"], body, known)
+            else:
+                key = (scope["method"], scope["path"], etag)
+                found = self._lists.get(key)
+                if found is None:
+                    found = self._lists[key] = response_tags(scope["path"], body)
+                    if len(self._lists) > self.KEEP_LISTS:
+                        self._lists.popitem(last=False)
+                else:
+                    self._lists.move_to_end(key)
+                tags = found
+            return [*headers, *tag_headers(tags)], body
 
         await self.app(scope, receive, holding(send, _whole_read, tagged, self.HOLD_MAX_BYTES))
 
