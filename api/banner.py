@@ -49,6 +49,7 @@ def text(settings: Settings, stack: EmbeddedStack, host: str, port: int, *, work
         f"    REST docs     {base}/docs",
         f"    metrics       {base}/metrics",
         f"    explorer      {base}/explore",
+        f"    overview      {base}/explore/overview",
         f"    data          {postgres}",
         f"                  {redis}",
         f"    delivery      {delivery}",

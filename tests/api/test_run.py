@@ -89,7 +89,7 @@ def test_serve_prints_a_banner_runs_a_worker_and_stops_everything_it_started(
         os.killpg(process.pid, stop_signal)
         process.wait(timeout=30)
     logged = log_path.read_text()
-    for url in ("/v1/claims", "/graphql", "/docs", "/metrics", "/explore"):
+    for url in ("/v1/claims", "/graphql", "/docs", "/metrics", "/explore", "/explore/overview"):
         assert f"http://127.0.0.1:{port}{url}" in logged, url
     assert f"embedded PostgreSQL 16 in {(data_dir / 'postgres').resolve()}" in logged
     assert "make key" in logged and ".venv/bin/newsfacts keys create --scope write" in logged
