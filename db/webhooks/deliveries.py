@@ -173,18 +173,21 @@ candidates AS (
     ORDER BY d.next_attempt_at
     LIMIT $1
 ), ranked AS (
+    -- The worker's own in flight per endpoint, a jsonb object looked up per candidate: joined as an
+    -- unnest, each candidate scanned the whole list.
     SELECT c.id, c.next_attempt_at,
-           row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at) + coalesce(f.n, 0) AS slot
-    FROM candidates c LEFT JOIN unnest($3::text[], $4::int[]) AS f(endpoint_id, n) ON f.endpoint_id = c.endpoint_id
+           row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at)
+               + coalesce(($3::jsonb ->> c.endpoint_id)::int, 0) AS slot
+    FROM candidates c
 ), picked AS (
-    SELECT id FROM ranked WHERE slot <= $5 ORDER BY next_attempt_at LIMIT $6
+    SELECT id FROM ranked WHERE slot <= $4 ORDER BY next_attempt_at LIMIT $5
 ), locked AS (
     SELECT d.id FROM webhook_deliveries d
     WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND d.status = 'pending'
       AND (d.locked_until IS NULL OR d.locked_until <= now())
     FOR UPDATE OF d SKIP LOCKED
 ), upd AS (
-    UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $7), locked_by = $8
+    UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $6), locked_by = $7
     FROM locked, webhook_endpoints w
     WHERE d.id = locked.id AND w.id = d.endpoint_id
     RETURNING d.id, d.endpoint_id, d.event_id, d.type, d.payload, d.attempt_count, d.sequence, d.object_id,
@@ -216,8 +219,7 @@ async def claim(
         _CLAIM,
         limit * 4,
         busy,
-        list(in_flight),
-        list(in_flight.values()),
+        in_flight,
         per_endpoint,
         limit,
         lease_seconds,

@@ -62,9 +62,7 @@ async def test_a_burst_is_analyzed_and_claims_walk_the_due_index(conn: Conn) -> 
     # queue through the due index, not through the endpoints and their object index.
     assert await conn.fetchval("SELECT reltuples FROM pg_class WHERE oid = 'webhook_endpoints'::regclass") <= 0
     async with conn.transaction():
-        raw = await conn.fetchval(
-            "EXPLAIN (FORMAT JSON) " + deliveries._CLAIM, 256, [], [], [], 4, 64, 10.0, "test-worker"
-        )
+        raw = await conn.fetchval("EXPLAIN (FORMAT JSON) " + deliveries._CLAIM, 256, [], {}, 4, 64, 10.0, "test-worker")
     plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
     scans = [
         (n["Node Type"], n.get("Index Name")) for n in _nodes(plan) if n.get("Relation Name") == "webhook_deliveries"
