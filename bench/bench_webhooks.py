@@ -112,6 +112,9 @@ class ReceiverProcess:
         self.process.wait(timeout=10)
 
 
+PROFILE: list[str] = []  # --profile: cProfile files of the worker processes go here
+
+
 def start_worker(database_url: str, concurrency: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -122,8 +125,12 @@ def start_worker(database_url: str, concurrency: int) -> subprocess.Popen[bytes]
         "WEBHOOK_ENDPOINT_CONCURRENCY": str(PER_ENDPOINT),
         "LOG_LEVEL": "warning",
     }
+    # --profile runs the worker under cProfile (one file per worker process; slower, for shares only).
+    profile = ["-m", "cProfile", "-o", f"{PROFILE[0]}.{len(PROFILE)}"] if PROFILE else []
+    if PROFILE:
+        PROFILE.append(profile[-1])
     return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "worker", "--concurrency", str(concurrency)],
+        [sys.executable, *profile, "-m", "api.cli", "worker", "--concurrency", str(concurrency)],
         env=env, stdout=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
 
@@ -498,4 +505,8 @@ if __name__ == "__main__":
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--trickle", type=int, default=200)
     parser.add_argument("--trickle-rate", type=float, default=50)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--profile", help="write a cProfile file of each worker process to PROFILE.<n>")
+    parsed = parser.parse_args()
+    if parsed.profile:
+        PROFILE.append(parsed.profile)
+    asyncio.run(main(parsed))

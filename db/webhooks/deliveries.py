@@ -90,7 +90,8 @@ async def dispatch(conn: Conn, *, batch: int = 1000) -> int | None:
                    RETURNING 1
                )
                SELECT (SELECT count(*) FROM ev) AS events, (SELECT max(sequence) FROM ev) AS last,
-                      (SELECT count(*) FROM ins) AS deliveries""",
+                      (SELECT count(*) FROM ins) AS deliveries,
+                      (SELECT reltuples FROM pg_class WHERE oid = 'webhook_deliveries'::regclass) AS known""",
             last,
             batch,
         )
@@ -99,7 +100,27 @@ async def dispatch(conn: Conn, *, batch: int = 1000) -> int | None:
             await conn.execute("UPDATE webhook_cursor SET last_sequence = $1, updated_at = now()", row["last"])
         if row["deliveries"]:
             await conn.execute("SELECT pg_notify($1, 'dispatch')", WAKE_CHANNEL)
-        return int(row["events"])
+    if row["deliveries"] >= ANALYZE_AFTER and row["deliveries"] > 0.1 * max(0.0, row["known"]):
+        await _analyze(conn)
+    return int(row["events"])
+
+
+# A burst that grows the queue by more than a tenth (and by this many rows) is analyzed at once.
+# The claim's plan depends on the queue's statistics: with those of a small queue, PostgreSQL
+# walks every pending row of every endpoint for each claim (90 ms a claim at 15,000 pending)
+# instead of the due index in due order (3 ms). Autovacuum gets there only after its nap (a
+# minute by default), when a breaking story's backlog has been drained the slow way.
+ANALYZE_AFTER = 1000
+
+
+async def _analyze(conn: Conn) -> None:
+    try:
+        async with conn.transaction():
+            # Never queue behind a long lock holder (autovacuum yields to us; anything else, skip).
+            await conn.execute("SET LOCAL lock_timeout = '1s'")
+            await conn.execute("ANALYZE webhook_deliveries")
+    except (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError):
+        pass  # autovacuum gets there later; the fan-out itself is committed
 
 
 # --- delivery queue --------------------------------------------------------------------------
@@ -130,7 +151,9 @@ class Claimed:
 # writes a row lock on a batch, not on every candidate. Candidates are ordered by next_attempt_at
 # alone so the partial due index serves the ORDER BY and the LIMIT stops the scan early; the
 # head-of-object test is a correlated min() over the object index, whatever the (often stale)
-# statistics of this churning table say. The lock re-checks that the row is still pending and
+# statistics of this churning table say. The endpoint's status is a scalar subquery, not a join:
+# joined, the statistics of a new endpoint table (one row) made PostgreSQL drive the scan from the
+# endpoints through every pending row of each (114 ms a claim at 15,000 pending, not 4 ms). The lock re-checks that the row is still pending and
 # unleased on its newest version, so two workers never lease one delivery.
 # set_config(..., true) skips the WAL flush wait for this transaction only (see _NO_FLUSH).
 # The event's data is shaped here, at each attempt, for the endpoint's payload scope: a 'public'
@@ -140,29 +163,31 @@ _CLAIM = """
 WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS v),
 candidates AS (
     SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d
-    JOIN webhook_endpoints w ON w.id = d.endpoint_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
       AND (d.locked_until IS NULL OR d.locked_until <= now())
-      AND w.status = 'enabled'
       AND NOT (d.endpoint_id = ANY($2::text[]))
+      AND (SELECT w.status FROM webhook_endpoints w WHERE w.id = d.endpoint_id) = 'enabled'
       AND (d.object_id IS NULL OR d.sequence = (
           SELECT min(p.sequence) FROM webhook_deliveries p
           WHERE p.endpoint_id = d.endpoint_id AND p.object_id = d.object_id AND p.status = 'pending'))
     ORDER BY d.next_attempt_at
     LIMIT $1
 ), ranked AS (
+    -- The worker's own in flight per endpoint, a jsonb object looked up per candidate: joined as an
+    -- unnest, each candidate scanned the whole list.
     SELECT c.id, c.next_attempt_at,
-           row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at) + coalesce(f.n, 0) AS slot
-    FROM candidates c LEFT JOIN unnest($3::text[], $4::int[]) AS f(endpoint_id, n) ON f.endpoint_id = c.endpoint_id
+           row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at)
+               + coalesce(($3::jsonb ->> c.endpoint_id)::int, 0) AS slot
+    FROM candidates c
 ), picked AS (
-    SELECT id FROM ranked WHERE slot <= $5 ORDER BY next_attempt_at LIMIT $6
+    SELECT id FROM ranked WHERE slot <= $4 ORDER BY next_attempt_at LIMIT $5
 ), locked AS (
     SELECT d.id FROM webhook_deliveries d
     WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND d.status = 'pending'
       AND (d.locked_until IS NULL OR d.locked_until <= now())
     FOR UPDATE OF d SKIP LOCKED
 ), upd AS (
-    UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $7), locked_by = $8
+    UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $6), locked_by = $7
     FROM locked, webhook_endpoints w
     WHERE d.id = locked.id AND w.id = d.endpoint_id
     RETURNING d.id, d.endpoint_id, d.event_id, d.type, d.payload, d.attempt_count, d.sequence, d.object_id,
@@ -194,8 +219,7 @@ async def claim(
         _CLAIM,
         limit * 4,
         busy,
-        list(in_flight),
-        list(in_flight.values()),
+        in_flight,
         per_endpoint,
         limit,
         lease_seconds,
