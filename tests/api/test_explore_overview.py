@@ -4,7 +4,8 @@ Red Sea, other statuses, speakers, asset and incident types, a claim dated only 
 facet counts are the API's, a facet narrows the timeline and the map, a box drawn around the
 Caribbean keeps the seed's deployment only, the seed's strikes total "at least 65 killed (16
 attacks)", a fact created through REST raises a count within 2 s, and the as-of control shows the
-counts before a correction. Screenshots at desktop and phone widths go to tests/artifacts/overview/."""
+counts before a correction; once an article is withheld, an anonymous reader's overview still works and shows
+none of its facts or words. Screenshots at desktop and phone widths go to tests/artifacts/overview/."""
 
 from __future__ import annotations
 
@@ -480,3 +481,32 @@ def test_screenshots_at_desktop_and_phone_widths(live: LiveServer, tabs: Tabs) -
     assert width <= PHONE["width"], "nothing overflows sideways"
     _clean(desktop)
     _clean(phone)
+
+
+def test_a_withheld_article_leaves_the_overview_whole_and_none_of_its_words_shown(
+    live: LiveServer,
+    tabs: Tabs,
+    corpus: dict[str, Any],
+    write_key: str,
+    api: httpx.Client,
+) -> None:
+    # Last in the module: it recalls the corpus's article for good.
+    baltic, article = corpus["baltic"]["id"], corpus["article"]["id"]
+    before = _open(live, tabs).page
+    assert baltic in _mapped(before)
+    assert "Gulf of Riga" in before.content()  # the deployment's region, in the list of mapped facts
+    r = api.patch(f"/v1/articles/{article}", json={"pubStatus": "withheld"}, headers=bearer(write_key))
+    assert r.status_code == 200, r.text
+    tab = _open(live, tabs)
+    # The facts drawn only from it leave every panel for an anonymous reader, who still gets the
+    # rest: the counts stay the API's, and no word of the body reaches the page.
+    assert baltic not in _mapped(tab.page)
+    assert SEED_DEPLOYMENT in _mapped(tab.page)
+    page = _page_facets(tab.page, "claim")
+    assert {k: v for k, v in page.items() if v} == {
+        k: v for k, v in _api_facets(api, "claims", CLAIM_FACETS).items() if v
+    }
+    shown = tab.page.content()
+    for words in ("Gulf of Riga", "We deny any part in it", "Rebels seized a tanker"):
+        assert words not in shown, words
+    _clean(tab)
