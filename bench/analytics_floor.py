@@ -5,16 +5,13 @@ the bytes PostgreSQL sent. Each reads what the newsfacts request reads for an an
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import AsyncIterator
-from typing import Any
-
-import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+# The same pool as the GraphQL floor's: json handed through as PostgreSQL's bytes.
+from bench.floor_app import lifespan
 
 # Facets of three fields in one pass (GROUPING SETS), the ten largest buckets each, speakers named.
 FACETS = """
@@ -59,21 +56,6 @@ FROM (SELECT * FROM incidents i
       ORDER BY id LIMIT 20) i"""
 
 STATEMENTS = {"facets": FACETS, "histogram": HISTOGRAM, "sums": SUMS, "bbox": BBOX}
-
-
-async def _raw_json(conn: asyncpg.Connection[Any]) -> None:
-    # Binary json is the text itself: the decoder hands PostgreSQL's bytes through untouched.
-    await conn.set_type_codec("json", encoder=bytes, decoder=bytes, schema="pg_catalog", format="binary")
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=2, max_size=10, init=_raw_json)
-    app.state.pool = pool
-    try:
-        yield
-    finally:
-        await pool.close()
 
 
 async def floor(request: Request) -> Response:
