@@ -51,6 +51,25 @@ async def last_sequence(client: httpx.AsyncClient, base: str) -> int:
             return int(after)
 
 
+async def event_log(
+    client: httpx.AsyncClient, after: int, headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Every event after ``after`` through GET /v1/events, page by page, as ``headers`` may see them."""
+    found: list[dict[str, Any]] = []
+    while True:
+        page = (await client.get("/v1/events", params={"after": after, "limit": 200}, headers=headers)).json()
+        found += page["data"]
+        after = page["nextAfter"]
+        if not page["hasMore"]:
+            return found
+
+
+async def log_head(client: httpx.AsyncClient, key: str) -> int:
+    """The newest sequence a key sees in the log (0 when it is empty)."""
+    events = await event_log(client, 0, bearer(key))
+    return int(events[-1]["sequence"]) if events else 0
+
+
 class SSEReader:
     """Reads ``/v1/events/stream`` and collects events (dicts), heartbeats counted separately."""
 

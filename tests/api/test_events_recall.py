@@ -20,7 +20,7 @@ import websockets
 from standardwebhooks import Webhook
 
 from api.settings import Settings
-from tests.api.live_events import SSEReader, api_key, bearer, graphql_ws, next_message
+from tests.api.live_events import SSEReader, api_key, bearer, event_log, graphql_ws, log_head, next_message
 from tests.api.webhook_receiver import Receiver, eventually, register, running_worker
 from tests.factories import quote_ref
 from tests.services import LiveServer
@@ -59,22 +59,6 @@ async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any], key: 
 async def patch(client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str, reason: str = "") -> None:
     r = await client.patch(path, json=body, headers=bearer(key), params={"reason": reason} if reason else None)
     assert r.status_code == 200, r.text
-
-
-async def log(client: httpx.AsyncClient, after: int, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every event after ``after`` through GET /v1/events, page by page."""
-    found: list[dict[str, Any]] = []
-    while True:
-        page = (await client.get("/v1/events", params={"after": after, "limit": 200}, headers=headers)).json()
-        found += page["data"]
-        after = page["nextAfter"]
-        if not page["hasMore"]:
-            return found
-
-
-async def head(client: httpx.AsyncClient, key: str) -> int:
-    events = await log(client, 0, bearer(key))
-    return int(events[-1]["sequence"]) if events else 0
 
 
 class Subscription:
@@ -133,7 +117,7 @@ async def test_public_consumers_get_no_word_of_a_withheld_article_live_replayed_
 ) -> None:
     read, write = keys["read"], keys["write"]
     async with httpx.AsyncClient(base_url=wh_api.url, timeout=15) as client, running_worker(wh_settings, database_url):
-        start = await head(client, write)
+        start = await log_head(client, write)
         public_hook = await register(wh_client, wh_receiver.url("/public"))
         full_hook = await register(wh_client, wh_receiver.url("/full"), payloadScope="full")
         assert (public_hook["payloadScope"], full_hook["payloadScope"]) == ("public", "full")
@@ -173,7 +157,7 @@ async def test_public_consumers_get_no_word_of_a_withheld_article_live_replayed_
                  "references": [quote_ref(held, "Officials met on Monday"), quote_ref(other, "Officials met on Monday")]},
                 write,
             )  # fmt: skip
-            before = await head(client, write)
+            before = await log_head(client, write)
             # Everything before the recall has reached every live consumer (in full, as it was public then).
             for reader in (sse_anonymous, sse_read, sse_write):
                 await eventually(lambda r=reader: r.events and r.events[-1]["sequence"] >= before)
@@ -187,8 +171,8 @@ async def test_public_consumers_get_no_word_of_a_withheld_article_live_replayed_
             # Changes after the recall: to the withheld article and to the claim that is now withdrawn.
             await patch(client, f"/v1/articles/{held['id']}", {"headline": "Xerinthal talks"}, write, "typo")
             await patch(client, f"/v1/claims/{only['id']}", {"statement": "Vellicott repeats it"}, write)
-            last = await head(client, write)
-            recall_events = await log(client, before, bearer(write))
+            last = await log_head(client, write)
+            recall_events = await event_log(client, before, bearer(write))
             assert [(e["type"], e["objectId"]) for e in recall_events] == [
                 ("article.withheld", held["id"]),
                 *sorted(
@@ -234,7 +218,7 @@ async def test_public_consumers_get_no_word_of_a_withheld_article_live_replayed_
         # Replayed from 0: the REST log, SSE after=0 and GraphQL after: 0, anonymous and read key.
         for who, key in (({}, None), (bearer(read), read)):
             await _replays_have_no_word(client, wh_api.url, who, key, last, held["id"], only["id"], both["id"])
-        written = await log(client, 0, bearer(write))
+        written = await event_log(client, 0, bearer(write))
         assert next(e for e in written if e["objectId"] == held["id"])["data"]["body"] == HELD_BODY
         assert next(e for e in written if e["objectId"] == only["id"])["data"]["statement"].startswith("Vellicott")
 
@@ -280,7 +264,7 @@ async def _replays_have_no_word(
     only: str,
     both: str,
 ) -> None:
-    replayed = await log(client, 0, who)
+    replayed = await event_log(client, 0, who)
     assert replayed[-1]["sequence"] == last and not leaks(replayed)
     mine = [e for e in replayed if e["objectId"] == held]
     assert [e["type"] for e in mine] == ["article.created", "article.withheld", "article.updated"]

@@ -22,7 +22,7 @@ from standardwebhooks import Webhook
 from api.settings import Settings
 from tests.api.cached_server import cache_state
 from tests.api.history import database_now
-from tests.api.live_events import SSEReader, api_key, bearer, graphql_ws, next_message
+from tests.api.live_events import SSEReader, api_key, bearer, event_log, graphql_ws, log_head, next_message
 from tests.api.webhook_receiver import Receiver, eventually, register, running_worker
 from tests.factories import quote_ref
 from tests.services import LiveServer
@@ -276,17 +276,17 @@ async def test_events_of_a_partly_withdrawn_fact_carry_no_word_of_its_withheld_a
 ) -> None:
     write = keys["write"]
     async with httpx.AsyncClient(base_url=wh_api.url, timeout=15) as client, running_worker(wh_settings, database_url):
-        start = await _head(client, write)
+        start = await log_head(client, write)
         public_hook = await register(wh_client, wh_receiver.url("/public"))
         full_hook = await register(wh_client, wh_receiver.url("/full"), payloadScope="full")
         held, other = await articles(client, write)
         facts = await partly_sourced(client, held, other, write)
-        created = await _head(client, write)
+        created = await log_head(client, write)
         await eventually(lambda: len(wh_receiver.received) >= 2 * (created - start))
         sent = len(wh_receiver.received)
 
         await set_status(client, held, "withheld", write)
-        last = await _head(client, write)
+        last = await log_head(client, write)
         # Delivered live after the recall: the withhold and the three facts' sourcing changes.
         await eventually(lambda: len(wh_receiver.received) >= sent + 2 * (last - created))
         live = [
@@ -300,7 +300,7 @@ async def test_events_of_a_partly_withdrawn_fact_carry_no_word_of_its_withheld_a
         assert partly["data"]["references"] == [quote_ref(other, "Officials met on Monday")]
 
         for who, key in (({}, None), (bearer(keys["read"]), keys["read"])):
-            replayed = await _log(client, start, who)
+            replayed = await event_log(client, start, who)
             assert replayed[-1]["sequence"] == last and not leaks(replayed), leaks(replayed)
             mine = [e for e in replayed if e["objectId"] in {f["id"] for f in facts.values()}]
             assert [e["type"].split(".")[1] for e in mine] == ["created"] * 3 + ["sourcing_changed"] * 3
@@ -314,7 +314,7 @@ async def test_events_of_a_partly_withdrawn_fact_carry_no_word_of_its_withheld_a
                 got = [(await next_message(ws))["payload"]["data"]["events"] for _ in range(last - start)]
                 assert [e["sequence"] for e in got] == [e["sequence"] for e in replayed]
                 assert not leaks(got)
-        assert leaks(await _log(client, start, bearer(write))), "a write key gets every reference"
+        assert leaks(await event_log(client, start, bearer(write))), "a write key gets every reference"
 
         # Redelivered: a replay of the whole stretch goes out as the rules say now.
         sent = len(wh_receiver.received)
@@ -330,27 +330,11 @@ async def test_events_of_a_partly_withdrawn_fact_carry_no_word_of_its_withheld_a
 
         # Released: the references come back in the events' payloads too.
         await set_status(client, held, "usable", write)
-        first = next(e for e in await _log(client, start) if e["objectId"] == facts["both"]["id"])
+        first = next(e for e in await event_log(client, start) if e["objectId"] == facts["both"]["id"])
         assert [r["quoteText"] for r in first["data"]["references"]] == [
             "Morvantine envoys met at Kelsingrad harbour",
             "Officials met on Monday",
         ]
-
-
-async def _log(client: httpx.AsyncClient, after: int, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every event after ``after`` through GET /v1/events, page by page."""
-    found: list[dict[str, Any]] = []
-    while True:
-        page = (await client.get("/v1/events", params={"after": after, "limit": 200}, headers=headers)).json()
-        found += page["data"]
-        after = page["nextAfter"]
-        if not page["hasMore"]:
-            return found
-
-
-async def _head(client: httpx.AsyncClient, key: str) -> int:
-    events = await _log(client, 0, bearer(key))
-    return int(events[-1]["sequence"]) if events else 0
 
 
 async def test_a_cached_answer_quoting_an_article_is_not_served_once_it_is_withheld(
