@@ -98,7 +98,10 @@ async def test_kept_counts_equal_the_group_by_after_every_kind_of_write(conn: as
 
     await writes.retract(conn, "claim", claims[1]["id"], changed_by="test", reason="unfounded")
     before = await _same_everywhere(conn, "a retraction")
-    assert _count(before, "claim", "full", "status", "retracted") == _count(answers, "claim", "full", "status", "retracted") + 1
+    assert (
+        _count(before, "claim", "full", "status", "retracted")
+        == _count(answers, "claim", "full", "status", "retracted") + 1
+    )
 
     # Withholding the article withdraws the two live facts that cite only it (the retracted one keeps its last
     # version and its sourcing): gone for public readers, counted still for admins; the article's
@@ -107,7 +110,10 @@ async def test_kept_counts_equal_the_group_by_after_every_kind_of_write(conn: as
     answers = await _same_everywhere(conn, "a withholding")
     assert _count(answers, "claim", "public", "speaker", speaker["id"]) == 1
     assert _count(answers, "claim", "full", "speaker", speaker["id"]) == 2
-    assert _count(answers, "claim", "full", "sourcing", "withdrawn") == _count(before, "claim", "full", "sourcing", "withdrawn") + 2
+    assert (
+        _count(answers, "claim", "full", "sourcing", "withdrawn")
+        == _count(before, "claim", "full", "sourcing", "withdrawn") + 2
+    )
     assert _count(answers, "article", "public", "subjects", "medtop:20000053") < _count(
         answers, "article", "full", "subjects", "medtop:20000053"
     )
