@@ -6,7 +6,7 @@ wrk on the other core. Every pair is checked to count the same facts before anyt
 Reports req/s, p50 and server CPU per request, and the CPU ratio of the two; then PostgreSQL's own
 time for the small bbox through the GiST index and as a sequential scan. Whole-table facets are read
 from the counts kept by triggers (0018), with the most deltas a read meets left unfolded
-(bench/facet_writes.py), and the write cost those triggers add is measured last.
+(bench/facet_rollup.py), and the write cost those triggers add is measured last.
 
     .venv/bin/python -m bench.bench_analytics                                   # 100,000 / 300,000
     .venv/bin/python -m bench.bench_analytics --articles 2000 --claims 6000 --incidents 2000 --duration 3
@@ -26,7 +26,7 @@ import httpx
 from api.embedded import free_port
 from bench.analytics_floor import BBOX
 from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
-from bench.facet_writes import leave_deltas, write_costs
+from bench.facet_rollup import leave_deltas, read_ms, write_costs
 from bench.http import pin_self, serve, uvicorn_cmd, wrk
 from db.pool import connect
 
@@ -195,6 +195,13 @@ def main() -> None:
             ["statement", "incidents in the box", "GiST ms (median)", "sequential scan ms (median)", "speed-up"],
             [["first 20 incidents meeting a 2 x 2 degree box", counts["in box"], indexed, scanned, scanned / indexed]],
             note="The same statement (bench/analytics_floor.py BBOX) with index and bitmap scans switched off. Aim: ≥ 20x.",
+        )
+        print_table(
+            "Whole-table facets of status, quoteType, speaker in PostgreSQL (anonymous caller)",
+            ["statement", "delta rows", "ms (median)"],
+            asyncio.run(read_ms(database_url, ["status", "quoteType", "speaker"])),
+            note="The planner's statement for /v1/claims/facets?facet=status,quoteType,speaker (labels included)"
+            " against bench/analytics_floor.py FACETS, one connection, nothing else running.",
         )
         print_table(
             "What the kept facet counts add to writes (PostgreSQL's time, median of 5 interleaved pairs)",

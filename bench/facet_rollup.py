@@ -1,6 +1,7 @@
 """What the kept facet counts (db/migrations/0018_facet_rollup.sql) cost and leave behind, for
 bench_analytics: the deltas a read adds up in the worst case (255 writing statements since the
-last fold), and PostgreSQL's time per written claim with the facet triggers and without them — a
+last fold), PostgreSQL's time for the whole-table facets read from them (with those deltas, and
+folded) and by the hand-written GROUPING SETS, and PostgreSQL's time per written claim with the facet triggers and without them — a
 single-row UPDATE statement at a time (the API's writes; every 256th one folds), and one
 INSERT … SELECT of 10,000 claims (a bulk load's batch). Each pair runs interleaved in a rolled-back
 transaction, the facet triggers disabled for the "without" half."""
@@ -11,7 +12,12 @@ import statistics
 import time
 from typing import Any
 
+from bench.analytics_floor import FACETS
+from db import aggregates
+from db.lens import Lens
+from db.plan.sql import aggregate_statement
 from db.pool import connect
+from db.registry import fact_type
 
 FOLD_EVERY = 256  # 0018's pacing: every 256th writing statement folds
 SINGLE = 256
@@ -35,6 +41,37 @@ async def leave_deltas(database_url: str) -> int:
             )
         await conn.execute("ANALYZE facet_count_deltas")
         return int(await conn.fetchval("SELECT count(*) FROM facet_count_deltas"))
+    finally:
+        await conn.close()
+
+
+async def _median_ms(conn: Any, sql: str, args: list[Any], runs: int) -> float:
+    await conn.fetchval(sql, *args)  # warm
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await conn.fetchval(sql, *args)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+async def read_ms(database_url: str, facets: list[str], runs: int = 20) -> list[list[Any]]:
+    """Rows of (statement, delta rows, ms): the planner's whole-table facets of ``facets`` for an
+    anonymous caller as they are (deltas unfolded), then folded, and the hand-written GROUPING SETS."""
+    t = fact_type("claim")
+    request = aggregates.facets_request(t, [(f, f, None) for f in facets], ("facet",), exclude_own=False, labels=True)
+    sql, args = aggregate_statement("claim", "facets", request, {}, Lens(None, public=True))
+    conn = await connect(database_url)
+    try:
+        deltas = int(await conn.fetchval("SELECT count(*) FROM facet_count_deltas"))
+        rows = [["kept counts, deltas unfolded", deltas, await _median_ms(conn, sql, args, runs)]]
+        await conn.execute("SELECT nf_fold_facet_counts()")
+        await conn.execute("VACUUM ANALYZE facet_count_deltas, facet_counts")
+        rows.append(["kept counts, folded", 0, await _median_ms(conn, sql, args, runs)])
+        rows.append(
+            ["hand-written GROUPING SETS over claims", "", await _median_ms(conn, FACETS, [], max(3, runs // 4))]
+        )
+        return rows
     finally:
         await conn.close()
 
@@ -91,4 +128,4 @@ async def write_costs(database_url: str, runs: int = 5) -> list[list[Any]]:
         await conn.close()
 
 
-__all__ = ["leave_deltas", "write_costs"]
+__all__ = ["leave_deltas", "read_ms", "write_costs"]
