@@ -123,7 +123,7 @@ def main() -> None:
         asyncio.run(load_corpus(database_url, args.articles, args.claims, incidents=args.incidents))
         counts = asyncio.run(vacuum(database_url))
         load_s = time.perf_counter() - started
-        deltas = asyncio.run(leave_deltas(database_url))
+        after_load, deltas = asyncio.run(leave_deltas(database_url))
         env = server_env(database_url, redis_url, CACHE_ENABLED="false", ANONYMOUS_READS="true")
         ours_port, floor_port = free_port(), free_port()
         ours_cmd = uvicorn_cmd("api.asgi:app_from_environ", ours_port, factory=True)
@@ -182,7 +182,8 @@ def main() -> None:
                 f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} interleaved rounds; servers on core 0,"
                 " PostgreSQL, Redis and wrk on core 1; anonymous reads (the recall rules apply to both); corpus loaded"
                 f" in {load_s:.0f} s. Compared before timing: {'; '.join(compared)}. Whole-table facets read the"
-                f" kept counts with {deltas} delta rows unfolded (255 single-claim writes since the last fold);"
+                f" kept counts with {deltas} delta rows unfolded (255 single-claim writes since the last fold;"
+                f" the load left {after_load});"
                 " the floor is the hand-written GROUPING SETS over the table. Aims: server CPU ≤ 1.3x the"
                 " hand-written statement; whole-table facets p50 < 50 ms."
             ),

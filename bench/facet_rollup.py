@@ -3,7 +3,7 @@ bench_analytics: the deltas a read adds up in the worst case (255 writing statem
 last fold), PostgreSQL's time for the whole-table facets read from them (with those deltas, and
 folded) and by the hand-written GROUPING SETS, and PostgreSQL's time per written claim with the facet triggers and without them — a
 single-row UPDATE statement at a time (the API's writes; every 256th one folds), and one
-INSERT … SELECT of 10,000 claims (a bulk load's batch). Each pair runs interleaved in a rolled-back
+INSERT … SELECT of 10,000 claims (a bulk load's batch, which folds). Each pair runs interleaved in a rolled-back
 transaction, the facet triggers disabled for the "without" half."""
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ SINGLE = 256
 BULK = 10_000
 
 
-async def leave_deltas(database_url: str) -> int:
+async def leave_deltas(database_url: str) -> tuple[int, int]:
     """Fold, then write 255 single-claim statements (a status change each): the most deltas a read
-    meets before the next writer folds. Returns the delta rows left."""
+    meets before the next writer folds. Returns the delta rows the load left, and those left now."""
     conn = await connect(database_url)
     try:
+        after_load = int(await conn.fetchval("SELECT count(*) FROM facet_count_deltas"))
         await conn.execute("SELECT nf_fold_facet_counts()")
         last = await conn.fetchval("SELECT last_value FROM facet_count_statements")
         await conn.execute("SELECT setval('facet_count_statements', $1)", (last // FOLD_EVERY + 1) * FOLD_EVERY)
@@ -40,7 +41,7 @@ async def leave_deltas(database_url: str) -> int:
                 row["id"],
             )
         await conn.execute("ANALYZE facet_count_deltas")
-        return int(await conn.fetchval("SELECT count(*) FROM facet_count_deltas"))
+        return after_load, int(await conn.fetchval("SELECT count(*) FROM facet_count_deltas"))
     finally:
         await conn.close()
 

@@ -149,6 +149,16 @@ async def test_kept_counts_equal_the_group_by_after_every_kind_of_write(conn: as
     answers = await _same_everywhere(conn, "deletes")
     assert _count(answers, "claim", "full", "speaker", speaker["id"]) == 1
 
+    # The 256th writing statement folds, inside the writer's own transaction.
+    pending = await conn.fetchval("SELECT count(*) FROM facet_count_deltas")
+    await conn.execute(
+        "SELECT setval('facet_count_statements', (last_value / 256 + 1) * 256 - 1) FROM facet_count_statements"
+    )
+    await writes.update(conn, "actor", speaker["id"], {"country": "FR"}, changed_by="test")
+    assert await conn.fetchval("SELECT count(*) FROM facet_count_deltas") < pending
+    await _same_everywhere(conn, "a fold by a writer")
+
+    await writes.update(conn, "actor", speaker["id"], {"country": "DE"}, changed_by="test")
     assert await conn.fetchval("SELECT count(*) FROM facet_count_deltas") > 0
     assert await conn.fetchval("SELECT nf_fold_facet_counts()") > 0
     assert await conn.fetchval("SELECT count(*) FROM facet_count_deltas") == 0
