@@ -18,7 +18,9 @@ class Facet:
     """Counts by value of one categorical or relation field. ``rows`` is a SELECT of the fact's
     values as ``(value text, detail text)``, one row per value and a single NULL value when the fact
     has none (its ``missingCount``); ``column`` is set when the value is one plain column, which
-    lets several such facets share one pass without a subquery per row."""
+    lets several such facets share one pass without a subquery per row. Whole-table counts of
+    every facet are also kept by triggers (0018's ``nf_facet_rows``, which must say the same:
+    tests/db/test_facet_rollup.py)."""
 
     name: str
     rows: str

@@ -65,6 +65,11 @@ def facets(stmt: Statement, rows: RowSet, request: FacetsRequest) -> str:
             number[(own, ask.facet.name)] = len(number)
             found.append(ask.facet)
     grouped = []
+    if _whole_table(stmt, rows):
+        # No filter, no asOf: every facet is in one pass, read from the kept counts (0018).
+        ((own, facets_),) = passes.items()
+        grouped.append(_rollup(stmt, rows.kind, [(number[(own, f.name)], f) for f in facets_]))
+        passes = {}
     for own, facets_ in passes.items():
         source = rows.source(stmt, without=own)
         columns = [f for f in facets_ if f.column is not None]
@@ -115,6 +120,28 @@ def facets(stmt: Statement, rows: RowSet, request: FacetsRequest) -> str:
         "'otherCount', coalesce(sum(r.c) FILTER (WHERE r.v IS NOT NULL AND r.rn > k.first), 0), "
         "'missingCount', coalesce(sum(r.c) FILTER (WHERE r.v IS NULL), 0)) AS doc "
         "FROM r WHERE r.n = k.n) x)"
+    )
+
+
+def _whole_table(stmt: Statement, rows: RowSet) -> bool:
+    """Whether the rows are the kind's whole relation now (no filter, q, parent or asOf): what the
+    facet counts kept by triggers (db/migrations/0018_facet_rollup.sql) count."""
+    return not rows.filters and not rows.extra and rows.related is None and stmt.lens.as_of is None
+
+
+def _rollup(stmt: Statement, kind: str, facets_: list[tuple[int, Facet]]) -> str:
+    """``(n, v, d, c)`` rows of whole-table facets from the kept counts: the folded counters plus
+    the deltas appended since the last fold, the lens's count (``pub`` under the recall rules).
+    A counter at zero is a value no fact has (the GROUP BY path has no such bucket)."""
+    count = "pub" if stmt.lens.public else "n"
+    asked = ", ".join(f"({stmt.params.add(f.name)}::text, {n})" for n, f in facets_)
+    k = stmt.params.add(kind)
+    return (
+        f"SELECT w.n, c.value AS v, c.detail AS d, sum(c.{count})::bigint AS c "
+        f"FROM (SELECT facet, value, detail, {count} FROM facet_counts WHERE kind = {k}::text "
+        f"UNION ALL SELECT facet, value, detail, {count} FROM facet_count_deltas WHERE kind = {k}::text) c "
+        f"JOIN (VALUES {asked}) w(facet, n) ON w.facet = c.facet "
+        f"GROUP BY 1, 2, 3 HAVING sum(c.{count}) <> 0"
     )
 
 

@@ -192,6 +192,37 @@ async def test_a_withdrawn_claim_leaves_every_count_and_withheld_words_match_not
     assert [total(d) for d in writer] == [1, 1, 1, 1]
 
 
+async def test_whole_table_facets_follow_a_withholding_in_each_callers_view(
+    client: httpx.AsyncClient, keys: dict[str, str]
+) -> None:
+    # No filter: read from the counts kept by triggers (0018), which must follow the recall rules.
+    article = await _post(
+        client, "/v1/articles", {"uri": f"urn:test:{uuid.uuid4()}", "headline": "Port", "body": BODY}, keys["write"]
+    )
+    await _post(
+        client, "/v1/claims",
+        {"statement": "Port closed", "quoteType": "assertion", "references": [quote_ref(article, "blockade at the port")]},
+        keys["write"],
+    )  # fmt: skip
+    callers = {"anonymous": {}, "read": bearer(keys["read"]), "write": bearer(keys["write"])}
+
+    async def totals() -> dict[str, int]:
+        found = {}
+        for name, headers in callers.items():
+            r = await client.get("/v1/claims/facets", params={"facet": "quoteType"}, headers=headers)
+            assert r.status_code == 200, r.text
+            found[name] = sum(b["count"] for b in r.json()["facets"]["quoteType"]["buckets"])
+        return found
+
+    before = await totals()
+    r = await client.patch(
+        f"/v1/articles/{article['id']}", json={"pubStatus": "withheld"}, headers=bearer(keys["write"])
+    )
+    assert r.status_code == 200, r.text
+    after = await totals()
+    assert after == {"anonymous": before["anonymous"] - 1, "read": before["read"] - 1, "write": before["write"]}
+
+
 # ---- bounded sums and histograms -------------------------------------------------------------
 
 

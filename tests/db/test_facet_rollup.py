@@ -1,0 +1,207 @@
+"""The facet counts kept by triggers (db/migrations/0018_facet_rollup.sql) against the GROUP BY path
+they stand in for: after every step of a scripted series of writes — bulk load, create, correct,
+retract, withhold and release an article, delete, fold — every declared facet of every kind, in
+the full lens and under the recall rules, answers the same from both. And writers do not wait
+for each other on a counter, nor lose a count to a fold running beside them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+
+from db import aggregates, bulk, generate, writes
+from db.lens import FULL, Lens
+from db.plan import aggregates as plan_aggregates
+from db.plan.aggregates import RowSet
+from db.plan.sql import Statement, aggregate_statement
+from db.pool import connect
+from db.registry import FACT_TYPES
+from tests.factories import make_actor, make_article, make_claim, quote_ref
+
+pytestmark = pytest.mark.anyio
+
+PUBLIC = Lens(None, public=True)
+LENSES = {"full": FULL, "public": PUBLIC}
+KINDS = [t.kind for t in FACT_TYPES.values() if t.analytics.facets]
+
+
+def _request(kind: str, first: int) -> aggregates.FacetsRequest:
+    t = FACT_TYPES[kind]
+    asks = [(f.name, f.name, first) for f in t.analytics.facets]
+    return aggregates.facets_request(t, asks, ("facet",), exclude_own=False, labels=True)
+
+
+async def _rollup(conn: asyncpg.Connection[Any], kind: str, lens: Lens, first: int) -> Any:
+    """What the planner answers for the whole table: from the kept counts."""
+    sql, values = aggregate_statement(kind, "facets", _request(kind, first), {}, lens)
+    assert "facet_count_deltas" in sql, "whole-table facets are not read from the kept counts"
+    return orjson.loads(await conn.fetchval(sql, *values))
+
+
+async def _grouped(conn: asyncpg.Connection[Any], kind: str, lens: Lens, first: int) -> Any:
+    """The same facets by the GROUP BY path over the lens's relation (a condition that keeps every
+    row makes the planner count them itself)."""
+    stmt = Statement(None, collect_ids=False, lens=lens)
+    doc = plan_aggregates.facets(stmt, RowSet(kind, {}, ("true",)), _request(kind, first))
+    assert "facet_count_deltas" not in doc
+    return orjson.loads(await conn.fetchval(f"SELECT ({doc})::text", *stmt.params.values))
+
+
+async def _same_everywhere(conn: asyncpg.Connection[Any], step: str) -> dict[str, Any]:
+    """Every facet of every kind in every lens, top 100 and top 2 (otherCount), agrees; returns the
+    answers (for a step's own checks)."""
+    answers = {}
+    for kind in KINDS:
+        for name, lens in LENSES.items():
+            for first in (100, 2):
+                kept = await _rollup(conn, kind, lens, first)
+                counted = await _grouped(conn, kind, lens, first)
+                assert kept == counted, f"after {step}: {kind} facets ({name} lens, first {first}) differ"
+                answers[(kind, name, first)] = kept
+    return answers
+
+
+def _count(answers: dict[str, Any], kind: str, lens: str, facet: str, value: str | None) -> int:
+    doc = answers[(kind, lens, 100)][facet]
+    if value is None:
+        return int(doc["missingCount"])
+    return next((int(b["count"]) for b in doc["buckets"] if b["value"] == value), 0)
+
+
+async def test_kept_counts_equal_the_group_by_after_every_kind_of_write(conn: asyncpg.Connection[Any]) -> None:
+    await conn.execute("SELECT nf_fold_facet_counts()")
+    await _same_everywhere(conn, "the seed")
+
+    items = ((i, r.pop("object"), r) for i, r in enumerate(generate.records(30, 300, seed=2424, incidents=40)))
+    report = await bulk.load(conn, items, changed_by="test", batch_size=97)
+    assert not report.rejected, report.rejected[:3]
+    await _same_everywhere(conn, "a bulk load")
+
+    speaker, other, subject = [await make_actor(conn) for _ in range(3)]
+    article = await make_article(conn, subjects=["medtop:20000053"])
+    claims = [
+        await make_claim(conn, article, speaker=speaker["id"], subjects=[subject["id"], other["id"]]) for _ in range(3)
+    ]
+    answers = await _same_everywhere(conn, "single creates")
+    assert _count(answers, "claim", "public", "speaker", speaker["id"]) == 3
+
+    await writes.update(
+        conn, "claim", claims[0]["id"], {"speaker": other["id"], "status": "disputed", "subjects": []},
+        changed_by="test", reason="wrong speaker", correction=True,
+    )  # fmt: skip
+    answers = await _same_everywhere(conn, "a correction")
+    assert _count(answers, "claim", "full", "speaker", speaker["id"]) == 2
+
+    await writes.retract(conn, "claim", claims[1]["id"], changed_by="test", reason="unfounded")
+    before = await _same_everywhere(conn, "a retraction")
+    assert (
+        _count(before, "claim", "full", "status", "retracted")
+        == _count(answers, "claim", "full", "status", "retracted") + 1
+    )
+
+    # Withholding the article withdraws the two live facts that cite only it (the retracted one keeps its last
+    # version and its sourcing): gone for public readers, counted still for admins; the article's
+    # subjects leave its public facet.
+    # And an article the bulk load's incidents and deployments cite.
+    loaded = await conn.fetchval("SELECT article_ids[1] FROM incidents WHERE cardinality(article_ids) > 0 LIMIT 1")
+    cited = await conn.fetchval(
+        "SELECT count(*) FROM incidents WHERE $1 = ANY(article_ids) AND sourcing <> 'withdrawn'", loaded
+    )
+    assert cited > 0
+    for withheld in (article["id"], loaded):
+        await writes.update(conn, "article", withheld, {"pubStatus": "withheld"}, changed_by="legal")
+    answers = await _same_everywhere(conn, "a withholding")
+    public_incidents = sum(b["count"] for b in answers[("incident", "public", 100)]["incidentType"]["buckets"])
+    assert public_incidents < sum(b["count"] for b in before[("incident", "public", 100)]["incidentType"]["buckets"])
+    assert _count(answers, "claim", "public", "speaker", speaker["id"]) == 1
+    assert _count(answers, "claim", "full", "speaker", speaker["id"]) == 2
+    assert (
+        _count(answers, "claim", "full", "sourcing", "withdrawn")
+        >= _count(before, "claim", "full", "sourcing", "withdrawn") + 2
+    )
+    assert _count(answers, "article", "public", "subjects", "medtop:20000053") < _count(
+        answers, "article", "full", "subjects", "medtop:20000053"
+    )
+
+    for withheld in (article["id"], loaded):
+        await writes.update(conn, "article", withheld, {"pubStatus": "usable"}, changed_by="legal")
+    answers = await _same_everywhere(conn, "a release")
+    assert _count(answers, "claim", "public", "speaker", speaker["id"]) == 2
+
+    # A fact that cites two articles, one withheld: partly withdrawn, still public.
+    second = await make_article(conn)
+    both = await writes.create(
+        conn, "claim",
+        {"statement": "Two sources.", "quoteType": "indirect", "speaker": speaker["id"],
+         "references": [quote_ref(article, "We will not retreat"), quote_ref(second, "We will not retreat")]},
+        changed_by="test",
+    )  # fmt: skip
+    await writes.update(conn, "article", second["id"], {"pubStatus": "canceled"}, changed_by="legal")
+    await _same_everywhere(conn, "a partial withdrawal")
+
+    async with conn.transaction():
+        await conn.execute("DELETE FROM claims WHERE id = ANY($1::text[])", [claims[2]["id"], both["id"]])
+        await conn.execute("DELETE FROM incidents WHERE id = (SELECT min(id) FROM incidents)")
+    answers = await _same_everywhere(conn, "deletes")
+    assert _count(answers, "claim", "full", "speaker", speaker["id"]) == 1
+
+    # The 256th writing statement folds, inside the writer's own transaction.
+    pending = await conn.fetchval("SELECT count(*) FROM facet_count_deltas")
+    await conn.execute(
+        "SELECT setval('facet_count_statements', (last_value / 256 + 1) * 256 - 1) FROM facet_count_statements"
+    )
+    await writes.update(conn, "actor", speaker["id"], {"country": "FR"}, changed_by="test")
+    assert await conn.fetchval("SELECT count(*) FROM facet_count_deltas") < pending
+    await _same_everywhere(conn, "a fold by a writer")
+
+    await writes.update(conn, "actor", speaker["id"], {"country": "DE"}, changed_by="test")
+    assert await conn.fetchval("SELECT count(*) FROM facet_count_deltas") > 0
+    assert await conn.fetchval("SELECT nf_fold_facet_counts()") > 0
+    assert await conn.fetchval("SELECT count(*) FROM facet_count_deltas") == 0
+    await _same_everywhere(conn, "a fold")
+
+
+async def test_concurrent_writers_do_not_wait_for_each_other_and_a_fold_beside_them_loses_nothing(
+    conn: asyncpg.Connection[Any], database_url: str
+) -> None:
+    # Plain UPDATEs of the fact rows, which fire the triggers: the write service also takes the
+    # event log's counter at the end of each transaction (db/events.py), a wait of its own that
+    # this test is not about.
+    speaker = await make_actor(conn)
+    article = await make_article(conn)
+    ids = [(await make_claim(conn, article, speaker=speaker["id"]))["id"] for _ in range(10)]
+    mine, theirs = ids[:5], ids[5:]
+    dispute = "UPDATE claims SET status = $2 WHERE id = $1"
+    first, second = await connect(database_url), await connect(database_url)
+    try:
+        # A writer whose transaction is open holds no counter: another writer moving a claim
+        # between the same buckets commits without waiting, and so does a fold.
+        tx = first.transaction()
+        await tx.start()
+        await first.execute(dispute, mine[0], "disputed")
+        await asyncio.wait_for(second.execute(dispute, theirs[0], "disputed"), timeout=10)
+        assert await asyncio.wait_for(second.fetchval("SELECT nf_fold_facet_counts()"), timeout=10) > 0
+        await tx.commit()
+        answers = await _same_everywhere(conn, "an open writer beside a fold")
+        disputed = _count(answers, "claim", "full", "status", "disputed")
+
+        # Two writers in a loop over their own claims, each folding now and then while the other appends.
+        async def write(c: asyncpg.Connection[Any], claims: list[str]) -> None:
+            for round_ in range(8):
+                async with c.transaction():
+                    for claim in claims:
+                        await c.execute(dispute, claim, "corroborated" if round_ % 2 else "denied")
+                    if round_ % 3 == 0:
+                        await c.execute("SELECT nf_fold_facet_counts()")
+
+        await asyncio.wait_for(asyncio.gather(write(first, mine), write(second, theirs)), timeout=120)
+    finally:
+        await first.close()
+        await second.close()
+    answers = await _same_everywhere(conn, "two concurrent writers")
+    assert _count(answers, "claim", "full", "status", "corroborated") >= 10
+    assert _count(answers, "claim", "full", "status", "disputed") == disputed - 2
