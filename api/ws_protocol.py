@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import struct
 from collections import deque
@@ -30,6 +31,7 @@ from typing import Any, cast
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from uvloop.loop import TCPTransport  # type: ignore[attr-defined]  # not in uvloop's stubs
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
@@ -195,8 +197,8 @@ class RawWebSocket:
     is still held there (then behind it, through the wrapper: the order on the wire holds)."""
 
     __slots__ = (
-        "_coalescing", "_is_closing", "_pending", "_protocol", "_write", "code", "limit", "paused",
-        "slow_reason", "stale_reason", "tickers",
+        "_coalescing", "_fd", "_is_closing", "_pending", "_protocol", "_write", "carried", "code", "limit",
+        "paused", "slow_reason", "stale_reason", "tickers",
     )  # fmt: skip
 
     def __init__(self, protocol: FanoutWebSocketProtocol) -> None:
@@ -209,8 +211,14 @@ class RawWebSocket:
         direct = inner if inner is not None else transport
         self._write: Callable[[bytes], None] = direct.write
         self._is_closing: Callable[[], bool] = direct.is_closing
+        # The socket's descriptor when the transport is uvloop's plain TCP one (no TLS in between),
+        # else -1: see ``_put``.
+        self._fd = direct.get_extra_info("socket").fileno() if type(direct) is TCPTransport else -1
         # Flow control's state (the protocol's pause_writing/resume_writing keep it).
         self.paused = not protocol.writable.is_set()
+        # A shared subscription's frame was sent since the app's keepalive last looked (it then
+        # needs no ping: api/graphql/ws.py Connection.tick).
+        self.carried = False
         self.limit = 10_000
         self.code = 1013
         self.slow_reason = "client too slow"
@@ -254,10 +262,11 @@ class RawWebSocket:
         p = self._protocol
         if p.close_sent or p.disconnected:
             return
+        self.carried = True
         if self._pending is None and not self.paused and (checked or stale is None):
             coalescing = self._coalescing
-            if (coalescing is None or coalescing.held is None) and not self._is_closing():
-                self._write(wire)
+            if coalescing is None or coalescing.held is None:
+                self._put(wire)
                 return
         self.send(wire, stale, checked)
 
@@ -265,8 +274,26 @@ class RawWebSocket:
         coalescing = self._coalescing
         if coalescing is not None and coalescing.held is not None:
             coalescing.write(frames)  # behind what the protocol wrote this turn
-        elif not self._is_closing():
-            self._write(frames)  # at once (the buffer limit is 0): a slow reader pauses us here
+            return
+        if self._is_closing():
+            return  # closing or closed: the descriptor may be gone, and nothing may follow a close
+        fd = self._fd
+        if fd >= 0:
+            # Straight to the socket: uvloop's write path (its buffer list, libuv's try-write, the
+            # flow control bookkeeping) costs about half a microsecond for what is one write(2).
+            # Safe while nothing is buffered in the transport, which holds whenever flow control
+            # has not paused us (the buffer limit is 0), the only time this is called; what the
+            # kernel does not take goes to the transport, which buffers it and pauses us.
+            try:
+                sent = os.write(fd, frames)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # reset, broken pipe: the transport meets the same error and closes
+            if sent == len(frames):
+                return
+            frames = frames[sent:]
+        self._write(frames)  # at once (the buffer limit is 0): what the kernel leaves pauses us
 
     def drain(self) -> None:
         """The kernel took everything written: send what waited, until it stops taking again."""

@@ -211,6 +211,13 @@ class Connection:
             await asyncio.sleep(0.01)
 
     def tick(self) -> None:
+        raw = self.raw
+        if raw is not None and raw.carried:
+            # Events went out since the last tick: the connection is not idle, and a ping (with
+            # the pong it asks for, a wake of this connection's task) would only cost, once per
+            # interval for every subscriber of a busy fan-out. The next quiet interval gets one.
+            raw.carried = False
+            return
         self.send_raw(PING)
 
     def _ping(self) -> None:
