@@ -265,8 +265,14 @@ class RawWebSocket:
         self.carried = True
         if self._pending is None and not self.paused and (checked or stale is None):
             coalescing = self._coalescing
-            if coalescing is None or coalescing.held is None:
-                self._put(wire)
+            fd = self._fd
+            if (coalescing is None or coalescing.held is None) and fd >= 0 and not self._is_closing():
+                try:  # as _put does, inline
+                    sent = os.write(fd, wire)
+                except OSError:
+                    sent = 0
+                if sent != len(wire):
+                    self._write(wire[sent:])
                 return
         self.send(wire, stale, checked)
 
@@ -286,10 +292,8 @@ class RawWebSocket:
             # kernel does not take goes to the transport, which buffers it and pauses us.
             try:
                 sent = os.write(fd, frames)
-            except (BlockingIOError, InterruptedError):
+            except OSError:  # would block; or reset, broken pipe: the transport meets it and closes
                 sent = 0
-            except OSError:
-                sent = 0  # reset, broken pipe: the transport meets the same error and closes
             if sent == len(frames):
                 return
             frames = frames[sent:]
