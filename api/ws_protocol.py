@@ -189,8 +189,8 @@ class RawWebSocket:
     its object is recalled is never sent. Over the bound, or on a stale frame, the connection is
     closed with ``code`` and a reason: the client resumes from its cursor and loses nothing.
 
-    A fan-out calls ``send`` for each of thousands of connections per event, so its path is a few
-    attribute reads and one ``write`` on the connection's own transport: under ``newsfacts serve``
+    A fan-out calls ``send_shared`` for each of thousands of connections per event, so its path is a
+    few attribute reads and one ``write`` on the connection's own transport: under ``newsfacts serve``
     the protocol's transport is api/http_protocol.py's CoalescingTransport, which would hold each
     frame for a loop callback of its own (a tenth of a delivery's CPU, for nothing to coalesce);
     its ``inner`` transport is written to directly, unless something the protocol wrote this turn
@@ -207,15 +207,16 @@ class RawWebSocket:
         self._pending: deque[tuple[bytes, Stale]] | None = None
         transport = protocol.transport
         inner = getattr(transport, "inner", None)  # a CoalescingTransport's (api/http_protocol.py)
-        self._coalescing: CoalescingTransport | None = cast(CoalescingTransport, transport) if inner else None
+        self._coalescing = cast(CoalescingTransport, transport) if inner is not None else None
         direct = inner if inner is not None else transport
         self._write: Callable[[bytes], None] = direct.write
         self._is_closing: Callable[[], bool] = direct.is_closing
         # The socket's descriptor when the transport is uvloop's plain TCP one (no TLS in between),
         # else -1: see ``_put``.
         self._fd = direct.get_extra_info("socket").fileno() if type(direct) is TCPTransport else -1
-        # Flow control's state (the protocol's pause_writing/resume_writing keep it).
-        self.paused = not protocol.writable.is_set()
+        # Flow control's state (the protocol's pause_writing/resume_writing keep it); paused too if
+        # the transport holds anything already, so nothing is written past it.
+        self.paused = not protocol.writable.is_set() or direct.get_write_buffer_size() > 0
         # A shared subscription's frame was sent since the app's keepalive last looked (it then
         # needs no ping: api/graphql/ws.py Connection.tick).
         self.carried = False
