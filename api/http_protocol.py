@@ -33,20 +33,25 @@ SCOPE_KEY = "newsfacts.http_protocol"
 
 class CoalescingTransport(asyncio.Transport):
     """Wraps a connection's transport: writes made in one loop turn leave as one. Everything that
-    could overtake held bytes (closing, EOF, the buffer size flow control reads) sends them first."""
+    could overtake held bytes (closing, EOF, the buffer size flow control reads) sends them first.
 
-    __slots__ = ("_held", "_loop", "_transport")
+    ``held`` (what this turn's writes left here, or None) and ``inner`` (the wrapped transport) are
+    read by a WebSocket fan-out (api/ws_protocol.py RawWebSocket): it writes one frame to each of
+    thousands of connections in a turn, nothing to coalesce, and holding each would cost a loop
+    callback per connection; it writes to ``inner`` directly whenever nothing is held."""
+
+    __slots__ = ("_loop", "held", "inner")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
-        self._transport = transport
+        self.inner = transport
         self._loop = loop
-        self._held: list[bytes | bytearray | memoryview] | None = None
+        self.held: list[bytes | bytearray | memoryview] | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        held = self._held
+        held = self.held
         if held is None:
-            self._held = [data]
+            self.held = [data]
             self._loop.call_soon(self.flush)
         else:
             held.append(data)
@@ -56,62 +61,62 @@ class CoalescingTransport(asyncio.Transport):
             self.write(data)
 
     def flush(self) -> None:
-        held, self._held = self._held, None
-        if not held or self._transport.is_closing():
+        held, self.held = self.held, None
+        if not held or self.inner.is_closing():
             return
-        self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+        self.inner.write(held[0] if len(held) == 1 else b"".join(held))
 
     def close(self) -> None:
         self.flush()
-        self._transport.close()
+        self.inner.close()
 
     def abort(self) -> None:
-        self._held = None
-        self._transport.abort()
+        self.held = None
+        self.inner.abort()
 
     def write_eof(self) -> None:
         self.flush()
-        self._transport.write_eof()
+        self.inner.write_eof()
 
     def can_write_eof(self) -> bool:
-        return self._transport.can_write_eof()
+        return self.inner.can_write_eof()
 
     def is_closing(self) -> bool:
-        return self._transport.is_closing()
+        return self.inner.is_closing()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._transport.get_extra_info(name, default)
+        return self.inner.get_extra_info(name, default)
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._transport.set_protocol(protocol)
+        self.inner.set_protocol(protocol)
 
     def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._transport.get_protocol()
+        return self.inner.get_protocol()
 
     def is_reading(self) -> bool:
-        return self._transport.is_reading()
+        return self.inner.is_reading()
 
     def pause_reading(self) -> None:
-        self._transport.pause_reading()
+        self.inner.pause_reading()
 
     def resume_reading(self) -> None:
-        self._transport.resume_reading()
+        self.inner.resume_reading()
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        self._transport.set_write_buffer_limits(high, low)
+        self.inner.set_write_buffer_limits(high, low)
 
     def get_write_buffer_size(self) -> int:
         self.flush()  # what flow control asks about must be in the real buffer
-        return self._transport.get_write_buffer_size()
+        return self.inner.get_write_buffer_size()
 
     def pending_size(self) -> int:
         """Bytes held or buffered, without flushing (get_write_buffer_size flushes): a fan-out
         asks this of each connection it writes to, and a flush there would undo the coalescing."""
-        held = self._held
-        return self._transport.get_write_buffer_size() + (sum(len(d) for d in held) if held else 0)
+        held = self.held
+        return self.inner.get_write_buffer_size() + (sum(len(d) for d in held) if held else 0)
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
-        return self._transport.get_write_buffer_limits()
+        return self.inner.get_write_buffer_limits()
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):

@@ -21,7 +21,7 @@ from strawberry.types.graphql import OperationType
 
 from api.auth import bearer_token, principal_for_token, require
 from api.graphql.context import ContextFactory
-from api.graphql.shared import SharedSubscriptions, Stale, frame, shareable
+from api.graphql.shared import Send, SharedSubscriptions, Stale, frame, shareable
 from api.graphql.view import limits_of
 from api.settings import Settings
 from api.state import get_state
@@ -72,8 +72,8 @@ class Connection:
     WebSocket protocol they go through a queue and one writer task, as ASGI messages."""
 
     __slots__ = (
-        "_ping_timer", "contexts", "hub", "lens", "operations", "outbox", "principal", "raw", "schema",
-        "settings", "shared_ids", "state", "too_slow", "ws",
+        "_ping_timer", "contexts", "hub", "lens", "member", "operations", "outbox", "principal", "raw",
+        "schema", "settings", "shared_ids", "state", "too_slow", "ws",
     )  # fmt: skip
 
     def __init__(
@@ -106,6 +106,9 @@ class Connection:
         self.outbox: asyncio.Queue[tuple[bytes, Stale]] | None = asyncio.Queue() if raw is None else None
         self.too_slow = False
         self._ping_timer: asyncio.TimerHandle | None = None
+        # What a shared subscription calls for each event: the raw transport's own send when there
+        # is one (no hop through send_raw for each member of a fan-out).
+        self.member: Send = raw.send_shared if raw is not None else self.send_raw
 
     async def send(self, message: dict[str, Any]) -> None:
         self.send_raw(orjson.dumps(message))
@@ -181,7 +184,7 @@ class Connection:
             if self._ping_timer is not None:
                 self._ping_timer.cancel()
             for op_id in list(self.shared_ids):
-                self.hub.leave(self.send_raw, op_id)
+                self.hub.leave(self.member, op_id)
             tasks = [*self.operations.values(), *([writer] if writer is not None else [])]
             for task in tasks:
                 task.cancel()
@@ -208,6 +211,13 @@ class Connection:
             await asyncio.sleep(0.01)
 
     def tick(self) -> None:
+        raw = self.raw
+        if raw is not None and raw.carried:
+            # Events went out since the last tick: the connection is not idle, and a ping (with
+            # the pong it asks for, a wake of this connection's task) would only cost, once per
+            # interval for every subscriber of a busy fan-out. The next quiet interval gets one.
+            raw.carried = False
+            return
         self.send_raw(PING)
 
     def _ping(self) -> None:
@@ -260,7 +270,7 @@ class Connection:
                 task.cancel()
             if op_id in self.shared_ids:
                 self.shared_ids.discard(op_id)
-                self.hub.leave(self.send_raw, op_id)
+                self.hub.leave(self.member, op_id)
         else:
             raise _Close(BAD_MESSAGE, f"Invalid message type {kind!r}")
 
@@ -312,7 +322,7 @@ class Connection:
             self.shared_ids.add(op_id)
             principal = self.principal
             self.hub.join(
-                self.send_raw, op_id, query, variables, name, lens=self.lens,
+                self.member, op_id, query, variables, name, lens=self.lens,
                 context=lambda: self._new_context(principal),
                 on_end=lambda: self.shared_ids.discard(op_id), count=self._count,
             )  # fmt: skip

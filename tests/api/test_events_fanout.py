@@ -1,12 +1,14 @@
 """Fan-out over real sockets (api/ws_protocol.py, api/graphql/shared.py, api/rest/events.py): frames
 encoded once reach WebSocket and SSE clients of each scope in that scope's form, byte for byte the
 same for members of one shared subscription; a reader too slow for its bound is closed with a
-reason and resumes losslessly; ping, pong, complete and close keep working on the raw path."""
+reason and resumes losslessly; ping, pong, complete and close keep working on the raw path; the
+keepalive pings only a connection that events left quiet for an interval."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -175,3 +177,31 @@ async def test_ping_pong_complete_and_close_on_the_raw_path(live: LiveServer, wr
             while True:
                 await asyncio.wait_for(ws.recv(), 5)
         assert ws.close_code == 4400 and "nonsense" in (ws.close_reason or "")
+
+
+async def test_a_subscriber_kept_busy_by_events_gets_no_keepalive_ping_and_a_quiet_one_does(
+    live: LiveServer, write_key: str
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(base_url=live.url, timeout=15) as client, graphql_ws(live.url) as ws:
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": ACTORS}}))
+        await asyncio.sleep(0.3)
+        arrivals: list[tuple[float, str]] = []  # (arrival, message type)
+        started = loop.time()
+        while loop.time() - started < 5:  # five heartbeats (1 s here), an event every few tens of ms
+            await post(client, "/v1/actors", {"kind": "person", "name": "Busy"}, write_key)
+            while True:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 15))
+                arrivals.append((loop.time(), message["type"]))
+                if message["type"] == "ping":
+                    await ws.send('{"type":"pong"}')
+                elif message["type"] == "next":
+                    break
+        # A ping while events flow comes only after a whole interval without one (a slow moment
+        # of a loaded machine); the server's tick used to ping every connection every interval.
+        for (before, _), (at, kind) in itertools.pairwise(arrivals):
+            assert kind != "ping" or at - before >= 0.5, arrivals
+        assert sum(kind == "next" for _, kind in arrivals) >= 10, arrivals
+        # Once it is quiet, the keepalive pings again.
+        message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert message["type"] == "ping", message
