@@ -11,11 +11,15 @@ whole load — why db/bulk.py takes this path only for an initial load or when a
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from db.pool import Conn
+
+log = logging.getLogger("newsfacts.load")
 
 # Indexes that are safe to drop and create again from their definition alone: not unique (the
 # checks probe the unique ones, and a unique index enforces what a load must not break), backing no
@@ -78,7 +82,9 @@ async def set_aside(conn: Conn, tables: Sequence[str]) -> AsyncIterator[list[Ind
     for index in dropped:
         # Names come from the catalogue; quote_ident through regclass keeps them exact.
         await conn.execute(f"DROP INDEX {await _qualified(conn, index.name, index.table)}")
+    log.info("set %d secondary indexes aside for the load", len(dropped))
     yield dropped
+    started = time.perf_counter()
     await conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
     for index in dropped:
         await conn.execute(index.definition)
@@ -87,6 +93,7 @@ async def set_aside(conn: Conn, tables: Sequence[str]) -> AsyncIterator[list[Ind
             await conn.execute(f"COMMENT ON INDEX {name} IS {await _literal(conn, index.comment)}")
         if index.clustered:
             await conn.execute(f"ALTER TABLE {index.table} CLUSTER ON {_ident(index.name)}")
+    log.info("built %d indexes again in %.1f s", len(dropped), time.perf_counter() - started)
 
 
 async def _qualified(conn: Conn, name: str, table: str) -> str:
