@@ -175,7 +175,9 @@ async def load(
                 report = await _load(
                     conn, items, changed_by=changed_by, batch_size=batch_size, progress=progress, mint=mint
                 )
-    if report.total_loaded:
+    if report.total_loaded and rebuild_indexes:
+        await vacuum(conn, written_tables())
+    elif report.total_loaded:
         await settle(conn, {kind: n for kind, n in report.loaded.items() if n})
     report.seconds = time.perf_counter() - started
     return report
@@ -340,6 +342,20 @@ async def settle(conn: Conn, loaded: dict[str, int]) -> None:
                     await conn.execute(f"ANALYZE {name}")
             except asyncpg.PostgresError as exc:  # not the tables' owner: autovacuum does it later
                 log.warning("could not settle %s after the load: %s", name, exc)
+
+
+async def vacuum(conn: Conn, tables: list[str]) -> None:
+    """After a load that set the indexes aside: VACUUM (ANALYZE) every table it wrote. All its rows
+    became visible at once, so autovacuum would otherwise set about each of them right after (the
+    insert threshold), and the first readers would set the rows' hint bits: 1,104,000 facts left
+    the next load of 11,040 facts paying 841 µs of PostgreSQL CPU per fact instead of ~160 while
+    that went on. Done here, the load's own figures count it, and the tables are left with their
+    visibility map set (index-only scans) and fresh statistics."""
+    for name in tables:
+        try:
+            await conn.execute(f"VACUUM (ANALYZE) {name}")
+        except asyncpg.PostgresError as exc:  # not the tables' owner: autovacuum does it later
+            log.warning("could not vacuum %s after the load: %s", name, exc)
 
 
 def _mint_at(mint: minting.Minter, kind: str, positions: list[int], i: int) -> str:

@@ -82,6 +82,11 @@ async def test_a_rebuild_load_builds_every_secondary_index_again_as_the_catalogu
     # The secondary indexes are new ones (built after the rows), the unique ones the same.
     assert {name for name in before if after[name] != oids[name]} == set_aside
     await assert_loaded_once(conn, records)
+    # Every written table vacuumed after the commit, not left for autovacuum and the first readers.
+    vacuumed = await conn.fetch(
+        "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL AND relname = ANY($1::text[])", tables
+    )
+    assert {r["relname"] for r in vacuumed} == set(tables)
     # The rebuilt indexes answer: a search and a relation probe find the loaded claims.
     claim = next(r for r in records if r["object"] == "claim")
     await conn.execute("SET enable_seqscan = off")
