@@ -191,7 +191,8 @@ def written_tables() -> list[str]:
 
 # An automatic rebuild (``indexes="auto"``) is for an initial load of some size: every fact table
 # empty, so no reader is kept from anything it could read, and a file large enough that building
-# the indexes (about 90, a fixed cost of some 0.3 s however few rows) pays for itself.
+# the indexes pays for itself — dropping and creating the 82 costs 0.24-0.31 s however few rows,
+# and saves ~65 µs of PostgreSQL CPU per fact: even at about 4,000 facts (2.6 MB of NDJSON).
 AUTO_REBUILD_BYTES = 4 * 1024 * 1024
 
 
