@@ -68,6 +68,9 @@ async def test_a_rebuild_load_builds_every_secondary_index_again_as_the_catalogu
     conn: Conn, tmp_path: Path
 ) -> None:
     tables = bulk.written_tables()
+    # What pg_get_indexdef leaves out and the rebuild carries over: a comment, a CLUSTER mark.
+    await conn.execute("COMMENT ON INDEX claims_status_idx IS 'keyset pages by status'")
+    await conn.execute("ALTER TABLE claims_history CLUSTER ON claims_history_id_idx")
     before, oids = await indexes.definitions(conn, tables), await index_oids(conn)
     path = tmp_path / "corpus.ndjson"
     records = write_corpus(path, 12, 240, seed=8_101)
@@ -76,6 +79,14 @@ async def test_a_rebuild_load_builds_every_secondary_index_again_as_the_catalogu
 
     assert report.total_loaded == len(records) and not report.rejected
     assert await indexes.definitions(conn, tables) == before
+    assert await conn.fetchval("SELECT obj_description('claims_status_idx'::regclass, 'pg_class')") == (
+        "keyset pages by status"
+    )
+    assert await conn.fetchval(
+        "SELECT indisclustered FROM pg_index WHERE indexrelid = 'claims_history_id_idx'::regclass"
+    )
+    await conn.execute("COMMENT ON INDEX claims_status_idx IS NULL")
+    await conn.execute("ALTER TABLE claims_history SET WITHOUT CLUSTER")
     after = await index_oids(conn)
     set_aside = {i.name for i in await indexes.secondary(conn, tables)}
     assert {"claims_search_idx", "claims_article_ids_idx_history", "events_type_idx"} <= set_aside
