@@ -5,19 +5,23 @@ SIGKILLed mid-way; the interrupted load left nothing, and run again it loads eve
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 
 from db import bulk, generate
+from db.errors import NewsfactsError
 from db.load import indexes
 from db.migrate import migrate
 from db.pool import Conn, connect
@@ -104,6 +108,29 @@ async def test_a_rebuild_load_builds_every_secondary_index_again_as_the_catalogu
     cited = [claim["references"][0]["article"]]
     assert await conn.fetchval("SELECT count(*) FROM claims WHERE article_ids && $1::text[]", cited) >= 1
     await conn.execute("RESET enable_seqscan")
+
+
+async def test_a_rebuild_load_whose_connection_dies_midway_raises_and_leaves_every_index(
+    database_url: str, conn: Conn
+) -> None:
+    before = await indexes.definitions(conn, bulk.written_tables())
+    loader = await connect(database_url)
+    records = list(generate.records(10, 400, seed=8_105))
+
+    async def items() -> AsyncIterator[bulk.Item]:
+        for i, record in enumerate(records):
+            if i == 250:
+                await conn.execute("SELECT pg_terminate_backend($1)", loader.get_server_pid())
+            yield i, record.pop("object"), record
+
+    try:
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError, NewsfactsError)):
+            load = bulk.load(loader, items(), changed_by="test", batch_size=50, rebuild_indexes=True)
+            await asyncio.wait_for(load, timeout=30)
+    finally:
+        await loader.close()
+    assert await indexes.definitions(conn, bulk.written_tables()) == before
+    assert not await conn.fetchval("SELECT count(*) FROM claims WHERE id = ANY($1::text[])", [r["id"] for r in records])
 
 
 async def test_auto_rebuilds_for_an_initial_load_only(
