@@ -117,7 +117,21 @@ class RestShortcut:
         scope["route"] = route
         scope["endpoint"] = route.endpoint
         scope["path_params"] = params
-        await route.app(scope, receive, send)
+        # What the route's app (Starlette's request_response) does, without its per-request
+        # closures and ``send`` wrapper: the endpoint's response, sent. A refusal the endpoint
+        # raises goes through Starlette's own handling, as on the ordinary way.
+        request = Request(scope, receive, send)
+        try:
+            response = await route.endpoint(request)
+        except Exception as exc:
+            failure = exc  # the except clause unbinds ``exc`` before ``again`` runs
+
+            async def again(scope: Scope, receive: Receive, send: Send) -> None:
+                raise failure
+
+            await wrap_app_handling_exceptions(again, request)(scope, receive, send)
+            return
+        await response(scope, receive, send)
 
 
 _PROBE = "x0"  # a segment no exact route names
