@@ -146,7 +146,7 @@ class _Pool(asyncpg.Pool):
     def acquire(self, *, timeout: float | None = None) -> Any:
         return _Acquire(self, self._acquire_timeout if timeout is None else timeout)
 
-    async def _acquire(self, timeout: float | None) -> Any:
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's signature)
         # With a live connection of the pool's generation waiting, acquiring it never suspends:
         # nothing to bound, so no timeout, which asyncpg applies by running the acquisition in a
         # task of its own (about a tenth of a REST item read's Python). The timeout is still
@@ -180,7 +180,6 @@ class _Pool(asyncpg.Pool):
         except asyncpg.exceptions.InternalClientError:
             if getattr(connection, "_con", None) is not None:
                 raise
-
 
     def _released_now(self, proxy: Any) -> bool:
         """asyncpg's release of a connection that needs no round trip (idle, not cancelling, within

@@ -67,4 +67,3 @@ async def test_a_connection_left_in_a_transaction_is_rolled_back_before_reuse(da
             assert await again.fetchval("SELECT to_regclass('pg_temp.nf_left')") is None
     finally:
         await pool.close()
-
