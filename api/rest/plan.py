@@ -8,7 +8,7 @@ cursors and relevance ranking as GraphQL's planned reads; Python passes the byte
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -112,9 +112,18 @@ class Statements:
         self.keep = keep
         self._built: OrderedDict[Hashable, tuple[str, list[Any], int | None]] = OrderedDict()
 
-    def get(self, root: t.Root, lens: Lens, parent: tuple[str, str] | None, key: Hashable) -> tuple[str, list[Any]]:
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._built
+
+    def get(
+        self, root: t.Root | Callable[[], t.Root], lens: Lens, parent: tuple[str, str] | None, key: Hashable
+    ) -> tuple[str, list[Any]]:
+        """The statement of ``key``; ``root``: its plan tree, or what builds it (needed only when
+        the statement is not kept: a list's tree is not built for a kept statement)."""
         found = self._built.get(key)
         if found is None:
+            if callable(root):
+                root = root()
             found = self._built[key] = _build(root, lens, parent)
             if len(self._built) > self.keep:
                 self._built.popitem(last=False)
@@ -151,7 +160,7 @@ def _build(root: t.Root, lens: Lens, parent: tuple[str, str] | None) -> tuple[st
 async def run(
     conn: Conn,
     statements: Statements,
-    root: t.Root,
+    root: t.Root | Callable[[], t.Root],
     lens: Lens,
     *,
     key: Hashable,

@@ -5,6 +5,7 @@ when one is usable (``state.reads``, api/reads/)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus, urlencode
@@ -110,27 +111,33 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
     fields = params.fields if plain else None
     expand = (*params.expand, *needs)
     obj = plan.document(kind, fields=fields, expand=expand, near="near" in params.filters)
-    root: Root | None = None
-    refused: BadUserInput | None = None
-    try:
+    key = (
+        "list", kind, fields, expand, orjson.dumps(params.filters, option=orjson.OPT_SORT_KEYS, default=repr),
+        params.order, params.descending, params.limit, params.cursor, lens, parent,
+    )  # fmt: skip
+
+    def build() -> Root:
         if params.order == search.RELEVANCE:
-            root = plan.relevance_root(kind, obj, params.filters, params.limit, params.cursor, lens)
-        else:
-            request_page = queries.PageRequest(params.limit, params.cursor, params.order, params.descending)
-            root = plan.list_root(kind, obj, params.filters, request_page, lens)
-    except BadUserInput as exc:
-        refused = _as_query_errors(exc)
+            return plan.relevance_root(kind, obj, params.filters, params.limit, params.cursor, lens)
+        request_page = queries.PageRequest(params.limit, params.cursor, params.order, params.descending)
+        return plan.list_root(kind, obj, params.filters, request_page, lens)
+
+    # A statement kept by its key needs no plan tree (``build`` stays for one evicted meanwhile:
+    # a key built once builds again without a refusal). Else the tree now, so that a refusal
+    # comes after the parent's check, as before.
+    root: Root | Callable[[], Root] = build
+    refused: BadUserInput | None = None
+    if key not in state.rest_statements:
+        try:
+            root = build()
+        except BadUserInput as exc:
+            refused = _as_query_errors(exc)
     async with state.reads.acquire() as conn:
         if refused is not None:
             # The parent is looked for first, as a page's own refusals come after it.
             if parent is not None and not await queries.exists(conn, parent[0], parent[1], lens=lens):
                 raise _not_found(parent[0], parent[1])
             raise refused
-        assert root is not None
-        key = (
-            "list", kind, fields, expand, orjson.dumps(params.filters, option=orjson.OPT_SORT_KEYS, default=repr),
-            params.order, params.descending, params.limit, params.cursor, lens, parent,
-        )  # fmt: skip
         answer = await plan.run(conn, state.rest_statements, root, lens, key=key, parent=parent)
     if answer.parent is False:
         assert parent is not None
