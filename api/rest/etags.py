@@ -9,6 +9,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Any
 
 
@@ -112,6 +113,7 @@ def version_of(tag: str) -> int | None:
     return int(version) if sep and version.isdigit() else None
 
 
+@lru_cache(maxsize=4_096)  # the same facts' updatedAt again and again: a lookup, not a formatting
 def http_date_of(moment: dt.datetime | None) -> str | None:
     """A timestamp as an IMF-fixdate for Last-Modified."""
     if moment is None:

@@ -90,7 +90,7 @@ def item_root(kind: str, obj: t.Obj, fact_id: str, lens: Lens) -> t.ById:
     return t.ById(kind, obj, lambda _: fact_id, lambda _: lens.as_of)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a setattr call per field
 class Answer:
     """A read's JSON (None when the fact is not there), ``updated``: the latest updatedAt of the
     facts it shows, ``tags``: their ``<id>.v<version>`` in order, ``parent``: whether the parent
