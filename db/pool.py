@@ -188,7 +188,7 @@ class _Pool(asyncpg.Pool):
         False, having done nothing, for anything else, which asyncpg's own release handles. These
         are the steps of asyncpg 0.32's ``PoolConnectionHolder.release`` and ``Connection._reset``
         for that case; tests/db/test_pool_release.py checks the connection comes back clean."""
-        if type(proxy) is not PoolConnectionProxy or not self._initialized:  # type: ignore[attr-defined]
+        if type(proxy) is not PoolConnectionProxy or not self._initialized or self._closed:  # type: ignore[attr-defined]
             return False
         internals: Any = proxy  # asyncpg's internals, untyped in its stubs
         holder, con = internals._holder, internals._con
