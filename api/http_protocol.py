@@ -23,12 +23,45 @@ from collections.abc import Callable, MutableMapping
 from typing import Any, cast
 
 from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 # What ``uvicorn.run(http=...)`` and ``uvicorn --http`` take to serve with it.
 HTTP_PROTOCOL = "api.http_protocol:CoalescingHttpToolsProtocol"
 # The scope key under which a request finds its connection's protocol (RawStream below).
 SCOPE_KEY = "newsfacts.http_protocol"
+
+
+class KeptHeaderValueCheck:
+    """uvicorn's check that a response header value holds no control character (its
+    ``HEADER_VALUE_RE.search``), with the answer kept for long values found valid: a REST read's
+    CDN tag headers run to kilobytes, the same bytes from response to response (api/cache/cdn.py
+    keeps them), and scanning them was 3% of a page read's server CPU. Short values are scanned as
+    before; a value that fails is never kept, so it fails every time."""
+
+    LONG = 256
+    KEEP = 4_096
+
+    def __init__(self, pattern: Any) -> None:
+        self.pattern = pattern
+        self.valid: set[bytes] = set()
+
+    def search(self, value: bytes) -> Any:
+        if len(value) < self.LONG:
+            return self.pattern.search(value)
+        if value in self.valid:  # the same object again: its hash is kept, and identity compares first
+            return None
+        found = self.pattern.search(value)
+        if found is None:
+            if len(self.valid) >= self.KEEP:
+                self.valid.clear()
+            self.valid.add(value)
+        return found
+
+
+# uvicorn reads the pattern from its module on every header; only this process's servers use it.
+if not isinstance(httptools_impl.HEADER_VALUE_RE, KeptHeaderValueCheck):
+    httptools_impl.HEADER_VALUE_RE = KeptHeaderValueCheck(httptools_impl.HEADER_VALUE_RE)  # type: ignore[assignment]
 
 
 class CoalescingTransport(asyncio.Transport):

@@ -51,17 +51,20 @@ class SurrogateKeyMiddleware:
     """Holds a REST read's headers until its body is complete, then adds the tag headers. Streams
     (NDJSON exports, ``no-store``) pass untouched, and so does a body past HOLD_MAX_BYTES.
 
-    A list's ETag (``"l.<blake2b of its members' versions and its bytes>"``, api/rest/etags.py)
-    names its body, so the tags of the last KEEP_LISTS lists served (by method, path and ETag) are
-    kept: scanning a page's body for ids was about a tenth of its CPU, and the same pages are
-    read again and again (when the response cache is on, its entries carry their tags instead)."""
+    The tag headers of the last KEEP responses are kept, each by what its tags are a function of:
+    a list by method, path and ETag (``"l.<blake2b of its members' versions and its bytes>"``,
+    api/rest/etags.py, names its body), any other read of up to KEEP_BODY_BYTES by its path and
+    its bytes. Scanning a page's body for ids was about a tenth of its CPU, and finding and
+    writing an item's tags a fifth of an item read's Python; the same reads come again and again
+    (a response cache hit brings its entry's tags instead)."""
 
     HOLD_MAX_BYTES = 2_000_000
-    KEEP_LISTS = 1024
+    KEEP = 1024
+    KEEP_BODY_BYTES = 16_384
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._lists: OrderedDict[tuple[str, str, bytes], list[str]] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, str, bytes], Headers] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not fact_read(scope):
@@ -71,20 +74,25 @@ class SurrogateKeyMiddleware:
         async def tagged(start: Message, body: bytes) -> tuple[Headers, bytes]:
             headers = start.get("headers", [])
             known = scope.get(HIT_TAGS_KEY)
-            etag = None if known is not None else next((v for k, v in headers if k == b"etag"), None)
-            if etag is None or not etag.startswith(b'"l.'):
-                tags = response_tags(scope["path"], body, known)
-            else:
+            if known is not None:
+                return [*headers, *tag_headers(response_tags(scope["path"], body, known))], body
+            etag = next((v for k, v in headers if k == b"etag"), None)
+            key: tuple[str, str, bytes]
+            if etag is not None and etag.startswith(b'"l.'):
                 key = (scope["method"], scope["path"], etag)
-                found = self._lists.get(key)
-                if found is None:
-                    found = self._lists[key] = response_tags(scope["path"], body)
-                    if len(self._lists) > self.KEEP_LISTS:
-                        self._lists.popitem(last=False)
-                else:
-                    self._lists.move_to_end(key)
-                tags = found
-            return [*headers, *tag_headers(tags)], body
+            elif len(body) <= self.KEEP_BODY_BYTES:
+                # The tags are a function of the path and the bytes alone: keyed by both, exactly.
+                key = ("", scope["path"], body)
+            else:
+                return [*headers, *tag_headers(response_tags(scope["path"], body))], body
+            found = self._kept.get(key)
+            if found is None:
+                found = self._kept[key] = tag_headers(response_tags(scope["path"], body))
+                if len(self._kept) > self.KEEP:
+                    self._kept.popitem(last=False)
+            else:
+                self._kept.move_to_end(key)
+            return [*headers, *found], body
 
         await self.app(scope, receive, holding(send, _whole_read, tagged, self.HOLD_MAX_BYTES))
 

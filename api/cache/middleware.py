@@ -77,7 +77,12 @@ def fact_read(scope: Scope) -> bool:
     segments = scope["path"].split("/")
     if len(segments) < 3 or segments[1] != "v1" or segments[2] not in _PLURALS:
         return False
-    return b"x-ndjson" not in dict(scope["headers"]).get(b"accept", b"")
+    # The last Accept header, as dict(headers) would keep it, without building the dict.
+    accept = b""
+    for name, value in scope["headers"]:
+        if name == b"accept":
+            accept = value
+    return b"x-ndjson" not in accept
 
 
 def cacheable(scope: Scope) -> bool:

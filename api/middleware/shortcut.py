@@ -10,6 +10,7 @@ sixth of an idle subscriber's memory."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from starlette._exception_handler import wrap_app_handling_exceptions
@@ -73,8 +74,8 @@ class RouteShortcut:
 
 
 class RestShortcut:
-    """GETs (and HEADs) of ``/v1/<collection>`` and ``/v1/<collection>/<id>`` straight to their
-    routes: the router tried up to twenty-odd patterns before reaching a fact read, and
+    """GETs (and HEADs) of ``/v1/<collection>``, ``/v1/<collection>/<id>`` and a collection's
+    aggregate reads (``/v1/<collection>/facets``) straight to their routes: the router tried up to twenty-odd patterns before reaching a fact read, and
     Starlette's exception layer wrapped it once more (with the profile's other router work, about
     a tenth of a page read's CPU). Innermost, so every layer (access log, metrics, CORS, rate
     limits, read routing, CDN tags, the response cache) sees the request as before. Each
@@ -97,6 +98,13 @@ class RestShortcut:
                 self.lists[base] = route
             if (route := _picked(routes, base + "/" + _PROBE)) is not None and route.path == base + "/{id}":
                 self.items[base] = route
+            # A collection's aggregate reads (``/v1/claims/facets``): named paths whose endpoint is
+            # a plain request handler, as the router would pick them.
+            for path in self.exact:
+                head, _, word = path.rpartition("/")
+                route = _picked(routes, path) if head == base and word else None
+                if route is not None and route.path == path and inspect.isfunction(route.endpoint):
+                    self.lists[path] = route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or scope.get("root_path"):
@@ -117,7 +125,21 @@ class RestShortcut:
         scope["route"] = route
         scope["endpoint"] = route.endpoint
         scope["path_params"] = params
-        await route.app(scope, receive, send)
+        # What the route's app (Starlette's request_response) does, without its per-request
+        # closures and ``send`` wrapper: the endpoint's response, sent. A refusal the endpoint
+        # raises goes through Starlette's own handling, as on the ordinary way.
+        request = Request(scope, receive, send)
+        try:
+            response = await route.endpoint(request)
+        except Exception as exc:
+            failure = exc  # the except clause unbinds ``exc`` before ``again`` runs
+
+            async def again(scope: Scope, receive: Receive, send: Send) -> None:
+                raise failure
+
+            await wrap_app_handling_exceptions(again, request)(scope, receive, send)
+            return
+        await response(scope, receive, send)
 
 
 _PROBE = "x0"  # a segment no exact route names

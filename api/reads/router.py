@@ -152,14 +152,17 @@ class ReadRouter:
         self._next += 1
         return candidates[self._next % len(candidates)]
 
-    @contextlib.asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Conn]:
+    def acquire(self) -> contextlib.AbstractAsyncContextManager[Conn]:
         """A connection for read-only work, chosen for this request's ReadContext."""
         ctx = current()
         if ctx.force_primary or not self.replicas:
-            async with self._primary(ctx) as conn:
-                yield conn
-            return
+            # Every read of a deployment without replicas comes this way: a plain object rather
+            # than two nested generator context managers, which cost a twentieth of an item read.
+            return _PrimaryRead(self, ctx)
+        return self._routed(ctx)
+
+    @contextlib.asynccontextmanager
+    async def _routed(self, ctx: ReadContext) -> AsyncIterator[Conn]:
         conn, replica = await self._replica_connection(ctx)
         if conn is None or replica is None:
             async with self._primary(ctx) as conn:
@@ -244,6 +247,27 @@ class ReadRouter:
         async with self.primary.acquire() as conn:
             lsn, seq = await replication.primary_position(conn)
         return Token(lsn, seq)
+
+
+class _PrimaryRead:
+    """``ReadRouter._primary`` as a plain async context manager: counted and settled on entry."""
+
+    __slots__ = ("acquiring", "ctx", "router")
+
+    def __init__(self, router: ReadRouter, ctx: ReadContext) -> None:
+        self.router = router
+        self.ctx = ctx
+        self.acquiring: Any = None
+
+    async def __aenter__(self) -> Conn:
+        self.router.primary_reads += 1
+        self.ctx.settle("primary", 0.0, None)
+        self.acquiring = self.router.primary.acquire()
+        conn: Conn = await self.acquiring.__aenter__()
+        return conn
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.acquiring.__aexit__(*exc)
 
 
 async def _discard(pool: asyncpg.Pool, conn: Any) -> None:

@@ -4,7 +4,7 @@ value, an unknown filter, sort, expansion or field is a 400 naming each bad para
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -184,8 +184,12 @@ def parse_list(request: Request, t: FactType, fixed: frozenset[str] = frozenset(
     """Paging, sort, expansion, fields, format and filters of a list request on ``t``."""
     query: bytes = request.scope.get("query_string", b"")
     found = _parsed_list(t.kind, fixed, query, _accept(request))
-    # A copy the request may change (a sub-collection adds its parent's filter).
-    return replace(found, expand=list(found.expand), filters=dict(found.filters))
+    # A copy whose filters the request may change (a sub-collection adds its parent's), built by
+    # the constructor: dataclasses.replace cost three times as much. Nothing changes the rest.
+    return ListParams(
+        found.expand, found.fields, found.format, found.limit, found.cursor, found.order, found.descending,
+        dict(found.filters), found.as_of,
+    )  # fmt: skip
 
 
 # Parsed params by everything they depend on (kind, the path's fixed filters, the raw query string,
@@ -310,8 +314,8 @@ def _as_of(values: dict[str, str], errors: list[FieldError]) -> str | None:
 
 def parse_item(request: Request, t: FactType) -> ItemParams:
     query: bytes = request.scope.get("query_string", b"")
-    found = _parsed_item(t.kind, query, _accept(request))
-    return replace(found, expand=list(found.expand))
+    # The kept parameters themselves: an item read changes none of them.
+    return _parsed_item(t.kind, query, _accept(request))
 
 
 @lru_cache(maxsize=1024)  # as _parsed_list

@@ -5,6 +5,7 @@ when one is usable (``state.reads``, api/reads/)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus, urlencode
@@ -110,27 +111,33 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
     fields = params.fields if plain else None
     expand = (*params.expand, *needs)
     obj = plan.document(kind, fields=fields, expand=expand, near="near" in params.filters)
-    root: Root | None = None
-    refused: BadUserInput | None = None
-    try:
+    key = (
+        "list", kind, fields, expand, orjson.dumps(params.filters, option=orjson.OPT_SORT_KEYS, default=repr),
+        params.order, params.descending, params.limit, params.cursor, lens, parent,
+    )  # fmt: skip
+
+    def build() -> Root:
         if params.order == search.RELEVANCE:
-            root = plan.relevance_root(kind, obj, params.filters, params.limit, params.cursor, lens)
-        else:
-            request_page = queries.PageRequest(params.limit, params.cursor, params.order, params.descending)
-            root = plan.list_root(kind, obj, params.filters, request_page, lens)
-    except BadUserInput as exc:
-        refused = _as_query_errors(exc)
+            return plan.relevance_root(kind, obj, params.filters, params.limit, params.cursor, lens)
+        request_page = queries.PageRequest(params.limit, params.cursor, params.order, params.descending)
+        return plan.list_root(kind, obj, params.filters, request_page, lens)
+
+    # A statement kept by its key needs no plan tree (``build`` stays for one evicted meanwhile:
+    # a key built once builds again without a refusal). Else the tree now, so that a refusal
+    # comes after the parent's check, as before.
+    root: Root | Callable[[], Root] = build
+    refused: BadUserInput | None = None
+    if key not in state.rest_statements:
+        try:
+            root = build()
+        except BadUserInput as exc:
+            refused = _as_query_errors(exc)
     async with state.reads.acquire() as conn:
         if refused is not None:
             # The parent is looked for first, as a page's own refusals come after it.
             if parent is not None and not await queries.exists(conn, parent[0], parent[1], lens=lens):
                 raise _not_found(parent[0], parent[1])
             raise refused
-        assert root is not None
-        key = (
-            "list", kind, fields, expand, orjson.dumps(params.filters, option=orjson.OPT_SORT_KEYS, default=repr),
-            params.order, params.descending, params.limit, params.cursor, lens, parent,
-        )  # fmt: skip
         answer = await plan.run(conn, state.rest_statements, root, lens, key=key, parent=parent)
     if answer.parent is False:
         assert parent is not None
@@ -161,9 +168,18 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
         head, tail = _link_query(request.scope.get("query_string", b""))
         path = _url_path(request.scope["path"])
         headers["Link"] = f'<{_base(request)}{path}?{head}{quote_plus(next_cursor)}{tail}>; rel="next"'
-    if etags.none_match(request.headers.get("if-none-match"), headers["ETag"]):
+    if etags.none_match(_if_none_match(request), headers["ETag"]):
         return not_modified(headers)
     return Response(body, media_type=formats.MEDIA_TYPES.get(params.format, "application/json"), headers=headers)
+
+
+def _if_none_match(request: Request) -> str | None:
+    """The first If-None-Match header, as ``request.headers.get`` reads it, without building
+    Starlette's Headers for it."""
+    for name, value in request.scope["headers"]:
+        if name == b"if-none-match":
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _url_path(path: str) -> str:
@@ -220,7 +236,7 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
     body = answer.body
     if plain and not params.expand and params.fields is None:
         headers = caching_headers(request, etag=tag, last_modified=last_modified, max_age=max_age)
-        if etags.none_match(request.headers.get("if-none-match"), tag):
+        if etags.none_match(_if_none_match(request), tag):
             return not_modified(headers)
         return Response(body, media_type="application/json", headers=headers)
     if not plain:
@@ -231,7 +247,7 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
             out = trim(formats.render(kind, params.format, doc, _base(request)), params.fields)
         body = orjson.dumps(out)
     headers = caching_headers(request, etag=_variant_tag(tag, body), last_modified=last_modified, max_age=max_age)
-    if etags.none_match(request.headers.get("if-none-match"), headers["ETag"]):
+    if etags.none_match(_if_none_match(request), headers["ETag"]):
         return not_modified(headers)
     return Response(body, media_type=formats.MEDIA_TYPES[params.format], headers=headers)
 
@@ -252,6 +268,6 @@ async def fact_revisions(request: Request, kind: str, fact_id: str) -> Response:
         last_modified=etags.http_date(revisions[-1]["changedAt"]),
         max_age=ITEM_MAX_AGE,
     )
-    if etags.none_match(request.headers.get("if-none-match"), headers["ETag"]):
+    if etags.none_match(_if_none_match(request), headers["ETag"]):
         return not_modified(headers)
     return json_response({"object": "list", "data": revisions, "hasMore": False, "nextCursor": None}, headers=headers)

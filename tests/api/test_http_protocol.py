@@ -226,3 +226,19 @@ def test_responses_are_the_bytes_uvicorn_writes() -> None:
         assert both.count(b"HTTP/1.1 200 OK") == 2 and both.count(b"connection: close\r\n") == 1
         assert b"x-mixed-case: v\tw\r\n" in both
         assert _wire(ours, "GET", "/bad-value") == b""
+
+
+def test_a_long_header_value_with_a_control_character_is_refused_every_time_short_or_long() -> None:
+    from uvicorn.protocols.http import httptools_impl
+
+    from api.http_protocol import KeptHeaderValueCheck
+
+    check = httptools_impl.HEADER_VALUE_RE
+    assert isinstance(check, KeptHeaderValueCheck)  # what uvicorn's responses are checked with here
+    uvicorns = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+    tags = b" ".join(b"clm_%026d" % n for n in range(100))
+    values = [tags, tags + b"\r\nx-injected: 1", tags[:10] + b"\n", b"ok", tags + b"\x7f", b"\t" + tags]
+    for _ in range(3):  # kept answers are the pattern's answers, on every asking
+        for value in values:
+            assert (check.search(value) is None) == (uvicorns.search(value) is None)
+            assert (check.search(bytes(bytearray(value))) is None) == (uvicorns.search(value) is None)
