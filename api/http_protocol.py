@@ -60,8 +60,10 @@ class KeptHeaderValueCheck:
 
 
 # uvicorn reads the pattern from its module on every header; only this process's servers use it.
-if not isinstance(httptools_impl.HEADER_VALUE_RE, KeptHeaderValueCheck):
-    httptools_impl.HEADER_VALUE_RE = KeptHeaderValueCheck(httptools_impl.HEADER_VALUE_RE)  # type: ignore[assignment]
+# A uvicorn without that module-level pattern keeps its own check (only this cut is lost).
+_pattern = getattr(httptools_impl, "HEADER_VALUE_RE", None)
+if _pattern is not None and not isinstance(_pattern, KeptHeaderValueCheck):
+    httptools_impl.HEADER_VALUE_RE = KeptHeaderValueCheck(_pattern)  # type: ignore[assignment]
 
 
 class CoalescingTransport(asyncio.Transport):
