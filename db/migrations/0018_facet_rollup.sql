@@ -19,8 +19,12 @@
 --   counter to facet_count_deltas; readers add base and deltas. Every 256th writing statement, and
 --   every statement that appended 1,000 rows or more (a load's batch: else a load of 300,000
 --   claims, some 100 statements, would leave ~250,000 delta rows for readers to add up), folds the
---   deltas into facet_counts (nf_fold_facet_counts), if no other transaction is folding and the
---   writer runs at READ COMMITTED (an older snapshot could not see an earlier fold).
+--   deltas into facet_counts (nf_fold_facet_counts), if no other transaction is folding, the
+--   writer runs at READ COMMITTED (an older snapshot could not see an earlier fold) and its
+--   transaction has not folded yet: a fold updates every counter it touches, and in one long
+--   transaction (an initial load, db/bulk.py, which folds once at its end instead) those versions
+--   pile up until the commit, so each later fold walked all the earlier ones and a 1.1M-fact load
+--   slowed quadratically (2-4 s per batch of claims).
 CREATE TABLE facet_counts (
     kind    text NOT NULL,
     facet   text NOT NULL,
@@ -127,6 +131,8 @@ BEGIN
     SELECT coalesce(sum(s.rows), 0) INTO folded FROM s;
     -- Counters that reached zero go (a value no fact has any more): a scan of a small table.
     DELETE FROM facet_counts WHERE n = 0 AND pub = 0;
+    -- The triggers fold once per transaction (see the top of this file).
+    PERFORM set_config('nf.facets_folded', 'on', true);
     RETURN folded;
 END
 $$;
@@ -167,7 +173,8 @@ BEGIN
                 END IF;
                 GET DIAGNOSTICS appended = ROW_COUNT;
                 IF (appended >= 1000 OR nextval('facet_count_statements') %% 256 = 0)
-                   AND current_setting('transaction_isolation') = 'read committed' THEN
+                   AND current_setting('transaction_isolation') = 'read committed'
+                   AND current_setting('nf.facets_folded', true) IS DISTINCT FROM 'on' THEN
                     PERFORM nf_fold_facet_counts();
                 END IF;
                 RETURN NULL;

@@ -165,6 +165,25 @@ async def test_kept_counts_equal_the_group_by_after_every_kind_of_write(conn: as
     await _same_everywhere(conn, "a fold")
 
 
+async def test_the_triggers_fold_once_per_transaction(conn: asyncpg.Connection[Any]) -> None:
+    # A fold updates every counter it touches; in one long transaction (an initial load) a fold
+    # per batch walked all the earlier folds' row versions, so the triggers fold once.
+    speaker = await make_actor(conn)
+    next_folds = "SELECT setval('facet_count_statements', (last_value / 256 + 1) * 256 - 1) FROM facet_count_statements"
+    deltas = "SELECT count(*) FROM facet_count_deltas"
+    async with conn.transaction():
+        await conn.execute(next_folds)
+        await writes.update(conn, "actor", speaker["id"], {"country": "FR"}, changed_by="test")
+        assert await conn.fetchval(deltas) == 0  # the 256th statement folded
+        await conn.execute(next_folds)
+        await writes.update(conn, "actor", speaker["id"], {"country": "DE"}, changed_by="test")
+        assert await conn.fetchval(deltas) > 0  # another 256th, in the same transaction: no fold
+    await conn.execute(next_folds)
+    await writes.update(conn, "actor", speaker["id"], {"country": "ES"}, changed_by="test")
+    assert await conn.fetchval(deltas) == 0  # a new transaction folds again
+    await _same_everywhere(conn, "folds once per transaction")
+
+
 async def test_concurrent_writers_do_not_wait_for_each_other_and_a_fold_beside_them_loses_nothing(
     conn: asyncpg.Connection[Any], database_url: str
 ) -> None:
