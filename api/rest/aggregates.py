@@ -56,7 +56,7 @@ async def aggregate(request: Request, kind: str) -> Response:
 class _Read:
     """An aggregate read as its query string asks for it, parsed and checked: its parameters, the
     planner's request, the bytes around PostgreSQL's JSON (``skip``: its leading bytes the
-    response leaves out), and its statements by the caller's lens (a few: one per scope)."""
+    response leaves out), and its statements by the caller's lens (two at most: full, public)."""
 
     params: SummaryParams
     found: Any
@@ -78,7 +78,7 @@ async def _answer(request: Request, kind: str, what: str) -> Response:
     return _respond(request, read.prefix + body[read.skip :] + read.suffix, read.params)
 
 
-_LENSES = 8  # the scopes a deployment has (anonymous, read, write, admin), with room to spare
+_LENSES = 2  # a caller reads in full or under the recall rules (db/lens.py for_scope)
 
 
 # Parsed and checked reads by everything they depend on (the kind, the operation, the raw query
