@@ -287,12 +287,13 @@ class SummaryParams:
     own: dict[str, str]
 
 
-def parse_summary(request: Request, t: FactType, own: frozenset[str]) -> tuple[SummaryParams, list[FieldError]]:
-    """The list filters, ``q`` and ``asOf`` of an aggregate read on ``t`` plus the values of its
-    ``own`` parameters; what is wrong so far comes back for the caller to add to and raise."""
+def parse_summary(query: bytes, t: FactType, own: frozenset[str]) -> tuple[SummaryParams, list[FieldError]]:
+    """The list filters, ``q`` and ``asOf`` of an aggregate read on ``t`` (``query``: its raw
+    query string) plus the values of its ``own`` parameters; what is wrong so far comes back for
+    the caller to add to and raise."""
     names = set(filter_params(t))
     errors: list[FieldError] = []
-    values = _values(request, own | names | {"asOf"}, errors)
+    values = _named(QueryParams(query).multi_items(), own | names | {"asOf"}, errors)
     as_of = _as_of(values, errors)
     filters = _filters(t, values, names, errors)
     return SummaryParams(filters, as_of, {k: v for k, v in values.items() if k in own}), errors

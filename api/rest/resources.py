@@ -168,12 +168,12 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
         head, tail = _link_query(request.scope.get("query_string", b""))
         path = _url_path(request.scope["path"])
         headers["Link"] = f'<{_base(request)}{path}?{head}{quote_plus(next_cursor)}{tail}>; rel="next"'
-    if etags.none_match(_if_none_match(request), headers["ETag"]):
+    if etags.none_match(if_none_match(request), headers["ETag"]):
         return not_modified(headers)
     return Response(body, media_type=formats.MEDIA_TYPES.get(params.format, "application/json"), headers=headers)
 
 
-def _if_none_match(request: Request) -> str | None:
+def if_none_match(request: Request) -> str | None:
     """The first If-None-Match header, as ``request.headers.get`` reads it, without building
     Starlette's Headers for it."""
     for name, value in request.scope["headers"]:
@@ -236,7 +236,7 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
     body = answer.body
     if plain and not params.expand and params.fields is None:
         headers = caching_headers(request, etag=tag, last_modified=last_modified, max_age=max_age)
-        if etags.none_match(_if_none_match(request), tag):
+        if etags.none_match(if_none_match(request), tag):
             return not_modified(headers)
         return Response(body, media_type="application/json", headers=headers)
     if not plain:
@@ -247,7 +247,7 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
             out = trim(formats.render(kind, params.format, doc, _base(request)), params.fields)
         body = orjson.dumps(out)
     headers = caching_headers(request, etag=_variant_tag(tag, body), last_modified=last_modified, max_age=max_age)
-    if etags.none_match(_if_none_match(request), headers["ETag"]):
+    if etags.none_match(if_none_match(request), headers["ETag"]):
         return not_modified(headers)
     return Response(body, media_type=formats.MEDIA_TYPES[params.format], headers=headers)
 
@@ -268,6 +268,6 @@ async def fact_revisions(request: Request, kind: str, fact_id: str) -> Response:
         last_modified=etags.http_date(revisions[-1]["changedAt"]),
         max_age=ITEM_MAX_AGE,
     )
-    if etags.none_match(_if_none_match(request), headers["ETag"]):
+    if etags.none_match(if_none_match(request), headers["ETag"]):
         return not_modified(headers)
     return json_response({"object": "list", "data": revisions, "hasMore": False, "nextCursor": None}, headers=headers)

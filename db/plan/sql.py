@@ -289,7 +289,17 @@ class Statement:
         row_ids: list[str] = []
         pairs: list[str] = []
         needs_cursor = False
-        for f in self._selected(conn.fields):
+        # A page's own nextCursor (REST's) asks whether rows follow, as its hasMore does: the probe
+        # is read once, as a column of the page's rows (an InitPlan, evaluated once), and both ask
+        # it there — a second probe re-ran the page's filter (a bbox's exact test on every row in
+        # the box). An empty page has no such column to read: its hasMore probes as before (it finds
+        # nothing), and its nextCursor stays null.
+        fields = self._selected(conn.fields)
+        once = any(isinstance(f.value, t.PageCursor) and f.value.which == "next" for f in fields)
+        more = "coalesce(bool_or(p.m), " + page.more + ")" if once else page.more
+        if once:
+            columns.append(f"{page.more} AS m")
+        for f in fields:
             v = f.value
             if isinstance(v, t.Nodes):
                 col = self._alias("n")
@@ -325,10 +335,11 @@ class Statement:
             elif isinstance(v, t.TotalCount):
                 pairs.append(f"'{f.key}', {page.count()}")
             elif isinstance(v, t.PageFlag):
-                pairs.append(f"'{f.key}', {page.more if v.which == 'next' else page.previous}")
+                pairs.append(f"'{f.key}', {more if v.which == 'next' else page.previous}")
             elif isinstance(v, t.PageCursor):
                 needs_cursor = True
-                pairs.append(f"'{f.key}', CASE WHEN {page.more} THEN (array_agg(p.c ORDER BY p.o DESC))[1] END")
+                when = "bool_or(p.m)" if v.which == "next" else page.more
+                pairs.append(f"'{f.key}', CASE WHEN {when} THEN (array_agg(p.c ORDER BY p.o DESC))[1] END")
             elif isinstance(v, t.Aggregate):
                 if page.facts is None:
                     raise t.Unplannable("an aggregate of a connection that lists no facts")

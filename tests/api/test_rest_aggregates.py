@@ -439,3 +439,20 @@ async def test_data_spanning_too_many_buckets_is_refused_naming_the_interval(
     assert "12785 buckets" in error["detail"] and "coarser interval" in error["detail"]
     months = await _get(client, "/v1/claims/histogram", on="claimDate", interval="year", article=article["id"])
     assert len(months["buckets"]) == 36 and sum(b["count"] for b in months["buckets"]) == 2
+
+
+def test_an_aggregate_read_is_parsed_once_and_a_refusal_every_time() -> None:
+    """A repeated query string reuses its parsed, checked read; a bad one is refused afresh each
+    time, and is not kept (api/rest/aggregates.py ``_read``)."""
+    from api.rest.aggregates import _read
+    from db.errors import BadUserInput
+
+    query = b"sum=fatalities&groupBy=incidentType&" + uuid.uuid4().hex.encode() + b"=x"
+    with pytest.raises(BadUserInput):
+        _read("incident", "sums", query)
+    size = _read.cache_info().currsize
+    with pytest.raises(BadUserInput):
+        _read("incident", "sums", query)
+    assert _read.cache_info().currsize == size
+    good = b"groupBy=incidentType&sum=" + b"fatalities," * 2
+    assert _read("incident", "sums", good) is _read("incident", "sums", good)
