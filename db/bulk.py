@@ -232,7 +232,7 @@ async def _load(
     started = time.perf_counter()
     buffers: dict[str, list[tuple[int, Any]]] = {kind: [] for kind in LOAD_ORDER}
     loop = asyncio.get_running_loop()
-    pending: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=2)
+    pending: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=1)
 
     # Every kind's staging table, before the writer and the worker thread need them.
     statements = {kind: batch.Statements.of(await stage.create(conn, kind)) for kind in LOAD_ORDER}

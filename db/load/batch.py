@@ -32,7 +32,7 @@ class Prepared:
     the bytes of their COPY (None when the stage has a type db/load/encode.py does not encode)."""
 
     checked: writes.Checked
-    rows: list[tuple[Any, ...]]
+    rows: list[tuple[Any, ...]] | None  # only when there is no payload: the payload is what is kept
     payload: bytes | None
 
     @classmethod
@@ -41,7 +41,9 @@ class Prepared:
         checked = writes.static_checks(staged.kind, records, mint=mint)
         rows = stage.rows(staged, checked)
         columns = encode.encoders(staged.copy_types)
-        return cls(checked, rows, None if columns is None else encode.payload(columns, rows))
+        if columns is None:
+            return cls(checked, rows, None)
+        return cls(checked, None, encode.payload(columns, rows))
 
 
 @dataclass
@@ -92,15 +94,15 @@ async def write(
     """Writes one batch (``positions``: each record's place in the input) in its own transaction."""
     staged = statements.stage
     kind = staged.kind
-    checked, rows = prepared.checked, prepared.rows
+    checked = prepared.checked
     written = Written()
     async with conn.transaction():
         # References by uri and quotes without offsets are completed from the article bodies first
         # (one query, only when a batch has any), as the write service does; their rows change.
-        payload = prepared.payload
+        rows, payload = prepared.rows, prepared.payload
         if await writes.resolve_references(conn, kind, checked):
             rows, payload = stage.rows(staged, checked), None
-        await stage.copy(conn, staged, rows, payload)
+        await stage.copy(conn, staged, rows or [], payload)
         duplicates = checks.apply(staged, checked, checks.Found.of(await conn.fetch(statements.check)))
         good: list[int] = []
         for i, item, columns in checked:
