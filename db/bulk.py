@@ -154,7 +154,10 @@ async def load(
 
     Two stages overlap: while one batch is checked against and written to the database (each in
     its own transaction, in input order), the next batch's static checks run in a worker thread,
-    so Python's CPU work and PostgreSQL's run side by side. At most a few batches are in flight.
+    which also encodes its staged rows as a binary COPY (db/load/encode.py), so Python's CPU work
+    and PostgreSQL's run side by side. Whatever depends on an earlier batch's rows (references,
+    unique keys) is checked in SQL after that batch, on the same connection. One prepared batch
+    waits ahead of the one being written, so memory stays flat.
 
     A record without an id gets one from ``mint`` (given its kind and position in the input) when
     there is one, else a fresh random one.
@@ -232,6 +235,8 @@ async def _load(
     started = time.perf_counter()
     buffers: dict[str, list[tuple[int, Any]]] = {kind: [] for kind in LOAD_ORDER}
     loop = asyncio.get_running_loop()
+    # One batch ahead is enough: preparing one takes the worker thread about a quarter of the time
+    # PostgreSQL takes to write one; more would only hold more encoded batches in memory.
     pending: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=1)
 
     # Every kind's staging table, before the writer and the worker thread need them.
