@@ -154,7 +154,10 @@ async def load(
 
     Two stages overlap: while one batch is checked against and written to the database (each in
     its own transaction, in input order), the next batch's static checks run in a worker thread,
-    so Python's CPU work and PostgreSQL's run side by side. At most a few batches are in flight.
+    which also encodes its staged rows as a binary COPY (db/load/encode.py), so Python's CPU work
+    and PostgreSQL's run side by side. Whatever depends on an earlier batch's rows (references,
+    unique keys) is checked in SQL after that batch, on the same connection. One prepared batch
+    waits ahead of the one being written, so memory stays flat.
 
     A record without an id gets one from ``mint`` (given its kind and position in the input) when
     there is one, else a fresh random one.
@@ -235,7 +238,9 @@ async def _load(
     started = time.perf_counter()
     buffers: dict[str, list[tuple[int, Any]]] = {kind: [] for kind in LOAD_ORDER}
     loop = asyncio.get_running_loop()
-    pending: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=2)
+    # One batch ahead is enough: preparing one takes the worker thread about a quarter of the time
+    # PostgreSQL takes to write one; more would only hold more encoded batches in memory.
+    pending: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=1)
 
     # Every kind's staging table, before the writer and the worker thread need them.
     statements = {kind: batch.Statements.of(await stage.create(conn, kind)) for kind in LOAD_ORDER}
@@ -279,6 +284,11 @@ async def _load(
 
         async def consume(item: Item) -> None:
             index, kind, record = item
+            if index % _YIELD_EVERY == 0:
+                # Decoding a batch's worth of lines is some 20 ms of this task's CPU: without a
+                # pause the writer, whose statement PostgreSQL has answered, would wait that long
+                # before it sends the next one, and the backend would sit idle.
+                await asyncio.sleep(0)
             if kind is None:
                 report.rejected.append(_unknown(index, record))
                 return
@@ -365,6 +375,10 @@ async def vacuum(conn: Conn, tables: list[str]) -> None:
 def _mint_at(mint: minting.Minter, kind: str, positions: list[int], i: int) -> str:
     """The id of the ``i``-th record of a batch whose records sit at ``positions`` of the input."""
     return mint(kind, positions[i])
+
+
+# How many input items the reading task decodes between two turns of the event loop: ~0.5 ms of work.
+_YIELD_EVERY = 64
 
 
 @dataclass

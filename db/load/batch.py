@@ -13,7 +13,7 @@ import asyncpg
 
 from db import events, writes
 from db.errors import RecordRejection, from_postgres, unique_violation
-from db.load import checks, stage
+from db.load import checks, encode, stage
 from db.load.stage import Stage
 from db.pool import Conn
 
@@ -28,16 +28,22 @@ class Written:
 
 @dataclass
 class Prepared:
-    """A batch as the worker thread leaves it: its static checks and its staged rows."""
+    """A batch as the worker thread leaves it: its static checks, its staged rows and those rows as
+    the bytes of their COPY (None when the stage has a type db/load/encode.py does not encode)."""
 
     checked: writes.Checked
-    rows: list[tuple[Any, ...]]
+    rows: list[tuple[Any, ...]] | None  # only when there is no payload: the payload is what is kept
+    payload: bytes | None
 
     @classmethod
     def of(cls, staged: Stage, records: list[Any], mint: Callable[[int], str] | None) -> Prepared:
         """Pure CPU, so it runs in the loader's worker thread while the previous batch is written."""
         checked = writes.static_checks(staged.kind, records, mint=mint)
-        return cls(checked, stage.rows(staged, checked))
+        rows = stage.rows(staged, checked)
+        columns = encode.encoders(staged.copy_types)
+        if columns is None:
+            return cls(checked, rows, None)
+        return cls(checked, None, encode.payload(columns, rows))
 
 
 @dataclass
@@ -88,14 +94,15 @@ async def write(
     """Writes one batch (``positions``: each record's place in the input) in its own transaction."""
     staged = statements.stage
     kind = staged.kind
-    checked, rows = prepared.checked, prepared.rows
+    checked = prepared.checked
     written = Written()
     async with conn.transaction():
         # References by uri and quotes without offsets are completed from the article bodies first
         # (one query, only when a batch has any), as the write service does; their rows change.
+        rows, payload = prepared.rows, prepared.payload
         if await writes.resolve_references(conn, kind, checked):
-            rows = stage.rows(staged, checked)
-        await stage.copy(conn, staged, rows)
+            rows, payload = stage.rows(staged, checked), None
+        await stage.copy(conn, staged, rows or [], payload)
         duplicates = checks.apply(staged, checked, checks.Found.of(await conn.fetch(statements.check)))
         good: list[int] = []
         for i, item, columns in checked:

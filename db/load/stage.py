@@ -5,7 +5,7 @@ record need — the ids it references and the quotes it makes. A batch is COPied
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +81,11 @@ class Stage:
     @property
     def copy_columns(self) -> list[str]:
         return ["pos", "ok", *(c.name for c in self.columns), *(name for name, _ in CHECK_COLUMNS)]
+
+    @property
+    def copy_types(self) -> list[str]:
+        """The staged type of each of ``copy_columns``."""
+        return ["integer", "boolean", *(c.staged_type for c in self.columns), *(t for _, t in CHECK_COLUMNS)]
 
 
 def declared_columns(t: FactType) -> list[str]:
@@ -165,7 +170,16 @@ def rows(stage: Stage, checked: Checked) -> list[tuple[Any, ...]]:
     return out
 
 
-async def copy(conn: Conn, stage: Stage, staged: list[tuple[Any, ...]]) -> None:
-    """Replaces what the staging table holds with ``staged`` rows (in the caller's transaction)."""
+async def copy(conn: Conn, stage: Stage, staged: list[tuple[Any, ...]], payload: bytes | None = None) -> None:
+    """Replaces what the staging table holds with ``staged`` rows (in the caller's transaction);
+    ``payload``, when given, is those rows already encoded (db/load/encode.py), and is sent as is."""
     await conn.execute(f"TRUNCATE {stage.name}")
-    await conn.copy_records_to_table(stage.name, records=staged, columns=stage.copy_columns)
+    if payload is None:
+        await conn.copy_records_to_table(stage.name, records=staged, columns=stage.copy_columns)
+    else:
+        # An async iterable of one chunk: asyncpg would take bytes for a file name (os.fspath).
+        await conn.copy_to_table(stage.name, source=_chunks(payload), columns=stage.copy_columns, format="binary")
+
+
+async def _chunks(payload: bytes) -> AsyncIterator[bytes]:
+    yield payload
