@@ -25,7 +25,7 @@ import httpx
 
 from api.embedded import free_port
 from bench.analytics_floor import BBOX
-from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
+from bench.common import embedded_postgres, embedded_redis, load_corpus, median_ms, print_table, server_env, temp_dir
 from bench.facet_rollup import leave_deltas, read_ms, write_costs
 from bench.http import pin_self, serve, uvicorn_cmd, wrk
 from db.pool import connect
@@ -72,13 +72,7 @@ async def statement_ms(database_url: str, sql: str, args: list[Any], runs: int, 
     try:
         if seq_scan:
             await conn.execute("SET enable_indexscan = off; SET enable_bitmapscan = off")
-        await conn.fetchval(sql, *args)  # warm
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            await conn.fetchval(sql, *args)
-            times.append((time.perf_counter() - started) * 1000)
-        return statistics.median(times)
+        return await median_ms(conn, sql, args, runs)
     finally:
         await conn.close()
 

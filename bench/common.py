@@ -171,6 +171,18 @@ async def load_corpus(database_url: str, articles: int, claims: int, *, incident
         await conn.close()
 
 
+async def median_ms(conn: Any, sql: str, args: Sequence[Any], runs: int) -> float:
+    """PostgreSQL's round trip for one statement on ``conn``, in ms: the median of ``runs`` after
+    one warming run."""
+    await conn.fetchval(sql, *args)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await conn.fetchval(sql, *args)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
 def elapsed(start: float) -> float:
     """Seconds since ``start`` (a time.perf_counter() value)."""
     return time.perf_counter() - start

@@ -7,13 +7,12 @@ INSERT … SELECT of 10,000 claims (a bulk load's batch, which folds) — in rol
 
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any
 
 import orjson
 
 from bench.analytics_floor import FACETS
+from bench.common import median_ms
 from db import aggregates
 from db.lens import Lens
 from db.plan.sql import aggregate_statement
@@ -47,16 +46,6 @@ async def leave_deltas(database_url: str) -> tuple[int, int]:
         await conn.close()
 
 
-async def _median_ms(conn: Any, sql: str, args: list[Any], runs: int) -> float:
-    await conn.fetchval(sql, *args)  # warm
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        await conn.fetchval(sql, *args)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
-
-
 async def read_ms(database_url: str, facets: list[str], runs: int = 20) -> list[list[Any]]:
     """Rows of (statement, delta rows, ms): the planner's whole-table facets of ``facets`` for an
     anonymous caller as they are (deltas unfolded), then folded, and the hand-written GROUPING SETS."""
@@ -66,12 +55,12 @@ async def read_ms(database_url: str, facets: list[str], runs: int = 20) -> list[
     conn = await connect(database_url)
     try:
         deltas = int(await conn.fetchval("SELECT count(*) FROM facet_count_deltas"))
-        rows = [["kept counts, deltas unfolded", deltas, await _median_ms(conn, sql, args, runs)]]
+        rows = [["kept counts, deltas unfolded", deltas, await median_ms(conn, sql, args, runs)]]
         await conn.execute("SELECT nf_fold_facet_counts()")
         await conn.execute("VACUUM ANALYZE facet_count_deltas, facet_counts")
-        rows.append(["kept counts, folded", 0, await _median_ms(conn, sql, args, runs)])
+        rows.append(["kept counts, folded", 0, await median_ms(conn, sql, args, runs)])
         rows.append(
-            ["hand-written GROUPING SETS over claims", "", await _median_ms(conn, FACETS, [], max(3, runs // 4))]
+            ["hand-written GROUPING SETS over claims", "", await median_ms(conn, FACETS, [], max(3, runs // 4))]
         )
         return rows
     finally:
