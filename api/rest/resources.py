@@ -19,7 +19,7 @@ from starlette.responses import Response
 from api.auth import authenticate, known_principal, require
 from api.rest import etags, export, formats, geojson, plan
 from api.rest.expand import trim
-from api.rest.params import parse_item, parse_list, parse_none
+from api.rest.params import ItemParams, ListParams, parse_item, parse_list, parse_none
 from api.rest.responses import (
     HISTORY_MAX_AGE,
     ITEM_MAX_AGE,
@@ -118,9 +118,7 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
             lens=lens,
         )  # fmt: skip
     plain = params.format == "json"
-    needs = [p for p in formats.NEEDS.get(params.format, []) if p not in params.expand]
-    fields = params.fields if plain else None
-    expand = (*params.expand, *needs)
+    fields, expand = _shape(params, plain)
     obj = plan.document(kind, fields=fields, expand=expand, near="near" in params.filters)
     key = (
         "list", kind, fields, expand, orjson.dumps(params.filters, option=orjson.OPT_SORT_KEYS, default=repr),
@@ -192,6 +190,15 @@ def _validated(request: Request, max_age: int, etag: str, last_modified: str | N
     return headers
 
 
+def _shape(params: ListParams | ItemParams, plain: bool) -> tuple[frozenset[str] | None, tuple[str, ...]]:
+    """The ``fields`` and ``expand`` a read's document is planned with: a representation other
+    than plain JSON reads every key, and the relations it needs expanded too."""
+    if plain:
+        return params.fields, tuple(params.expand)
+    needs = [p for p in formats.NEEDS.get(params.format, []) if p not in params.expand]
+    return None, (*params.expand, *needs)
+
+
 def if_none_match(request: Request) -> str | None:
     """The first If-None-Match header, as ``request.headers.get`` reads it, without building
     Starlette's Headers for it."""
@@ -237,9 +244,7 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
     state = get_state(request)
     lens = caller.at(params.as_of)
     plain = params.format == "json"
-    needs = [p for p in formats.NEEDS.get(params.format, []) if p not in params.expand]
-    fields = params.fields if plain else None
-    expand = (*params.expand, *needs)
+    fields, expand = _shape(params, plain)
     obj = plan.document(kind, fields=fields, expand=expand)
     key = ("item", kind, fields, expand, lens)
     async with state.reads.acquire() as conn:
