@@ -66,7 +66,11 @@ FULL = Lens()
 def for_scope(scope: str | None) -> Lens:
     """The lens of a caller: write and admin keys read everything; read keys and anonymous
     callers read under the recall rules."""
-    return Lens(None, public=scope not in ("write", "admin"))
+    return FULL if scope in ("write", "admin") else _PUBLIC
+
+
+# Every read makes one: the two there are, made once (a frozen dataclass's __init__ is slow).
+_PUBLIC = Lens(None, public=True)
 
 
 __all__ = ["FULL", "RECALLED", "Lens", "for_scope"]

@@ -116,10 +116,16 @@ class Statements:
         return key in self._built
 
     def get(
-        self, root: t.Root | Callable[[], t.Root], lens: Lens, parent: tuple[str, str] | None, key: Hashable
+        self,
+        root: t.Root | Callable[[], t.Root],
+        lens: Lens,
+        parent: tuple[str, str] | None,
+        key: Hashable,
+        item_id: str | None = None,
     ) -> tuple[str, list[Any]]:
         """The statement of ``key``; ``root``: its plan tree, or what builds it (needed only when
-        the statement is not kept: a list's tree is not built for a kept statement)."""
+        the statement is not kept: a kept statement's tree is not built); ``item_id``: the id a
+        ById root binds (what its ``bind`` gives), bound without the tree."""
         found = self._built.get(key)
         if found is None:
             if callable(root):
@@ -131,9 +137,11 @@ class Statements:
             self._built.move_to_end(key)
         sql, params, taken = found
         if taken is not None:
-            assert isinstance(root, t.ById)
             params = [*params]
-            params[taken] = root.bind(None)
+            if item_id is None:
+                assert isinstance(root, t.ById)
+                item_id = root.bind(None)
+            params[taken] = item_id
         return sql, params
 
 
@@ -168,11 +176,12 @@ async def run(
     *,
     key: Hashable,
     parent: tuple[str, str] | None = None,
+    item_id: str | None = None,
 ) -> Answer:
     """One statement: the root's JSON and validators, and whether ``parent`` (kind, id) exists.
-    ``key`` names everything the statement depends on but a ById root's id. A refused argument
-    (a cursor) is named as the query parameter it is."""
-    sql, params = statements.get(root, lens, parent, key)
+    ``key`` names everything the statement depends on but a ById root's id (``item_id``, when
+    ``root`` builds the tree). A refused argument (a cursor) is named as the query parameter it is."""
+    sql, params = statements.get(root, lens, parent, key, item_id)
     row = await conn.fetchrow(sql, *params)
     assert row is not None
     return Answer(row["j"], row["vu"], row["vt"], row["parent"])

@@ -5,8 +5,9 @@ when one is usable (``state.reads``, api/reads/)."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
@@ -15,17 +16,20 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.auth import authenticate, require
+from api.auth import authenticate, known_principal, require
 from api.rest import etags, export, formats, geojson, plan
 from api.rest.expand import trim
-from api.rest.params import parse_item, parse_list, parse_none
+from api.rest.params import ItemParams, ListParams, parse_item, parse_list, parse_none
 from api.rest.responses import (
     HISTORY_MAX_AGE,
     ITEM_MAX_AGE,
     LIST_MAX_AGE,
+    Raw,
+    RawResponse,
     caching_headers,
     json_response,
     not_modified,
+    raw_caching_headers,
 )
 from api.state import get_state
 from db import kinds, pagination, queries, search
@@ -35,6 +39,8 @@ from db.lens import Lens, for_scope
 from db.plan.tree import Root
 from db.registry import fact_type
 
+# What quote_plus leaves as it is.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
 # Path segment → kind.
 COLLECTIONS = kinds.COLLECTIONS  # "claims" → "claim", from the one registry
 # Which claims belong to a parent: the claim filter the parent's id fixes.
@@ -43,7 +49,8 @@ PARENT_FILTERS = {"article": "article", "actor": "speaker"}
 
 async def authorize(request: Request) -> Lens:
     """Refuse a caller who may not read; the lens of one who may (db/lens.py)."""
-    principal = await authenticate(request)
+    # Usually known (the rate limiter authenticated the request): no coroutine for it.
+    principal = known_principal(request.scope) or await authenticate(request)
     require(principal, "read", anonymous_reads=get_state(request).settings.anonymous_reads)
     return for_scope(principal.scope)
 
@@ -53,7 +60,11 @@ def _base(request: Request) -> str:
     scope and parses a URL each time (about a twentieth of a page read's CPU), and it depends
     on these few scope values alone, which repeat from request to request."""
     scope = request.scope
-    host = next((value for key, value in scope["headers"] if key == b"host"), None)
+    host = None
+    for key, value in scope["headers"]:
+        if key == b"host":
+            host = value
+            break
     root = scope.get("app_root_path", scope.get("root_path", ""))
     server = scope.get("server")
     return _base_of(scope.get("scheme", "http"), None if server is None else tuple(server), host, root)
@@ -107,9 +118,7 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
             lens=lens,
         )  # fmt: skip
     plain = params.format == "json"
-    needs = [p for p in formats.NEEDS.get(params.format, []) if p not in params.expand]
-    fields = params.fields if plain else None
-    expand = (*params.expand, *needs)
+    fields, expand = _shape(params, plain)
     obj = plan.document(kind, fields=fields, expand=expand, near="near" in params.filters)
     key = (
         "list", kind, fields, expand, orjson.dumps(params.filters, option=orjson.OPT_SORT_KEYS, default=repr),
@@ -158,19 +167,36 @@ async def list_facts(request: Request, kind: str, parent: tuple[str, str] | None
         next_cursor = page["nextCursor"]
     else:
         next_cursor = _next_cursor(body)
-    headers = caching_headers(
-        request,
-        etag=etags.page_etag(answer.tags, body),
-        last_modified=etags.http_date_of(answer.updated),
-        max_age=LIST_MAX_AGE,
-    )
+    etag = etags.page_etag(answer.tags, body)
+    headers = _validated(request, LIST_MAX_AGE, etag, etags.http_date_of(answer.updated))
     if next_cursor is not None:
         head, tail = _link_query(request.scope.get("query_string", b""))
         path = _url_path(request.scope["path"])
-        headers["Link"] = f'<{_base(request)}{path}?{head}{quote_plus(next_cursor)}{tail}>; rel="next"'
-    if etags.none_match(if_none_match(request), headers["ETag"]):
-        return not_modified(headers)
-    return Response(body, media_type=formats.MEDIA_TYPES.get(params.format, "application/json"), headers=headers)
+        # A cursor PostgreSQL wrote is base64url, which quote_plus leaves as it is.
+        cursor = next_cursor if _URL_SAFE.fullmatch(next_cursor) else quote_plus(next_cursor)
+        link = f'<{_base(request)}{path}?{head}{cursor}{tail}>; rel="next"'
+        headers.append((b"link", link.encode("latin-1")))
+    if etags.none_match(if_none_match(request), etag):
+        return RawResponse(headers, status_code=304)
+    return RawResponse(headers, body, formats.MEDIA_TYPES.get(params.format, "application/json"))
+
+
+def _validated(request: Request, max_age: int, etag: str, last_modified: str | None) -> Raw:
+    """A fact read's caching headers and validators, encoded, as ``caching_headers`` names them."""
+    headers = raw_caching_headers(request, max_age)
+    headers.append((b"etag", etag.encode("latin-1")))
+    if last_modified:
+        headers.append((b"last-modified", last_modified.encode("latin-1")))
+    return headers
+
+
+def _shape(params: ListParams | ItemParams, plain: bool) -> tuple[frozenset[str] | None, tuple[str, ...]]:
+    """The ``fields`` and ``expand`` a read's document is planned with: a representation other
+    than plain JSON reads every key, and the relations it needs expanded too."""
+    if plain:
+        return params.fields, tuple(params.expand)
+    needs = [p for p in formats.NEEDS.get(params.format, []) if p not in params.expand]
+    return None, (*params.expand, *needs)
 
 
 def if_none_match(request: Request) -> str | None:
@@ -203,9 +229,9 @@ def _link_query(query_string: bytes) -> tuple[str, str]:
 def _next_cursor(body: bytes) -> str | None:
     """The ``nextCursor`` of a page PostgreSQL wrote: its last key (json_build_object keeps the
     order given, and a cursor is base64url, so it needs no unescaping)."""
-    _, sep, tail = body.rpartition(b'"nextCursor"')
-    assert sep, "a page has a nextCursor"
-    value = tail.lstrip(b" :").rstrip(b" }")
+    at = body.rfind(b'"nextCursor"')
+    assert at >= 0, "a page has a nextCursor"
+    value = body[at + 12 :].lstrip(b" :").rstrip(b" }")  # only the tail: rpartition copied the page
     return None if value == b"null" else value.strip(b'"').decode()
 
 
@@ -218,13 +244,13 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
     state = get_state(request)
     lens = caller.at(params.as_of)
     plain = params.format == "json"
-    needs = [p for p in formats.NEEDS.get(params.format, []) if p not in params.expand]
-    fields = params.fields if plain else None
-    expand = (*params.expand, *needs)
+    fields, expand = _shape(params, plain)
     obj = plan.document(kind, fields=fields, expand=expand)
     key = ("item", kind, fields, expand, lens)
     async with state.reads.acquire() as conn:
-        answer = await plan.run(conn, state.rest_statements, plan.item_root(kind, obj, fact_id, lens), lens, key=key)
+        # The tree only for a statement not kept: a frozen ById and its binds cost more than binding the id.
+        root = partial(plan.item_root, kind, obj, fact_id, lens)
+        answer = await plan.run(conn, state.rest_statements, root, lens, key=key, item_id=fact_id)
         if answer.body is None:
             if params.as_of is not None and await queries.exists(conn, kind, fact_id, lens=caller):
                 raise NotFound(f"{kind} {fact_id} did not exist yet at {params.as_of}")
@@ -235,10 +261,10 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
     max_age = HISTORY_MAX_AGE if params.as_of else ITEM_MAX_AGE
     body = answer.body
     if plain and not params.expand and params.fields is None:
-        headers = caching_headers(request, etag=tag, last_modified=last_modified, max_age=max_age)
+        headers = _validated(request, max_age, tag, last_modified)
         if etags.none_match(if_none_match(request), tag):
-            return not_modified(headers)
-        return Response(body, media_type="application/json", headers=headers)
+            return RawResponse(headers, status_code=304)
+        return RawResponse(headers, body, "application/json")
     if not plain:
         doc = orjson.loads(body)
         if params.format == "geojson":
@@ -246,10 +272,11 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
         else:
             out = trim(formats.render(kind, params.format, doc, _base(request)), params.fields)
         body = orjson.dumps(out)
-    headers = caching_headers(request, etag=_variant_tag(tag, body), last_modified=last_modified, max_age=max_age)
-    if etags.none_match(if_none_match(request), headers["ETag"]):
-        return not_modified(headers)
-    return Response(body, media_type=formats.MEDIA_TYPES[params.format], headers=headers)
+    variant = _variant_tag(tag, body)
+    headers = _validated(request, max_age, variant, last_modified)
+    if etags.none_match(if_none_match(request), variant):
+        return RawResponse(headers, status_code=304)
+    return RawResponse(headers, body, formats.MEDIA_TYPES[params.format])
 
 
 async def fact_revisions(request: Request, kind: str, fact_id: str) -> Response:
