@@ -288,6 +288,7 @@ class Outcome:
     error: str | None
     retry_in_seconds: float | None  # None: no more attempts (delivered, or given up)
     disable_reason: str | None = None  # set: disable the endpoint now (e.g. 410 Gone)
+    unreachable: bool = False  # no connection could be opened: the endpoint's other deliveries wait a moment
 
 
 _RECORD = """
