@@ -330,6 +330,7 @@ async def attempt(client: aiohttp.ClientSession, claimed: Claimed, settings: Set
     response_body: str | None = None
     retry_after: float | None = None
     error: str | None = None
+    unreachable = False
     try:
         async with asyncio.timeout(settings.webhook_timeout_ms / 1000):
             async with client.post(claimed.url, data=body, headers=headers, allow_redirects=False) as response:
@@ -345,6 +346,7 @@ async def attempt(client: aiohttp.ClientSession, claimed: Claimed, settings: Set
     except aiohttp.ClientConnectorError as exc:
         refused = exc.os_error
         error = f"refused: {refused.reason}" if isinstance(refused, _Refused) else f"{type(exc).__name__}: {exc}"
+        unreachable = True
     except (aiohttp.ClientError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     duration_ms = int((time.monotonic() - started) * 1000)
@@ -357,4 +359,4 @@ async def attempt(client: aiohttp.ClientSession, claimed: Claimed, settings: Set
     if status is not None:
         error = f"HTTP {status}" + (" (redirects are not followed)" if 300 <= status < 400 else "")
     delay = next_delay(settings, attempts_done, retry_after)
-    return Outcome(False, status, duration_ms, response_body, error, delay)
+    return Outcome(False, status, duration_ms, response_body, error, delay, unreachable=unreachable)

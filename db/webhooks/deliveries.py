@@ -153,8 +153,17 @@ class Claimed:
 # head-of-object test is a correlated min() over the object index, whatever the (often stale)
 # statistics of this churning table say. The endpoint's status is a scalar subquery, not a join:
 # joined, the statistics of a new endpoint table (one row) made PostgreSQL drive the scan from the
-# endpoints through every pending row of each (114 ms a claim at 15,000 pending, not 4 ms). The lock re-checks that the row is still pending and
-# unleased on its newest version, so two workers never lease one delivery.
+# endpoints through every pending row of each (114 ms a claim at 15,000 pending, not 4 ms).
+# Both tests are written as boolean subqueries, which the planner counts as true for half the rows
+# whatever the statistics say. Written as comparisons (status = 'enabled', sequence = min(...)),
+# they were estimated to pass one row in 200 and one in as many as there are sequences, so the
+# planner expected a single candidate from all 15,000 due rows: the LIMIT no longer cut the walk's
+# cost, the due-index walk and a sequential scan plus sort cost the same to within 1%, and once a
+# backlog lay in the table out of due order (as new rows do in the space vacuum frees after a queue
+# is drained and deleted), the sort won: 80-160 ms a claim, four times the database's CPU per
+# delivery. Counted at half each, the walk stopped by the LIMIT costs about 1/15 of the scan.
+# The lock re-checks that the row is still pending and unleased on its newest version, so two
+# workers never lease one delivery.
 # set_config(..., true) skips the WAL flush wait for this transaction only (see _NO_FLUSH).
 # The event's data is shaped here, at each attempt, for the endpoint's payload scope: a 'public'
 # endpoint gets what a read-scope reader may see now (event_public_data, 0013), so a retry or a
@@ -166,9 +175,9 @@ candidates AS (
     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
       AND (d.locked_until IS NULL OR d.locked_until <= now())
       AND NOT (d.endpoint_id = ANY($2::text[]))
-      AND (SELECT w.status FROM webhook_endpoints w WHERE w.id = d.endpoint_id) = 'enabled'
-      AND (d.object_id IS NULL OR d.sequence = (
-          SELECT min(p.sequence) FROM webhook_deliveries p
+      AND (SELECT w.status = 'enabled' FROM webhook_endpoints w WHERE w.id = d.endpoint_id)
+      AND (d.object_id IS NULL OR (
+          SELECT min(p.sequence) = d.sequence FROM webhook_deliveries p
           WHERE p.endpoint_id = d.endpoint_id AND p.object_id = d.object_id AND p.status = 'pending'))
     ORDER BY d.next_attempt_at
     LIMIT $1
@@ -279,6 +288,7 @@ class Outcome:
     error: str | None
     retry_in_seconds: float | None  # None: no more attempts (delivered, or given up)
     disable_reason: str | None = None  # set: disable the endpoint now (e.g. 410 Gone)
+    unreachable: bool = False  # no connection could be opened: the endpoint's other deliveries wait a moment
 
 
 _RECORD = """

@@ -371,3 +371,36 @@ async def test_two_workers_never_send_the_same_delivery_at_once(
 async def _count_is(conn: Any, sql: str, arg: str | None, expected: int) -> bool:
     value = await conn.fetchval(sql, arg) if arg is not None else await conn.fetchval(sql)
     return bool(value == expected)
+
+
+async def test_an_endpoint_that_refuses_connections_is_not_hammered_while_the_others_are_served(
+    wh_client: httpx.AsyncClient, settings: Settings, database_url: str, conn: Any
+) -> None:
+    # Production's first retry (5 s): each refused delivery waits for it, and the worker leaves the
+    # endpoint's other due deliveries alone for a moment instead of failing them one after another.
+    short = webhook_settings(settings, webhook_retry_schedule=("0", "5"))
+    dead = Receiver()  # never started: its port refuses connections
+    healthy = Receiver(lambda item, n: Answer(200, delay=0.02)).start()
+    try:
+        refusing = await register(wh_client, dead.url(), enabledEvents=["actor.created"])
+        await register(wh_client, healthy.url(), enabledEvents=["actor.created"])
+        async with running_worker(short, database_url, concurrency=16):
+            start = await _head(conn)
+            await writes.create_many(
+                conn, "actor", [{"kind": "person", "name": f"Busy {i}"} for i in range(100)], changed_by="test"
+            )
+            expected = await _event_ids(conn, start)
+            await eventually(lambda: set(expected) <= set(healthy.ids()), timeout=20)
+            tried = await conn.fetchval(
+                "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND attempt_count > 0", refusing["id"]
+            )
+            pending = await conn.fetchval(
+                "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending'", refusing["id"]
+            )
+    finally:
+        healthy.stop()
+    assert tried >= 1, "the refusing endpoint was tried"
+    # All 100 were due the whole time; a pause per refusal leaves most untried while the healthy
+    # endpoint's 100 go out (without it, each was claimed and failed within the first moments).
+    assert tried < 50, tried
+    assert pending == 100, "nothing given up: the untried and the failed wait for their turn"
