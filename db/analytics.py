@@ -74,16 +74,18 @@ CREATED_AT = DateField("createdAt", "{a}.created_at", timestamp=True)
 class SumField:
     """Quantities a bounded sum adds up: ``items`` is a SELECT of ``(quantity jsonb, key text)``
     rows per fact — one quantity (NULL when the fact gives none), or one per nested item (each
-    asset's) with the item's own group key."""
+    asset's) with the item's own group key. ``per_fact``: exactly one row per fact, so the sum's
+    own counts are the facts' counts (db/plan/aggregates.py counts facts from them)."""
 
     name: str
     items: str
     description: str = ""
+    per_fact: bool = False
 
 
 def quantity_sum(name: str, column: str, description: str = "") -> SumField:
     """The sum of one quantity column: every fact counts once, without a quantity as unknown."""
-    return SumField(name, f"SELECT nullif({{a}}.{column}, 'null'::jsonb), NULL::text", description)
+    return SumField(name, f"SELECT nullif({{a}}.{column}, 'null'::jsonb), NULL::text", description, per_fact=True)
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,50 @@ async def test_groups_of_one_statement_add_up_to_its_whole(conn: asyncpg.Connect
     assert _by_unit(doc["sums"]["fatalities"]) == _expected(EVERY_KIND)
 
 
+async def test_counts_without_a_sum_of_one_row_per_fact_count_every_fact_once(conn: asyncpg.Connection[Any]) -> None:
+    # Assets are not one row per fact: a deployment with none, or with two, is still one fact in
+    # the total and in its status group, and one in each asset type's group it has an asset in.
+    deployer = (await make_actor(conn))["id"]
+    troops = {"assetType": "troops", "quantity": {"amount": 100, "approximation": "exact", "unit": "personnel"}}
+    ships = {"assetType": "warship", "quantity": {"amount": 2, "approximation": "exact", "unit": "ships"}}
+    for status, assets in (("announced", [troops, ships]), ("announced", []), ("active", [{"assetType": "troops"}])):
+        await writes.create(
+            conn, "deployment", {"deployer": deployer, "status": status, "assets": assets}, changed_by="test"
+        )
+    t = fact_type("deployment")
+    paths = {"sum": ("sum",), "groupBy": ("groupBy",)}
+    by_status = await _aggregate(
+        conn, "deployment", "sums", aggregates.sums_request(t, [], "status", paths, flat=False), {"deployer": deployer}
+    )
+    assert by_status["totalCount"] == 3
+    assert [(g["key"], g["totalCount"]) for g in by_status["groups"]] == [("announced", 2), ("active", 1)]
+    by_type = await _aggregate(
+        conn,
+        "deployment",
+        "sums",
+        aggregates.sums_request(t, [("assets", "assets")], "assetType", paths, flat=False),
+        {"deployer": deployer},
+    )
+    assert by_type["totalCount"] == 3
+    assert [(g["key"], g["totalCount"]) for g in by_type["groups"]] == [("troops", 2), ("warship", 1)]
+    assert [(s["unit"], s["count"], s["unknown"]) for s in by_type["sums"]["assets"]] == [
+        ("personnel", 1, 0),
+        ("ships", 1, 0),
+        (None, 1, 1),
+    ]
+    # Incidents grouped with no sum asked: the facts' counts alone.
+    kind = _word("k")
+    for _ in range(2):
+        await _incident(conn, kind)
+    alone = aggregates.sums_request(INCIDENT, [], "incidentType", PATHS, flat=False)
+    doc = await _aggregate(conn, "incident", "sums", alone, {"incidentType": kind})
+    assert (doc["totalCount"], doc["sums"], [(g["key"], g["totalCount"]) for g in doc["groups"]]) == (
+        2,
+        {},
+        [(kind, 2)],
+    )
+
+
 # ---- calendar histograms -------------------------------------------------------------------------
 
 
