@@ -91,8 +91,8 @@ class Group:
         try:
             planned = await self.hub.planned_frames(query, orjson.loads(variables), name, context, count)
             if planned is not None:
-                async for kind, payload, read in planned:
-                    self._broadcast(kind, payload, context.events.stale_check(read))
+                async for kind, payload, stale in planned:
+                    self._broadcast(kind, payload, stale)
                     if kind == "error":
                         return
                 self._broadcast("complete", None)

@@ -338,8 +338,8 @@ class Connection:
                 return
             planned = await self.hub.planned_frames(query, variables, name, context, self._count)
             if planned is not None:
-                async for kind, payload, read in planned:
-                    self.send_raw(frame(kind, op_id, payload), context.events.stale_check(read))
+                async for kind, payload, stale in planned:
+                    self.send_raw(frame(kind, op_id, payload), stale)
                     if kind == "error":
                         return
                 await self.send({"type": "complete", "id": op_id})
