@@ -13,6 +13,7 @@ from api.events.feed import EventFilter, Feed
 from api.settings import Settings
 from api.state import State
 from api.webhooks import delivery, signing
+from db.events import Envelope
 from db.lens import Lens
 from schema.context import Context, WebhookPolicy
 
@@ -39,16 +40,26 @@ class FeedSource:
         self._feed = Feed(broadcaster_of(self.state), self.state.pool, after=after, filter=flt, lens=self.lens)
         return self._feed
 
-    def stale_check(self, read: Collection[str] = ()) -> Callable[[], bool] | None:
-        """For the frame just rendered from the feed's latest event, having read the facts ``read``
-        (relations: the planner reports them; the resolvers do not): a check, run when the frame
-        leaves the connection's queue, of whether its object or one of those facts was recalled
-        since (None: nothing to check — a full-scope caller, or no event)."""
+    def pin(self) -> tuple[Envelope | None, int] | None:
+        """The feed's latest event and the broadcaster's head when it was taken: ``stale_check``'s
+        ``at`` for a frame rendered once the feed has moved on (schema/plan/live.py reads a backlog
+        of events in one statement)."""
         feed = self._feed
-        envelope = feed.delivered if feed is not None else None
-        if feed is None or envelope is None or not self.lens.public:
+        return None if feed is None else (feed.delivered, feed.delivered_head)
+
+    def stale_check(
+        self, read: Collection[str] = (), at: tuple[Envelope | None, int] | None = None
+    ) -> Callable[[], bool] | None:
+        """For the frame just rendered from the feed's latest event (or the one ``at`` pinned),
+        having read the facts ``read`` (relations: the planner reports them; the resolvers do not):
+        a check, run when the frame leaves the connection's queue, of whether its object or one of
+        those facts was recalled since (None: nothing to check — a full-scope caller, or no event)."""
+        feed = self._feed
+        if feed is None or not self.lens.public:
             return None
-        head = feed.delivered_head
+        envelope, head = at if at is not None else (feed.delivered, feed.delivered_head)
+        if envelope is None:
+            return None
         return lambda: feed.stale(envelope) or any(feed.broadcaster.recalled_since(i, head) for i in read)
 
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -34,10 +34,10 @@ log = logging.getLogger("newsfacts.graphql_ws")
 
 # Asked when a queued event frame leaves: True once its object was recalled since it was rendered.
 Stale = Callable[[], bool] | None
-# A member's send: (the frame, its staleness check, the same frame as WebSocket bytes, whether the
-# check passed just now). Synchronous: a member queues or writes at once, it never holds up the
-# group's other members.
-Send = Callable[[bytes, Stale, bytes | None, bool], None]
+# A member's send: (the frames, each as the protocol's JSON, as WebSocket bytes and with its
+# staleness check; the WebSocket bytes of them all, joined; whether every check passed just now).
+# Synchronous: a member queues or writes at once, it never holds up the group's other members.
+Send = Callable[[list[tuple[bytes, bytes, Stale]], bytes, bool], None]
 # (document, variables, operation name, read under the recall rules)
 Key = tuple[str, bytes, str | None, bool]
 
@@ -89,11 +89,15 @@ class Group:
     async def run(self, schema: Any, context: Any, production: bool, count: Callable[[str], None] | None) -> None:
         query, variables, name, _public = self.key
         try:
-            planned = await self.hub.planned_frames(query, orjson.loads(variables), name, context, count)
+            # A backlog (this process fell behind: a burst, a loaded machine) is read with one
+            # statement and written with one write a member, not one of each per event.
+            planned = await self.hub.planned_frames(
+                query, orjson.loads(variables), name, context, count, batch=live.BATCH
+            )
             if planned is not None:
-                async for kind, payload, read in planned:
-                    self._broadcast(kind, payload, context.events.stale_check(read))
-                    if kind == "error":
+                async for frames in planned:
+                    self._broadcast_all(frames)
+                    if frames[-1][0] == "error":
                         return
                 self._broadcast("complete", None)
                 return
@@ -129,18 +133,27 @@ class Group:
                 self.hub.on_end(member)
 
     def _broadcast(self, kind: str, payload: bytes | None, stale: Stale = None) -> None:
+        self._broadcast_all([(kind, payload, stale)])
+
+    def _broadcast_all(self, frames: Sequence[tuple[str, bytes | None, Stale]]) -> None:
         # Encoded once per operation id (clients mostly number theirs alike, so once for nearly
-        # all members), as the protocol's JSON and as a WebSocket frame, written to each as is.
-        encoded: dict[str, tuple[bytes, bytes]] = {}
+        # all members), as the protocol's JSON and as WebSocket frames, written to each as is:
+        # several frames (a backlog the statement read at once) in one write per member, so a
+        # process that fell behind spends one write(2) a member on the backlog, not one an event.
+        encoded: dict[str, tuple[list[tuple[bytes, bytes, Stale]], bytes]] = {}
         # Asked once for all members: those sending now need no answer of their own; those whose
-        # frames wait (a slow reader) ask again as the frame leaves.
-        checked = stale is None or not stale()
+        # frames wait (a slow reader) ask again as each frame leaves.
+        checked = all(stale is None or not stale() for _, _, stale in frames)
         for send, op_id in list(self.members):
             pair = encoded.get(op_id)
             if pair is None:
-                data = frame(kind, op_id, payload)
-                pair = encoded[op_id] = (data, text_frame(data))
-            send(pair[0], stale, pair[1], checked)
+                items = []
+                for kind, payload, stale in frames:
+                    data = frame(kind, op_id, payload)
+                    items.append((data, text_frame(data), stale))
+                joined = items[0][1] if len(items) == 1 else b"".join(wire for _, wire, _ in items)
+                pair = encoded[op_id] = (items, joined)
+            send(pair[0], pair[1], checked)
 
 
 class SharedSubscriptions:
@@ -161,14 +174,18 @@ class SharedSubscriptions:
         name: str | None,
         context: Any,
         count: Callable[[str], None] | None = None,
-    ) -> AsyncIterator[live.Frame] | None:
+        batch: int = 1,
+    ) -> AsyncIterator[list[live.Frame]] | None:
         """The subscription's frames from planned reads (schema/plan/live.py), or None when it runs
         on the resolvers (no planner, or a document the planner leaves to them). ``count`` is told
-        which path a subscription operation took ("planned" / "resolved")."""
+        which path a subscription operation took ("planned" / "resolved"); ``batch``: see
+        ``live.stream``."""
         planner = self.planner
         plan = self.live_plans.get(query, name, lambda q, n: live.plan(planner, q, n)) if planner else None
         frames = (
-            await live.stream(planner, plan, variables, context, context.pool.acquire) if planner and plan else None
+            await live.stream(planner, plan, variables, context, context.pool.acquire, batch)
+            if planner and plan
+            else None
         )
         if count is not None and graphql_cache.operation_type(query, name) == "subscription":
             count("planned" if frames is not None else "resolved")

@@ -108,10 +108,15 @@ class Connection:
         self._ping_timer: asyncio.TimerHandle | None = None
         # What a shared subscription calls for each event: the raw transport's own send when there
         # is one (no hop through send_raw for each member of a fan-out).
-        self.member: Send = raw.send_shared if raw is not None else self.send_raw
+        self.member: Send = raw.send_shared if raw is not None else self.send_each
 
     async def send(self, message: dict[str, Any]) -> None:
         self.send_raw(orjson.dumps(message))
+
+    def send_each(self, frames: list[tuple[bytes, bytes, Stale]], _joined: bytes, checked: bool) -> None:
+        """A shared subscription member's send without a raw transport: each frame on its own."""
+        for data, wire, stale in frames:
+            self.send_raw(data, stale, wire, checked)
 
     def send_raw(self, frame: bytes, stale: Stale = None, wire: bytes | None = None, checked: bool = False) -> None:
         """Send ``frame`` (``wire``: the same as a WebSocket frame, when encoded once for many).
@@ -338,9 +343,10 @@ class Connection:
                 return
             planned = await self.hub.planned_frames(query, variables, name, context, self._count)
             if planned is not None:
-                async for kind, payload, read in planned:
-                    self.send_raw(frame(kind, op_id, payload), context.events.stale_check(read))
-                    if kind == "error":
+                async for frames in planned:
+                    for kind, payload, stale in frames:
+                        self.send_raw(frame(kind, op_id, payload), stale)
+                    if frames[-1][0] == "error":
                         return
                 await self.send({"type": "complete", "id": op_id})
                 return

@@ -19,6 +19,8 @@ import websockets
 
 from api.graphql import ws as graphql_ws_module
 from api.settings import Settings
+from db import writes
+from db.pool import connect
 from tests.api.live_events import SSEReader, api_key, bearer, graphql_ws, next_message
 from tests.api.test_events_recall import HELD_BODY, StalledClient, patch, post
 from tests.services import LiveServer
@@ -206,3 +208,33 @@ async def test_a_subscriber_kept_busy_by_events_gets_no_keepalive_ping_and_a_qui
         # Once it is quiet, the keepalive pings again.
         message = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert message["type"] == "ping", message
+
+
+async def test_a_burst_committed_at_once_reaches_every_scope_in_order_each_frame_with_its_own_event(
+    live: LiveServer, write_key: str, database_url: str
+) -> None:
+    # Thirty events in one commit reach the broadcaster together, so a shared subscription reads
+    # them as one backlog (schema/plan/live.py renders such a backlog with one statement): each
+    # frame must still carry its own event's object and fact, in sequence order.
+    query = "subscription { events(types: [ACTOR_CREATED]) { sequence objectId fact { ... on Actor { name } } } }"
+    subscribe = {"id": "1", "type": "subscribe", "payload": {"query": query}}
+    async with graphql_ws(live.url) as public, graphql_ws(live.url, write_key) as full:
+        for ws in (public, full):
+            await ws.send(json.dumps(subscribe))
+        await asyncio.sleep(0.3)  # the subscriptions have joined before the writes
+        conn = await connect(database_url)
+        try:
+            async with conn.transaction():
+                docs = [
+                    await writes.create(conn, "actor", {"kind": "person", "name": f"burst {i}"}, changed_by="test")
+                    for i in range(30)
+                ]
+        finally:
+            await conn.close()
+        got = await asyncio.gather(_raw_next(public, 30), _raw_next(full, 30))
+    expected = [(d["id"], d["name"]) for d in docs]
+    for frames in got:
+        events = [json.loads(x)["payload"]["data"]["events"] for x in frames]
+        assert [(e["objectId"], e["fact"]["name"]) for e in events] == expected
+        sequences = [e["sequence"] for e in events]
+        assert sequences == sorted(sequences) and len(set(sequences)) == 30
