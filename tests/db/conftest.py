@@ -11,7 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from db.pool import Conn
+from db.migrate import migrate
+from db.pool import Conn, connect
 
 WRITE_TABLES = ("actors", "articles", "claims", "deployments", "incidents", "revisions", "events")
 
@@ -46,6 +47,17 @@ async def empty_database(postgres_server_url: str) -> AsyncIterator[str]:
     """A brand-new database with no schema, dropped after the test."""
     async with scratch_database(postgres_server_url) as url:
         yield url
+
+
+@pytest.fixture
+async def migrated_conn(empty_database: str) -> AsyncIterator[Conn]:
+    """A connection to a brand-new database with the schema migrated (and nothing else in it)."""
+    connection = await connect(empty_database)
+    try:
+        await migrate(connection)
+        yield connection
+    finally:
+        await connection.close()
 
 
 async def table_counts(conn: Conn) -> dict[str, int]:
