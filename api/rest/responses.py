@@ -17,6 +17,8 @@ from api.state import get_state
 ITEM_MAX_AGE = 30
 LIST_MAX_AGE = 5
 HISTORY_MAX_AGE = 300
+# A read's representation depends on the media type asked for and on who asks (the recall rules).
+VARY = "Accept, Authorization"
 
 
 def cache_control(request: Request, max_age: int) -> str:
@@ -29,7 +31,7 @@ def cache_control_for(*, public: bool, max_age: int) -> str:
 
 
 def caching_headers(request: Request, *, etag: str | None, last_modified: str | None, max_age: int) -> dict[str, str]:
-    headers = {"Cache-Control": cache_control(request, max_age), "Vary": "Accept, Authorization"}
+    headers = {"Cache-Control": cache_control(request, max_age), "Vary": VARY}
     if etag:
         headers["ETag"] = etag
     if last_modified:
@@ -49,7 +51,7 @@ def raw_caching_headers(request: Request, max_age: int) -> Raw:
 def _caching(public: bool, max_age: int) -> tuple[tuple[bytes, bytes], ...]:
     return (
         (b"cache-control", cache_control_for(public=public, max_age=max_age).encode("latin-1")),
-        (b"vary", b"Accept, Authorization"),
+        (b"vary", VARY.encode("latin-1")),
     )
 
 

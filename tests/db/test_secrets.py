@@ -10,8 +10,7 @@ import asyncpg
 import pytest
 
 from db import webhooks
-from db.migrate import migrate
-from db.pool import connect
+from db.pool import Conn
 from db.secrets import SecretBox, SecretKeyError
 
 pytestmark = pytest.mark.anyio
@@ -58,19 +57,9 @@ async def test_secrets_are_stored_sealed_and_sign_as_before(conn: asyncpg.Connec
     await conn.execute("DELETE FROM webhook_endpoints WHERE id = $1", row["id"])
 
 
-@pytest.fixture
-async def own(empty_database: str) -> Any:
-    """A migrated database of this test's own: resealing touches every row, other tests' included."""
-    c = await connect(empty_database)
-    try:
-        await migrate(c)
-        yield c
-    finally:
-        await c.close()
-
-
-async def test_rotating_the_key_reseals_every_row_and_plain_rows_get_sealed(own: asyncpg.Connection[Any]) -> None:
-    conn = own
+async def test_rotating_the_key_reseals_every_row_and_plain_rows_get_sealed(migrated_conn: Conn) -> None:
+    # A migrated database of this test's own: resealing touches every row, other tests' included.
+    conn = migrated_conn
     plain = await _endpoint(conn, None, "whsec_plain")  # as a row from before migration 0005
     sealed = await _endpoint(conn, OLD, "whsec_old")
     await webhooks.rotate_secret(conn, OLD, sealed["id"], "whsec_new", 3600)
