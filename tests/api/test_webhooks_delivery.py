@@ -277,14 +277,14 @@ async def test_killing_a_worker_mid_delivery_loses_nothing(
 async def test_a_worker_killed_in_the_middle_of_a_batch_claim_loses_nothing_and_repeats_only_that_batch(
     wh_client: httpx.AsyncClient, database_url: str, redis_url: str, conn: Any
 ) -> None:
-    # Outcomes wait 300 ms to be recorded in a batch, so the worker dies holding sent-but-unrecorded
-    # deliveries too, not only the claim it is in the middle of. The endpoint may take every slot:
-    # with the default cap of 4 the claim caught waiting could be one that leases nothing (the
-    # endpoint at its cap), and once the in-flight outcomes were recorded the worker would die
-    # holding nothing, which tests nothing.
+    # Outcomes wait 3 s to be recorded (the batch never fills: 60 deliveries, batches of 64), so the
+    # worker dies holding every delivery it sent, not only the claim it is in the middle of: that
+    # claim may be cut off when PostgreSQL finds the client gone as it sends the rows, and then
+    # leases nothing. The endpoint may take every slot, so the caught claim is never one that
+    # leases nothing because the endpoint is at its cap.
     receiver = Receiver(lambda item, n: Answer(200, delay=0.05)).start()
     env = worker_env(
-        database_url, redis_url, WEBHOOK_BATCH_SIZE="8", WEBHOOK_FLUSH_MS="300", WEBHOOK_ENDPOINT_CONCURRENCY="8"
+        database_url, redis_url, WEBHOOK_BATCH_SIZE="64", WEBHOOK_FLUSH_MS="3000", WEBHOOK_ENDPOINT_CONCURRENCY="8"
     )
     first = WorkerProcess(env, concurrency=8)
     second = WorkerProcess(env, concurrency=8)
