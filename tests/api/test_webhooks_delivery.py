@@ -289,7 +289,8 @@ async def test_a_worker_killed_in_the_middle_of_a_batch_claim_loses_nothing_and_
     first = WorkerProcess(env, concurrency=8)
     second = WorkerProcess(env, concurrency=8)
     claiming = """SELECT count(*) FROM pg_stat_activity
-                  WHERE query LIKE '%candidates AS (%' AND query NOT LIKE '%pg_stat_activity%' AND state = 'active'"""
+                  WHERE datname = current_database()  -- other tests' workers claim in their own databases
+                    AND query LIKE '%candidates AS (%' AND query NOT LIKE '%pg_stat_activity%' AND state = 'active'"""
     try:
         endpoint = await register(wh_client, receiver.url(), enabledEvents=["actor.created"])
         start = await _head(conn)
