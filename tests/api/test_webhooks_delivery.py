@@ -277,17 +277,16 @@ async def test_killing_a_worker_mid_delivery_loses_nothing(
 async def test_a_worker_killed_in_the_middle_of_a_batch_claim_loses_nothing_and_repeats_only_that_batch(
     wh_client: httpx.AsyncClient, database_url: str, redis_url: str, conn: Any
 ) -> None:
-    # Outcomes wait 3 s to be recorded (the batch never fills: 60 deliveries, batches of 64), so the
-    # worker dies holding every delivery it sent, not only the claim it is in the middle of: that
-    # claim may be cut off when PostgreSQL finds the client gone as it sends the rows, and then
-    # leases nothing. The endpoint may take every slot, so the caught claim is never one that
-    # leases nothing because the endpoint is at its cap.
-    receiver = Receiver(lambda item, n: Answer(200, delay=0.05)).start()
-    env = worker_env(
-        database_url, redis_url, WEBHOOK_BATCH_SIZE="64", WEBHOOK_FLUSH_MS="3000", WEBHOOK_ENDPOINT_CONCURRENCY="8"
-    )
-    first = WorkerProcess(env, concurrency=8)
-    second = WorkerProcess(env, concurrency=8)
+    # The first worker records no outcome before it dies (a flush waits 60 s, and 60 deliveries never
+    # fill a batch of 64), so it dies holding every delivery it sent: that is the batch that may be
+    # sent twice. The claim it is caught in may lease more for it, or be cut off when PostgreSQL finds
+    # the client gone; either must be safe. Its 32 slots never fill with unrecorded outcomes (a worker
+    # stops claiming past its concurrency's worth), so it keeps claiming until it is killed; each
+    # answer takes 0.3 s so it is still far from done by then.
+    receiver = Receiver(lambda item, n: Answer(200, delay=0.3)).start()
+    base = worker_env(database_url, redis_url, WEBHOOK_ENDPOINT_CONCURRENCY="8")
+    first = WorkerProcess({**base, "WEBHOOK_BATCH_SIZE": "64", "WEBHOOK_FLUSH_MS": "60000"}, concurrency=32)
+    second = WorkerProcess(base, concurrency=8)
     claiming = """SELECT count(*) FROM pg_stat_activity
                   WHERE datname = current_database()  -- other tests' workers claim in their own databases
                     AND query LIKE '%candidates AS (%' AND query NOT LIKE '%pg_stat_activity%' AND state = 'active'"""
