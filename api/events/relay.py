@@ -1,6 +1,12 @@
 """The relay: publishes the outbox to a bounded Redis Stream in sequence order. Every server process
 runs one, but only the holder of a PostgreSQL advisory lock (on a dedicated connection) is active;
-the others retry every second and take over within seconds if the holder's process dies."""
+the others retry every second and take over within seconds if the holder's process dies.
+
+A server runs its relay on an event loop of its own, in a thread (``RelayThread``): on the app's
+loop, each NOTIFY's wake-up, read and XADD waited behind the fan-out's turns, and under load that
+wait was the largest hop from commit to delivery. The leader hands what it read to its own
+process's broadcaster at once (``on_read``), so the local subscribers do not wait for the XADD and
+the broadcaster's XREAD either; the other processes follow the stream as before."""
 
 from __future__ import annotations
 
@@ -9,11 +15,14 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
+import uvloop
 from redis.exceptions import RedisError, ResponseError
 
 from api.events import wire
@@ -46,6 +55,7 @@ class Relay:
         retry_seconds: float = 1.0,
         prune_every_seconds: float = 3600.0,
         timeouts: Timeouts | None = None,
+        on_read: Callable[[list[events.Envelope]], None] | None = None,
     ) -> None:
         self.database_url = database_url
         self.redis = redis
@@ -56,6 +66,9 @@ class Relay:
         # Each statement on the lock connection is bounded: a hung server fails the round, the
         # connection is dropped (so is the lock) and the relay contends again once it answers.
         self.timeouts = timeouts
+        # Told each batch the leader read, in order, before it is published: committed events, so a
+        # local broadcaster may deliver them at once (it skips what it already has, either way).
+        self.on_read = on_read
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.is_leader = False
         self.published = 0
@@ -111,6 +124,8 @@ class Relay:
             wake.clear()
             rows = await events.envelopes_after(conn, self.published, limit=BATCH)
             if rows:
+                if self.on_read is not None:
+                    self.on_read(rows)
                 try:
                     await self._publish(stream, rows)
                 except (RedisError, OSError) as exc:
@@ -163,3 +178,72 @@ class Relay:
             return
         if gone or keys:
             log.info("pruned %d events older than %d days and %d idempotency keys", gone, self.retention_days, keys)
+
+
+class RelayThread:
+    """A Relay on an event loop of its own, in a daemon thread of this process: its NOTIFY wake-up,
+    read and XADD do not wait for the app's loop, which a burst of deliveries keeps busy. ``make``
+    builds the Relay in that thread, so its Redis client (and every connection) belongs to that
+    loop. The leader's advisory lock is still held by a connection of this process: if the process
+    dies, the lock goes with it, as before."""
+
+    def __init__(self, make: Callable[[], Relay]) -> None:
+        self._make = make
+        self._relay: Relay | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self._relay is not None and self._relay.is_leader
+
+    @property
+    def published(self) -> int:
+        return self._relay.published if self._relay is not None else 0
+
+    def start(self) -> None:
+        started = threading.Event()
+        failed: list[BaseException] = []
+
+        async def main() -> None:
+            try:
+                relay = self._relay = self._make()
+                self._loop = asyncio.get_running_loop()
+                self._stop = asyncio.Event()
+                relay.start()
+            except BaseException as exc:
+                failed.append(exc)
+                raise
+            finally:
+                started.set()
+            try:
+                await self._stop.wait()
+            finally:
+                await relay.stop()
+                with contextlib.suppress(Exception):
+                    await relay.redis.aclose()
+
+        def run() -> None:
+            try:
+                with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                    runner.run(main())
+            except Exception:
+                log.exception("the relay's thread ended")
+
+        self._thread = threading.Thread(target=run, name="newsfacts-relay", daemon=True)
+        self._thread.start()
+        started.wait()  # a loop and a task: milliseconds
+        if failed:
+            raise failed[0]
+
+    async def stop(self) -> None:
+        """Stop the relay (releasing leadership at once: its connection closes) and its thread."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # its loop already ended
+                loop.call_soon_threadsafe(stop.set)
+        await asyncio.to_thread(thread.join, 10.0)
