@@ -5,6 +5,7 @@ broadcaster (Redis Stream → local subscribers, PostgreSQL when Redis cannot he
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -29,8 +30,10 @@ async def start(state: State) -> None:
     database_url, redis_url = settings.database_url, settings.redis_url
 
     def handoff(envelopes: list[Envelope]) -> None:
-        # From the relay's thread: the broadcaster lives on this (the app's) loop.
-        loop.call_soon_threadsafe(broadcaster.take_local, envelopes)
+        # From the relay's thread: the broadcaster lives on this (the app's) loop. Once that loop
+        # has closed there is no one to hand to; the relay goes on publishing to the stream.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(broadcaster.take_local, envelopes)
 
     def make() -> Relay:
         # Called on the relay's own loop, so its Redis client's connections belong to that loop.
