@@ -35,6 +35,8 @@ log = logging.getLogger("newsfacts.relay")
 # Arbitrary constant shared by every newsfacts process: "nfrely" in ASCII.
 RELAY_LOCK_KEY = 0x6E6672656C79
 BATCH = 500
+# Events read (and handed over) but not yet published, at most: the reader waits beyond it.
+MAX_UNPUBLISHED = 10 * BATCH
 PRUNE_SECONDS = 600.0
 
 
@@ -116,38 +118,83 @@ class Relay:
                 await asyncio.wait_for(conn.close(), timeout=2.0)
 
     async def _lead(self, conn: asyncpg.Connection[Any], wake: asyncio.Event) -> None:
+        """Read the outbox as NOTIFY says it grew, and hand each batch over at once; publishing it
+        (the XADD, then the progress UPDATE) runs beside the reading, in order, in ``_publisher``:
+        an event committed while a batch is being published is read without waiting for that."""
         stream = await events.stream_key(conn)
         self.published = await events.published_sequence(conn)
+        read = self.published  # the highest sequence read and handed over
+        unpublished: list[events.Envelope] = []
+        more, room = asyncio.Event(), asyncio.Event()
+        lock = asyncio.Lock()  # one statement at a time on the lock connection
+        publisher = asyncio.create_task(self._publisher(conn, lock, stream, unpublished, more, room))
         next_prune = 0.0
+        try:
+            while True:
+                wake.clear()
+                # Reading runs ahead of publishing by a bounded amount (Redis down or slow): the
+                # outbox keeps the rest, and the broadcasters read PostgreSQL meanwhile.
+                if publisher.done():
+                    publisher.result()  # its failure (the connection) ends this leadership too
+                    raise RuntimeError("the relay's publisher ended")
+                if len(unpublished) >= MAX_UNPUBLISHED:
+                    room.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(room.wait(), timeout=self.retry_seconds)
+                    continue
+                async with lock:
+                    rows = await events.envelopes_after(conn, read, limit=BATCH)
+                if rows:
+                    if self.on_read is not None:
+                        self.on_read(rows)
+                    read = rows[-1].sequence
+                    unpublished.extend(rows)
+                    more.set()
+                    if len(rows) == BATCH:
+                        continue
+                if time.monotonic() >= next_prune:
+                    async with lock:
+                        await self._prune(conn)
+                    next_prune = time.monotonic() + self.prune_every_seconds
+                # NOTIFY wakes us at once; the timeout also checks the lock connection is alive.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=1.0)
+        finally:
+            await cancel_and_wait(publisher)
+
+    async def _publisher(
+        self,
+        conn: asyncpg.Connection[Any],
+        lock: asyncio.Lock,
+        stream: str,
+        unpublished: list[events.Envelope],
+        more: asyncio.Event,
+        room: asyncio.Event,
+    ) -> None:
+        """Publish what the reader read, in sequence order, and record the progress; while Redis
+        cannot be reached, retry every ``retry_seconds`` (the outbox keeps everything meanwhile)."""
         redis_down = False
         while True:
-            wake.clear()
-            rows = await events.envelopes_after(conn, self.published, limit=BATCH)
-            if rows:
-                if self.on_read is not None:
-                    self.on_read(rows)
-                try:
-                    await self._publish(stream, rows)
-                except (RedisError, OSError) as exc:
-                    if not redis_down:
-                        log.warning("relay cannot reach Redis (%s); the outbox keeps events until it can", exc)
-                    redis_down = True
-                    # The poll below (1 s) is the retry: the outbox keeps everything meanwhile.
-                    await asyncio.sleep(self.retry_seconds)
-                    continue
-                if redis_down:
-                    log.info("relay reached Redis again; catching up from sequence %d", self.published)
-                redis_down = False
-                self.published = rows[-1].sequence
+            await more.wait()
+            batch = unpublished[:BATCH]
+            try:
+                await self._publish(stream, batch)
+            except (RedisError, OSError) as exc:
+                if not redis_down:
+                    log.warning("relay cannot reach Redis (%s); the outbox keeps events until it can", exc)
+                redis_down = True
+                await asyncio.sleep(self.retry_seconds)
+                continue
+            if redis_down:
+                log.info("relay reached Redis again; catching up from sequence %d", self.published)
+            redis_down = False
+            del unpublished[: len(batch)]
+            room.set()
+            if not unpublished:
+                more.clear()
+            self.published = batch[-1].sequence
+            async with lock:
                 await events.record_published(conn, self.published)
-                if len(rows) == BATCH:
-                    continue
-            if time.monotonic() >= next_prune:
-                await self._prune(conn)
-                next_prune = time.monotonic() + self.prune_every_seconds
-            # NOTIFY wakes us at once; the timeout also checks the lock connection is alive.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=1.0)
 
     async def _publish(self, stream: str, rows: list[events.Envelope]) -> None:
         pipe = self.redis.pipeline(transaction=False)

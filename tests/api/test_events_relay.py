@@ -132,3 +132,40 @@ async def test_handed_over_then_streamed_events_are_delivered_once_in_order(
     finally:
         await relay.stop()
         await broadcaster.stop()
+
+
+async def test_reading_runs_ahead_of_publishing_while_redis_cannot_be_reached(
+    conn: asyncpg.Connection[Any], database_url: str
+) -> None:
+    # Nothing listens at this Redis: every XADD fails and is retried each second, while the relay
+    # goes on reading the outbox and handing each event over once, in order, as it is committed.
+    handed: list[int] = []
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    relay = RelayThread(
+        lambda: Relay(
+            database_url,
+            aioredis.Redis.from_url(dead, socket_connect_timeout=0.5),
+            maxlen=10_000,
+            retention_days=30,
+            retry_seconds=0.2,
+            on_read=lambda envelopes: handed.extend(e.sequence for e in envelopes),
+        )
+    )
+    published = await events.published_sequence(conn)
+    relay.start()
+    try:
+        await _until(lambda: relay.is_leader)
+        start = await events.last_sequence(conn)
+        for _ in range(2):
+            for _ in range(3):
+                await make_actor(conn)
+            last = await events.last_sequence(conn)
+            await _until(lambda last=last: last in handed)
+            await asyncio.sleep(0.6)  # several publishing retries meanwhile
+        assert [s for s in handed if s > start] == list(range(start + 1, last + 1))
+        assert len(handed) == len(set(handed)), "each event is handed over once"
+        assert relay.published == published, "nothing could be published"
+    finally:
+        await relay.stop()
+    row = await conn.fetchrow("SELECT published_sequence FROM relay_state")
+    assert row is not None and row[0] == published
