@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # the modules below import this one to reach State
     from api.cache.invalidator import Invalidator
     from api.cache.store import ResponseCache
     from api.events.broadcaster import Broadcaster
-    from api.events.relay import Relay
+    from api.events.relay import RelayThread
     from api.metrics import Metrics
     from api.rest.plan import Statements
     from db.secrets import SecretBox
@@ -40,7 +40,7 @@ class State:
     cache: ResponseCache | None = None
     cache_invalidator: Invalidator | None = None
     broadcaster: Broadcaster | None = None
-    relay: Relay | None = None
+    relay: RelayThread | None = None
     key_cache: KeyCache | None = None
     secret_box: SecretBox | None = None  # webhook signing secrets' sealing keys (api/webhooks/keyring.py)
     # REST reads' built statements, per process (api/rest/plan.py).

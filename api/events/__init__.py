@@ -4,9 +4,19 @@ broadcaster (Redis Stream → local subscribers, PostgreSQL when Redis cannot he
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from api.events.broadcaster import Broadcaster
-from api.events.relay import Relay
+from api.events.relay import Relay, RelayThread
 from api.state import State
+from db.events import Envelope
 
 
 async def start(state: State) -> None:
@@ -16,13 +26,36 @@ async def start(state: State) -> None:
     broadcaster = Broadcaster(state.pool, settings.redis_url)
     await broadcaster.start()
     state.broadcaster = broadcaster
-    relay = Relay(
-        settings.database_url,
-        state.redis,
-        maxlen=settings.event_stream_maxlen,
-        retention_days=settings.event_retention_days,
-        timeouts=settings.db_timeouts,
-    )
+    loop = asyncio.get_running_loop()
+    database_url, redis_url = settings.database_url, settings.redis_url
+
+    def handoff(envelopes: list[Envelope]) -> None:
+        # From the relay's thread: the broadcaster lives on this (the app's) loop. Once that loop
+        # has closed there is no one to hand to; the relay goes on publishing to the stream.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(broadcaster.take_local, envelopes)
+
+    def make() -> Relay:
+        # Called on the relay's own loop, so its Redis client's connections belong to that loop.
+        # One quick retry on a broken connection, as the app's client (api/lifespan.py).
+        redis = aioredis.Redis.from_url(
+            redis_url,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            health_check_interval=30,
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        return Relay(
+            database_url,
+            redis,
+            maxlen=settings.event_stream_maxlen,
+            retention_days=settings.event_retention_days,
+            timeouts=settings.db_timeouts,
+            on_read=handoff,
+        )
+
+    relay = RelayThread(make)
     relay.start()
     state.relay = relay
 

@@ -142,7 +142,19 @@ class Broadcaster:
             _, forgotten = self._recalls.popitem(last=False)
             self._recall_floor = max(self._recall_floor, forgotten)
 
+    def take_local(self, envelopes: list[Envelope]) -> None:
+        """Events this process's relay just read from PostgreSQL (committed, in sequence order),
+        handed over before it publishes them: delivered now if they continue from head; anything
+        else is left to the stream and the database, which skip what this delivered."""
+        for envelope in envelopes:
+            if envelope.sequence == self.head + 1:
+                self._deliver(envelope)
+            elif envelope.sequence > self.head:
+                return
+
     def _deliver(self, envelope: Envelope) -> None:
+        if envelope.sequence <= self.head:
+            return  # delivered already: the relay handed it over (take_local) while this was read
         self.head = envelope.sequence
         if envelope.recalled:
             # Noted as it is offered: from now on, a consumer taking an earlier event of the object

@@ -1,6 +1,12 @@
 """The relay: publishes the outbox to a bounded Redis Stream in sequence order. Every server process
 runs one, but only the holder of a PostgreSQL advisory lock (on a dedicated connection) is active;
-the others retry every second and take over within seconds if the holder's process dies."""
+the others retry every second and take over within seconds if the holder's process dies.
+
+A server runs its relay on an event loop of its own, in a thread (``RelayThread``): on the app's
+loop, each NOTIFY's wake-up, read and XADD waited behind the fan-out's turns, and under load that
+wait was the largest hop from commit to delivery. The leader hands what it read to its own
+process's broadcaster at once (``on_read``), so the local subscribers do not wait for the XADD and
+the broadcaster's XREAD either; the other processes follow the stream as before."""
 
 from __future__ import annotations
 
@@ -9,11 +15,14 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
+import uvloop
 from redis.exceptions import RedisError, ResponseError
 
 from api.events import wire
@@ -26,6 +35,8 @@ log = logging.getLogger("newsfacts.relay")
 # Arbitrary constant shared by every newsfacts process: "nfrely" in ASCII.
 RELAY_LOCK_KEY = 0x6E6672656C79
 BATCH = 500
+# Events read (and handed over) but not yet published, at most: the reader waits beyond it.
+MAX_UNPUBLISHED = 10 * BATCH
 PRUNE_SECONDS = 600.0
 
 
@@ -46,6 +57,7 @@ class Relay:
         retry_seconds: float = 1.0,
         prune_every_seconds: float = 3600.0,
         timeouts: Timeouts | None = None,
+        on_read: Callable[[list[events.Envelope]], None] | None = None,
     ) -> None:
         self.database_url = database_url
         self.redis = redis
@@ -56,6 +68,9 @@ class Relay:
         # Each statement on the lock connection is bounded: a hung server fails the round, the
         # connection is dropped (so is the lock) and the relay contends again once it answers.
         self.timeouts = timeouts
+        # Told each batch the leader read, in order, before it is published: committed events, so a
+        # local broadcaster may deliver them at once (it skips what it already has, either way).
+        self.on_read = on_read
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.is_leader = False
         self.published = 0
@@ -103,36 +118,83 @@ class Relay:
                 await asyncio.wait_for(conn.close(), timeout=2.0)
 
     async def _lead(self, conn: asyncpg.Connection[Any], wake: asyncio.Event) -> None:
+        """Read the outbox as NOTIFY says it grew, and hand each batch over at once; publishing it
+        (the XADD, then the progress UPDATE) runs beside the reading, in order, in ``_publisher``:
+        an event committed while a batch is being published is read without waiting for that."""
         stream = await events.stream_key(conn)
         self.published = await events.published_sequence(conn)
+        read = self.published  # the highest sequence read and handed over
+        unpublished: list[events.Envelope] = []
+        more, room = asyncio.Event(), asyncio.Event()
+        lock = asyncio.Lock()  # one statement at a time on the lock connection
+        publisher = asyncio.create_task(self._publisher(conn, lock, stream, unpublished, more, room))
         next_prune = 0.0
+        try:
+            while True:
+                wake.clear()
+                # Reading runs ahead of publishing by a bounded amount (Redis down or slow): the
+                # outbox keeps the rest, and the broadcasters read PostgreSQL meanwhile.
+                if publisher.done():
+                    publisher.result()  # its failure (the connection) ends this leadership too
+                    raise RuntimeError("the relay's publisher ended")
+                if len(unpublished) >= MAX_UNPUBLISHED:
+                    room.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(room.wait(), timeout=self.retry_seconds)
+                    continue
+                async with lock:
+                    rows = await events.envelopes_after(conn, read, limit=BATCH)
+                if rows:
+                    if self.on_read is not None:
+                        self.on_read(rows)
+                    read = rows[-1].sequence
+                    unpublished.extend(rows)
+                    more.set()
+                    if len(rows) == BATCH:
+                        continue
+                if time.monotonic() >= next_prune:
+                    async with lock:
+                        await self._prune(conn)
+                    next_prune = time.monotonic() + self.prune_every_seconds
+                # NOTIFY wakes us at once; the timeout also checks the lock connection is alive.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=1.0)
+        finally:
+            await cancel_and_wait(publisher)
+
+    async def _publisher(
+        self,
+        conn: asyncpg.Connection[Any],
+        lock: asyncio.Lock,
+        stream: str,
+        unpublished: list[events.Envelope],
+        more: asyncio.Event,
+        room: asyncio.Event,
+    ) -> None:
+        """Publish what the reader read, in sequence order, and record the progress; while Redis
+        cannot be reached, retry every ``retry_seconds`` (the outbox keeps everything meanwhile)."""
         redis_down = False
         while True:
-            wake.clear()
-            rows = await events.envelopes_after(conn, self.published, limit=BATCH)
-            if rows:
-                try:
-                    await self._publish(stream, rows)
-                except (RedisError, OSError) as exc:
-                    if not redis_down:
-                        log.warning("relay cannot reach Redis (%s); the outbox keeps events until it can", exc)
-                    redis_down = True
-                    # The poll below (1 s) is the retry: the outbox keeps everything meanwhile.
-                    await asyncio.sleep(self.retry_seconds)
-                    continue
-                if redis_down:
-                    log.info("relay reached Redis again; catching up from sequence %d", self.published)
-                redis_down = False
-                self.published = rows[-1].sequence
+            await more.wait()
+            batch = unpublished[:BATCH]
+            try:
+                await self._publish(stream, batch)
+            except (RedisError, OSError) as exc:
+                if not redis_down:
+                    log.warning("relay cannot reach Redis (%s); the outbox keeps events until it can", exc)
+                redis_down = True
+                await asyncio.sleep(self.retry_seconds)
+                continue
+            if redis_down:
+                log.info("relay reached Redis again; catching up from sequence %d", self.published)
+            redis_down = False
+            del unpublished[: len(batch)]
+            room.set()
+            if not unpublished:
+                more.clear()
+            self.published = batch[-1].sequence
+            async with lock:
                 await events.record_published(conn, self.published)
-                if len(rows) == BATCH:
-                    continue
-            if time.monotonic() >= next_prune:
-                await self._prune(conn)
-                next_prune = time.monotonic() + self.prune_every_seconds
-            # NOTIFY wakes us at once; the timeout also checks the lock connection is alive.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=1.0)
 
     async def _publish(self, stream: str, rows: list[events.Envelope]) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -163,3 +225,72 @@ class Relay:
             return
         if gone or keys:
             log.info("pruned %d events older than %d days and %d idempotency keys", gone, self.retention_days, keys)
+
+
+class RelayThread:
+    """A Relay on an event loop of its own, in a daemon thread of this process: its NOTIFY wake-up,
+    read and XADD do not wait for the app's loop, which a burst of deliveries keeps busy. ``make``
+    builds the Relay in that thread, so its Redis client (and every connection) belongs to that
+    loop. The leader's advisory lock is still held by a connection of this process: if the process
+    dies, the lock goes with it, as before."""
+
+    def __init__(self, make: Callable[[], Relay]) -> None:
+        self._make = make
+        self._relay: Relay | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self._relay is not None and self._relay.is_leader
+
+    @property
+    def published(self) -> int:
+        return self._relay.published if self._relay is not None else 0
+
+    def start(self) -> None:
+        started = threading.Event()
+        failed: list[BaseException] = []
+
+        async def main() -> None:
+            try:
+                relay = self._relay = self._make()
+                self._loop = asyncio.get_running_loop()
+                self._stop = asyncio.Event()
+                relay.start()
+            except BaseException as exc:
+                failed.append(exc)
+                raise
+            finally:
+                started.set()
+            try:
+                await self._stop.wait()
+            finally:
+                await relay.stop()
+                with contextlib.suppress(Exception):
+                    await relay.redis.aclose()
+
+        def run() -> None:
+            try:
+                with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                    runner.run(main())
+            except Exception:
+                log.exception("the relay's thread ended")
+
+        self._thread = threading.Thread(target=run, name="newsfacts-relay", daemon=True)
+        self._thread.start()
+        started.wait()  # a loop and a task: milliseconds
+        if failed:
+            raise failed[0]
+
+    async def stop(self) -> None:
+        """Stop the relay (releasing leadership at once: its connection closes) and its thread."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # its loop already ended
+                loop.call_soon_threadsafe(stop.set)
+        await asyncio.to_thread(thread.join, 10.0)

@@ -19,6 +19,7 @@ from graphql.execution.values import get_argument_values
 from strawberry.utils.str_converters import to_camel_case
 
 from db.errors import NewsfactsError
+from db.plan import local
 from db.plan import tree as t
 from db.plan.sql import Statement, statement
 from schema.errors import format_error
@@ -116,8 +117,18 @@ async def _frames(
         # built for the first one, then each event's documents take the payload's parameter.
         kept: tuple[str, list[Any], int] | None = None
         public = context.lens.public
+        # A selection of the event's own fields needs no statement: each frame is built here.
+        here = local.render(live.obj, coerced, collect_ids=public)
+        prefix = b'{"data":{"' + live.key.encode() + b'":'
         async for taken in _arrivals(events, context.events.pin, batch):
             payloads = [_payload(value) for value, _ in taken]
+            if here is not None:
+                frames: list[Frame] = []
+                for (_, at), payload in zip(taken, payloads, strict=True):
+                    body, read = here(payload)
+                    frames.append(("next", prefix + orjson.dumps(body) + b"}}", context.events.stale_check(read, at)))
+                yield frames
+                continue
             if kept is None:
                 stmt = Statement(coerced, collect_ids=public, lens=context.lens)
                 sql = stmt.root(t.Payload(live.obj, _constant(payloads[0])))
@@ -136,12 +147,11 @@ async def _frames(
                     if len(arguments) == 1
                     else (await conn.fetchmany(kept[0], arguments))
                 )
-            frames: list[Frame] = []
+            frames = []
             for (_, at), row in zip(taken, rows, strict=True):
                 assert row is not None  # the statement selects from a one-row FROM
                 read = frozenset(row[1].split()) if row[1] else frozenset()
-                body = b'{"data":{"' + live.key.encode() + b'":' + row[0].encode() + b"}}"
-                frames.append(("next", body, context.events.stale_check(read, at)))
+                frames.append(("next", prefix + row[0].encode() + b"}}", context.events.stale_check(read, at)))
             yield frames
     except NewsfactsError as exc:
         # As the resolvers' path reports a stream that could not start: the error alone, unlocated.

@@ -44,6 +44,14 @@ SUBSCRIPTIONS: list[tuple[str, dict[str, Any]]] = [
              assets { assetType quantity { amount approximation originalText } } region { name } } } }""",
         {},
     ),
+    # Only the event's own fields: the planned server builds these frames without a statement
+    # (db/plan/local.py), and they must still be the resolvers' frames.
+    (
+        """subscription($noVersion: Boolean!, $withType: Boolean!) {
+             events(types: [ACTOR_CREATED, CLAIM_CREATED, CLAIM_CORRECTED]) { __typename id sequence
+               type @include(if: $withType) objectType objectId objectVersion @skip(if: $noVersion) createdAt } }""",
+        {"noVersion": True, "withType": True},
+    ),
 ]
 
 
@@ -103,24 +111,27 @@ async def test_planned_subscriptions_send_the_resolvers_frames(
         await settle({"s2": 1})  # the refusal comes at once
         new_actor = {"kind": "person", "name": "Sub Scriber"}
         actor = (await client.post(planned.url + "/v1/actors", json=new_actor, headers=headers)).json()
-        await settle({"s0": 1})
+        await settle({"s0": 1, "s4": 1})
         article = (await client.get(planned.url + "/v1/articles", params={"limit": 1})).json()["data"][0]
         quote = article["body"][:20]
         claim = {"statement": "A planned statement.", "quoteType": "direct", "quote": quote, "speaker": actor["id"],
                  "references": [{"article": article["id"], "charStart": 0, "charEnd": len(quote), "quoteText": quote}]}  # fmt: skip
         created = await client.post(planned.url + "/v1/claims", json=claim, headers=headers)
         assert created.status_code == 201, created.text
-        await settle({"s0": 1, "s1": 1})
+        await settle({"s0": 1, "s1": 1, "s4": 1})
         correction = {"changes": {"statement": "A corrected statement."}, "reason": "wording"}
         path = f"/v1/claims/{created.json()['id']}/corrections"
         fixed = await client.post(planned.url + path, json=correction, headers=headers)
         assert fixed.status_code in (200, 201), fixed.text
-        await settle({"s0": 1, "s1": 1})
+        await settle({"s0": 1, "s1": 1, "s4": 1})
         after = _planned_subscriptions((await client.get(planned.url + "/metrics")).content)
     assert frames_a == frames_b
     assert [m["type"] for m in frames_a["s2"]] == ["error"]
     assert frames_a["s2"][0]["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert frames_a["s0"][2]["payload"]["data"]["events"]["fact"]["speaker"]["name"] == "Sub Scriber"
+    own = [m["payload"]["data"]["events"] for m in frames_a["s4"]]
+    assert [e["type"] for e in own] == ["ACTOR_CREATED", "CLAIM_CREATED", "CLAIM_CORRECTED"]
+    assert all("objectVersion" not in e and e["__typename"] == "Event" for e in own)
     assert after - before >= len(SUBSCRIPTIONS)
 
 
