@@ -23,7 +23,9 @@ WITH g AS (
   SELECT GROUPING(status, quote_type, speaker_id) AS gs, coalesce(status, quote_type, speaker_id) AS v, count(*) AS n
   FROM claims WHERE sourcing <> 'withdrawn'
   GROUP BY GROUPING SETS ((status), (quote_type), (speaker_id))),
-r AS (SELECT g.*, row_number() OVER (PARTITION BY gs, v IS NULL ORDER BY n DESC, v) AS rn FROM g)
+-- Materialized: each facet's subquery reads r, which PostgreSQL would otherwise inline and
+-- recompute (the whole pass over the claims) once per facet.
+r AS MATERIALIZED (SELECT g.*, row_number() OVER (PARTITION BY gs, v IS NULL ORDER BY n DESC, v) AS rn FROM g)
 SELECT json_object_agg(f.name, (
   SELECT json_build_object(
     'buckets', coalesce(json_agg(CASE WHEN r.gs = 6 THEN json_build_object('value', r.v, 'label', a.name, 'count', r.n)
