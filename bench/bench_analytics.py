@@ -8,7 +8,8 @@ computed less (no zero-filled buckets, totals, openUpper, otherCount, hasMore…
 as the "old floor". Reports req/s, p50 and server CPU per request, the CPU ratio to the floor
 and to the old floor, and the load average at the start; then PostgreSQL's own
 time for the small bbox through the GiST index and as a sequential scan. Whole-table facets are read
-from the counts kept by triggers (0018), with the most deltas a read meets left unfolded
+from the counts kept by triggers (0018), and the whole-table histogram of claimDate from the
+per-day counts (0019), with the most deltas a read meets left unfolded
 (bench/facet_rollup.py), and the write cost those triggers add is measured last.
 
     .venv/bin/python -m bench.bench_analytics                                   # 100,000 / 300,000
@@ -231,7 +232,8 @@ def main() -> None:
                 f" in {load_s:.0f} s. Compared before timing: {'; '.join(compared)}. Whole-table facets read the"
                 f" kept counts with {deltas} delta rows unfolded (255 single-claim writes since the last fold;"
                 f" the load left {after_load});"
-                " the floor is the hand-written GROUPING SETS over the table. The floor answers what ours does"
+                " the floor is the hand-written GROUPING SETS over the table. The month histogram of claimDate reads"
+                " the kept per-day counts (0019); its floor counts the claims. The floor answers what ours does"
                 " (the same members, compared); the old floor is the first, which computes less. Aims: server CPU"
                 " ≤ 1.3x the hand-written statement; whole-table facets p50 < 50 ms."
             ),
