@@ -59,7 +59,9 @@ def array_facet(
 class DateField:
     """A date a histogram buckets by: a calendar ``date`` (a day in the histogram's time zone) or a
     ``timestamptz``; ``precision`` is SQL of how precisely each fact's date is known ('day',
-    'month', 'year'), None when always to the day (dates) or exactly (timestamps)."""
+    'month', 'year'), None when always to the day (dates) or exactly (timestamps). Whole-table
+    counts per day and precision of every calendar date are kept by triggers (0019's
+    ``nf_facet_rows``, the facet ``date:<name>``: tests/db/test_facet_rollup.py)."""
 
     name: str
     column: str

@@ -197,22 +197,44 @@ def _bucket_key(instant: str, interval: str, tz: str, *, local: str | None = Non
 def histogram(stmt: Statement, rows: RowSet, request: HistogramRequest) -> str:
     """``{"buckets": [{"start", "end", "count"}], "imprecise", "missingCount"}``: consecutive
     buckets, zero-filled, from the first to the last that holds a fact (or over from/to); facts
-    dated less precisely than the interval go in no bucket and are counted as imprecise."""
+    dated less precisely than the interval go in no bucket and are counted as imprecise.
+
+    A whole-table histogram of a calendar date (no filter, q, parent or asOf) counts the kept
+    per-day counters (db/migrations/0019_histogram_rollup.sql) instead of the facts: a day's
+    bucket depends on the day alone, whatever the interval and time zone, so the buckets are the
+    same. Timestamps (createdAt, publishedAt) fall in a zone's day by their instant: they count
+    the facts, as any filtered or asOf histogram does."""
     t = fact_type(rows.kind)
     a = t.alias
     on = request.on
     interval = request.interval
     tz = f"{stmt.params.add(request.time_zone)}::text"
-    column = on.column.format(a=a)
+    kept = not on.timestamp and _whole_table(stmt, rows)
+    if kept:
+        # A counter row: the day (text, NULL for facts without a date), its precision and count.
+        column = "nf_day_of(c.value)"
+        precision = "c.detail" if on.precision is not None else None
+        count = "pub" if stmt.lens.public else "n"
+        k, f = stmt.params.add(rows.kind), stmt.params.add(f"date:{on.name}")
+        counters = " UNION ALL ".join(
+            f"SELECT value, detail, {count} AS n FROM {table} WHERE kind = {k}::text AND facet = {f}::text"
+            for table in ("facet_counts", "facet_count_deltas")
+        )
+        source, counted = f"FROM ({counters}) c WHERE true", "sum(c.n)::bigint"
+        # A bucket whose counters net to zero holds no fact (the counting path has no such row).
+        having = " HAVING sum(c.n) <> 0"
+    else:
+        column = on.column.format(a=a)
+        precision = on.precision.format(a=a) if on.precision is not None else None
+        source, counted, having = rows.source(stmt), "count(*)", ""
     instant = column if on.timestamp else f"(({column})::timestamp AT TIME ZONE {tz})"
     # A calendar date is already the zone's wall-clock day: it is bucketed as it is.
     key = _bucket_key(instant, interval, tz, local=None if on.timestamp else f"({column})::timestamp")
     fits = "true"
-    if on.precision is not None:
+    if precision is not None:
         fitting = [p for p, rank in PRECISIONS.items() if rank <= INTERVALS.index(interval)]
         listed = ", ".join(f"'{p}'" for p in fitting) or "NULL"
-        fits = f"coalesce({on.precision.format(a=a)}, 'day') IN ({listed})"
-    source = rows.source(stmt)
+        fits = f"coalesce({precision}, 'day') IN ({listed})"
     bounds = []
     low = high = "NULL"
     if request.start is not None:
@@ -237,7 +259,7 @@ def histogram(stmt: Statement, rows: RowSet, request: HistogramRequest) -> str:
         )
     return (
         f"(WITH k AS (SELECT CASE WHEN {column} IS NOT NULL AND {fits} THEN {key} END AS key, "
-        f"{column} IS NULL AS missing, count(*) AS n {source} GROUP BY 1, 2), "
+        f"{column} IS NULL AS missing, {counted} AS n {source} GROUP BY 1, 2{having}), "
         f"m AS (SELECT coalesce({low}, min(k.key)) AS lo, coalesce({high}, max(k.key)) AS hi FROM k) "
         "SELECT json_build_object("
         "'buckets', coalesce((SELECT json_agg(json_build_object("

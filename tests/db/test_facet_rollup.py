@@ -1,8 +1,10 @@
 """The facet counts kept by triggers (db/migrations/0018_facet_rollup.sql) against the GROUP BY path
 they stand in for: after every step of a scripted series of writes — bulk load, create, correct,
 retract, withhold and release an article, delete, fold — every declared facet of every kind, in
-the full lens and under the recall rules, answers the same from both. And writers do not wait
-for each other on a counter, nor lose a count to a fold running beside them."""
+the full lens and under the recall rules, answers the same from both; and so does every calendar
+date's histogram (0019's per-day counts), in every interval, in zones with odd offsets and
+daylight saving, with and without from/to: the same bytes. And writers do not wait for each other
+on a counter, nor lose a count to a fold running beside them."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from db.plan import aggregates as plan_aggregates
 from db.plan.aggregates import RowSet
 from db.plan.sql import Statement, aggregate_statement
 from db.pool import connect
+from db.queries import parse_filters
 from db.registry import FACT_TYPES
 from tests.factories import make_actor, make_article, make_claim, quote_ref
 
@@ -27,6 +30,15 @@ pytestmark = pytest.mark.anyio
 PUBLIC = Lens(None, public=True)
 LENSES = {"full": FULL, "public": PUBLIC}
 KINDS = [t.kind for t in FACT_TYPES.values() if t.analytics.facets]
+# Every calendar date a histogram buckets by (timestamps count the facts: a zone decides their day).
+DATES = [(t.kind, d.name) for t in FACT_TYPES.values() for d in t.analytics.histogram_fields if not d.timestamp]
+INTERVALS = ("day", "week", "month", "quarter", "year")
+# (timeZone, from, to): the zones' offsets show in the bucket ends; from/to bound the counted days.
+ZONES = (
+    ("UTC", None, None),
+    ("America/St_Johns", None, None),
+    ("Europe/Berlin", "2025-03-01T00:00:00+01:00", "2025-11-01T00:00:00+01:00"),
+)
 
 
 def _request(kind: str, first: int) -> aggregates.FacetsRequest:
@@ -51,9 +63,46 @@ async def _grouped(conn: asyncpg.Connection[Any], kind: str, lens: Lens, first: 
     return orjson.loads(await conn.fetchval(f"SELECT ({doc})::text", *stmt.params.values))
 
 
+def _histogram_request(kind: str, on: str, interval: str, zone: tuple[str, str | None, str | None]) -> Any:
+    paths = {name: ("histogram", name) for name in ("on", "interval", "timeZone", "from", "to")}
+    return aggregates.histogram_request(FACT_TYPES[kind], on, interval, *zone, paths)
+
+
+async def _text(conn: asyncpg.Connection[Any], sql: str, values: list[Any]) -> str:
+    """The statement's JSON text, or its refusal (a histogram over 1,000 buckets) as text."""
+    try:
+        return str(await conn.fetchval(sql, *values))
+    except asyncpg.PostgresError as e:
+        return f"refused: {e.sqlstate} {e}"
+
+
+async def _histograms_agree(conn: asyncpg.Connection[Any], step: str) -> int:
+    """Every calendar date's whole-table histogram, read from the kept per-day counts, is the same
+    bytes as the one counted from the facts; returns how many were compared with buckets."""
+    compared = 0
+    for kind, on in DATES:
+        for name, lens in LENSES.items():
+            for interval in INTERVALS:
+                for zone in ZONES:
+                    request = _histogram_request(kind, on, interval, zone)
+                    sql, values = aggregate_statement(kind, "histogram", request, {}, lens)
+                    assert "facet_count_deltas" in sql, (
+                        "a whole-table histogram of a date does not read the kept counts"
+                    )
+                    kept = await _text(conn, sql, values)
+                    stmt = Statement(None, collect_ids=False, lens=lens)
+                    doc = plan_aggregates.histogram(stmt, RowSet(kind, {}, ("true",)), request)
+                    assert "facet_count_deltas" not in doc
+                    counted = await _text(conn, f"SELECT ({doc})::text", stmt.params.values)
+                    assert kept == counted, f"after {step}: {kind} {on} by {interval} in {zone} ({name} lens) differ"
+                    compared += '"count" : ' in kept
+    return compared
+
+
 async def _same_everywhere(conn: asyncpg.Connection[Any], step: str) -> dict[str, Any]:
-    """Every facet of every kind in every lens, top 100 and top 2 (otherCount), agrees; returns the
-    answers (for a step's own checks)."""
+    """Every facet of every kind in every lens, top 100 and top 2 (otherCount), agrees, and every
+    date's histogram; returns the facets' answers (for a step's own checks)."""
+    assert await _histograms_agree(conn, step) > 0, "no histogram had a bucket to compare"
     answers = {}
     for kind in KINDS:
         for name, lens in LENSES.items():
@@ -95,6 +144,22 @@ async def test_kept_counts_equal_the_group_by_after_every_kind_of_write(conn: as
     )  # fmt: skip
     answers = await _same_everywhere(conn, "a correction")
     assert _count(answers, "claim", "full", "speaker", speaker["id"]) == 2
+
+    # Dates corrected: a claim moves to another day and becomes imprecise for a day histogram, an
+    # incident loses its date (missing), another gains one a year earlier (the range widens).
+    await writes.update(
+        conn, "claim", claims[0]["id"], {"claimDate": "2024-02-29", "claimDatePrecision": "month"},
+        changed_by="test", reason="the month only", correction=True,
+    )  # fmt: skip
+    dated = await conn.fetch("SELECT id FROM incidents WHERE occurred_from IS NOT NULL ORDER BY id LIMIT 2")
+    await conn.execute(
+        "UPDATE incidents SET occurred_from = NULL, occurred_precision = NULL WHERE id = $1", dated[0]["id"]
+    )
+    await conn.execute(
+        "UPDATE incidents SET occurred_from = occurred_from - 400, occurred_precision = 'day' WHERE id = $1",
+        dated[1]["id"],
+    )
+    await _same_everywhere(conn, "date corrections")
 
     await writes.retract(conn, "claim", claims[1]["id"], changed_by="test", reason="unfounded")
     before = await _same_everywhere(conn, "a retraction")
@@ -224,3 +289,28 @@ async def test_concurrent_writers_do_not_wait_for_each_other_and_a_fold_beside_t
     answers = await _same_everywhere(conn, "two concurrent writers")
     assert _count(answers, "claim", "full", "status", "corroborated") >= 10
     assert _count(answers, "claim", "full", "status", "disputed") == disputed - 2
+
+
+async def test_a_histogram_as_of_a_time_or_filtered_counts_the_facts(conn: asyncpg.Connection[Any]) -> None:
+    """Kept counts are the present whole table's: a histogram asOf an earlier time (the counts as
+    they stood then, before a correction moved a claim's date) or under a filter counts the facts."""
+    article = await make_article(conn)
+    claim = await make_claim(conn, article, claimDate="2031-05-17")
+    before = await conn.fetchval("SELECT clock_timestamp()")
+    await writes.update(
+        conn, "claim", claim["id"], {"claimDate": "2032-01-03"}, changed_by="test", reason="wrong year", correction=True
+    )
+    request = _histogram_request("claim", "claimDate", "year", ("UTC", None, None))
+    for lens in (Lens(before.isoformat(), public=False), Lens(before.isoformat(), public=True)):
+        sql, values = aggregate_statement("claim", "histogram", request, {}, lens)
+        assert "facet_count" not in sql
+        then = orjson.loads(await conn.fetchval(sql, *values))
+        assert then["buckets"][-1]["start"].startswith("2031-"), then["buckets"][-1]
+    now_sql, now_values = aggregate_statement("claim", "histogram", request, {}, PUBLIC)
+    assert "facet_count_deltas" in now_sql
+    now = orjson.loads(await conn.fetchval(now_sql, *now_values))
+    assert now["buckets"][-1]["start"].startswith("2032-"), now["buckets"][-1]
+    parsed = parse_filters(FACT_TYPES["claim"], {"status": claim["status"]})
+    sql, values = aggregate_statement("claim", "histogram", request, parsed, PUBLIC)
+    assert "facet_count" not in sql
+    assert orjson.loads(await conn.fetchval(sql, *values))["buckets"]
