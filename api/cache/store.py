@@ -156,11 +156,8 @@ class ResponseCache:
         """The valid entry for ``key`` and the tier it came from ("local", "redis" or "miss").
         ``min_seq`` (from a reader's consistency token): entries computed before that event
         sequence may predate the reader's own write and are not served to it."""
-        entry = self.local.get(key)
-        if entry is not None and entry.seq < min_seq:
-            entry = None  # kept for other readers: it is valid, only older than this one's write
+        entry = self._local(key, min_seq)
         if entry is not None:
-            self.hits["local"] += 1
             return entry, "local"
         try:
             found = await self._get_valid(keys=[PREFIX + key, WATERMARK, FLOOR], args=[TAG_PREFIX, self.applied_seq])
@@ -178,8 +175,15 @@ class ResponseCache:
                 self.local.put(key, entry, self.ttl)
                 self.hits["redis"] += 1
                 return entry, "redis"
-        self.misses += 1
         return None, "miss"
+
+    def _local(self, key: str, min_seq: int) -> Entry | None:
+        """The local tier's valid entry for ``key``, counted as a hit; None if there is none."""
+        entry = self.local.get(key)
+        if entry is None or entry.seq < min_seq:
+            return None  # an older one is kept for other readers: it is valid, only older than this one's write
+        self.hits["local"] += 1
+        return entry
 
     async def put(self, key: str, entry: Entry) -> None:
         self.local.put(key, entry, self.ttl)
@@ -238,23 +242,24 @@ class ResponseCache:
         entry, tier = await self.get(key, min_seq=min_seq)
         if entry is not None:
             return entry, tier
-        pending = await self.single_flight(key)
+        pending = self._inflight.get(key)
         if pending is None:
+            # The Redis read above gave the loop away: a leader may have stored this key and left
+            # the flight meanwhile, and its entry is local now. Without this look, a second caller
+            # would compute it again.
+            entry = self._local(key, min_seq)
+            if entry is not None:
+                return entry, "local"
+            self.misses += 1
+            self._inflight[key] = asyncio.get_running_loop().create_future()
             return None, "miss"
         with contextlib.suppress(TimeoutError):
             entry = await asyncio.wait_for(asyncio.shield(pending), wait)
         if entry is not None and entry.seq >= min_seq:
             return entry, "shared"
         # The leader failed or stored nothing: compute alone, without claiming the flight.
+        self.misses += 1
         return None, "miss-after-wait"
-
-    async def single_flight(self, key: str) -> asyncio.Future[Entry | None] | None:
-        """None if this caller should compute ``key``; otherwise a future with the leader's result."""
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return pending
-        self._inflight[key] = asyncio.get_running_loop().create_future()
-        return None
 
     def finish_flight(self, key: str, entry: Entry | None) -> None:
         pending = self._inflight.pop(key, None)

@@ -52,3 +52,16 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0)
     while not await check():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)
+
+
+async def caught_up(client: httpx.AsyncClient, timeout: float = 5.0) -> None:
+    """Wait until the server's cache has applied every committed event (its invalidation lag, as
+    /metrics reports it, is 0): an entry computed before a write it has not yet applied is
+    refused or invalidated once it does, which would turn an expected hit into a miss."""
+
+    async def no_lag() -> bool:
+        text = (await client.get("/metrics")).text
+        line = next(x for x in text.splitlines() if x.startswith("newsfacts_cache_invalidation_lag_events "))
+        return float(line.split()[1]) == 0
+
+    await eventually(no_lag, timeout)

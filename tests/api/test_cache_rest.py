@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from api.embedded import EmbeddedRedis
 from db import keys, writes
-from tests.api.cached_server import cache_state, eventually
+from tests.api.cached_server import cache_state, caught_up, eventually
 from tests.factories import make_actor, make_claim
 from tests.services import LiveServer
 
@@ -36,7 +36,7 @@ async def test_a_hit_returns_the_same_body_as_the_miss(
     client: httpx.AsyncClient, conn: asyncpg.Connection[Any]
 ) -> None:
     claim = await make_claim(conn)
-    await asyncio.sleep(0.3)  # let the invalidator apply the creation, or the first store is refused
+    await caught_up(client)  # the invalidator has applied the creation, or the first store is refused
     first = await get(client, f"/v1/claims/{claim['id']}")
     second = await get(client, f"/v1/claims/{claim['id']}")
     assert cache_state(first) == "miss"
@@ -50,7 +50,7 @@ async def test_a_conditional_request_on_a_hit_answers_304(
     client: httpx.AsyncClient, conn: asyncpg.Connection[Any]
 ) -> None:
     claim = await make_claim(conn)
-    await asyncio.sleep(0.3)
+    await caught_up(client)
     first = await get(client, f"/v1/claims/{claim['id']}")
     await get(client, f"/v1/claims/{claim['id']}")
     again = await get(client, f"/v1/claims/{claim['id']}", **{"If-None-Match": first.headers["etag"]})
@@ -64,7 +64,7 @@ async def test_a_write_invalidates_the_fact_and_lists_showing_it_but_not_unrelat
     speaker = await make_actor(conn)
     claim = await make_claim(conn, speaker=speaker["id"])
     other = await make_claim(conn)
-    await asyncio.sleep(0.3)
+    await caught_up(client)
     paths = [f"/v1/claims/{claim['id']}", f"/v1/claims?speaker={speaker['id']}", f"/v1/claims/{other['id']}"]
     for path in paths:
         await get(client, path)
@@ -90,7 +90,7 @@ async def test_a_new_fact_invalidates_cached_lists_of_its_kind(
 ) -> None:
     speaker = await make_actor(conn)
     await make_claim(conn, speaker=speaker["id"])
-    await asyncio.sleep(0.3)
+    await caught_up(client)
     path = f"/v1/actors/{speaker['id']}/claims"
     assert len((await get(client, path)).json()["data"]) == 1
     assert cache_state(await get(client, path)) == "hit"
@@ -107,7 +107,7 @@ async def test_entries_are_never_shared_between_scopes(
 ) -> None:
     claim = await make_claim(conn)
     _, secret = await keys.create(conn, name="cache-test", scope="read")
-    await asyncio.sleep(0.3)
+    await caught_up(client)
     path = f"/v1/claims/{claim['id']}"
     await get(client, path)
     assert cache_state(await get(client, path)) == "hit"
@@ -118,7 +118,7 @@ async def test_entries_are_never_shared_between_scopes(
 
 async def test_concurrent_misses_compute_once(client: httpx.AsyncClient, conn: asyncpg.Connection[Any]) -> None:
     claim = await make_claim(conn)
-    await asyncio.sleep(0.3)
+    await caught_up(client)
     responses = await asyncio.gather(
         *(get(client, f"/v1/claims/{claim['id']}?expand=references.article") for _ in range(20))
     )
@@ -133,7 +133,7 @@ async def test_redis_outage_serves_without_errors_and_caching_resumes(
     if redis_server is None:
         pytest.skip("needs the embedded Redis to stop and start it")
     claims = [await make_claim(conn) for _ in range(3)]
-    await asyncio.sleep(0.3)
+    await caught_up(client)
     redis_server.stop()
     try:
         statuses = []
@@ -147,7 +147,7 @@ async def test_redis_outage_serves_without_errors_and_caching_resumes(
     finally:
         redis_server.start()
     fresh = await make_claim(conn)
-    await asyncio.sleep(0.3)
+    await caught_up(client)
 
     async def redis_tier_used() -> bool:
         await get(client, f"/v1/claims/{fresh['id']}")
@@ -170,7 +170,7 @@ async def test_a_write_through_the_api_is_read_back_at_once(
     claim = await make_claim(conn)
     _, secret = await keys.create(conn, name="cache-writer", scope="write")
     auth = {"Authorization": f"Bearer {secret}"}
-    await asyncio.sleep(0.3)
+    await caught_up(client)
     path = f"/v1/claims/{claim['id']}"
     for status in ("disputed", "corroborated", "denied", "reported") * 3:
         await get(client, path, **auth)  # cached

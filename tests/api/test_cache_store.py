@@ -96,6 +96,26 @@ async def test_a_consistency_token_refuses_entries_computed_before_its_write(red
     writer.finish_flight(k, None)
 
 
+async def test_a_miss_whose_leader_finished_during_its_redis_read_takes_the_leaders_entry(
+    redis: aioredis.Redis,
+) -> None:
+    # The leader stores its entry and leaves the flight while a second caller's Redis read is still
+    # on the wire (the leader's Redis copy not yet written): that caller must not compute again.
+    cache = ResponseCache(redis)
+    await cache.reset_redis(400)
+    cache.applied_seq = 400
+    k = key()
+    assert (await cache.lookup(k))[1] == "miss"  # the leader
+    second = asyncio.create_task(cache.lookup(k))
+    await asyncio.sleep(0)  # the second caller missed the local tier and awaits Redis
+    assert not second.done()
+    done = entry({"clm_4"}, seq=400, body=b"computed once")
+    cache.local.put(k, done, cache.ttl)
+    cache.finish_flight(k, done)
+    found, tier = await second
+    assert tier == "local" and found is not None and found.body == b"computed once"
+
+
 async def test_losing_the_watermark_refuses_everything_cached_before(redis: aioredis.Redis) -> None:
     cache = ResponseCache(redis)
     await cache.reset_redis(300)
