@@ -21,16 +21,10 @@ from api.events.relay import RELAY_LOCK_KEY, Relay, RelayThread
 from db import events
 from db.events import Envelope
 from db.lens import FULL
+from tests.api.webhook_receiver import eventually
 from tests.factories import make_actor
 
 pytestmark = pytest.mark.anyio
-
-
-async def _until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 def _relay_threads() -> list[threading.Thread]:
@@ -62,14 +56,14 @@ async def test_the_relay_thread_publishes_and_its_process_delivers_without_redis
     relay = _thread_relay(database_url, redis_url, on_read)
     relay.start()
     try:
-        await _until(lambda: relay.is_leader)
+        await eventually(lambda: relay.is_leader)
         assert len(_relay_threads()) == 1
         async with Feed(broadcaster, pool, after=None, filter=EventFilter(types=("actor.created",)), lens=FULL) as feed:
             made = [await make_actor(conn) for _ in range(5)]
             got = [await feed.next(wait=5) for _ in range(5)]
         assert [e["objectId"] for e in got if e] == [m["id"] for m in made]
         last = await events.last_sequence(conn)
-        await _until(lambda: relay.published >= last)
+        await eventually(lambda: relay.published >= last)
         # Read on the relay's own thread, and published to the stream as before.
         assert handed and not any(on_main for on_main, _ in handed)
         stream = await events.stream_key(conn)
@@ -87,7 +81,7 @@ async def test_stopping_the_relay_thread_releases_leadership_at_once(
     relay = _thread_relay(database_url, redis_url)
     relay.start()
     try:
-        await _until(lambda: relay.is_leader)
+        await eventually(lambda: relay.is_leader)
         assert not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY)
     finally:
         await relay.stop()
@@ -107,7 +101,7 @@ async def test_handed_over_then_streamed_events_are_delivered_once_in_order(
     relay = _thread_relay(database_url, redis_url, lambda e: loop.call_soon_threadsafe(broadcaster.take_local, e))
     relay.start()
     try:
-        await _until(lambda: relay.is_leader)
+        await eventually(lambda: relay.is_leader)
         async with Feed(broadcaster, pool, after=None, filter=EventFilter(), lens=FULL) as feed:
             start = feed.last
             assert start is not None
@@ -154,13 +148,13 @@ async def test_reading_runs_ahead_of_publishing_while_redis_cannot_be_reached(
     published = await events.published_sequence(conn)
     relay.start()
     try:
-        await _until(lambda: relay.is_leader)
+        await eventually(lambda: relay.is_leader)
         start = await events.last_sequence(conn)
         for _ in range(2):
             for _ in range(3):
                 await make_actor(conn)
             last = await events.last_sequence(conn)
-            await _until(lambda last=last: last in handed)
+            await eventually(lambda last=last: last in handed)
             await asyncio.sleep(0.6)  # several publishing retries meanwhile
         assert [s for s in handed if s > start] == list(range(start + 1, last + 1))
         assert len(handed) == len(set(handed)), "each event is handed over once"
