@@ -286,7 +286,9 @@ async def test_a_worker_killed_in_the_middle_of_a_batch_claim_loses_nothing_and_
     receiver = Receiver(lambda item, n: Answer(200, delay=0.3)).start()
     base = worker_env(database_url, redis_url, WEBHOOK_ENDPOINT_CONCURRENCY="8")
     first = WorkerProcess({**base, "WEBHOOK_BATCH_SIZE": "64", "WEBHOOK_FLUSH_MS": "60000"}, concurrency=32)
-    second = WorkerProcess(base, concurrency=8)
+    # The second worker must send each delivery once unless the first held it: a generous timeout, so
+    # that on a loaded box no 0.3 s answer times out and is retried (a duplicate of its own).
+    second = WorkerProcess({**base, "WEBHOOK_TIMEOUT_MS": "10000"}, concurrency=8)
     claiming = """SELECT count(*) FROM pg_stat_activity
                   WHERE datname = current_database()  -- other tests' workers claim in their own databases
                     AND query LIKE '%candidates AS (%' AND query NOT LIKE '%pg_stat_activity%' AND state = 'active'"""
