@@ -26,6 +26,20 @@ log = logging.getLogger("newsfacts")
 Hook = Callable[[State], Awaitable[None]]
 
 
+def redis_client(url: str) -> aioredis.Redis:
+    """A Redis client as the app uses one: bounded timeouts, and one quick retry on a broken
+    connection: after a Redis restart every pooled connection is dead, and without it each would
+    fail one request (and readiness) before being replaced."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+
+
 def make_lifespan(
     settings: Settings, *, on_start: list[Hook] | None = None, on_stop: list[Hook] | None = None
 ) -> Callable[[App], contextlib.AbstractAsyncContextManager[None]]:
@@ -39,16 +53,7 @@ def make_lifespan(
             max_size=settings.db_pool_max,
             timeouts=settings.db_timeouts,
         )
-        # One quick retry on a broken connection: after a Redis restart every pooled connection is
-        # dead, and without it each would fail one request (and readiness) before being replaced.
-        redis = aioredis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=2.0,
-            socket_connect_timeout=2.0,
-            health_check_interval=30,
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        )
+        redis = redis_client(settings.redis_url)
         async with pool.acquire() as conn:
             applied = await migrate(conn)
         if applied:

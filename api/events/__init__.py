@@ -7,14 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from api.events.broadcaster import Broadcaster
 from api.events.relay import Relay, RelayThread
+from api.lifespan import redis_client
 from api.state import State
 from db.events import Envelope
 
@@ -37,18 +32,9 @@ async def start(state: State) -> None:
 
     def make() -> Relay:
         # Called on the relay's own loop, so its Redis client's connections belong to that loop.
-        # One quick retry on a broken connection, as the app's client (api/lifespan.py).
-        redis = aioredis.Redis.from_url(
-            redis_url,
-            socket_timeout=2.0,
-            socket_connect_timeout=2.0,
-            health_check_interval=30,
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        )
         return Relay(
             database_url,
-            redis,
+            redis_client(redis_url),
             maxlen=settings.event_stream_maxlen,
             retention_days=settings.event_retention_days,
             timeouts=settings.db_timeouts,
