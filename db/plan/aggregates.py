@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from db.aggregates import INTERVALS, MAX_BUCKETS, MAX_GROUPS, PRECISIONS, FacetsRequest, HistogramRequest, SumsRequest
-from db.analytics import Facet, SumField
+from db.analytics import Facet, GroupBy, SumField
 from db.queries import where_clauses
 from db.registry import fact_type
 from db.relations import relation_where
@@ -329,6 +329,10 @@ def sums(stmt: Statement, rows: RowSet, request: SumsRequest) -> str:
     if group is not None and group.item and not chosen:
         # Groups keyed by an item (an asset's type) come from the items even when no sum is shown.
         chosen = [(-1, t.analytics.sums[0])]
+    keyed = [(stmt.params.add(key), n) for (key, _), (n, _) in zip(request.sums, chosen, strict=False)]
+    # The kept counters count an item-keyed group's facts through one sum's items.
+    if _whole_table(stmt, rows) and (group is None or not group.item or len({f.name for _, f in chosen}) == 1):
+        return _document(_kept_sums(stmt, rows.kind, group, chosen), request, keyed, "u.n IS NULL")
     source = rows.source(stmt)
     table, _, where = source.partition(" WHERE ")
     condition = f" WHERE {where}" if where else ""
@@ -355,12 +359,30 @@ def sums(stmt: Statement, rows: RowSet, request: SumsRequest) -> str:
         head, sets = "GROUPING(x.grp) AS total, x.grp", "GROUPING SETS ((x.n, x.unit), (x.grp, x.n, x.unit))"
     else:
         head, sets = "1 AS total, NULL::text AS grp", "x.n, x.unit"
+    # trim_scale: a sum's digits are its value's, not the most any counted quantity happened to
+    # carry (kept counters, which remember every quantity ever added, must print the same).
     per = (
-        f"SELECT {head}, x.n, x.unit, count(*) AS c, coalesce(sum(x.lo), 0) AS lo, coalesce(sum(x.best), 0) AS best, "
-        "CASE WHEN bool_and(x.hi IS NOT NULL) THEN sum(x.hi) END AS hi, count(*) FILTER (WHERE x.hi IS NULL) AS open, "
+        f"SELECT {head}, x.n, x.unit, count(*) AS c, trim_scale(coalesce(sum(x.lo), 0)) AS lo, "
+        "trim_scale(coalesce(sum(x.best), 0)) AS best, "
+        "CASE WHEN bool_and(x.hi IS NOT NULL) THEN trim_scale(sum(x.hi)) END AS hi, "
+        "count(*) FILTER (WHERE x.hi IS NULL) AS open, "
         f"count(*) FILTER (WHERE x.unknown) AS unknown, bool_or(x.approx) AS approx FROM x GROUP BY {sets}"
     )
-    keyed = [(stmt.params.add(key), n) for (key, _), (n, _) in zip(request.sums, chosen, strict=False)]
+    ctes = [f"x AS ({x})", f"per AS MATERIALIZED ({per})"]
+    if group is not None:
+        if group.item:
+            # A fact counts once in each group one of its items is in.
+            counts = "SELECT x.grp, count(DISTINCT x.fact) AS c FROM x WHERE x.n IS NOT NULL GROUP BY x.grp"
+        else:
+            counts = f"SELECT u.grp, sum(u.c)::bigint AS c FROM per u WHERE u.total = 0 AND {fact_rows} GROUP BY 1"
+        ctes.append(f"gc AS ({counts} ORDER BY c DESC, grp NULLS LAST LIMIT {MAX_GROUPS})")
+    return _document(ctes, request, keyed, fact_rows)
+
+
+def _document(ctes: list[str], request: SumsRequest, keyed: list[tuple[str, int]], fact_rows: str) -> str:
+    """The sums' JSON from ``per`` (rows ``(total, grp, n, unit, c, lo, best, hi, open, unknown,
+    approx)``: total 1 for the whole, 0 for a group) and, when grouped, ``gc`` (each group's fact
+    count, largest first); ``fact_rows``: which ``per`` rows count the facts."""
 
     def document(scope: str, count: str, first: list[tuple[str, str]], last: list[tuple[str, str]]) -> str:
         found = [(f"{p}::text", _unit_sums(f"{scope} AND u.n = {n}")) for p, n in keyed]
@@ -371,20 +393,50 @@ def sums(stmt: Statement, rows: RowSet, request: SumsRequest) -> str:
             pairs.append(("'sums'", f"json_build_object({', '.join(f'{k}, {v}' for k, v in found)})"))
         return f"json_build_object({', '.join(f'{k}, {v}' for k, v in [*pairs, *last])})"
 
-    ctes = [f"x AS ({x})", f"per AS MATERIALIZED ({per})"]
     groups = "'[]'::json"
-    if group is not None:
-        if group.item:
-            # A fact counts once in each group one of its items is in.
-            counts = "SELECT x.grp, count(DISTINCT x.fact) AS c FROM x WHERE x.n IS NOT NULL GROUP BY x.grp"
-        else:
-            counts = f"SELECT u.grp, sum(u.c)::bigint AS c FROM per u WHERE u.total = 0 AND {fact_rows} GROUP BY 1"
-        ctes.append(f"gc AS ({counts} ORDER BY c DESC, grp NULLS LAST LIMIT {MAX_GROUPS})")
+    if request.group_by is not None:
         one = document("u.total = 0 AND u.grp IS NOT DISTINCT FROM gc.grp", "gc.c", [("'key'", "gc.grp")], [])
         groups = f"coalesce((SELECT json_agg({one} ORDER BY gc.c DESC, gc.grp NULLS LAST) FROM gc), '[]'::json)"
     total = f"coalesce((SELECT sum(u.c)::bigint FROM per u WHERE u.total = 1 AND {fact_rows}), 0)"
     whole = document("u.total = 1", total, [], [("'groups'", groups)])
     return f"(WITH {', '.join(ctes)} SELECT {whole})"
+
+
+def _kept_sums(stmt: Statement, kind: str, group: GroupBy | None, chosen: list[tuple[int, SumField]]) -> list[str]:
+    """``per`` and ``gc`` of a whole-table sum from the counters kept by triggers
+    (db/migrations/0020_sum_rollup.sql): the folded counters plus the deltas since the last fold,
+    in the lens's rows. The facts' own counters are ``per`` rows with ``n`` NULL. A counter that
+    nets to no fact is no row (the GROUP BY path has none)."""
+    k = stmt.params.add(kind)
+    by = f"{stmt.params.add(group.name)}::text" if group is not None else "''"
+    wanted = ", ".join(f"({stmt.params.add(f.name)}::text, false, {n})" for n, f in chosen)
+    wanted = f"{wanted}, ('', true, NULL::int)" if wanted else "('', true, NULL::int)"
+    counters = " UNION ALL ".join(
+        f"SELECT facts, sum, by, grp, unit, c, lo, best, hi, open, unknown, approx FROM {table} "
+        f"WHERE kind = {k}::text AND pub = {'true' if stmt.lens.public else 'false'} AND by IN ('', {by})"
+        for table in ("sum_counts", "sum_count_deltas")
+    )
+    per = (
+        "SELECT (s.by = '')::int AS total, s.grp, w.n, s.unit, sum(s.c)::bigint AS c, trim_scale(sum(s.lo)) AS lo, "
+        "trim_scale(sum(s.best)) AS best, CASE WHEN sum(s.open) = 0 THEN trim_scale(sum(s.hi)) END AS hi, "
+        "sum(s.open)::bigint AS open, sum(s.unknown)::bigint AS unknown, sum(s.approx) > 0 AS approx "
+        f"FROM ({counters}) s JOIN (VALUES {wanted}) w(sum, facts, n) ON w.sum = s.sum AND w.facts = s.facts "
+        "GROUP BY s.by, s.grp, w.n, s.unit HAVING sum(s.c) <> 0"
+    )
+    ctes = [f"per AS MATERIALIZED ({per})"]
+    if group is not None:
+        if group.item:
+            # Each fact once per distinct key among the items of the (one) sum.
+            ((_, field_),) = {f.name: (n, f) for n, f in chosen}.values()
+            counts = (
+                f"SELECT s.grp, sum(s.c)::bigint AS c FROM ({counters}) s "
+                f"WHERE s.facts AND s.sum = {stmt.params.add(field_.name)}::text AND s.by = {by} "
+                "GROUP BY 1 HAVING sum(s.c) <> 0"
+            )
+        else:
+            counts = "SELECT u.grp, u.c FROM per u WHERE u.total = 0 AND u.n IS NULL"
+        ctes.append(f"gc AS ({counts} ORDER BY c DESC, grp NULLS LAST LIMIT {MAX_GROUPS})")
+    return ctes
 
 
 __all__ = ["BOUNDS", "LABELS", "RowSet", "facets", "histogram", "sums"]

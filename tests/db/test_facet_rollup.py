@@ -30,6 +30,7 @@ pytestmark = pytest.mark.anyio
 PUBLIC = Lens(None, public=True)
 LENSES = {"full": FULL, "public": PUBLIC}
 KINDS = [t.kind for t in FACT_TYPES.values() if t.analytics.facets]
+SUM_KINDS = [t.kind for t in FACT_TYPES.values() if t.analytics.sums]
 # Every calendar date a histogram buckets by (timestamps count the facts: a zone decides their day).
 DATES = [(t.kind, d.name) for t in FACT_TYPES.values() for d in t.analytics.histogram_fields if not d.timestamp]
 INTERVALS = ("day", "week", "month", "quarter", "year")
@@ -99,10 +100,50 @@ async def _histograms_agree(conn: asyncpg.Connection[Any], step: str) -> int:
     return compared
 
 
+def _sums_requests(kind: str) -> list[aggregates.SumsRequest]:
+    """Every choice of sums (none too) under every grouping (none too) of ``kind``."""
+    t = FACT_TYPES[kind]
+    names = [s.name for s in t.analytics.sums]
+    chosen = [names[:i] + names[i + 1 :] for i in range(len(names))] + [names, []]
+    paths = {"sum": ("sum",), "groupBy": ("groupBy",)}
+    return [
+        aggregates.sums_request(t, [(n, n) for n in sums], group, paths, flat=flat)
+        for sums in chosen
+        for group in (None, *(g.name for g in t.analytics.groups))
+        for flat in (False, True)
+    ]
+
+
+async def _sums_agree(conn: asyncpg.Connection[Any], step: str) -> dict[tuple[str, str], Any]:
+    """Every whole-table bounded sum, read from the kept counters (0020), is the same bytes as the
+    one the GROUP BY path computes from the facts; returns each kind's ungrouped sums of all its
+    quantities per lens (for a step's own checks)."""
+    answers = {}
+    for kind in SUM_KINDS:
+        for name, lens in LENSES.items():
+            for request in _sums_requests(kind):
+                sql, values = aggregate_statement(kind, "sums", request, {}, lens)
+                assert "sum_count_deltas" in sql, "a whole-table sum does not read the kept counters"
+                kept = await conn.fetchval(sql, *values)
+                stmt = Statement(None, collect_ids=False, lens=lens)
+                doc = plan_aggregates.sums(stmt, RowSet(kind, {}, ("true",)), request)
+                assert "sum_count" not in doc
+                counted = await conn.fetchval(f"SELECT ({doc})::text", *stmt.params.values)
+                assert kept == counted, f"after {step}: {kind} sums {request} ({name} lens) differ"
+                if (
+                    request.group_by is None
+                    and not request.flat
+                    and len(request.sums) == len(FACT_TYPES[kind].analytics.sums)
+                ):
+                    answers[(kind, name)] = orjson.loads(kept)
+    return answers
+
+
 async def _same_everywhere(conn: asyncpg.Connection[Any], step: str) -> dict[str, Any]:
     """Every facet of every kind in every lens, top 100 and top 2 (otherCount), agrees, and every
-    date's histogram; returns the facets' answers (for a step's own checks)."""
+    date's histogram and bounded sum; returns the facets' answers (for a step's own checks)."""
     assert await _histograms_agree(conn, step) > 0, "no histogram had a bucket to compare"
+    await _sums_agree(conn, step)
     answers = {}
     for kind in KINDS:
         for name, lens in LENSES.items():
@@ -160,6 +201,30 @@ async def test_kept_counts_equal_the_group_by_after_every_kind_of_write(conn: as
         dated[1]["id"],
     )
     await _same_everywhere(conn, "date corrections")
+
+    # Quantities corrected: the first incident's fatalities to a range with decimals (the deletes
+    # below remove it, and its digits must go with it), the last's injuries to another unit, a
+    # deployment's assets to two of one type, one of them without a quantity.
+    await conn.execute(
+        "UPDATE incidents SET fatalities = $1::jsonb WHERE id = (SELECT min(id) FROM incidents)",
+        {"approximation": "range", "lowerBound": 2.25, "upperBound": 7.50, "unit": "people"},
+    )
+    await conn.execute(
+        "UPDATE incidents SET injuries = $1::jsonb WHERE id = (SELECT max(id) FROM incidents)",
+        {"approximation": "approximately", "amount": 12, "unit": "soldiers"},
+    )
+    await conn.execute(
+        "UPDATE deployments SET assets = $1::jsonb WHERE id = (SELECT min(id) FROM deployments)",
+        [
+            {"assetType": "troops", "quantity": {"approximation": "atLeast", "lowerBound": 300, "unit": "personnel"}},
+            {"assetType": "troops"},
+        ],
+    )
+    sums = await _sums_agree(conn, "quantity corrections")
+    fatalities = {u["unit"]: u for u in sums[("incident", "full")]["sums"]["fatalities"]}
+    assert str(fatalities["people"]["low"]).endswith(".25"), fatalities
+    assert "soldiers" in {u["unit"] for u in sums[("incident", "full")]["sums"]["injuries"]}
+    await _same_everywhere(conn, "quantity corrections")
 
     await writes.retract(conn, "claim", claims[1]["id"], changed_by="test", reason="unfounded")
     before = await _same_everywhere(conn, "a retraction")
@@ -314,3 +379,39 @@ async def test_a_histogram_as_of_a_time_or_filtered_counts_the_facts(conn: async
     sql, values = aggregate_statement("claim", "histogram", request, parsed, PUBLIC)
     assert "facet_count" not in sql
     assert orjson.loads(await conn.fetchval(sql, *values))["buckets"]
+
+
+async def test_a_sum_as_of_a_time_or_filtered_adds_up_the_facts(conn: asyncpg.Connection[Any]) -> None:
+    """Kept sums are the present whole table's: a sum asOf a time before a correction of a
+    quantity adds the quantities as they stood then, and a filtered sum adds the facts it selects."""
+    kind = "incident"
+    t = FACT_TYPES[kind]
+    incident = await writes.create(
+        conn, kind,
+        {"incidentType": "sumcheck", "fatalities": {"approximation": "exact", "amount": 7, "unit": "ducks"}},
+        changed_by="test",
+    )  # fmt: skip
+    before = await conn.fetchval("SELECT clock_timestamp()")
+    await writes.update(
+        conn, kind, incident["id"], {"fatalities": {"approximation": "atLeast", "lowerBound": 9, "unit": "ducks"}},
+        changed_by="test", reason="more found", correction=True,
+    )  # fmt: skip
+    paths = {"sum": ("sum",), "groupBy": ("groupBy",)}
+    request = aggregates.sums_request(t, [("fatalities", "fatalities")], None, paths, flat=False)
+
+    def ducks(doc: dict[str, Any]) -> dict[str, Any]:
+        return next(u for u in doc["sums"]["fatalities"] if u["unit"] == "ducks")
+
+    for lens in (Lens(before.isoformat(), public=False), Lens(before.isoformat(), public=True)):
+        sql, values = aggregate_statement(kind, "sums", request, {}, lens)
+        assert "sum_count" not in sql
+        then = ducks(orjson.loads(await conn.fetchval(sql, *values)))
+        assert (then["low"], then["high"], then["openUpper"]) == (7, 7, 0), then
+    sql, values = aggregate_statement(kind, "sums", request, {}, PUBLIC)
+    assert "sum_count_deltas" in sql
+    now = ducks(orjson.loads(await conn.fetchval(sql, *values)))
+    assert (now["low"], now["high"], now["openUpper"]) == (9, None, 1), now
+    parsed = parse_filters(t, {"incidentType": "sumcheck"})
+    sql, values = aggregate_statement(kind, "sums", request, parsed, PUBLIC)
+    assert "sum_count" not in sql
+    assert orjson.loads(await conn.fetchval(sql, *values))["totalCount"] == 1
