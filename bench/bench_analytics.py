@@ -31,7 +31,7 @@ import httpx
 from api.embedded import free_port
 from bench.analytics_floor import OLD_BBOX
 from bench.common import embedded_postgres, embedded_redis, load_corpus, median_ms, print_table, server_env, temp_dir
-from bench.facet_rollup import leave_deltas, read_ms, write_costs
+from bench.facet_rollup import leave_deltas, read_ms, sums_read_ms, write_costs
 from bench.http import pin_self, serve, uvicorn_cmd, wrk
 from db.pool import connect
 
@@ -233,7 +233,8 @@ def main() -> None:
                 f" kept counts with {deltas} delta rows unfolded (255 single-claim writes since the last fold;"
                 f" the load left {after_load});"
                 " the floor is the hand-written GROUPING SETS over the table. The month histogram of claimDate reads"
-                " the kept per-day counts (0019); its floor counts the claims. The floor answers what ours does"
+                " the kept per-day counts (0019); its floor counts the claims. The bounded sum reads the kept sums"
+                " (0020), folded; its floor passes over the incidents. The floor answers what ours does"
                 " (the same members, compared); the old floor is the first, which computes less. Aims: server CPU"
                 " ≤ 1.3x the hand-written statement; whole-table facets p50 < 50 ms."
             ),
@@ -255,11 +256,20 @@ def main() -> None:
             " against bench/analytics_floor.py FACETS, one connection, nothing else running.",
         )
         print_table(
-            "What the kept facet counts add to writes (PostgreSQL's time, EXPLAIN ANALYZE, rolled back)",
-            ["write", "claims", "statements ms", "facet trigger ms", "µs per claim", "added to the rest"],
+            "The bounded sum of fatalities by incident type in PostgreSQL (anonymous caller)",
+            ["statement", "delta rows", "ms (median)"],
+            asyncio.run(sums_read_ms(database_url)),
+            note="The planner's statement for /v1/incidents/aggregate?sum=fatalities&groupBy=incidentType, read"
+            " from the kept sums (0020) with the deltas of 255 single-incident writes unfolded, then folded,"
+            " against bench/analytics_floor.py SUMS, one connection, nothing else running.",
+        )
+        print_table(
+            "What the kept counts add to writes (PostgreSQL's time, EXPLAIN ANALYZE, rolled back)",
+            ["write", "facts", "triggers", "statements ms", "trigger ms", "µs per fact", "added to the rest"],
             asyncio.run(write_costs(database_url)),
-            note="The claims_facets_* trigger's own time (a fold included) against the statements' execution"
-            " time without it (the row changes, the history trigger, indexes and constraints).",
+            note="The claims_facets_* triggers' (0018, 0019) and the incidents_sums_* triggers' (0020) own time"
+            " (a fold included) against the statements' execution time without them (the row changes, the other"
+            " triggers, indexes and constraints).",
         )
 
 

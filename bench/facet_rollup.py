@@ -1,9 +1,10 @@
-"""What the kept facet counts (db/migrations/0018_facet_rollup.sql) cost and leave behind, for
-bench_analytics: the deltas a read adds up in the worst case (255 writing statements since the
-last fold), PostgreSQL's time for the whole-table facets read from them (with those deltas, and
-folded) and by the hand-written GROUPING SETS, and the facet trigger's own time (EXPLAIN ANALYZE)
-in a write — single-row UPDATE statements (the API's writes; every 256th one folds) and one
-INSERT … SELECT of 10,000 claims (a bulk load's batch, which folds) — in rolled-back transactions."""
+"""What the kept facet counts (db/migrations/0018_facet_rollup.sql) and kept sums (0020) cost and
+leave behind, for bench_analytics: the deltas a read adds up in the worst case (255 writing
+statements since the last fold), PostgreSQL's time for the whole-table facets and the bench's
+bounded sum read from them (with those deltas, and folded) and by the hand-written statements, and
+the triggers' own time (EXPLAIN ANALYZE) in a write — single-row UPDATE statements (the API's
+writes; every 256th one folds) and one INSERT … SELECT of 10,000 claims or incidents (a bulk load's
+batch, which folds) — in rolled-back transactions."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 
 import orjson
 
-from bench.analytics_floor import FACETS
+from bench.analytics_floor import FACETS, SUMS
 from bench.common import median_ms
 from db import aggregates
+from db.ids import PREFIXES
 from db.lens import Lens
 from db.plan.sql import aggregate_statement
 from db.pool import connect
@@ -67,42 +69,100 @@ async def read_ms(database_url: str, facets: list[str], runs: int = 20) -> list[
         await conn.close()
 
 
-async def _triggers(conn: Any, sql: str, args: list[Any]) -> tuple[float, float]:
-    """(execution ms, facet trigger ms) of one statement, by EXPLAIN ANALYZE: the trigger's own
-    time, not a difference of two timings that other processes on the machine blur."""
+# A single-incident write that changes what the bench's sum adds: its fatalities, exact 1 ↔ 2.
+_FATALITIES = (
+    "UPDATE incidents SET fatalities = jsonb_build_object('approximation', 'exact', 'unit', 'people', 'amount',"
+    " CASE WHEN fatalities ->> 'amount' = '1' THEN 2 ELSE 1 END) WHERE id = $1"
+)
+
+
+async def sums_read_ms(database_url: str, runs: int = 20) -> list[list[Any]]:
+    """Rows of (statement, delta rows, ms): the planner's whole-table sum of fatalities by incident
+    type for an anonymous caller with the sum deltas of 255 single-incident writes unfolded (the
+    most a read meets), then folded, and the hand-written statement (bench/analytics_floor.py SUMS)."""
+    t = fact_type("incident")
+    paths = {"sum": ("sum",), "groupBy": ("groupBy",)}
+    request = aggregates.sums_request(t, [("fatalities", "fatalities")], "incidentType", paths, flat=False)
+    sql, args = aggregate_statement("incident", "sums", request, {}, Lens(None, public=True))
+    conn = await connect(database_url)
+    try:
+        await conn.execute("SELECT nf_fold_facet_counts()")
+        last = await conn.fetchval("SELECT last_value FROM facet_count_statements")
+        await conn.execute("SELECT setval('facet_count_statements', $1)", (last // FOLD_EVERY + 1) * FOLD_EVERY)
+        ids = await conn.fetch("SELECT id FROM incidents ORDER BY md5(id) LIMIT $1", FOLD_EVERY - 1)
+        for row in ids:
+            await conn.execute(_FATALITIES, row["id"])
+        await conn.execute("ANALYZE sum_count_deltas")
+        deltas = int(await conn.fetchval("SELECT count(*) FROM sum_count_deltas"))
+        rows = [["kept sums, deltas unfolded", deltas, await median_ms(conn, sql, args, runs)]]
+        await conn.execute("SELECT nf_fold_facet_counts()")
+        await conn.execute("VACUUM ANALYZE sum_count_deltas, sum_counts")
+        rows.append(["kept sums, folded", 0, await median_ms(conn, sql, args, runs)])
+        rows.append(["hand-written statement over incidents", "", await median_ms(conn, SUMS, [], max(3, runs // 4))])
+        return rows
+    finally:
+        await conn.close()
+
+
+async def _triggers(conn: Any, sql: str, args: list[Any], prefix: str) -> tuple[float, float]:
+    """(execution ms, the ``prefix`` triggers' ms) of one statement, by EXPLAIN ANALYZE: the
+    triggers' own time, not a difference of two timings that other processes on the machine blur."""
     found = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
     # db.pool's connections may decode json already.
     plan = (orjson.loads(found) if isinstance(found, str | bytes) else found)[0]
-    facets = sum(t["Time"] for t in plan.get("Triggers", []) if t["Trigger Name"].startswith("claims_facets_"))
-    return float(plan["Execution Time"]), float(facets)
+    own = sum(t["Time"] for t in plan.get("Triggers", []) if t["Trigger Name"].startswith(prefix))
+    return float(plan["Execution Time"]), float(own)
+
+
+async def _copy_of(conn: Any, table: str, prefix: str) -> str:
+    """An INSERT … SELECT of the first BULK rows of ``table`` under new ids (a load batch)."""
+    columns = await conn.fetchval(
+        "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute"
+        " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''",
+        table,
+    )
+    copied = columns.replace("id, ", f"'{prefix}' || upper(substr(md5(id || 'copy'), 1, 26)), ", 1)
+    return f"INSERT INTO {table} ({columns}) SELECT {copied} FROM {table} ORDER BY id LIMIT {BULK}"
 
 
 async def write_costs(database_url: str) -> list[list[Any]]:
-    """Rows of (write, claims, statement ms, facet trigger ms, µs per claim, share of the rest):
-    PostgreSQL's time in rolled-back transactions."""
+    """Rows of (write, facts, trigger, statement ms, trigger ms, µs per fact, share of the rest):
+    PostgreSQL's time in rolled-back transactions, of the claims' facet triggers and the
+    incidents' sum triggers."""
     conn = await connect(database_url)
     try:
-        columns = await conn.fetchval(
-            "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute"
-            " WHERE attrelid = 'claims'::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''"
-        )
-        copied = columns.replace("id, ", "'clm_' || upper(substr(md5(id || 'copy'), 1, 26)), ", 1)
-        bulk = f"INSERT INTO claims ({columns}) SELECT {copied} FROM claims ORDER BY id LIMIT {BULK}"
-        single = (
+        claim_bulk = await _copy_of(conn, "claims", f"{PREFIXES['claim']}_")
+        incident_bulk = await _copy_of(conn, "incidents", f"{PREFIXES['incident']}_")
+        claim_single = (
             "UPDATE claims SET status = CASE status WHEN 'reported' THEN 'denied' ELSE 'reported' END,"
             " speaker_id = reported_by_id, reported_by_id = speaker_id WHERE id = $1"
         )
-        ids = [r["id"] for r in await conn.fetch("SELECT id FROM claims ORDER BY md5(id || 'w') LIMIT $1", SINGLE)]
+        claims = [r["id"] for r in await conn.fetch("SELECT id FROM claims ORDER BY md5(id || 'w') LIMIT $1", SINGLE)]
+        incidents = [
+            r["id"] for r in await conn.fetch("SELECT id FROM incidents ORDER BY md5(id || 'w') LIMIT $1", SINGLE)
+        ]
         rows = []
-        for name, n, statements in (
-            (f"{SINGLE} single-claim UPDATE statements (one fold among them)", SINGLE, [(single, [i]) for i in ids]),
-            (f"one INSERT … SELECT of {BULK:,} claims (a load batch; it folds)", BULK, [(bulk, [])]),
-        ):
+        for name, n, prefix, statements in (
+            (
+                f"{SINGLE} single-claim UPDATE statements (one fold among them)", SINGLE, "claims_facets_",
+                [(claim_single, [i]) for i in claims],
+            ),
+            (f"one INSERT … SELECT of {BULK:,} claims (a load batch; it folds)", BULK, "claims_facets_",
+             [(claim_bulk, [])]),
+            (
+                f"{SINGLE} single-incident UPDATE statements of fatalities", SINGLE, "incidents_sums_",
+                [(_FATALITIES, [i]) for i in incidents],
+            ),
+            (f"one INSERT … SELECT of {BULK:,} incidents (a load batch)", BULK, "incidents_sums_",
+             [(incident_bulk, [])]),
+        ):  # fmt: skip
             tx = conn.transaction()
             await tx.start()
             try:
-                await _triggers(conn, single, [ids[0]])  # the trigger function compiled, its plans kept
-                rows.append(_row(name, n, [await _triggers(conn, sql, args) for sql, args in statements]))
+                first, args = statements[0]
+                await _triggers(conn, first, args, prefix)  # the trigger functions compiled, their plans kept
+                timed = [await _triggers(conn, sql, args, prefix) for sql, args in statements]
+                rows.append(_row(name, n, prefix.rstrip("_") + "_*", timed))
             finally:
                 await tx.rollback()
         return rows
@@ -110,10 +170,10 @@ async def write_costs(database_url: str) -> list[list[Any]]:
         await conn.close()
 
 
-def _row(name: str, claims: int, timed: list[tuple[float, float]]) -> list[Any]:
+def _row(name: str, facts: int, trigger: str, timed: list[tuple[float, float]]) -> list[Any]:
     total = sum(t for t, _ in timed)
-    facets = sum(f for _, f in timed)
-    return [name, claims, total, facets, facets * 1000 / claims, facets / (total - facets)]
+    own = sum(f for _, f in timed)
+    return [name, facts, trigger, total, own, own * 1000 / facts, own / (total - own)]
 
 
-__all__ = ["leave_deltas", "read_ms", "write_costs"]
+__all__ = ["leave_deltas", "read_ms", "sums_read_ms", "write_costs"]
