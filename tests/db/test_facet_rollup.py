@@ -220,6 +220,14 @@ async def test_kept_counts_equal_the_group_by_after_every_kind_of_write(conn: as
             {"assetType": "troops"},
         ],
     )
+    # An update that changes nothing summed appends nothing.
+    appended = "SELECT count(*) FROM sum_count_deltas"
+    await conn.execute(
+        "SELECT setval('facet_count_statements', last_value / 256 * 256 + 1) FROM facet_count_statements"
+    )
+    pending = await conn.fetchval(appended)
+    await conn.execute("UPDATE incidents SET description = 'reworded' WHERE id = (SELECT max(id) FROM incidents)")
+    assert await conn.fetchval(appended) == pending
     sums = await _sums_agree(conn, "quantity corrections")
     fatalities = {u["unit"]: u for u in sums[("incident", "full")]["sums"]["fatalities"]}
     assert str(fatalities["people"]["low"]).endswith(".25"), fatalities
@@ -276,6 +284,7 @@ async def test_kept_counts_equal_the_group_by_after_every_kind_of_write(conn: as
     async with conn.transaction():
         await conn.execute("DELETE FROM claims WHERE id = ANY($1::text[])", [claims[2]["id"], both["id"]])
         await conn.execute("DELETE FROM incidents WHERE id = (SELECT min(id) FROM incidents)")
+        await conn.execute("DELETE FROM deployments WHERE id = (SELECT min(id) FROM deployments)")
     answers = await _same_everywhere(conn, "deletes")
     assert _count(answers, "claim", "full", "speaker", speaker["id"]) == 1
 
