@@ -108,9 +108,11 @@ async def test_a_rebuild_load_builds_every_secondary_index_again_as_the_catalogu
     cited = [claim["references"][0]["article"]]
     assert await conn.fetchval("SELECT count(*) FROM claims WHERE article_ids && $1::text[]", cited) >= 1
     await conn.execute("RESET enable_seqscan")
-    # The load folded its facet deltas once, before its commit (0018's triggers fold at most once
-    # per transaction): nothing is left for readers to add up.
+    # The load folded its facet and sum deltas once, before its commit (0018's triggers fold at
+    # most once per transaction): nothing is left for readers to add up.
     assert await conn.fetchval("SELECT count(*) FROM facet_count_deltas") == 0
+    assert await conn.fetchval("SELECT count(*) FROM sum_count_deltas") == 0
+    assert await conn.fetchval("SELECT count(*) FROM sum_counts WHERE kind = 'incident'") > 0
 
 
 async def test_a_rebuild_load_whose_connection_dies_midway_raises_and_leaves_every_index(
