@@ -10,8 +10,9 @@
 --   high is open, its `approximate` whether any counted quantity is. A fact's own rows (`facts`)
 --   count the facts: in total, per group value and, for a grouping by an item's key (an asset's
 --   type), once per distinct key among its items, as the GROUP BY path counts distinct facts.
--- * nf_bounds(quantity) is the interval arithmetic of docs/analytics/sums.md, the same as
---   db/plan/aggregates.py's BOUNDS; nf_sum_rows(row) says what one fact adds, in both lenses (`pub`:
+-- * nf_bounds(quantity) is the interval arithmetic of docs/analytics/sums.md, its one definition:
+--   the GROUP BY path (db/plan/aggregates.py) calls it too. nf_sum_rows(row) says what one fact
+--   adds, in both lenses (`pub`:
 --   the recall rules, under which a withdrawn fact is absent and every other fact's quantities are
 --   as stored). tests/db/test_facet_rollup.py compares every sum and grouping of every kind, in both
 --   lenses, with the GROUP BY path after every kind of write, byte for byte.

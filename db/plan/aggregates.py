@@ -274,34 +274,12 @@ def histogram(stmt: Statement, rows: RowSet, request: HistogramRequest) -> str:
 
 # ---- bounded sums ----------------------------------------------------------------------------
 
-# The interval arithmetic of one quantity, by its approximation, as (low, best, high) over the
-# columns of ``_QUANTITY``; a high of None is open. Any other approximation — unspecified, or no
-# quantity at all — is (0, 0, open) and counts as unknown. docs/analytics/sums.md.
-BOUNDS: dict[str, tuple[str, str, str | None]] = {
-    "exact": ("v.amount", "v.amount", "v.amount"),
-    "approximately": ("coalesce(v.lower, v.amount)", "v.amount", "coalesce(v.upper, v.amount)"),
-    "atLeast": ("v.lower", "v.lower", None),
-    "atMost": ("coalesce(v.lower, 0)", "v.upper", "v.upper"),
-    "range": ("v.lower", "coalesce(v.amount, v.lower)", "v.upper"),
-}
-# The approximation that makes a sum read "≈": its ``approximate`` flag says one counted quantity had it.
-APPROXIMATE = "approximately"
-# OFFSET 0 keeps it a subquery: pulled up, each CASE arm of the bounds parsed the quantity's
-# JSON again (and PostgreSQL memoizes the subquery by the quantity, which repeats: 2,933 distinct
-# among 20,000 incidents in the bench corpus).
-_QUANTITY = (
-    "SELECT q ->> 'approximation' AS approximation, (q ->> 'amount')::numeric AS amount, "
-    "(q ->> 'lowerBound')::numeric AS lower, (q ->> 'upperBound')::numeric AS upper, q ->> 'unit' AS unit OFFSET 0"
-)
-
-
-def _case(which: int) -> str:
-    arms = " ".join(
-        f"WHEN '{name}' THEN {bounds[which] if bounds[which] is not None else 'NULL'}"
-        for name, bounds in BOUNDS.items()
-    )
-    fallback = "0" if which < 2 else "NULL"
-    return f"CASE v.approximation {arms} ELSE {fallback} END"
+# A quantity's interval arithmetic (docs/analytics/sums.md) is nf_bounds(quantity) → (unit, lo,
+# best, hi, unknown, approx), defined once in db/migrations/0020_sum_rollup.sql for the kept sums'
+# triggers and this pass alike. OFFSET 0 keeps it a subquery: pulled up, its expressions were
+# evaluated again wherever the statement reads them (and PostgreSQL memoizes the subquery by the
+# quantity, which repeats: 2,933 distinct among 20,000 incidents in the bench corpus).
+_BOUNDS = "SELECT * FROM nf_bounds(s.q) OFFSET 0"
 
 
 def _unit_sums(where: str) -> str:
@@ -347,13 +325,10 @@ def sums(stmt: Statement, rows: RowSet, request: SumsRequest) -> str:
         selects.insert(0, "SELECT NULL::int, NULL::jsonb, NULL::text")
     items = " UNION ALL ".join(selects)
     fact_rows = "u.n IS NULL" if counter is None else f"u.n = {counter}"
-    known = ", ".join(f"'{k}'" for k in BOUNDS)
     x = (
-        f"SELECT {a}.id AS fact, {grp} AS grp, s.n, v.unit, {_case(0)} AS lo, {_case(1)} AS best, "
-        f"{_case(2)} AS hi, v.approximation IS NULL OR v.approximation NOT IN ({known}) AS unknown, "
-        f"v.approximation IS NOT DISTINCT FROM '{APPROXIMATE}' AS approx "
-        f"{table} CROSS JOIN LATERAL ({items}) s(n, q, k) "
-        f"CROSS JOIN LATERAL ({_QUANTITY}) v{condition}"
+        f"SELECT {a}.id AS fact, {grp} AS grp, s.n, v.unit, v.lo, v.best, v.hi, v.unknown = 1 AS unknown, "
+        f"v.approx = 1 AS approx {table} CROSS JOIN LATERAL ({items}) s(n, q, k) "
+        f"CROSS JOIN LATERAL ({_BOUNDS}) v{condition}"
     )
     if group is not None:
         head, sets = "GROUPING(x.grp) AS total, x.grp", "GROUPING SETS ((x.n, x.unit), (x.grp, x.n, x.unit))"
@@ -439,4 +414,4 @@ def _kept_sums(stmt: Statement, kind: str, group: GroupBy | None, chosen: list[t
     return ctes
 
 
-__all__ = ["BOUNDS", "LABELS", "RowSet", "facets", "histogram", "sums"]
+__all__ = ["LABELS", "RowSet", "facets", "histogram", "sums"]
