@@ -147,6 +147,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=6, help="seconds of load per request and round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument(
+        "--only",
+        help="time only the requests whose name contains this word (e.g. bbox); the PostgreSQL tables still print",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -162,8 +166,11 @@ def main() -> None:
         ours_port, floor_port = free_port(), free_port()
         ours_cmd = uvicorn_cmd("api.asgi:app_from_environ", ours_port, factory=True)
         floor_cmd = uvicorn_cmd("bench.analytics_floor:app", floor_port, factory=False)
+        timed = [r for r in REQUESTS if args.only is None or args.only in r[0]]
+        if not timed:
+            raise SystemExit(f"--only {args.only}: no such request ({', '.join(r[0] for r in REQUESTS)})")
         results: dict[str, dict[str, list[dict[str, float]]]] = {
-            name: {"ours": [], "floor": [], "old": []} for name, _, _, _ in REQUESTS
+            name: {"ours": [], "floor": [], "old": []} for name, _, _, _ in timed
         }
         load = os.getloadavg()
         with (
@@ -171,7 +178,7 @@ def main() -> None:
             serve(floor_cmd, env, floor_port, "/healthz") as (floor, floor_pid),
         ):
             compared = []
-            for name, path, floor_path, old_path in REQUESTS:
+            for name, path, floor_path, old_path in timed:
                 mine = httpx.get(ours + path, timeout=120)
                 theirs = httpx.get(floor + floor_path, timeout=120)
                 old = httpx.get(floor + old_path, timeout=120)
@@ -182,7 +189,7 @@ def main() -> None:
                 compared.append(check_same(name, mine.json(), theirs.json()))
                 check_old(name, mine.json(), old.json())
             for _ in range(args.rounds):
-                for name, path, floor_path, old_path in REQUESTS:
+                for name, path, floor_path, old_path in timed:
                     for who, url, pid in (
                         ("ours", ours + path, ours_pid),
                         ("floor", floor + floor_path, floor_pid),
@@ -194,7 +201,7 @@ def main() -> None:
                             raise SystemExit(f"{name} ({who}): {m['errors']} failed requests")
                         results[name][who].append(m)
         rows = []
-        for name, _, _, _ in REQUESTS:
+        for name, _, _, _ in timed:
             ours_runs, floor_runs, old_runs = (results[name][who] for who in ("ours", "floor", "old"))
 
             def cpu(runs: list[dict[str, float]]) -> float:
@@ -203,9 +210,11 @@ def main() -> None:
             def mean(runs: list[dict[str, float]], key: str) -> float:
                 return statistics.fmean(m[key] for m in runs)
 
+            per_round = [cpu([o]) / cpu([f]) for o, f in zip(ours_runs, floor_runs, strict=True)]
             rows.append([
                 name, mean(ours_runs, "rps"), mean(ours_runs, "p50"), cpu(ours_runs),
                 mean(floor_runs, "rps"), mean(floor_runs, "p50"), cpu(floor_runs), cpu(ours_runs) / cpu(floor_runs),
+                f"{min(per_round):.2f} to {max(per_round):.2f}",
                 mean(old_runs, "p50"), cpu(old_runs), cpu(ours_runs) / cpu(old_runs),
             ])  # fmt: skip
         print_table(
@@ -220,6 +229,7 @@ def main() -> None:
                 "floor p50 ms",
                 "floor CPU ms/req",
                 "CPU ratio",
+                "CPU ratio (per round)",
                 "old floor p50 ms",
                 "old floor CPU ms/req",
                 "CPU ratio (old floor)",
