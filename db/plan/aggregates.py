@@ -297,9 +297,11 @@ def sums(stmt: Statement, rows: RowSet, request: SumsRequest) -> str:
     (``flat``: each sum under its key beside totalCount). A sum per unit: quantities of
     different units are never added; facts without a quantity are (0, 0, open) and unknown.
 
-    One pass over the rows: one GROUP BY with grouping sets gives the sums and the counts, in
-    total and per group. A sum with one row per fact (a quantity column) counts the facts too;
-    else each fact yields a row of its own (``n`` NULL) beside its items, for the counts."""
+    A whole-table sum (no filter, q, parent or asOf) adds the counters kept by triggers
+    (``_kept_sums``). Otherwise one pass over the rows: one GROUP BY with grouping sets gives the
+    sums and the counts, in total and per group. A sum with one row per fact (a quantity column)
+    counts the facts too; else each fact yields a row of its own (``n`` NULL) beside its items,
+    for the counts."""
     t = fact_type(rows.kind)
     a = t.alias
     group = request.group_by
