@@ -14,6 +14,7 @@ per-day counts (0019), with the most deltas a read meets left unfolded
 
     .venv/bin/python -m bench.bench_analytics                                   # 100,000 / 300,000
     .venv/bin/python -m bench.bench_analytics --articles 2000 --claims 6000 --incidents 2000 --duration 3
+    .venv/bin/python -m bench.bench_analytics --only bbox --rounds 4                # one request, more rounds
 """
 
 from __future__ import annotations
