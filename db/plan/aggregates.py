@@ -129,6 +129,14 @@ def _whole_table(stmt: Statement, rows: RowSet) -> bool:
     return not rows.filters and not rows.extra and rows.related is None and stmt.lens.as_of is None
 
 
+def _kept(table: str, columns: str, where: str) -> str:
+    """The rows of ``table``, counters kept by triggers (``facet_counts``: 0018, 0019;
+    ``sum_counts``: 0020), plus the deltas writers appended to its ``…_deltas`` twin since the last
+    fold: what a whole-table read adds up, ``where`` holds in both."""
+    deltas = f"{table.removesuffix('s')}_deltas"
+    return " UNION ALL ".join(f"SELECT {columns} FROM {t} WHERE {where}" for t in (table, deltas))
+
+
 def _rollup(stmt: Statement, kind: str, facets_: list[tuple[int, Facet]]) -> str:
     """``(n, v, d, c)`` rows of whole-table facets from the kept counts: the folded counters plus
     the deltas appended since the last fold, the lens's count (``pub`` under the recall rules).
@@ -138,8 +146,7 @@ def _rollup(stmt: Statement, kind: str, facets_: list[tuple[int, Facet]]) -> str
     k = stmt.params.add(kind)
     return (
         f"SELECT w.n, c.value AS v, c.detail AS d, sum(c.{count})::bigint AS c "
-        f"FROM (SELECT facet, value, detail, {count} FROM facet_counts WHERE kind = {k}::text "
-        f"UNION ALL SELECT facet, value, detail, {count} FROM facet_count_deltas WHERE kind = {k}::text) c "
+        f"FROM ({_kept('facet_counts', f'facet, value, detail, {count}', f'kind = {k}::text')}) c "
         f"JOIN (VALUES {asked}) w(facet, n) ON w.facet = c.facet "
         f"GROUP BY 1, 2, 3 HAVING sum(c.{count}) <> 0"
     )
@@ -216,10 +223,7 @@ def histogram(stmt: Statement, rows: RowSet, request: HistogramRequest) -> str:
         precision = "c.detail" if on.precision is not None else None
         count = "pub" if stmt.lens.public else "n"
         k, f = stmt.params.add(rows.kind), stmt.params.add(f"date:{on.name}")
-        counters = " UNION ALL ".join(
-            f"SELECT value, detail, {count} AS n FROM {table} WHERE kind = {k}::text AND facet = {f}::text"
-            for table in ("facet_counts", "facet_count_deltas")
-        )
+        counters = _kept("facet_counts", f"value, detail, {count} AS n", f"kind = {k}::text AND facet = {f}::text")
         source, counted = f"FROM ({counters}) c WHERE true", "sum(c.n)::bigint"
         # A bucket whose counters net to zero holds no fact (the counting path has no such row).
         having = " HAVING sum(c.n) <> 0"
@@ -381,37 +385,32 @@ def _document(ctes: list[str], request: SumsRequest, keyed: list[tuple[str, int]
 
 def _kept_sums(stmt: Statement, kind: str, group: GroupBy | None, chosen: list[tuple[int, SumField]]) -> list[str]:
     """``per`` and ``gc`` of a whole-table sum from the counters kept by triggers
-    (db/migrations/0020_sum_rollup.sql): the folded counters plus the deltas since the last fold,
-    in the lens's rows. The facts' own counters are ``per`` rows with ``n`` NULL. A counter that
-    nets to no fact is no row (the GROUP BY path has none)."""
+    (db/migrations/0020_sum_rollup.sql), in the lens's rows. The facts' own counters are ``per``
+    rows with ``n`` NULL: in total, and per group, where a grouping by an item's key counts them
+    through the (one) sum's items, once per distinct key. A counter that nets to no fact is no row
+    (the GROUP BY path has none)."""
     k = stmt.params.add(kind)
     by = f"{stmt.params.add(group.name)}::text" if group is not None else "''"
-    wanted = ", ".join(f"({stmt.params.add(f.name)}::text, false, {n})" for n, f in chosen)
-    wanted = f"{wanted}, ('', true, NULL::int)" if wanted else "('', true, NULL::int)"
-    counters = " UNION ALL ".join(
-        f"SELECT facts, sum, by, grp, unit, c, lo, best, hi, open, unknown, approx FROM {table} "
-        f"WHERE kind = {k}::text AND pub = {'true' if stmt.lens.public else 'false'} AND by IN ('', {by})"
-        for table in ("sum_counts", "sum_count_deltas")
+    wanted = [f"({stmt.params.add(f.name)}::text, false, {n})" for n, f in chosen]
+    wanted.append("('', true, NULL::int)")
+    if group is not None and group.item:
+        wanted.append(f"({stmt.params.add(chosen[0][1].name)}::text, true, NULL::int)")
+    public = "true" if stmt.lens.public else "false"
+    counters = _kept(
+        "sum_counts",
+        "facts, sum, by, grp, unit, c, lo, best, hi, open, unknown, approx",
+        f"kind = {k}::text AND pub = {public} AND by IN ('', {by})",
     )
     per = (
         "SELECT (s.by = '')::int AS total, s.grp, w.n, s.unit, sum(s.c)::bigint AS c, trim_scale(sum(s.lo)) AS lo, "
         "trim_scale(sum(s.best)) AS best, CASE WHEN sum(s.open) = 0 THEN trim_scale(sum(s.hi)) END AS hi, "
         "sum(s.open)::bigint AS open, sum(s.unknown)::bigint AS unknown, sum(s.approx) > 0 AS approx "
-        f"FROM ({counters}) s JOIN (VALUES {wanted}) w(sum, facts, n) ON w.sum = s.sum AND w.facts = s.facts "
-        "GROUP BY s.by, s.grp, w.n, s.unit HAVING sum(s.c) <> 0"
+        f"FROM ({counters}) s JOIN (VALUES {', '.join(wanted)}) w(sum, facts, n) "
+        "ON w.sum = s.sum AND w.facts = s.facts GROUP BY s.by, s.grp, w.n, s.unit HAVING sum(s.c) <> 0"
     )
     ctes = [f"per AS MATERIALIZED ({per})"]
     if group is not None:
-        if group.item:
-            # Each fact once per distinct key among the items of the (one) sum.
-            ((_, field_),) = {f.name: (n, f) for n, f in chosen}.values()
-            counts = (
-                f"SELECT s.grp, sum(s.c)::bigint AS c FROM ({counters}) s "
-                f"WHERE s.facts AND s.sum = {stmt.params.add(field_.name)}::text AND s.by = {by} "
-                "GROUP BY 1 HAVING sum(s.c) <> 0"
-            )
-        else:
-            counts = "SELECT u.grp, u.c FROM per u WHERE u.total = 0 AND u.n IS NULL"
+        counts = "SELECT u.grp, u.c FROM per u WHERE u.total = 0 AND u.n IS NULL"
         ctes.append(f"gc AS ({counts} ORDER BY c DESC, grp NULLS LAST LIMIT {MAX_GROUPS})")
     return ctes
 
