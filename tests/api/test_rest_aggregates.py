@@ -223,6 +223,47 @@ async def test_whole_table_facets_follow_a_withholding_in_each_callers_view(
     assert after == {"anonymous": before["anonymous"] - 1, "read": before["read"] - 1, "write": before["write"]}
 
 
+async def test_whole_table_sums_follow_a_withholding_in_each_callers_view(
+    client: httpx.AsyncClient, keys: dict[str, str]
+) -> None:
+    # No filter: read from the sums kept by triggers (0020), which must follow the recall rules.
+    article = await _post(
+        client, "/v1/articles", {"uri": f"urn:test:{uuid.uuid4()}", "headline": "Quay", "body": BODY}, keys["write"]
+    )
+    unit = f"u{uuid.uuid4().hex[:8]}"
+    await _post(
+        client, "/v1/incidents",
+        {"incidentType": "protest", "fatalities": {"approximation": "atLeast", "lowerBound": 4, "unit": unit},
+         "references": [quote_ref(article, "blockade at the port")]},
+        keys["write"],
+    )  # fmt: skip
+    callers = {"anonymous": {}, "read": bearer(keys["read"]), "write": bearer(keys["write"])}
+
+    async def sums() -> dict[str, tuple[int, list[Any]]]:
+        found = {}
+        for name, headers in callers.items():
+            r = await client.get("/v1/incidents/aggregate", params={"sum": "fatalities"}, headers=headers)
+            assert r.status_code == 200, r.text
+            doc = r.json()
+            found[name] = (doc["totalCount"], [u for u in doc["sums"]["fatalities"] if u["unit"] == unit])
+        return found
+
+    before = await sums()
+    mine = [{"unit": unit, "count": 1, "low": 4, "best": 4, "high": None, "openUpper": 1, "unknown": 0,
+             "approximate": False}]  # fmt: skip
+    assert all(found == mine for _, found in before.values()), before
+    r = await client.patch(
+        f"/v1/articles/{article['id']}", json={"pubStatus": "withheld"}, headers=bearer(keys["write"])
+    )
+    assert r.status_code == 200, r.text
+    after = await sums()
+    assert after == {
+        "anonymous": (before["anonymous"][0] - 1, []),
+        "read": (before["read"][0] - 1, []),
+        "write": before["write"],
+    }
+
+
 # ---- bounded sums and histograms -------------------------------------------------------------
 
 
