@@ -296,8 +296,13 @@ class Statement:
         # nothing), and its nextCursor stays null.
         fields = self._selected(conn.fields)
         once = any(isinstance(f.value, t.PageCursor) and f.value.which == "next" for f in fields)
-        more = "coalesce(bool_or(p.m), " + page.more + ")" if once else page.more
-        if once:
+        more = page.more
+        if page.row_more is not None:
+            # Rows follow an empty page only if it is empty for another reason than its end: never.
+            more = "coalesce(bool_or(p.m), false)"
+            columns.append(f"{page.row_more} AS m")
+        elif once:
+            more = "coalesce(bool_or(p.m), " + page.more + ")"
             columns.append(f"{page.more} AS m")
         for f in fields:
             v = f.value
@@ -324,7 +329,7 @@ class Statement:
                 for pf in self._selected(v.fields):
                     pv = pf.value
                     if isinstance(pv, t.PageFlag):
-                        info.append(f"'{pf.key}', {page.more if pv.which == 'next' else page.previous}")
+                        info.append(f"'{pf.key}', {more if pv.which == 'next' else page.previous}")
                     elif isinstance(pv, t.PageCursor):
                         needs_cursor = True
                         direction = "" if pv.which == "start" else " DESC"
@@ -458,12 +463,24 @@ class Statement:
         size = int(request.limit)
         y = self._alias("t")
         distance = self._distance(ft, filters)
-        rows = (
-            f"(SELECT {a}.*, ({key})::text AS sort_key, row_number() OVER (ORDER BY {order_by}) AS rn"
-            f"{distance} FROM {table} {a} {_where(bounded)} ORDER BY {order_by} LIMIT {size}) {y}"
+        ranked = (
+            f"SELECT {a}.*, ({key})::text AS sort_key, row_number() OVER (ORDER BY {order_by}) AS rn"
+            f"{distance} FROM {table} {a} {_where(bounded)} ORDER BY {order_by}"
         )
         has_more = self._more(table, a, bounded, size)
         cursor_given = "true" if request.cursor is not None else "false"
+        row_more = None
+        if request.backward:
+            rows = f"({ranked} LIMIT {size}) {y}"
+        else:
+            # One row past the page says whether rows follow, read with the page: a separate
+            # probe ran the page's filter again (a bbox's exact test on every row in the box).
+            w = self._alias("w")
+            rows = (
+                f"(SELECT * FROM (SELECT {w}.*, count(*) OVER () AS page_rows FROM ({ranked} LIMIT {size + 1}) {w}) {w} "
+                f"WHERE {w}.rn <= {size}) {y}"
+            )
+            row_more = f"{y}.page_rows > {size}"
         page = _Page(
             rows=rows,
             row=RowSource.fact(root.kind, y),
@@ -471,6 +488,7 @@ class Statement:
             # Walking backward fetched the rows nearest the cursor first; the page reads forward.
             order=f"-{y}.rn" if request.backward else f"{y}.rn",
             more=cursor_given if request.backward else has_more,
+            row_more=row_more,
             previous=has_more if request.backward else cursor_given,
             # The count: the filters without the cursor, bound only when totalCount is selected.
             count=lambda: f"(SELECT count(*) FROM {table} {a} {_where(where_clauses(ft, filters, self.params))})",
@@ -559,8 +577,12 @@ class _Page:
         count: Callable[[], str],
         facts: plan_aggregates.RowSet | None = None,
         distance: str = "NULL::float8",
+        row_more: str | None = None,
     ) -> None:
         self.rows = rows
+        # Whether rows follow, as a column of each of the page's rows (read with the page), or
+        # None: ``more`` probes for them.
+        self.row_more = row_more
         self.facts = facts  # what the connection's aggregates summarise
         self.distance = distance
         self.row = row

@@ -1,6 +1,7 @@
-"""REST's planned pages (api/rest/plan.py) ask PostgreSQL once whether rows follow them: hasMore
-and nextCursor read the same probe, which re-runs the page's filter (a bbox's exact test on every
-incident in the box), and an empty page still says hasMore false and nextCursor null."""
+"""REST's planned pages (api/rest/plan.py) learn whether rows follow them from the page itself: it
+reads one row past its end, and hasMore and nextCursor both come from that row. No probe runs the
+page's filter again (a bbox's exact test on every incident in the box), a page that ends exactly at
+the last row says hasMore false, and an empty page says hasMore false and nextCursor null."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ async def _page(conn: asyncpg.Connection[Any], incident_type: str, limit: int) -
     return page, _executed_init_plans(explained[0]["Plan"])
 
 
-async def test_a_page_asks_once_whether_rows_follow(conn: asyncpg.Connection[Any]) -> None:
+async def test_a_page_reads_whether_rows_follow_without_a_probe(conn: asyncpg.Connection[Any]) -> None:
     kind = "probe" + "".join(random.choices(string.ascii_lowercase, k=10))
     for _ in range(3):
         await writes.create(conn, "incident", {"incidentType": kind}, changed_by="test")
@@ -46,11 +47,12 @@ async def test_a_page_asks_once_whether_rows_follow(conn: asyncpg.Connection[Any
     page, probes = await _page(conn, kind, 2)
     assert page["hasMore"] is True
     assert page["nextCursor"] is not None
-    assert probes == 1
+    assert len(page["data"]) == 2  # the row read past the page is not shown
+    assert probes == 0
 
     last, probes = await _page(conn, kind, 3)
     assert (last["hasMore"], last["nextCursor"], len(last["data"])) == (False, None, 3)
-    assert probes == 1
+    assert probes == 0
 
     empty, _ = await _page(conn, kind + "x", 2)
     assert (empty["hasMore"], empty["nextCursor"], empty["data"]) == (False, None, [])
