@@ -254,22 +254,52 @@ class Statement:
             bounded.append(f"{a}.id > {self.params.add(after_id)}::text")
         y = self._alias("t")
         order = relation_order(v.kind, v.relation)
-        rows = (
-            f"(SELECT {a}.*, row_number() OVER (ORDER BY {order}) AS rn FROM {table} {a} "
-            f"WHERE {' AND '.join(bounded)} ORDER BY {order} LIMIT {int(size)}) {y}"
+        ranked = (
+            f"SELECT {a}.*, row_number() OVER (ORDER BY {order}) AS rn FROM {table} {a} "
+            f"WHERE {' AND '.join(bounded)} ORDER BY {order}"
         )
+        rows, row_more = self._page_rows(ranked, int(size), y, v.connection)
         page = _Page(
             rows=rows,
             row=RowSource.fact(v.kind, y),
             cursor=lambda: self._cursor(RELATED_ORDER, f"{y}.id", f"{y}.id"),
             order=f"{y}.rn",
             more=self._more(table, a, bounded, size),
+            row_more=row_more,
             previous="true" if after_id is not None else "false",
             count=lambda: f"(SELECT count(*) FROM {table} {a} WHERE {' AND '.join(where)})",
             facts=plan_aggregates.RowSet(v.kind, {}, tuple(where)),
         )
         select, has_ids = self._connection(v.connection, page)
         return self._lateral(select, laterals, ids, ["p.ids"] if has_ids else [], agg=True)
+
+    def _page_rows(self, ranked: str, size: int, y: str, conn: t.Connection) -> tuple[str, str | None]:
+        """A forward page of ``ranked`` (rows numbered ``rn`` in the page's order) as the FROM item
+        ``y``, and the column of its rows saying whether rows follow (None when ``conn`` does not
+        ask). A page that asks reads one row past its end and counts what it read: a separate
+        probe ran the page's filter again (a bbox's exact test on every row in the box, a nested
+        page's once per parent)."""
+        if not self._asks_more(conn):
+            return f"({ranked} LIMIT {size}) {y}", None
+        w = self._alias("w")
+        rows = (
+            f"(SELECT * FROM (SELECT {w}.*, count(*) OVER () AS page_rows FROM ({ranked} LIMIT {size + 1}) {w}) {w} "
+            f"WHERE {w}.rn <= {size}) {y}"
+        )
+        return rows, f"{y}.page_rows > {size}"
+
+    def _asks_more(self, conn: t.Connection) -> bool:
+        """Whether ``conn`` selects anything that says if rows follow it (hasMore, nextCursor,
+        pageInfo's hasNextPage)."""
+        for f in self._selected(conn.fields):
+            v = f.value
+            if isinstance(v, t.PageFlag | t.PageCursor) and v.which == "next":
+                return True
+            if isinstance(v, t.PageInfo):
+                for pf in self._selected(v.fields):
+                    if isinstance(pf.value, t.PageFlag) and pf.value.which == "next":
+                        return True
+        return False
 
     @staticmethod
     def _more(table: str, alias: str, where: list[str], size: int) -> str:
@@ -469,18 +499,10 @@ class Statement:
         )
         has_more = self._more(table, a, bounded, size)
         cursor_given = "true" if request.cursor is not None else "false"
-        row_more = None
         if request.backward:
-            rows = f"({ranked} LIMIT {size}) {y}"
+            rows, row_more = f"({ranked} LIMIT {size}) {y}", None
         else:
-            # One row past the page says whether rows follow, read with the page: a separate
-            # probe ran the page's filter again (a bbox's exact test on every row in the box).
-            w = self._alias("w")
-            rows = (
-                f"(SELECT * FROM (SELECT {w}.*, count(*) OVER () AS page_rows FROM ({ranked} LIMIT {size + 1}) {w}) {w} "
-                f"WHERE {w}.rn <= {size}) {y}"
-            )
-            row_more = f"{y}.page_rows > {size}"
+            rows, row_more = self._page_rows(ranked, size, y, root.connection)
         page = _Page(
             rows=rows,
             row=RowSource.fact(root.kind, y),

@@ -83,6 +83,19 @@ def test_nested_connection_pages(server: LiveServer, corpus: Corpus) -> None:
     assert len(seen) == len(set(seen)) == conn["totalCount"] == 5
 
 
+@pytest.mark.parametrize(("first", "more"), [(4, True), (5, False), (6, False)])
+def test_a_nested_page_ending_on_the_last_row_has_no_next_page(
+    server: LiveServer, corpus: Corpus, first: int, more: bool
+) -> None:
+    # A nested page reads one row past its end to answer hasNextPage (db/plan/sql.py _page_rows):
+    # that row must count, and never show.
+    query = """query($id: ID!, $n: Int!) { article(id: $id) {
+        claims(first: $n) { nodes { id } pageInfo { hasNextPage } } } }"""
+    conn = gql(server.url, query, {"id": corpus.articles[0], "n": first})["data"]["article"]["claims"]
+    assert conn["pageInfo"]["hasNextPage"] is more
+    assert len(conn["nodes"]) == min(first, 5)
+
+
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
