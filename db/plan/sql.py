@@ -319,16 +319,15 @@ class Statement:
         row_ids: list[str] = []
         pairs: list[str] = []
         needs_cursor = False
-        # A page's own nextCursor (REST's) asks whether rows follow, as its hasMore does: the probe
-        # is read once, as a column of the page's rows (an InitPlan, evaluated once), and both ask
-        # it there — a second probe re-ran the page's filter (a bbox's exact test on every row in
-        # the box). An empty page has no such column to read: its hasMore probes as before (it finds
-        # nothing), and its nextCursor stays null.
+        # Whether rows follow is read as a column ``m`` of the page's rows, where nextCursor (REST's)
+        # asks it as well as hasMore. A page that read one row past its end has it there
+        # (``row_more``); an empty one has no row to say so, and nothing follows it. Any other page
+        # (backward, the corrections feed) reads its probe there once (an InitPlan) when it has a
+        # nextCursor, and probes again only when empty: a second probe re-ran the page's filter.
         fields = self._selected(conn.fields)
         once = any(isinstance(f.value, t.PageCursor) and f.value.which == "next" for f in fields)
         more = page.more
         if page.row_more is not None:
-            # Rows follow an empty page only if it is empty for another reason than its end: never.
             more = "coalesce(bool_or(p.m), false)"
             columns.append(f"{page.row_more} AS m")
         elif once:
