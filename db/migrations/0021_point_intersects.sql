@@ -1,9 +1,10 @@
--- 0021: a map query's exact test (0014's nf_geo_intersects) reads a bare Point directly. The
--- general test walks the geometry with two JSON path queries and tests each part in a subquery,
--- about 20 us a candidate row: most of a small bbox page's time in PostgreSQL, where every fact
--- the index finds in the box is a Point. A Point with only `type`, `coordinates` and `bbox`
--- members, its first two coordinates numbers within the range 0014 accepts, is tested as one
--- point in the two boxes; anything else takes the general test, unchanged, under its new name.
+-- 0021: the map queries' exact tests (0014's nf_geo_intersects for bbox, nf_geo_distance_km for
+-- near) read a bare Point directly. The general tests walk the geometry with JSON path queries and
+-- test each part in a subquery, about 20 us a candidate row: most of a small bbox page's time in
+-- PostgreSQL, where every fact the index finds in the box is a Point. A Point with only `type`,
+-- `coordinates` and `bbox` members, its first two coordinates numbers within the range 0014
+-- reads, is tested as one point in the two boxes, or measured as one point from the centre;
+-- anything else takes the general test, unchanged, under its new name.
 
 CREATE FUNCTION nf_geo_intersects_parts(g jsonb, b float8[]) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -43,4 +44,24 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         THEN point((g #>> '{coordinates,0}')::float8, (g #>> '{coordinates,1}')::float8) <@ box(point(b[1], b[2]), point(b[3], b[4]))
           OR point((g #>> '{coordinates,0}')::float8, (g #>> '{coordinates,1}')::float8) <@ box(point(b[5], b[6]), point(b[7], b[8]))
         ELSE nf_geo_intersects_parts(g, b) END
+$$;
+
+CREATE FUNCTION nf_geo_distance_km_parts(g jsonb, from_lon float8, from_lat float8) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN EXISTS (
+            SELECT 1 FROM nf_geo_parts(g) part
+            WHERE (part.type = 'Polygon' AND point(from_lon, from_lat) <@ nf_geo_polygon(part.coords -> 0))
+               OR (part.type = 'MultiPolygon' AND EXISTS (
+                   SELECT 1 FROM jsonb_array_elements(part.coords) q(poly)
+                   WHERE point(from_lon, from_lat) <@ nf_geo_polygon(q.poly -> 0))))
+        THEN 0::float8
+        ELSE (SELECT min(nf_km(from_lon, from_lat, p.lon, p.lat)) FROM nf_geo_positions(g) p) END
+$$;
+
+CREATE OR REPLACE FUNCTION nf_geo_distance_km(g jsonb, from_lon float8, from_lat float8) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN nf_geo_plain_point(g)
+        THEN nf_km(from_lon, from_lat, (g #>> '{coordinates,0}')::float8, (g #>> '{coordinates,1}')::float8)
+        ELSE nf_geo_distance_km_parts(g, from_lon, from_lat) END
 $$;

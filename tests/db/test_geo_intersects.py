@@ -1,7 +1,9 @@
-"""The map queries' exact test reads a bare Point directly (0021's nf_geo_plain_point): for every
-geometry and pair of boxes it must answer what the general test (nf_geo_intersects_parts, 0014's
-walk over the geometry's parts) answers, and take the direct way only for a Point it reads the
-same: foreign members, strings, out-of-range or non-array coordinates go the general way."""
+"""The map queries' exact tests read a bare Point directly (0021's nf_geo_plain_point): for every
+geometry and pair of boxes the bbox test must answer what the general test (nf_geo_intersects_parts,
+0014's walk over the geometry's parts) answers, and from every centre the near test must measure
+what the general one (nf_geo_distance_km_parts) measures; the direct way is taken only for a Point
+it reads the same: foreign members, strings, out-of-range or non-array coordinates go the general
+way."""
 
 from __future__ import annotations
 
@@ -72,3 +74,23 @@ async def test_the_point_test_answers_as_the_general_test(conn: Conn) -> None:
     for plain in (True, False):
         answers = {row["fast"] for row in rows if row["plain"] is plain}
         assert answers == {True, False}, plain
+
+
+CENTRES = [(0.5, 0.5), (-66.9, 10.5), (179.9, -16.5), (-10.0, 45.0)]
+
+
+async def test_the_point_distance_measures_as_the_general_one(conn: Conn) -> None:
+    geometries = PLAIN_POINTS + OTHER
+    rows = await conn.fetch(
+        """SELECT g.i, nf_geo_plain_point(g.t::jsonb) AS plain, nf_geo_distance_km(g.t::jsonb, c.lon, c.lat) AS fast,
+                  nf_geo_distance_km_parts(g.t::jsonb, c.lon, c.lat) AS general
+           FROM unnest($1::text[]) WITH ORDINALITY g(t, i), unnest($2::float8[], $3::float8[]) c(lon, lat)""",
+        [orjson.dumps(g).decode() for g in geometries],
+        [lon for lon, _ in CENTRES],
+        [lat for _, lat in CENTRES],
+    )
+    assert len(rows) == len(geometries) * len(CENTRES)
+    for row in rows:
+        assert row["fast"] == row["general"], geometries[row["i"] - 1]
+    measured = [row["fast"] for row in rows if row["plain"]]
+    assert None not in measured and len(set(measured)) > len(PLAIN_POINTS)  # real, varied distances
