@@ -258,7 +258,7 @@ class Statement:
             f"SELECT {a}.*, row_number() OVER (ORDER BY {order}) AS rn FROM {table} {a} "
             f"WHERE {' AND '.join(bounded)} ORDER BY {order}"
         )
-        rows, row_more = self._page_rows(ranked, int(size), y, v.connection)
+        rows, row_more = self._page_rows(ranked, int(size), y, asks=self._asks_more(v.connection))
         page = _Page(
             rows=rows,
             row=RowSource.fact(v.kind, y),
@@ -273,13 +273,13 @@ class Statement:
         select, has_ids = self._connection(v.connection, page)
         return self._lateral(select, laterals, ids, ["p.ids"] if has_ids else [], agg=True)
 
-    def _page_rows(self, ranked: str, size: int, y: str, conn: t.Connection) -> tuple[str, str | None]:
-        """A forward page of ``ranked`` (rows numbered ``rn`` in the page's order) as the FROM item
-        ``y``, and the column of its rows saying whether rows follow (None when ``conn`` does not
-        ask). A page that asks reads one row past its end and counts what it read: a separate
-        probe ran the page's filter again (a bbox's exact test on every row in the box, a nested
-        page's once per parent)."""
-        if not self._asks_more(conn):
+    def _page_rows(self, ranked: str, size: int, y: str, *, asks: bool) -> tuple[str, str | None]:
+        """A page of ``ranked`` (rows numbered ``rn`` in the page's order) as the FROM item ``y``,
+        and the column of its rows saying whether rows follow (None unless it ``asks``). A page
+        that asks reads one row past its end and counts what it read: a separate probe ran the
+        page's filter again (a bbox's exact test on every row in the box, a nested page's once
+        per parent)."""
+        if not asks:
             return f"({ranked} LIMIT {size}) {y}", None
         w = self._alias("w")
         rows = (
@@ -498,10 +498,9 @@ class Statement:
         )
         has_more = self._more(table, a, bounded, size)
         cursor_given = "true" if request.cursor is not None else "false"
-        if request.backward:
-            rows, row_more = f"({ranked} LIMIT {size}) {y}", None
-        else:
-            rows, row_more = self._page_rows(ranked, size, y, root.connection)
+        # Only a forward page reads past its end: a backward one probes for hasPreviousPage as before.
+        asks = not request.backward and self._asks_more(root.connection)
+        rows, row_more = self._page_rows(ranked, size, y, asks=asks)
         page = _Page(
             rows=rows,
             row=RowSource.fact(root.kind, y),
