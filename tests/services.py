@@ -61,6 +61,9 @@ class LiveServer:
     settings: Settings
     port: int = 0
     threaded: ThreadedServer | None = None
+    # uvicorn's WebSocket keepalive (its default, 20 s): a client that answers no ping is closed
+    # (1011) one more interval later. None turns it off, for tests of a client that reads nothing.
+    ws_ping_interval: float | None = 20.0
 
     @property
     def url(self) -> str:
@@ -71,7 +74,7 @@ class LiveServer:
         config = uvicorn.Config(
             create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
             http=HTTP_PROTOCOL, server_header=False, access_log=False,  # as `newsfacts serve` runs
-            ws=WS_PROTOCOL,
+            ws=WS_PROTOCOL, ws_ping_interval=self.ws_ping_interval,
         )  # fmt: skip
         self.threaded = ThreadedServer(config)
         self.threaded.start()

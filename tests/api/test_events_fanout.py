@@ -34,8 +34,10 @@ ACTORS = "subscription { events(types: [ACTOR_CREATED]) { sequence objectId } }"
 
 @pytest.fixture(scope="module")
 def live(settings: Settings) -> Iterator[LiveServer]:
-    # A heartbeat of 1 s, so the server's graphql-transport-ws ping shows within a test.
-    server = LiveServer(dataclasses.replace(settings, event_heartbeat_seconds=1)).start()
+    # A heartbeat of 1 s, so the server's graphql-transport-ws ping shows within a test. No
+    # WebSocket keepalive: the stalled reader answers no ping, and on a loaded machine its filling
+    # took longer than uvicorn's 20 s ping timeout, which closed it (1011) before its bound (1013).
+    server = LiveServer(dataclasses.replace(settings, event_heartbeat_seconds=1), ws_ping_interval=None).start()
     try:
         yield server
     finally:
