@@ -288,16 +288,16 @@ class Statement:
         )
         return rows, f"{y}.page_rows > {size}"
 
-    def _asks_more(self, conn: t.Connection) -> bool:
-        """Whether ``conn`` selects anything that says if rows follow it (hasMore, nextCursor,
-        pageInfo's hasNextPage)."""
+    def _asks_more(self, conn: t.Connection, which: str = "next") -> bool:
+        """Whether ``conn`` selects anything that says if rows follow it (``which`` "next":
+        hasMore, nextCursor, pageInfo's hasNextPage) or precede it ("previous": hasPreviousPage)."""
         for f in self._selected(conn.fields):
             v = f.value
-            if isinstance(v, t.PageFlag | t.PageCursor) and v.which == "next":
+            if isinstance(v, t.PageFlag | t.PageCursor) and v.which == which:
                 return True
             if isinstance(v, t.PageInfo):
                 for pf in self._selected(v.fields):
-                    if isinstance(pf.value, t.PageFlag) and pf.value.which == "next":
+                    if isinstance(pf.value, t.PageFlag) and pf.value.which == which:
                         return True
         return False
 
@@ -319,17 +319,21 @@ class Statement:
         row_ids: list[str] = []
         pairs: list[str] = []
         needs_cursor = False
-        # Whether rows follow is read as a column ``m`` of the page's rows, where nextCursor (REST's)
-        # asks it as well as hasMore. A page that read one row past its end has it there
-        # (``row_more``); an empty one has no row to say so, and nothing follows it. Any other page
-        # (backward, the corrections feed) reads its probe there once (an InitPlan) when it has a
-        # nextCursor, and probes again only when empty: a second probe re-ran the page's filter.
+        # Whether rows lie past the page's far end is read as a column ``m`` of the page's rows,
+        # where nextCursor (REST's) asks it as well as hasMore. A page that read one row past that
+        # end has it there (``row_more``): the rows that follow it, or for a page read backward the
+        # rows before it; an empty page has no row to say so, and nothing lies there. Otherwise
+        # ``more`` probes, once (an InitPlan read into ``m``) when a nextCursor asks it too, and
+        # again only when the page is empty: a second probe re-ran the page's filter.
         fields = self._selected(conn.fields)
         once = any(isinstance(f.value, t.PageCursor) and f.value.which == "next" for f in fields)
-        more = page.more
+        more, previous = page.more, page.previous
         if page.row_more is not None:
-            more = "coalesce(bool_or(p.m), false)"
             columns.append(f"{page.row_more} AS m")
+            if page.row_previous:
+                previous = "coalesce(bool_or(p.m), false)"
+            else:
+                more = "coalesce(bool_or(p.m), false)"
         elif once:
             more = "coalesce(bool_or(p.m), " + page.more + ")"
             columns.append(f"{page.more} AS m")
@@ -358,7 +362,7 @@ class Statement:
                 for pf in self._selected(v.fields):
                     pv = pf.value
                     if isinstance(pv, t.PageFlag):
-                        info.append(f"'{pf.key}', {more if pv.which == 'next' else page.previous}")
+                        info.append(f"'{pf.key}', {more if pv.which == 'next' else previous}")
                     elif isinstance(pv, t.PageCursor):
                         needs_cursor = True
                         direction = "" if pv.which == "start" else " DESC"
@@ -369,10 +373,11 @@ class Statement:
             elif isinstance(v, t.TotalCount):
                 pairs.append(f"'{f.key}', {page.count()}")
             elif isinstance(v, t.PageFlag):
-                pairs.append(f"'{f.key}', {more if v.which == 'next' else page.previous}")
+                pairs.append(f"'{f.key}', {more if v.which == 'next' else previous}")
             elif isinstance(v, t.PageCursor):
                 needs_cursor = True
-                when = "bool_or(p.m)" if v.which == "next" else page.more
+                # p.m says whether rows follow, unless it was read for a backward page.
+                when = "bool_or(p.m)" if v.which == "next" and not page.row_previous else page.more
                 pairs.append(f"'{f.key}', CASE WHEN {when} THEN (array_agg(p.c ORDER BY p.o DESC))[1] END")
             elif isinstance(v, t.Aggregate):
                 if page.facts is None:
@@ -498,8 +503,9 @@ class Statement:
         )
         has_more = self._more(table, a, bounded, size)
         cursor_given = "true" if request.cursor is not None else "false"
-        # Only a forward page reads past its end: a backward one probes for hasPreviousPage as before.
-        asks = not request.backward and self._asks_more(root.connection)
+        # A page reads one row past its far end when it asks what lies there: rows that follow a
+        # forward page, rows that precede a backward one (it walks away from its cursor).
+        asks = self._asks_more(root.connection, "previous" if request.backward else "next")
         rows, row_more = self._page_rows(ranked, size, y, asks=asks)
         page = _Page(
             rows=rows,
@@ -509,6 +515,7 @@ class Statement:
             order=f"-{y}.rn" if request.backward else f"{y}.rn",
             more=cursor_given if request.backward else has_more,
             row_more=row_more,
+            row_previous=request.backward,
             previous=has_more if request.backward else cursor_given,
             # The count: the filters without the cursor, bound only when totalCount is selected.
             count=lambda: f"(SELECT count(*) FROM {table} {a} {_where(where_clauses(ft, filters, self.params))})",
@@ -526,10 +533,8 @@ class Statement:
         bounded = [*clauses, corrections.after_clause(after, self.params, "r")] if after is not None else clauses
         order_by = corrections.ORDER_BY.format(a="r")
         y = self._alias("t")
-        rows = (
-            f"(SELECT r.*, row_number() OVER (ORDER BY {order_by}) AS rn FROM revisions r "
-            f"{_where(bounded)} ORDER BY {order_by} LIMIT {int(size)}) {y}"
-        )
+        ranked = f"SELECT r.*, row_number() OVER (ORDER BY {order_by}) AS rn FROM revisions r {_where(bounded)} ORDER BY {order_by}"
+        rows, row_more = self._page_rows(ranked, int(size), y, asks=self._asks_more(root.connection))
         key, ident = corrections.CURSOR_KEY.format(a=y), corrections.CURSOR_ID.format(a=y)
         page = _Page(
             rows=rows,
@@ -537,6 +542,7 @@ class Statement:
             cursor=lambda: f"nf_cursor({_literal(corrections.ORDER)}, {key}, {ident})",
             order=f"{y}.rn",
             more=self._more("revisions", "r", bounded, size),
+            row_more=row_more,
             previous="true" if after is not None else "false",
             count=lambda: f"(SELECT count(*) FROM revisions r {_where(clauses)})",
         )
@@ -598,11 +604,14 @@ class _Page:
         facts: plan_aggregates.RowSet | None = None,
         distance: str = "NULL::float8",
         row_more: str | None = None,
+        row_previous: bool = False,
     ) -> None:
         self.rows = rows
-        # Whether rows follow, as a column of each of the page's rows (read with the page), or
-        # None: ``more`` probes for them.
+        # Whether rows lie past the page's far end, as a column of each of the page's rows (read
+        # with the page), or None: ``more`` and ``previous`` probe. Past the far end of a page
+        # read backward (``row_previous``) lie the rows before it.
         self.row_more = row_more
+        self.row_previous = row_previous
         self.facts = facts  # what the connection's aggregates summarise
         self.distance = distance
         self.row = row
