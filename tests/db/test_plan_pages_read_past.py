@@ -13,7 +13,6 @@ import asyncpg
 import orjson
 import pytest
 
-from api.rest import plan
 from db import corrections, queries, writes
 from db.lens import FULL
 from db.plan import tree as t
@@ -23,6 +22,17 @@ from tests.api.test_rest_plan import _executed_init_plans
 pytestmark = pytest.mark.anyio
 
 
+async def _planned(conn: asyncpg.Connection[Any], root: t.Root) -> tuple[dict[str, Any], int]:
+    """``root``'s JSON from the statement the planner builds for GraphQL, and the InitPlans it ran."""
+    built = Statement(None, collect_ids=False, lens=FULL)
+    sql, values = statement([built.root(root)], collect_ids=False), built.params.values
+    page = orjson.loads((await conn.fetchrow(sql, *values))["j0"])
+    explained = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *values)
+    if isinstance(explained, str):  # json arrives as text, or decoded by the connection's codec
+        explained = orjson.loads(explained)
+    return page, _executed_init_plans(explained[0]["Plan"])
+
+
 async def _last(conn: asyncpg.Connection[Any], incident_type: str, size: int) -> tuple[dict[str, Any], int]:
     """``incidents(filter: {incidentType}, last: size) { nodes { id } pageInfo { … } }`` as the
     planner builds it, and the InitPlans its statement ran."""
@@ -30,13 +40,9 @@ async def _last(conn: asyncpg.Connection[Any], incident_type: str, size: int) ->
     connection = t.Connection((t.Field("nodes", t.Nodes(t.Obj("incident", (t.Field("id", t.Scalar("id")),)))),
                                t.Field("pageInfo", info)))  # fmt: skip
     request = queries.PageRequest(size, None, "createdAt", False, backward=True)
-    root = t.RootList("incident", connection, lambda _: ({"incidentType": incident_type}, request))
-    sql, values = plan.Statements().get(root, FULL, None, key=("backward", incident_type, size))
-    page = orjson.loads((await conn.fetchrow(sql, *values))["j"])
-    explained = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *values)
-    if isinstance(explained, str):
-        explained = orjson.loads(explained)
-    return page, _executed_init_plans(explained[0]["Plan"])
+    return await _planned(
+        conn, t.RootList("incident", connection, lambda _: ({"incidentType": incident_type}, request))
+    )
 
 
 async def test_a_backward_page_reads_whether_rows_precede_it_without_a_probe(conn: asyncpg.Connection[Any]) -> None:
@@ -62,14 +68,7 @@ async def _corrections(conn: asyncpg.Connection[Any], fact_id: str, size: int) -
     obj = t.Obj(None, (t.Field("factId", t.Scalar("factId")), t.Field("version", t.Scalar("version"))))
     info = t.PageInfo((t.Field("hasNextPage", t.PageFlag("next")),))
     connection = t.Connection((t.Field("nodes", t.Nodes(obj)), t.Field("pageInfo", info)))
-    root = t.Corrections(connection, lambda _: (corrections.Filter(fact_id=fact_id), size, None))
-    built = Statement(None, collect_ids=False, lens=FULL)  # as GraphQL builds it: REST has no such feed
-    sql, values = statement([built.root(root)], collect_ids=False), built.params.values
-    page = orjson.loads((await conn.fetchrow(sql, *values))["j0"])
-    explained = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *values)
-    if isinstance(explained, str):
-        explained = orjson.loads(explained)
-    return page, _executed_init_plans(explained[0]["Plan"])
+    return await _planned(conn, t.Corrections(connection, lambda _: (corrections.Filter(fact_id=fact_id), size, None)))
 
 
 async def test_a_corrections_page_reads_whether_rows_follow_it_without_a_probe(conn: asyncpg.Connection[Any]) -> None:
