@@ -6,43 +6,44 @@
 --   queries inside it (a thousand rows each) costs that statement past jit_above_cost. On a server
 --   built with JIT (Debian's packages, so production, though not the embedded server) every call
 --   compiled it: 8-9 ms to measure a polygon or a line, which the statement itself does in a tenth
---   of a millisecond. A near page over 217 such candidates took 3.1 s; a few hundred more and it
---   hit the statement timeout, a 503 (bench/bench_geo.py). The tests now SET jit = off.
+--   of a millisecond. A near page over 217 such candidates took 1.8-3.1 s, and in one run of four
+--   hit the 4 s statement timeout, a 503 (bench/bench_geo.py). The tests now SET jit = off.
 -- * The box test. 0014 read a part's positions a row at a time, and called nf_geo_polygon and
 --   nf_geo_line_meets for each part and box: scalar SQL functions with a FROM, which PostgreSQL
 --   does not inline, each a statement of its own. Here a part's positions are one array (one
 --   jsonb_path_query_array, 0014's filter), and its segments and ring are read from that array in
---   the test's own plan: 2.1-2.6 times less time for a polygon or a line.
+--   the test's own plan.
 
 -- The positions of a list (a line, a ring, a MultiPoint's coordinates) that 0014's nf_geo_points
--- reads, members that are arrays whose first two members are numbers within ±1e9, as one array of
--- their coordinates in order: lon1, lat1, lon2, lat2, … Empty for anything else. Inlined (no FROM)
--- into the tests, which it can be only if declared no less volatile than the cast to float8[]
--- (STABLE); otherwise each call is a statement of its own, about 0.1 ms.
-CREATE FUNCTION nf_geo_list_xy(positions jsonb) RETURNS float8[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce(translate(jsonb_path_query_array(positions,
+-- reads, members that are arrays whose first two members are numbers within ±1e9, as one JSON array
+-- of their coordinates in order: [lon1, lat1, lon2, lat2, …]. Empty for anything else. Inlined (no
+-- FROM) into nf_geo_lists.
+CREATE FUNCTION nf_geo_list_coordinates(positions jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(jsonb_path_query_array(positions,
         'strict $[*] ? (@.type() == "array" && @.size() >= 2 && @[0].type() == "number" && @[1].type() == "number"
                         && @[0] >= -1e9 && @[0] <= 1e9 && @[1] >= -1e9 && @[1] <= 1e9)[0 to 1]',
-        '{}', true)::text, '[]', '{}')::float8[], '{}')
+        '{}', true), '[]')
 $$;
 
 -- The position lists of g's parts (nf_geo_parts), each with the shape it is tested as: a Point's
 -- position and a MultiPoint's as points, a LineString and each line of a MultiLineString as a line,
--- the outer ring of a Polygon and of each of a MultiPolygon's polygons as a ring, with the core
--- polygon 0014's nf_geo_polygon makes of it (NULL without a position). Only the rings when
--- ``rings_only``: the distance reads no other list, and each costs a path query.
+-- the outer ring of a Polygon and of each of a MultiPolygon's polygons as a ring. ``xy``: the
+-- list's coordinates (lon1, lat1, lon2, lat2, …); ``ring``: the core polygon 0014's
+-- nf_geo_polygon makes of a ring (NULL without a position), read from the same text: PostgreSQL's
+-- polygon input takes a flat list of numbers, each read as float8 exactly as 0014 read them. Only
+-- the rings when ``rings_only``: the distance reads no other list, and each costs a path query.
+-- STABLE: the cast of text to float8[] is.
 CREATE FUNCTION nf_geo_lists(g jsonb, rings_only boolean) RETURNS TABLE (shape text, xy float8[], ring polygon)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT s.shape, s.xy,
-           CASE WHEN s.shape = 'ring' AND cardinality(s.xy) > 0 THEN
-               (SELECT ('(' || string_agg(format('(%s,%s)', s.xy[2 * i - 1], s.xy[2 * i]), ',' ORDER BY i) || ')')::polygon
-                FROM generate_series(1, cardinality(s.xy) / 2) i) END
+    SELECT s.shape, translate(s.coordinates::text, '[]', '{}')::float8[],
+           CASE WHEN s.shape = 'ring' AND jsonb_array_length(s.coordinates) > 0
+                THEN translate(s.coordinates::text, '[]', '()')::polygon END
     FROM (
         SELECT CASE WHEN part.type IN ('Point', 'MultiPoint') THEN 'points'
                     WHEN part.type IN ('LineString', 'MultiLineString') THEN 'line'
                     ELSE 'ring' END AS shape,  -- Polygon, MultiPolygon: no other part has a list
-               nf_geo_list_xy(l.positions) AS xy
+               nf_geo_list_coordinates(l.positions) AS coordinates
         FROM nf_geo_parts(g) part
         CROSS JOIN LATERAL (
             SELECT jsonb_build_array(part.coords) WHERE part.type = 'Point' AND NOT rings_only
@@ -51,9 +52,10 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
             UNION ALL SELECT e FROM jsonb_array_elements(part.coords) e WHERE part.type = 'MultiLineString' AND NOT rings_only
             UNION ALL SELECT e -> 0 FROM jsonb_array_elements(part.coords) e WHERE part.type = 'MultiPolygon'
         ) l(positions)
-        OFFSET 0  -- read once: flattened, each reference to xy below would run the path query again
+        OFFSET 0  -- read once: flattened, each reference to coordinates below would run the path query again
     ) s
-    -- Nor flattened into the test that reads it, for the same reason (four references a segment).
+    -- Nor flattened into the test that reads it, where each reference to xy (four a segment) would
+    -- be the path query and the cast again.
     OFFSET 0
 $$;
 
