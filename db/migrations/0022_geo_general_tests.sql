@@ -29,14 +29,15 @@ $$;
 -- The position lists of g's parts (nf_geo_parts), each with the shape it is tested as: a Point's
 -- position and a MultiPoint's as points, a LineString and each line of a MultiLineString as a line,
 -- the outer ring of a Polygon and of each of a MultiPolygon's polygons as a ring. ``xy``: the
--- list's coordinates (lon1, lat1, lon2, lat2, …); ``ring``: the core polygon 0014's
+-- coordinates of points and lines (lon1, lat1, lon2, lat2, …); ``ring``: the core polygon 0014's
 -- nf_geo_polygon makes of a ring (NULL without a position), read from the same text: PostgreSQL's
 -- polygon input takes a flat list of numbers, each read as float8 exactly as 0014 read them. Only
 -- the rings when ``rings_only``: the distance reads no other list, and each costs a path query.
 -- STABLE: the cast of text to float8[] is.
 CREATE FUNCTION nf_geo_lists(g jsonb, rings_only boolean) RETURNS TABLE (shape text, xy float8[], ring polygon)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT s.shape, translate(s.coordinates::text, '[]', '{}')::float8[],
+    SELECT s.shape,
+           CASE WHEN s.shape <> 'ring' THEN translate(s.coordinates::text, '[]', '{}')::float8[] END,
            CASE WHEN s.shape = 'ring' AND jsonb_array_length(s.coordinates) > 0
                 THEN translate(s.coordinates::text, '[]', '()')::polygon END
     FROM (
