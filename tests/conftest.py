@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from redis import Redis
 
 from api.embedded import EmbeddedPostgres, EmbeddedRedis
 from api.settings import Settings
@@ -75,7 +76,15 @@ def redis_url(redis_server: EmbeddedRedis | None) -> str:
     # server each take a logical database of their own (gw1 the next one after the URL's, …).
     url = urlsplit(os.environ["TEST_REDIS_URL"])
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-    return urlunsplit(url._replace(path=f"/{int(url.path.strip('/') or 0) + worker}"))
+    mine = urlunsplit(url._replace(path=f"/{int(url.path.strip('/') or 0) + worker}"))
+    # Emptied first, as the embedded server starts: what an earlier run left there (a persisted
+    # query, a cached answer, a rate-limit count) changed what tests saw in the next.
+    client = Redis.from_url(mine)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return mine
 
 
 def _with_database(server_url: str, name: str) -> str:
