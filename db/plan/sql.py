@@ -319,14 +319,12 @@ class Statement:
         row_ids: list[str] = []
         pairs: list[str] = []
         needs_cursor = False
-        # Whether rows lie past the page's far end is read as a column ``m`` of the page's rows,
-        # where nextCursor (REST's) asks it as well as hasMore. A page that read one row past that
-        # end has it there (``row_more``): the rows that follow it, or for a page read backward the
-        # rows before it; an empty page has no row to say so, and nothing lies there. Otherwise
-        # ``more`` probes, once (an InitPlan read into ``m``) when a nextCursor asks it too, and
-        # again only when the page is empty: a second probe re-ran the page's filter.
+        # Whether rows lie past the page's far end is read as a column ``m`` of the page's rows
+        # when the page read one row past that end (``row_more``): the rows that follow it, or for
+        # a page read backward the rows before it; an empty page has no row to say so, and nothing
+        # lies there. Any page that asks hasMore, nextCursor or hasNextPage (hasPreviousPage,
+        # backward) reads past its end; ``more`` and ``previous`` probe only for what it did not ask.
         fields = self._selected(conn.fields)
-        once = any(isinstance(f.value, t.PageCursor) and f.value.which == "next" for f in fields)
         more, previous = page.more, page.previous
         if page.row_more is not None:
             columns.append(f"{page.row_more} AS m")
@@ -334,9 +332,6 @@ class Statement:
                 previous = "coalesce(bool_or(p.m), false)"
             else:
                 more = "coalesce(bool_or(p.m), false)"
-        elif once:
-            more = "coalesce(bool_or(p.m), " + page.more + ")"
-            columns.append(f"{page.more} AS m")
         for f in fields:
             v = f.value
             if isinstance(v, t.Nodes):
@@ -375,10 +370,8 @@ class Statement:
             elif isinstance(v, t.PageFlag):
                 pairs.append(f"'{f.key}', {more if v.which == 'next' else previous}")
             elif isinstance(v, t.PageCursor):
-                needs_cursor = True
-                # p.m says whether rows follow, unless it was read for a backward page.
-                when = "bool_or(p.m)" if v.which == "next" and not page.row_previous else page.more
-                pairs.append(f"'{f.key}', CASE WHEN {when} THEN (array_agg(p.c ORDER BY p.o DESC))[1] END")
+                needs_cursor = True  # nextCursor: the page's last cursor when rows follow it
+                pairs.append(f"'{f.key}', CASE WHEN {more} THEN (array_agg(p.c ORDER BY p.o DESC))[1] END")
             elif isinstance(v, t.Aggregate):
                 if page.facts is None:
                     raise t.Unplannable("an aggregate of a connection that lists no facts")
