@@ -95,12 +95,11 @@ async def run(url: str, count: int, vertices: int, rounds: int) -> None:
             await conn.execute(f"SET jit = {jit}")
             label = f"JIT {jit}" if jit_available else "no JIT (not built in)"
             for shape, kind in (("polygons", 0), ("lines", 1)):
-                for test, call in (
-                    ("distance", "{f}(geo, -60, 15)"),
-                    ("box test", "{f}(geo, ARRAY[-62, 13, -58, 17, 0, 1000, 0, 1000]::float8[])::int"),
-                ):
-                    old_fn = "pg_temp.old_nf_geo_" + ("distance_km" if test == "distance" else "intersects")
-                    new_fn = "nf_geo_" + ("distance_km" if test == "distance" else "intersects") + "_parts"
+                for test, call, old_fn, new_fn in (
+                    ("distance", "{f}(geo, -60, 15)", "pg_temp.old_nf_geo_distance_km", "nf_geo_distance_km_parts"),
+                    ("box test", "{f}(geo, ARRAY[-62, 13, -58, 17, 0, 1000, 0, 1000]::float8[])::int",
+                     "pg_temp.old_nf_geo_intersects", "nf_geo_intersects_parts"),
+                ):  # fmt: skip
                     times = []
                     for fn in (old_fn, new_fn):
                         sql = f"SELECT sum({call.format(f=fn)}) FROM shapes WHERE i % 2 = {kind} AND i <= $1"
