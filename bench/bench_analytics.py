@@ -31,7 +31,16 @@ import httpx
 
 from api.embedded import free_port
 from bench.analytics_floor import OLD_BBOX
-from bench.common import embedded_postgres, embedded_redis, load_corpus, median_ms, print_table, server_env, temp_dir
+from bench.common import (
+    embedded_postgres,
+    embedded_redis,
+    load_corpus,
+    median_ms,
+    print_table,
+    relayed,
+    server_env,
+    temp_dir,
+)
 from bench.facet_rollup import leave_deltas, read_ms, sums_read_ms, write_costs
 from bench.http import pin_self, serve, uvicorn_cmd, wrk
 from db.pool import connect
@@ -178,6 +187,7 @@ def main() -> None:
             serve(ours_cmd, {**env, "PORT": str(ours_port)}, ours_port, "/healthz") as (ours, ours_pid),
             serve(floor_cmd, env, floor_port, "/healthz") as (floor, floor_pid),
         ):
+            relayed(database_url)
             compared = []
             for name, path, floor_path, old_path in timed:
                 mine = httpx.get(ours + path, timeout=120)

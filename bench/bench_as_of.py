@@ -30,7 +30,7 @@ import httpx
 import orjson
 
 from api.embedded import free_port
-from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
+from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, relayed, server_env, temp_dir
 from bench.http import cpu_seconds, serve, uvicorn_cmd, wrk
 from db import pagination, writes
 from db.pool import connect
@@ -152,6 +152,7 @@ def compare_relations(
     port = free_port()
     cmd = uvicorn_cmd("api.asgi:app_from_environ", port, factory=True)
     with serve(cmd, {**env, "PORT": str(port)}, port, "/healthz") as (url, pid):
+        relayed(database_url)
         for name, now_path, past_path, body in requests:
             for read, path, as_of in (("now", now_path, None), ("asOf", past_path, at)):
                 payload = orjson.dumps({"query": NESTED, "variables": {"at": as_of}}) if body is not None else None
@@ -241,6 +242,7 @@ def main() -> None:
         port = free_port()
         cmd = uvicorn_cmd("api.asgi:app_from_environ", port, factory=True)
         with serve(cmd, {**env, "PORT": str(port)}, port, "/healthz") as (url, pid):
+            relayed(database_url)
             for name, now_path, past_path, body in requests:
                 measured = []
                 for path, as_of in ((now_path, None), (past_path, at)):

@@ -19,7 +19,16 @@ import httpx
 import orjson
 
 from api.embedded import free_port
-from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, server_env, summarise_ms, temp_dir
+from bench.common import (
+    embedded_postgres,
+    embedded_redis,
+    load_corpus,
+    print_table,
+    relayed,
+    server_env,
+    summarise_ms,
+    temp_dir,
+)
 from bench.http import serve, uvicorn_cmd, wrk
 from db import writes
 from db.pool import connect
@@ -92,6 +101,7 @@ def main() -> None:
             port = free_port()
             cmd = uvicorn_cmd("api.asgi:app_from_environ", port, factory=True)
             with serve(cmd, {**env, **extra, "PORT": str(port)}, port, "/healthz") as (url, _):
+                relayed(database_url)
                 for name, path, body in scenarios(ids):
                     check = httpx.request(
                         "POST" if body else "GET", url + path, content=body,

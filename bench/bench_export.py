@@ -28,7 +28,16 @@ import psutil
 
 from api.embedded import free_port
 from api.rest.export import CSV_DELIMITER, CSV_QUOTE
-from bench.common import RssSampler, embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
+from bench.common import (
+    RssSampler,
+    embedded_postgres,
+    embedded_redis,
+    load_corpus,
+    print_table,
+    relayed,
+    server_env,
+    temp_dir,
+)
 from bench.http import cpu_seconds, serve, uvicorn_cmd
 from db import keys
 from db.export import export_sql
@@ -147,6 +156,7 @@ def main() -> None:
         cmd = uvicorn_cmd("api.asgi:app_from_environ", port, factory=True)
         table: list[list[Any]] = []
         with serve(cmd, {**env, "PORT": str(port)}, port, "/healthz") as (url, pid):
+            relayed(database_url)
             for s in SCENARIOS:
                 copies: list[tuple[int, int, float]] = []
                 before: list[float] = []

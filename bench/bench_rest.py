@@ -28,7 +28,16 @@ import httpx
 import orjson
 
 from api.embedded import free_port
-from bench.common import RssSampler, embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
+from bench.common import (
+    RssSampler,
+    embedded_postgres,
+    embedded_redis,
+    load_corpus,
+    print_table,
+    relayed,
+    server_env,
+    temp_dir,
+)
 from bench.http import serve, uvicorn_cmd, wrk
 from db import pagination
 
@@ -142,6 +151,7 @@ def main() -> None:
         port = free_port()
         cmd = uvicorn_cmd("api.asgi:app_from_environ", port, factory=True)
         with serve(cmd, {**env, "PORT": str(port)}, port, "/healthz") as (url, pid), open(os.devnull, "w") as sink:
+            relayed(database_url)
             for name, path, headers in requests:
                 status = httpx.get(url + path, headers=headers, timeout=10).status_code
                 if status not in (200, 304):
