@@ -64,9 +64,13 @@ class Trace:
         return traced
 
 
-async def prepared_first(conn: Any, path: Path, batch_size: int) -> Callable[[], Awaitable[bulk.LoadReport]]:
+async def prepared_first(
+    conn: Any, path: Path, batch_size: int, indexes: str
+) -> Callable[[], Awaitable[bulk.LoadReport]]:
     """The file's items decoded, and every batch's ``Prepared`` made by a dry pass of the loader
-    whose writes do nothing; returns the load, which finds each batch prepared (by its records)."""
+    whose writes do nothing; returns the load, which finds each batch prepared (by its records).
+    It sets the indexes aside unless ``indexes`` is "keep" (the generated corpus is an initial
+    load, which "auto" rebuilds), and mints no ids: every generated record has its own."""
     with path.open("rb") as stream:
         items = list(bulk.read_records(stream))
     made: dict[tuple[int, int, int], batch.Prepared] = {}
@@ -95,7 +99,9 @@ async def prepared_first(conn: Any, path: Path, batch_size: int) -> Callable[[],
     async def load() -> bulk.LoadReport:
         setattr(batch.Prepared, "of", lambda staged, records, mint: made[keyed(records)])  # noqa: B010
         try:
-            return await bulk.load(conn, items, changed_by="trace", batch_size=batch_size, rebuild_indexes=True)
+            return await bulk.load(
+                conn, items, changed_by="trace", batch_size=batch_size, rebuild_indexes=indexes != "keep"
+            )
         finally:
             setattr(batch.Prepared, "of", of)  # noqa: B010
 
@@ -106,7 +112,7 @@ async def run(url: str, path: Path, batch_size: int, indexes: str, *, first: boo
     conn = await connect(url)
     trace = Trace(await conn.fetchval("SELECT pg_backend_pid()"))
     if first:
-        load = await prepared_first(conn, path, batch_size)
+        load = await prepared_first(conn, path, batch_size, indexes)
     else:
         load = functools.partial(bulk.load_file, conn, path, changed_by="trace", batch_size=batch_size, indexes=indexes)
     cls = type(conn)
@@ -157,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prepared-first",
         action="store_true",
-        help="then the same file into a second database, every batch prepared before the load (indexes set aside)",
+        help="then the same file into a second database, every batch prepared before the load",
     )
     args = parser.parse_args(argv)
     with temp_dir() as folder:
