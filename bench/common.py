@@ -178,7 +178,7 @@ def relayed(database_url: str, limit_s: float = 900.0) -> float:
     """Waits until the event relay of a server started on ``database_url`` has published every
     event in the outbox; returns the seconds it waited. A loaded corpus leaves one event per fact
     for the first server to publish, and it publishes them while the benchmark measures: about
-    10 s of its core for 110,400 events (a minute and a half for the issue's 1,104,000), which
+    10 s of its core for 110,400 events (so about a minute and a half for the issue's 1,104,000), which
     bench_export's first scenario, an anonymous export, ran beside at half the speed of the admin
     one after it, where the two statements run at par on a quiet server."""
 
