@@ -37,7 +37,6 @@ from bench.common import (
     load_corpus,
     median_ms,
     print_table,
-    relayed,
     server_env,
     temp_dir,
 )
@@ -127,14 +126,10 @@ async def statement_ms(database_url: str, sql: str, args: list[Any], runs: int, 
         await conn.close()
 
 
-async def vacuum(database_url: str) -> dict[str, int]:
-    """Settle the loaded corpus as a running service has it: analyzed, vacuumed, and its load's events
-    taken as relayed — else the server under test spends the measured minutes publishing the
-    load's 400,000 events to Redis (bench_replicas measures that)."""
+async def corpus_counts(database_url: str) -> dict[str, int]:
+    """The loaded corpus's claims, incidents and deployments, and the incidents in SMALL_BOX."""
     conn = await connect(database_url)
     try:
-        await conn.execute("UPDATE relay_state SET published_sequence = (SELECT last FROM event_counter)")
-        await conn.execute("VACUUM ANALYZE")
         counts = {
             t: int(await conn.fetchval(f"SELECT count(*) FROM {t}")) for t in ("claims", "incidents", "deployments")
         }
@@ -169,7 +164,7 @@ def main() -> None:
     with temp_dir() as folder, embedded_postgres(folder) as database_url, embedded_redis(folder) as redis_url:
         started = time.perf_counter()
         asyncio.run(load_corpus(database_url, args.articles, args.claims, incidents=args.incidents))
-        counts = asyncio.run(vacuum(database_url))
+        counts = asyncio.run(corpus_counts(database_url))
         load_s = time.perf_counter() - started
         after_load, deltas = asyncio.run(leave_deltas(database_url))
         env = server_env(database_url, redis_url, CACHE_ENABLED="false", ANONYMOUS_READS="true")
@@ -187,7 +182,6 @@ def main() -> None:
             serve(ours_cmd, {**env, "PORT": str(ours_port)}, ours_port, "/healthz") as (ours, ours_pid),
             serve(floor_cmd, env, floor_port, "/healthz") as (floor, floor_pid),
         ):
-            relayed(database_url)
             compared = []
             for name, path, floor_path, old_path in timed:
                 mine = httpx.get(ours + path, timeout=120)

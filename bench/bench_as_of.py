@@ -30,7 +30,7 @@ import httpx
 import orjson
 
 from api.embedded import free_port
-from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, relayed, server_env, temp_dir
+from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, server_env, settle, temp_dir
 from bench.http import cpu_seconds, serve, uvicorn_cmd, wrk
 from db import pagination, writes
 from db.pool import connect
@@ -152,7 +152,6 @@ def compare_relations(
     port = free_port()
     cmd = uvicorn_cmd("api.asgi:app_from_environ", port, factory=True)
     with serve(cmd, {**env, "PORT": str(port)}, port, "/healthz") as (url, pid):
-        relayed(database_url)
         for name, now_path, past_path, body in requests:
             for read, path, as_of in (("now", now_path, None), ("asOf", past_path, at)):
                 payload = orjson.dumps({"query": NESTED, "variables": {"at": as_of}}) if body is not None else None
@@ -211,6 +210,7 @@ def main() -> None:
         ids = asyncio.run(load_corpus(database_url, args.articles, args.claims))
         partly = asyncio.run(partly_withdraw(database_url, args.partly))
         at = asyncio.run(revise(database_url, args.share))
+        asyncio.run(settle(database_url))  # the revisions' events too, and their dead rows
         load_s = time.perf_counter() - started
         env = server_env(database_url, redis_url, ANONYMOUS_READS="true", CACHE_ENABLED="false")
         q = quote(at)
@@ -242,7 +242,6 @@ def main() -> None:
         port = free_port()
         cmd = uvicorn_cmd("api.asgi:app_from_environ", port, factory=True)
         with serve(cmd, {**env, "PORT": str(port)}, port, "/healthz") as (url, pid):
-            relayed(database_url)
             for name, now_path, past_path, body in requests:
                 measured = []
                 for path, as_of in ((now_path, None), (past_path, at)):

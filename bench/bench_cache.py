@@ -24,7 +24,6 @@ from bench.common import (
     embedded_redis,
     load_corpus,
     print_table,
-    relayed,
     server_env,
     summarise_ms,
     temp_dir,
@@ -101,7 +100,6 @@ def main() -> None:
             port = free_port()
             cmd = uvicorn_cmd("api.asgi:app_from_environ", port, factory=True)
             with serve(cmd, {**env, **extra, "PORT": str(port)}, port, "/healthz") as (url, _):
-                relayed(database_url)
                 for name, path, body in scenarios(ids):
                     check = httpx.request(
                         "POST" if body else "GET", url + path, content=body,

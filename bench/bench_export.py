@@ -34,7 +34,6 @@ from bench.common import (
     embedded_redis,
     load_corpus,
     print_table,
-    relayed,
     server_env,
     temp_dir,
 )
@@ -156,7 +155,6 @@ def main() -> None:
         cmd = uvicorn_cmd("api.asgi:app_from_environ", port, factory=True)
         table: list[list[Any]] = []
         with serve(cmd, {**env, "PORT": str(port)}, port, "/healthz") as (url, pid):
-            relayed(database_url)
             for s in SCENARIOS:
                 copies: list[tuple[int, int, float]] = []
                 before: list[float] = []

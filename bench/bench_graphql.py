@@ -37,7 +37,7 @@ import orjson
 
 from api.embedded import free_port
 from bench import peer
-from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, relayed, server_env, temp_dir
+from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
 from bench.http import pin_self, serve, uvicorn_cmd, wrk
 from db.pool import connect
 
@@ -390,7 +390,6 @@ def main() -> None:
             for (name, cmd, launch_env, probe), port in zip(launches, p, strict=True):
                 url, pid = stack.enter_context(serve(cmd, {**launch_env, "PORT": str(port)}, port, probe))
                 servers.append(Server(name, url, pid))
-            relayed(database_url)
             compared = check_equal(servers, ids)
             with temp_dir("newsfacts-bench-wrk-") as work:
                 runs = measure(servers, ids, args.rounds, args.duration, args.connections, work)

@@ -65,7 +65,7 @@ async def load_watching_lag(
     sampler = asyncio.create_task(sample())
     started = time.perf_counter()
     try:
-        ids = await load_corpus(primary, articles, claims)
+        ids = await load_corpus(primary, articles, claims, keep_outbox=True)
     finally:
         seconds = time.perf_counter() - started
         sampler.cancel()

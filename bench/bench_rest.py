@@ -34,7 +34,6 @@ from bench.common import (
     embedded_redis,
     load_corpus,
     print_table,
-    relayed,
     server_env,
     temp_dir,
 )
@@ -151,7 +150,6 @@ def main() -> None:
         port = free_port()
         cmd = uvicorn_cmd("api.asgi:app_from_environ", port, factory=True)
         with serve(cmd, {**env, "PORT": str(port)}, port, "/healthz") as (url, pid), open(os.devnull, "w") as sink:
-            relayed(database_url)
             for name, path, headers in requests:
                 status = httpx.get(url + path, headers=headers, timeout=10).status_code
                 if status not in (200, 304):

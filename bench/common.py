@@ -3,7 +3,6 @@ embedded PostgreSQL / Redis under a temporary folder. Stable API: other bench sc
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import statistics
@@ -151,9 +150,12 @@ def embedded_redis(folder: Path | None = None) -> Iterator[str]:
         yield server.url
 
 
-async def load_corpus(database_url: str, articles: int, claims: int, *, incidents: int | None = None) -> dict[str, Any]:
+async def load_corpus(
+    database_url: str, articles: int, claims: int, *, incidents: int | None = None, keep_outbox: bool = False
+) -> dict[str, Any]:
     """Migrate, bulk-load the generated corpus (``incidents``: of deployments and of incidents
-    each, else one per 100 articles); return the ids the requests use."""
+    each, else one per 100 articles) and ``settle`` it (``keep_outbox``: its events left for a
+    server's relay to publish); return the ids the requests use."""
     conn = await connect(database_url)
     try:
         await migrate(conn)
@@ -161,9 +163,7 @@ async def load_corpus(database_url: str, articles: int, claims: int, *, incident
         items = ((i, r.pop("object"), r) for i, r in enumerate(records))
         report = await bulk.load(conn, items, changed_by="bench", batch_size=5_000)
         assert not report.rejected, report.rejected[:3]
-        # VACUUM too, as ``newsfacts load`` does after an initial load (db/bulk.vacuum): else
-        # autovacuum sets about every table the load wrote while the first measurement runs.
-        await conn.execute("VACUUM (ANALYZE)")
+        await settle(database_url, outbox=not keep_outbox)
         middle = await conn.fetchrow("SELECT id, version FROM claims ORDER BY id OFFSET $1 LIMIT 1", claims // 2)
         deep = await conn.fetchval("SELECT id FROM claims ORDER BY id OFFSET $1 LIMIT 1", max(0, claims - 100))
         speaker = await conn.fetchval(
@@ -174,30 +174,21 @@ async def load_corpus(database_url: str, articles: int, claims: int, *, incident
         await conn.close()
 
 
-def relayed(database_url: str, limit_s: float = 900.0) -> float:
-    """Waits until the event relay of a server started on ``database_url`` has published every
-    event in the outbox; returns the seconds it waited. A loaded corpus leaves one event per fact
-    for the first server to publish, and it publishes them while the benchmark measures: about
-    10 s of its core for 110,400 events (so about a minute and a half for the issue's 1,104,000), which
-    bench_export's first scenario, an anonymous export, ran beside at half the speed of the admin
-    one after it, where the two statements run at par on a quiet server."""
-
-    async def wait() -> float:
-        conn = await connect(database_url)
-        try:
-            started = time.monotonic()
-            last = await conn.fetchval("SELECT last FROM event_counter")
-            while await conn.fetchval("SELECT published_sequence FROM relay_state") < last:
-                if time.monotonic() - started > limit_s:
-                    raise SystemExit(
-                        f"the server's relay left the outbox's {last:,} events unpublished for {limit_s:.0f} s"
-                    )
-                await asyncio.sleep(0.2)
-            return time.monotonic() - started
-        finally:
-            await conn.close()
-
-    return asyncio.run(wait())
+async def settle(database_url: str, *, outbox: bool = True) -> None:
+    """Leaves a loaded database as a running service has it. Vacuumed and analyzed, as
+    ``newsfacts load`` leaves an initial load (db/bulk.vacuum): else autovacuum sets about every
+    table the load wrote while the first measurement runs. And (``outbox``) its events taken as
+    published: else the first server started on it publishes them to Redis, one per fact, on its
+    own core while it is measured (about 10 s for 110,400 events), which made bench_export's first
+    scenario, the anonymous export, measure half as fast as the admin one after it, where the two
+    statements run at par. bench_replicas keeps the outbox: it measures that publishing."""
+    conn = await connect(database_url)
+    try:
+        if outbox:
+            await conn.execute("UPDATE relay_state SET published_sequence = (SELECT last FROM event_counter)")
+        await conn.execute("VACUUM (ANALYZE)")
+    finally:
+        await conn.close()
 
 
 async def median_ms(conn: Any, sql: str, args: Sequence[Any], runs: int) -> float:
