@@ -31,15 +31,7 @@ import httpx
 
 from api.embedded import free_port
 from bench.analytics_floor import OLD_BBOX
-from bench.common import (
-    embedded_postgres,
-    embedded_redis,
-    load_corpus,
-    median_ms,
-    print_table,
-    server_env,
-    temp_dir,
-)
+from bench.common import embedded_postgres, embedded_redis, load_corpus, median_ms, print_table, server_env, temp_dir
 from bench.facet_rollup import leave_deltas, read_ms, sums_read_ms, write_costs
 from bench.http import pin_self, serve, uvicorn_cmd, wrk
 from db.pool import connect

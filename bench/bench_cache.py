@@ -19,15 +19,7 @@ import httpx
 import orjson
 
 from api.embedded import free_port
-from bench.common import (
-    embedded_postgres,
-    embedded_redis,
-    load_corpus,
-    print_table,
-    server_env,
-    summarise_ms,
-    temp_dir,
-)
+from bench.common import embedded_postgres, embedded_redis, load_corpus, print_table, server_env, summarise_ms, temp_dir
 from bench.http import serve, uvicorn_cmd, wrk
 from db import writes
 from db.pool import connect

@@ -28,15 +28,7 @@ import psutil
 
 from api.embedded import free_port
 from api.rest.export import CSV_DELIMITER, CSV_QUOTE
-from bench.common import (
-    RssSampler,
-    embedded_postgres,
-    embedded_redis,
-    load_corpus,
-    print_table,
-    server_env,
-    temp_dir,
-)
+from bench.common import RssSampler, embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
 from bench.http import cpu_seconds, serve, uvicorn_cmd
 from db import keys
 from db.export import export_sql

@@ -28,15 +28,7 @@ import httpx
 import orjson
 
 from api.embedded import free_port
-from bench.common import (
-    RssSampler,
-    embedded_postgres,
-    embedded_redis,
-    load_corpus,
-    print_table,
-    server_env,
-    temp_dir,
-)
+from bench.common import RssSampler, embedded_postgres, embedded_redis, load_corpus, print_table, server_env, temp_dir
 from bench.http import serve, uvicorn_cmd, wrk
 from db import pagination
 
