@@ -10,9 +10,11 @@ from typing import Any
 
 import asyncpg
 import orjson
+from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from api.settings import Settings
 from db.errors import NewsfactsError, code_for_status, from_database
@@ -111,3 +113,14 @@ def exception_handlers(settings: Settings) -> dict[Any, Any]:
         OSError: on_database_error,
         Exception: on_unexpected,
     }
+
+
+async def answer(failure: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+    """``failure``, raised before anything was sent, answered as Starlette's exception layer would:
+    by the app's handler for it (the tables in ``scope``), or raised on when it has none. For the
+    ways past that layer: the shortcuts, and a response that reads before it starts."""
+
+    async def again(scope: Scope, receive: Receive, send: Send) -> None:
+        raise failure
+
+    await wrap_app_handling_exceptions(again, Request(scope, receive))(scope, receive, send)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
@@ -21,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from api.exchange import exchange_of
+from api.problems import answer
 
 
 class RouteShortcut:
@@ -63,14 +63,9 @@ class RouteShortcut:
         except Exception as exc:
             if exchange.status:
                 raise
-            failure = exc  # the except clause unbinds ``exc`` before ``again`` runs
-
-            async def again(scope: Scope, receive: Receive, send: Send) -> None:
-                raise failure
-
             # Starlette's handling, reached only on this rare path: same handler, same response.
             scope["starlette.exception_handlers"] = self.tables
-            await wrap_app_handling_exceptions(again, Request(scope, receive))(scope, receive, send)
+            await answer(exc, scope, receive, send)
 
 
 class RestShortcut:
@@ -132,12 +127,7 @@ class RestShortcut:
         try:
             response = await route.endpoint(request)
         except Exception as exc:
-            failure = exc  # the except clause unbinds ``exc`` before ``again`` runs
-
-            async def again(scope: Scope, receive: Receive, send: Send) -> None:
-                raise failure
-
-            await wrap_app_handling_exceptions(again, request)(scope, receive, send)
+            await answer(exc, scope, receive, send)
             return
         await response(scope, receive, send)
 

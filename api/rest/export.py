@@ -25,6 +25,7 @@ import asyncpg
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from api.problems import answer
 from api.state import State
 from db import export as export_statement
 from db.lens import Lens
@@ -118,10 +119,15 @@ async def copy_out(conn: Conn, sql: str, args: list[Any], *, bound_s: float) -> 
             return
     finally:
         if not copy.done():
-            # asyncpg cancels the statement (db.pool.BoundedConnection closes the connection).
             copy.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await copy
+            # Closed now, whether or not db.pool.BoundedConnection's close of a cancelled
+            # statement (on a later turn of the loop) has run yet: until it has, the connection is
+            # still in the COPY, and the caller's rollback found it so ("another operation is in
+            # progress", a 500). Once it has, the pool has taken the connection back.
+            with contextlib.suppress(asyncpg.InterfaceError):
+                conn.terminate()
 
 
 class _FirstChunkFirst(StreamingResponse):
@@ -136,6 +142,12 @@ class _FirstChunkFirst(StreamingResponse):
         chunks = self.chunks
         try:
             first = await anext(chunks, b"")
+        except Exception as exc:
+            await _close(chunks)
+            # Answered here, not left to the layer around the response: a route the shortcut
+            # serves (api/middleware/shortcut.py) has no such layer, and an outage became a 500.
+            await answer(exc, scope, receive, send)
+            return
         except BaseException:
             await _close(chunks)
             raise
