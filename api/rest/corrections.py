@@ -4,13 +4,14 @@ and a partner polls. Read-only: it runs on a replica when one is usable."""
 
 from __future__ import annotations
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import authenticate, require
 from api.rest import etags
 from api.rest.params import _fail, _values, small_int
-from api.rest.responses import LIST_MAX_AGE, caching_headers, json_response, not_modified
+from api.rest.responses import LIST_MAX_AGE, caching_headers, not_modified
 from api.state import get_state
 from db import corrections
 from db.errors import FieldError
@@ -68,14 +69,16 @@ async def list_corrections(request: Request) -> Response:
     after = corrections.decode(cursor, "cursor")
     async with state.reads.acquire() as conn:
         docs, cursors, more = await corrections.page(conn, where, limit=limit, after=after, public=public)
-    tagged = [{"id": d["factId"], "version": d["version"]} for d in docs]
+    body = orjson.dumps({"object": "list", "data": docs, "hasMore": more, "nextCursor": cursors[-1] if more else None})
+    # Of the bytes too: under the recall rules a correction's diff changes when an article it
+    # cites is recalled, with no new revision.
+    members = " ".join(f"{d['factId']}.v{d['version']}" for d in docs)
     headers = caching_headers(
         request,
-        etag=etags.list_etag(tagged, "corrections", str(request.query_params)),
+        etag=etags.page_etag(members, body),
         last_modified=etags.http_date(docs[0]["changedAt"]) if docs else None,
         max_age=LIST_MAX_AGE,
     )
     if etags.none_match(request.headers.get("if-none-match"), headers["ETag"]):
         return not_modified(headers)
-    body = {"object": "list", "data": docs, "hasMore": more, "nextCursor": cursors[-1] if more else None}
-    return json_response(body, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)

@@ -1,6 +1,7 @@
 """Entity tags and HTTP dates for facts: a fact's strong ETag is ``"<id>.v<version>"`` (reads answer
 If-None-Match with it; writes check If-Match against the same format), a list's is a hash of its
-members' ids and versions."""
+members' ids and versions and of its bytes. Where the recall rules change what a reader sees with no
+new version, a reader's item tag carries a hash of the bytes too (api/rest/resources.get_fact)."""
 
 from __future__ import annotations
 

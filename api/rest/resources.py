@@ -27,7 +27,6 @@ from api.rest.responses import (
     Raw,
     RawResponse,
     caching_headers,
-    json_response,
     not_modified,
     raw_caching_headers,
 )
@@ -35,7 +34,7 @@ from api.state import get_state
 from db import kinds, pagination, queries, search
 from db.errors import BadUserInput, FieldError, NotFound
 from db.ids import is_id
-from db.lens import Lens, for_scope
+from db.lens import RECALLED, Lens, for_scope
 from db.plan.tree import Root
 from db.registry import fact_type
 
@@ -261,6 +260,12 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
     max_age = HISTORY_MAX_AGE if params.as_of else ITEM_MAX_AGE
     body = answer.body
     if plain and not params.expand and params.fields is None:
+        if lens.public and kind in RECALLED and (t.sourced or params.as_of is not None):
+            # Under the recall rules a fact's document changes with the articles it cites, and an
+            # asOf one with them as they are now, neither of which gives it a new version: a
+            # reader's tag follows the bytes, so no 304 confirms words a recall has since hidden.
+            # (An article's own recall is a new version of it.)
+            tag = _variant_tag(tag, body)
         headers = _validated(request, max_age, tag, last_modified)
         if etags.none_match(if_none_match(request), tag):
             return RawResponse(headers, status_code=304)
@@ -288,13 +293,16 @@ async def fact_revisions(request: Request, kind: str, fact_id: str) -> Response:
         revisions = await queries.revisions(conn, fact_id, lens=caller)
     if not revisions:
         raise _not_found(kind, fact_id)
-    tagged = [{"id": fact_id, "version": r["version"]} for r in revisions]
+    body = orjson.dumps({"object": "list", "data": revisions, "hasMore": False, "nextCursor": None})
+    # Of the bytes too: under the recall rules a snapshot changes when an article it cites is
+    # recalled, with no new revision.
+    members = " ".join(f"{fact_id}.v{r['version']}" for r in revisions)
     headers = caching_headers(
         request,
-        etag=etags.list_etag(tagged, "revisions"),
+        etag=etags.page_etag(members, body),
         last_modified=etags.http_date(revisions[-1]["changedAt"]),
         max_age=ITEM_MAX_AGE,
     )
     if etags.none_match(if_none_match(request), headers["ETag"]):
         return not_modified(headers)
-    return json_response({"object": "list", "data": revisions, "hasMore": False, "nextCursor": None}, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)

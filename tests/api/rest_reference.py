@@ -24,7 +24,7 @@ from api.state import get_state
 from db import kinds, pagination, queries, search
 from db.errors import BadUserInput, FieldError, NotFound
 from db.ids import is_id
-from db.lens import Lens
+from db.lens import RECALLED, Lens
 from db.pool import Conn
 from db.registry import fact_type
 
@@ -164,10 +164,14 @@ async def get_fact(request: Request, kind: str, fact_id: str) -> Response:
         max_age = HISTORY_MAX_AGE if params.as_of else ITEM_MAX_AGE
         plain = not params.expand and params.fields is None and params.format == "json"
         if plain:
+            body = orjson.dumps(doc)
+            # A reader's tag follows the bytes where a recall changes them (api/rest/resources.get_fact).
+            if lens.public and kind in RECALLED and (t.sourced or params.as_of is not None):
+                tag = _variant_tag(tag, body)
             headers = caching_headers(request, etag=tag, last_modified=last_modified, max_age=max_age)
             if etags.none_match(request.headers.get("if-none-match"), tag):
                 return not_modified(headers)
-            return Response(orjson.dumps(doc), media_type="application/json", headers=headers)
+            return Response(body, media_type="application/json", headers=headers)
         paths = [*params.expand, *(p for p in formats.NEEDS.get(params.format, []) if p not in params.expand)]
         if paths:
             await expand(conn, kind, [doc], paths, lens=lens)

@@ -3,6 +3,8 @@ formats (ninjs, JSON-LD, NDJSON), revisions, asOf, sub-collections, quota, /open
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import orjson
 import pytest
@@ -38,7 +40,11 @@ def test_each_collection_lists_its_seed_facts(client: httpx.Client, collection: 
     first = body["data"][0]
     one = client.get(f"/v1/{collection}/{first['id']}")
     assert one.status_code == 200 and one.json() == first
-    assert one.headers["etag"] == f'"{first["id"]}.v{first["version"]}"'
+    own = f'"{first["id"]}.v{first["version"]}'
+    if kind in ("claim", "deployment", "incident"):  # an anonymous tag follows the recall rules' bytes
+        assert re.fullmatch(re.escape(own) + r'\.[0-9a-f]{12}"', one.headers["etag"]), one.headers["etag"]
+    else:
+        assert one.headers["etag"] == own + '"'
     assert one.headers["last-modified"].endswith("GMT")
     revisions = client.get(f"/v1/{collection}/{first['id']}/revisions").json()
     assert revisions["data"][0]["version"] == 1 and revisions["data"][-1]["snapshot"] == first
