@@ -4,8 +4,9 @@ mints one with its key (``POST /v1/events/tokens``) and hands it to the page.
 
 A token is ``nfst_<key id>.<expiry>.<mac>``: an HMAC-SHA256 of the key id and expiry, keyed with
 the API key's stored hash. No shared server secret is needed (every process can check it from the
-database), revoking the key voids its tokens, and the token grants the key's read scope on the
-event stream only — nothing else accepts it."""
+database), revoking the key voids its tokens, and the token grants read scope on the event stream
+only — nothing else accepts it. Read scope whatever the key's: a token travels in a URL (browser
+history, proxies), so it reads under the recall rules as a read-scope key does."""
 
 from __future__ import annotations
 
@@ -58,4 +59,5 @@ async def principal_for(state: State, token: str, client: str) -> Principal:
         found = await keys.live_hash(conn, key_id)
     if found is None or not hmac.compare_digest(_mac(found[1], key_id, expires), mac):
         raise Unauthenticated("the stream token is not valid (or its API key was revoked)")
-    return Principal(found[0].id, found[0].scope, client)
+    # Read scope, whatever the key's (the module's docstring): the recall rules apply.
+    return Principal(found[0].id, "read", client)

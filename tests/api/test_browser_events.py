@@ -220,3 +220,37 @@ def test_stream_tokens_are_refused_when_expired_forged_revoked_or_used_elsewhere
 
     run_in_thread(revoke)
     assert _stream_status(closed_api, token) == 401
+
+
+def test_a_stream_token_reads_as_a_read_key_whatever_key_minted_it(
+    closed_api: LiveServer, key_secrets: dict[str, str]
+) -> None:
+    """A token travels in a URL (history, proxies, logs elsewhere): it reads under the recall rules,
+    as a read-scope key does, even when a write key minted it. The key itself still reads all."""
+    write = {"authorization": f"Bearer {key_secrets['write']}"}
+    marker = f"Wexmoor{uuid.uuid4().hex[:8]}"
+    created = httpx.post(
+        closed_api.url + "/v1/articles",
+        json={"uri": f"urn:test:{uuid.uuid4().hex}", "headline": marker, "body": f"{marker} envoys met at the port."},
+        headers=write,
+        timeout=5,
+    )
+    assert created.status_code == 201, created.text
+    article = created.json()["id"]
+    withheld = httpx.patch(
+        closed_api.url + f"/v1/articles/{article}", json={"pubStatus": "withheld"}, headers=write, timeout=5
+    )
+    assert withheld.status_code == 200, withheld.text
+    token = httpx.post(closed_api.url + "/v1/events/tokens", headers=write, timeout=5).json()["token"]
+
+    def stream(**auth: str) -> str:
+        params = {"after": "0", "objectId": article, "limit": "2", **auth}
+        headers = write if not auth else {}
+        with httpx.stream("GET", closed_api.url + "/v1/events/stream", params=params, headers=headers, timeout=10) as r:
+            assert r.status_code == 200
+            return r.read().decode()
+
+    by_token, by_key = stream(token=token), stream()
+    assert by_token.count("\nid: ") == by_key.count("\nid: ") == 2, (by_token, by_key)
+    assert marker not in by_token and '"headline":null' in by_token
+    assert marker in by_key
