@@ -28,15 +28,19 @@ RELATIONS: dict[str, dict[str, tuple[str, str, bool]]] = {
 }
 
 
-def _fields(sel: SelectionSetNode | None, fragments: dict[str, Any]) -> list[FieldNode]:
+def _fields(sel: SelectionSetNode | None, fragments: dict[str, Any], spread: set[str] | None = None) -> list[FieldNode]:
+    """The field nodes of ``sel``, each fragment inlined once (schema/limits.py's _fields says why)."""
+    if spread is None:
+        spread = set()
     out: list[FieldNode] = []
     for node in sel.selections if sel is not None else ():
         if isinstance(node, FieldNode):
             out.append(node)
         elif isinstance(node, InlineFragmentNode):
-            out.extend(_fields(node.selection_set, fragments))
-        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
-            out.extend(_fields(fragments[node.name.value].selection_set, fragments))
+            out.extend(_fields(node.selection_set, fragments, spread))
+        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments and node.name.value not in spread:
+            spread.add(node.name.value)
+            out.extend(_fields(fragments[node.name.value].selection_set, fragments, spread))
     return out
 
 

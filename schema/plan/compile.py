@@ -111,12 +111,20 @@ class Compiler:
     def collect(self, owner: GraphQLObjectType, entries: list[Entry]) -> dict[str, list[Entry]]:
         """The fields selected on ``owner`` under ``entries``' selection sets, by response key."""
         out: dict[str, list[Entry]] = {}
+        # Each fragment once per condition: a second spread of it under the same condition adds
+        # entries the first did (schema/limits.py's _fields says why that is exponential).
+        spread: set[tuple[str, Condition]] = set()
         for entry in entries:
-            self._visit(owner, entry.node.selection_set, entry.conditions, out)
+            self._visit(owner, entry.node.selection_set, entry.conditions, out, spread)
         return out
 
     def _visit(
-        self, owner: GraphQLObjectType, sel: SelectionSetNode | None, cond: Condition, out: dict[str, list[Entry]]
+        self,
+        owner: GraphQLObjectType,
+        sel: SelectionSetNode | None,
+        cond: Condition,
+        out: dict[str, list[Entry]],
+        spread: set[tuple[str, Condition]],
     ) -> None:
         for node in sel.selections if sel is not None else ():
             here = cond + _conditions(node.directives or ())
@@ -125,11 +133,12 @@ class Compiler:
                 out.setdefault(key, []).append(Entry(node, here))
             elif isinstance(node, InlineFragmentNode):
                 if node.type_condition is None or self._applies(node.type_condition.name.value, owner):
-                    self._visit(owner, node.selection_set, here, out)
-            elif isinstance(node, FragmentSpreadNode):
+                    self._visit(owner, node.selection_set, here, out, spread)
+            elif isinstance(node, FragmentSpreadNode) and (node.name.value, here) not in spread:
+                spread.add((node.name.value, here))
                 frag = self.fragments[node.name.value]
                 if self._applies(frag.type_condition.name.value, owner):
-                    self._visit(owner, frag.selection_set, here, out)
+                    self._visit(owner, frag.selection_set, here, out, spread)
 
     def _applies(self, condition: str, owner: GraphQLObjectType) -> bool:
         if condition == owner.name:

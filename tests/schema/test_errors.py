@@ -92,6 +92,23 @@ def test_depth_limit(server: LiveServer) -> None:
     assert r.get("data") is None
 
 
+def test_fragment_cycles_and_fragment_fan_out_are_refused_cheaply(server: LiveServer) -> None:
+    """A spread of a fragment inside itself is a validation error, not a recursion without end; a
+    chain of fragments each spreading the next twice (2^n fields from 40 n bytes) costs what its
+    size does, so the server goes on answering others meanwhile."""
+    for query in (
+        "query { ...A } fragment A on Query { ...A }",
+        "query { ...A } fragment A on Query { ...B } fragment B on Query { __typename ...A }",
+        f'{{ claim(id: "{CANDY}") {{ ...C }} }} fragment C on Claim {{ reportedBy {{ claimsReported(first: 1) {{ nodes {{ ...C }} }} }} }}',
+    ):
+        r = gql(server.url, query)
+        assert r.get("data") is None, query
+        assert codes(r) and "INTERNAL" not in codes(r), (query, r)
+    chain = "query { ...F0 } " + " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(40))
+    r = gql(server.url, chain + " fragment F40 on Query { __typename }")
+    assert r == {"data": {"__typename": "Query"}, "extensions": {"cost": {"requested": 0, "limit": 5000}}}
+
+
 def test_alias_limit(server: LiveServer) -> None:
     query = "{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }"
     r = gql(server.url, query)
