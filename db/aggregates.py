@@ -144,7 +144,11 @@ def histogram_request(
         checks = Checks()
         parsed = timestamp()(raw, paths[name], checks)
         errors.extend(checks.errors)
-        bounds.append(None if parsed is INVALID else dt.datetime.fromisoformat(parsed))
+        moment = None if parsed is INVALID else dt.datetime.fromisoformat(parsed)
+        if moment is not None and zone in time_zones() and not _in_calendar(moment, zone):
+            errors.append(FieldError(paths[name], "OUT_OF_RANGE", _OUT_OF_CALENDAR.format(zone=zone)))
+            moment = None
+        bounds.append(moment)
     low, high = bounds
     if low is not None and high is not None and low >= high:
         errors.append(FieldError(paths["to"], "INVALID_RANGE", "must be later than from"))
@@ -157,6 +161,19 @@ def histogram_request(
         if count > MAX_BUCKETS:
             raise _refuse([FieldError(paths["interval"], "TOO_MANY_BUCKETS", too_many(count, interval))])
     return request
+
+
+# A bound's buckets start and end within the years Python's dates (and so the bucket arithmetic
+# and the answer's keys) can hold: year 1 in Asia/Tokyo begins in year 0 in UTC, and a year's
+# bucket of 9999 ends in 10000.
+_OUT_OF_CALENDAR = "must fall between the years 2 and 9998 in the time zone {zone}"
+
+
+def _in_calendar(moment: dt.datetime, zone: str) -> bool:
+    try:
+        return 2 <= moment.astimezone(zoneinfo.ZoneInfo(zone)).year <= 9998
+    except OverflowError:
+        return False
 
 
 def too_many(count: int, interval: str) -> str:

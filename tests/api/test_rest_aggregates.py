@@ -315,6 +315,25 @@ async def test_a_histogram_of_the_seed_claims_by_month_in_berlin(client: httpx.A
     assert (days["buckets"], days["imprecise"]) == ([], 1)  # the seed's claim is dated to the month
 
 
+@pytest.mark.parametrize(
+    ("zone", "start", "end", "bad"),
+    [
+        ("Pacific/Kiritimati", "9999-12-30T00:00:00Z", "9999-12-31T23:59:59Z", ["from", "to"]),
+        ("America/Los_Angeles", "0001-01-01T00:00:00Z", "0001-01-05T00:00:00Z", ["from", "to"]),
+        ("Etc/GMT+12", "0001-01-01T00:00:00Z", None, ["from"]),
+        ("Asia/Tokyo", "2026-01-01T00:00:00Z", "9999-12-31T23:59:59Z", ["to"]),
+    ],
+)
+async def test_histogram_bounds_outside_the_calendar_in_their_time_zone_are_refused(
+    client: httpx.AsyncClient, zone: str, start: str, end: str | None, bad: list[str]
+) -> None:
+    params = {"on": "createdAt", "interval": "day", "timeZone": zone, "from": start, **({"to": end} if end else {})}
+    for kind in ("claims", "articles"):
+        r = await client.get(f"/v1/{kind}/histogram", params=params)
+        assert r.status_code == 400, r.text
+        assert [(e["parameter"], e["code"]) for e in r.json()["errors"]] == [(b, "OUT_OF_RANGE") for b in bad], r.text
+
+
 # ---- maps ------------------------------------------------------------------------------------
 
 

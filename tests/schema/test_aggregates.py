@@ -137,6 +137,17 @@ REFUSED = [
         "interval",
         "TOO_MANY_BUCKETS",
     ),
+    # Bounds whose buckets would leave the calendar in their time zone (year 0 or 10000).
+    (
+        '{ claims { histogram(on: CREATED_AT, interval: DAY, timeZone: "Asia/Tokyo", from: "2026-01-01T00:00:00Z", to: "9999-12-31T23:59:59Z") { imprecise } } }',
+        "to",
+        "OUT_OF_RANGE",
+    ),
+    (
+        '{ claims { histogram(on: CREATED_AT, interval: DAY, timeZone: "America/Los_Angeles", from: "0001-01-01T00:00:00Z", to: "2020-01-01T00:00:00Z") { imprecise } } }',
+        "from",
+        "OUT_OF_RANGE",
+    ),
     ("{ incidents(filter: {bbox: [0, 0, 200, 10]}) { totalCount } }", "bbox", "OUT_OF_RANGE"),
     ("{ incidents(filter: {near: {lon: 0, lat: 0, radiusKm: 0}}) { totalCount } }", "near", "OUT_OF_RANGE"),
     ("{ incidents(filter: {near: {lon: 0, lat: 0, radiusKm: 30000}}) { totalCount } }", "near", "OUT_OF_RANGE"),
