@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import orjson
 
 from db.errors import BadUserInput, FieldError
+from db.fields import INVALID, Checks, timestamp
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ def decode(value: str, *, order: str, param: str = "cursor") -> Cursor:
             raise ValueError("bad parts")
         order_name, key, ident = parts[:3]
         as_of = parts[3] if len(parts) == 4 else None
+        # The time a cursor carries is read as the asOf parameter is: one a client made up must
+        # not reach the lens unchecked (it raised there, a 500).
+        if as_of is not None and timestamp()(as_of, (param,), Checks()) is INVALID:
+            raise ValueError("bad asOf")
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise BadUserInput(
             f"{param} is not a cursor returned by this API",

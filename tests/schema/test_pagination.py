@@ -3,8 +3,11 @@ in every order, with pageInfo telling the truth."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 
 from tests.schema.conftest import Corpus
@@ -123,3 +126,19 @@ def test_cursor_of_another_order_is_refused(server: LiveServer, corpus: Corpus) 
     )
     assert codes(r) == ["BAD_USER_INPUT"]
     assert r["errors"][0]["extensions"]["errors"][0]["code"] == "INVALID_CURSOR"
+
+
+@pytest.mark.parametrize(
+    "as_of", ["not-a-ts", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2026-01-01T00:00:00"]
+)
+def test_a_made_up_cursor_with_a_bad_time_is_refused_on_both_transports(server: LiveServer, as_of: str) -> None:
+    """The time a cursor carries (an asOf page's) is checked as the asOf argument is."""
+    made = base64.urlsafe_b64encode(orjson.dumps(["createdAt", "2026-01-01T00:00:00+00:00", "clm_x", as_of]))
+    cursor = made.decode().rstrip("=")
+    r = gql(server.url, "query($c: String) { claims(first: 2, after: $c) { nodes { id } } }", {"c": cursor})
+    assert codes(r) == ["BAD_USER_INPUT"], r
+    assert r["errors"][0]["extensions"]["errors"][0]["code"] == "INVALID_CURSOR"
+    for path in ("/v1/claims", "/v1/actors"):
+        rest = httpx.get(server.url + path, params={"cursor": cursor}, timeout=10)
+        assert rest.status_code == 400, rest.text
+        assert [(e["parameter"], e["code"]) for e in rest.json()["errors"]] == [("cursor", "INVALID_CURSOR")]
