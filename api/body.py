@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from db.errors import FieldError, PayloadTooLarge
+from db.errors import FieldError, IncompleteBody, PayloadTooLarge
 from db.json_input import MAX_DEPTH, decode_object
 
 
@@ -23,11 +23,15 @@ def parse_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
 async def read(request: Request, limit: int) -> bytes:
     """The whole body, refused with 413 PAYLOAD_TOO_LARGE as soon as it passes ``limit`` bytes."""
     chunks = bytearray()
-    async for chunk in request.stream():
-        chunks += chunk
-        if len(chunks) > limit:
-            raise PayloadTooLarge(
-                f"the body is larger than {limit} bytes",
-                errors=[FieldError(("body",), PayloadTooLarge.code, f"is larger than {limit} bytes")],
-            )
+    try:
+        async for chunk in request.stream():
+            chunks += chunk
+            if len(chunks) > limit:
+                raise PayloadTooLarge(
+                    f"the body is larger than {limit} bytes",
+                    errors=[FieldError(("body",), PayloadTooLarge.code, f"is larger than {limit} bytes")],
+                )
+    except ClientDisconnect:
+        detail = f"the client closed the connection after {len(chunks)} bytes of the body"
+        raise IncompleteBody(detail, errors=[FieldError(("body",), IncompleteBody.code, detail)]) from None
     return bytes(chunks)

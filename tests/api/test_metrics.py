@@ -3,11 +3,16 @@ GraphQL operations, cache lookups, pool and outbox figures."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
+import time
+from urllib.parse import urlsplit
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.api.live_events import api_key
 from tests.services import LiveServer
 
 CLAIM = "clm_01K8B1E4EJJ4YDVT3E4602WPWC"
@@ -80,3 +85,33 @@ def test_latency_histograms_export_what_prometheus_clients_own_would() -> None:
 
     assert lines(ours_registry) == lines(theirs_registry)
     assert any('le="+Inf"' in line and line.endswith(" 10.0") for line in lines(ours_registry))
+
+
+def test_a_client_gone_mid_body_is_counted_as_an_incomplete_body_not_a_500(
+    server: LiveServer, database_url: str
+) -> None:
+    """A client that closes its connection halfway through a write's body: nobody reads the
+    answer, but the metrics (and the access log) say 400 INCOMPLETE_BODY, not a server error."""
+    secret = asyncio.run(api_key(database_url, "write"))
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        before = samples(client.get("/metrics").text)
+        url = urlsplit(server.url)
+        for _ in range(2):
+            with socket.create_connection((url.hostname, url.port), timeout=5) as s:
+                s.sendall(
+                    b"POST /v1/actors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + secret.encode()
+                    + b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":"
+                )  # fmt: skip
+                time.sleep(0.3)
+
+        def counted(status: str) -> float:
+            after = samples(client.get("/metrics").text)
+            labels = {"route": "/v1/actors", "method": "POST", "status": status}
+            return value(after, "newsfacts_http_requests_total", **labels) - value(
+                before, "newsfacts_http_requests_total", **labels
+            )
+
+        deadline = time.monotonic() + 5
+        while counted("400") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (counted("400"), counted("500")) == (2, 0)
