@@ -184,6 +184,12 @@ class EventStream:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "HEAD":
+            # The headers a GET would get, and no stream: a HEAD has no body, so nothing would
+            # ever end it (it held its connection, and its task outlived the client).
+            await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         raw = RawStream.of(scope)
         await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
         await send({"type": "http.response.body", "body": PREAMBLE, "more_body": True})

@@ -66,6 +66,18 @@ async def test_sse_with_a_limit_ends_after_that_many_events(server: LiveServer, 
         assert made[1]["id"] in frames[1] and made[2]["id"] not in r.text
 
 
+async def test_a_head_of_the_stream_answers_its_headers_and_ends(server: LiveServer) -> None:
+    """A HEAD has no body, so the stream's loop would never end it: it held its connection (the
+    next request on it never answered) and its task outlived the client."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+        for params in ({}, {"after": "0"}):
+            r = await client.head("/v1/events/stream", params=params)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            assert r.content == b""
+        # The same connection serves the next request at once.
+        assert (await client.get("/healthz")).status_code == 200
+
+
 async def test_sse_delivers_live_then_resumes_with_last_event_id(server: LiveServer, write_key: str) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         url = f"{server.url}/v1/events/stream?type=actor.created"
