@@ -142,3 +142,26 @@ def test_a_made_up_cursor_with_a_bad_time_is_refused_on_both_transports(server: 
         rest = httpx.get(server.url + path, params={"cursor": cursor}, timeout=10)
         assert rest.status_code == 400, rest.text
         assert [(e["parameter"], e["code"]) for e in rest.json()["errors"]] == [("cursor", "INVALID_CURSOR")]
+
+
+@pytest.mark.parametrize(
+    ("order", "key"),
+    [("claimDate", "not-a-date"), ("updatedAt", "2026-01-01"), ("updatedAt", "yesterday")],
+)
+def test_a_made_up_cursor_with_a_key_of_another_type_is_invalid_cursor(
+    server: LiveServer, order: str, key: str
+) -> None:
+    """A sort key PostgreSQL could not cast to its order's type is the cursor's fault, said so."""
+    cursor = base64.urlsafe_b64encode(orjson.dumps([order, key, "clm_x"])).decode().rstrip("=")
+    sort = {"claimDate": "-claimDate", "updatedAt": "updatedAt"}[order]
+    rest = httpx.get(server.url + "/v1/claims", params={"cursor": cursor, "sort": sort}, timeout=10)
+    assert rest.status_code == 400, rest.text
+    assert [(e["parameter"], e["code"]) for e in rest.json()["errors"]] == [("cursor", "INVALID_CURSOR")]
+    field = {"claimDate": "CLAIM_DATE", "updatedAt": "UPDATED_AT"}[order]
+    r = gql(
+        server.url,
+        "query($c: String) { claims(first: 2, after: $c, orderBy: {field: %s}) { nodes { id } } }" % field,  # noqa: UP031
+        {"c": cursor},
+    )
+    assert codes(r) == ["BAD_USER_INPUT"], r
+    assert r["errors"][0]["extensions"]["errors"][0]["code"] == "INVALID_CURSOR"
