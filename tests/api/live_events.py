@@ -30,6 +30,14 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
+async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any], secret: str) -> dict[str, Any]:
+    """A write that must succeed (200 or 201): its answer's document."""
+    r = await client.post(path, json=body, headers=bearer(secret))
+    assert r.status_code in (200, 201), r.text
+    doc: dict[str, Any] = r.json()
+    return doc
+
+
 async def create_actor(client: httpx.AsyncClient, base: str, secret: str, name: str | None = None) -> dict[str, Any]:
     response = await client.post(
         f"{base}/v1/actors",

@@ -6,14 +6,13 @@ resolvers, and on a cache hit made before the recall — while write keys still 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.api.cached_server import eventually
 from tests.api.history import database_now
-from tests.api.live_events import api_key, bearer
+from tests.api.live_events import api_key, bearer, post
 from tests.factories import quote_ref
 from tests.services import LiveServer
 
@@ -30,30 +29,23 @@ def keys(database_url: str) -> dict[str, str]:
     return {scope: asyncio.run(api_key(database_url, scope)) for scope in ("read", "write")}
 
 
-async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
-    r = await client.post(path, json=body, headers=bearer(key))
-    assert r.status_code in (200, 201), r.text
-    doc: dict[str, Any] = r.json()
-    return doc
-
-
 async def test_a_withheld_article_is_a_stub_and_its_single_sourced_facts_are_gone_for_readers(
     server: LiveServer, resolvers: LiveServer, cached_server: LiveServer, database_url: str, keys: dict[str, str]
 ) -> None:
     write = keys["write"]
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-        withheld = await _post(
+        withheld = await post(
             client, "/v1/articles", {"uri": "urn:test:recall-a", "headline": "Zephyrine talks", "body": BODY}, write
         )
-        other = await _post(
+        other = await post(
             client, "/v1/articles", {"uri": "urn:test:recall-b", "headline": "Port", "body": BODY}, write
         )
-        only = await _post(
+        only = await post(
             client, "/v1/claims",
             {"statement": "Talks resumed", "quoteType": "assertion", "references": [quote_ref(withheld, "talks resumed")]},
             write,
         )  # fmt: skip
-        both = await _post(
+        both = await post(
             client, "/v1/claims",
             {"statement": "No blockade", "quoteType": "assertion",
              "references": [quote_ref(withheld, "denied any blockade"), quote_ref(other, "denied any blockade")]},

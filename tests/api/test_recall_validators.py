@@ -8,14 +8,13 @@ their item tag stays the fact's own ``"<id>.v<version>"``, which writes check If
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
 
 from tests.api.history import database_now
-from tests.api.live_events import api_key, bearer
+from tests.api.live_events import api_key, bearer, post
 from tests.factories import quote_ref
 from tests.services import LiveServer
 
@@ -30,38 +29,27 @@ def keys(database_url: str) -> dict[str, str]:
     return {scope: asyncio.run(api_key(database_url, scope)) for scope in ("read", "write")}
 
 
-async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
-    r = await client.post(path, json=body, headers=bearer(key))
-    assert r.status_code in (200, 201), r.text
-    doc: dict[str, Any] = r.json()
-    return doc
-
-
 async def test_a_recall_changes_the_tags_readers_revalidate_with(
     server: LiveServer, database_url: str, keys: dict[str, str]
 ) -> None:
     write, read = keys["write"], bearer(keys["read"])
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-        secret = await _post(
-            client, "/v1/articles", {"uri": "urn:test:etag-secret", "headline": "Quillmore", "body": SECRET}, write
-        )
-        other = await _post(
-            client, "/v1/articles", {"uri": "urn:test:etag-open", "headline": "Accord", "body": OPEN}, write
-        )
-        third = await _post(
-            client, "/v1/articles", {"uri": "urn:test:etag-third", "headline": "Third", "body": OPEN}, write
-        )
+        articles = [("secret", "Quillmore", SECRET), ("open", "Accord", OPEN), ("third", "Third", OPEN)]
+        secret, other, third = [
+            await post(client, "/v1/articles", {"uri": f"urn:test:etag-{u}", "headline": h, "body": b}, write)
+            for u, h, b in articles
+        ]
         refs = [quote_ref(secret, "Quillmore envoys"), quote_ref(other, "harbor accord")]
-        retracted = await _post(
+        retracted = await post(
             client, "/v1/claims", {"statement": "Envoys signed", "quoteType": "assertion", "references": refs}, write
         )
-        partly = await _post(
+        partly = await post(
             client, "/v1/claims",
             {"statement": "Signed at dawn", "quoteType": "assertion",
              "references": [*refs, quote_ref(third, "several outlets")]},
             write,
         )  # fmt: skip
-        corrected = await _post(
+        corrected = await post(
             client,
             "/v1/claims",
             {"statement": "Accord reported", "quoteType": "assertion", "references": [refs[1]]},
