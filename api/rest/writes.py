@@ -74,10 +74,13 @@ def _reason(request: Request) -> str | None:
 def _expected_version(request: Request, fact_id: str) -> int | None:
     """The version If-Match pins (None when absent or ``*``); a tag of another fact fails the precondition."""
     header = request.headers.get("if-match")
-    tags = etags.parse_tags(header)
-    if tags is None or "*" in tags:
+    if header is None:
         return None
-    if not tags or not all(_QUOTED.match(t) for t in tags):
+    # Compared strongly (RFC 9110 13.1.1): a weak tag is well formed and matches nothing.
+    tags = [t.strip() for t in header.split(",") if t.strip()]
+    if "*" in tags:
+        return None
+    if not tags or not all(_QUOTED.match(t.removeprefix("W/")) for t in tags):
         # Malformed (empty, unquoted) is a bad request, not a failed precondition: 412 says the
         # tag was understood and names another version.
         raise BadUserInput(

@@ -101,6 +101,12 @@ async def test_patch_with_if_match_and_stale_etag_refused(server: LiveServer, wr
         )
         assert stale.status_code == 412, stale.text
         assert stale.json()["code"] == "VERSION_CONFLICT"
+        # If-Match compares strongly (RFC 9110): the current tag, weak, matches nothing.
+        v2 = f'"{actor["id"]}.v2"'
+        weak = await client.patch(
+            url, json={"description": "weak"}, headers={**bearer(write_key), "If-Match": f"W/{v2}"}
+        )
+        assert weak.status_code == 412 and weak.json()["code"] == "VERSION_CONFLICT", weak.text
         current = (await client.get(url)).json()
         assert current["description"] == "a test person" and current["version"] == 2
 
