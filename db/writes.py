@@ -29,6 +29,10 @@ from db.pool import Conn
 from db.quotes import locate
 from db.registry import FACT_TYPES, fact_type
 
+# The longest reason a revision keeps, on every transport (REST refuses it as a parameter and in a
+# correction's body, GraphQL as a userError on ``reason``).
+MAX_REASON = 2000
+
 
 @dataclass
 class Validated:

@@ -69,7 +69,15 @@ def _writer(info: Info[Context, None]) -> str:
 
 def _user_errors(exc: NewsfactsError, where: tuple[str | int, ...] = ()) -> list[UserError]:
     if exc.errors:
-        return [UserError(path=[str(p) for p in (*where, *e.path)], code=e.code, message=e.message) for e in exc.errors]
+        # ``reason`` is an argument of its own, beside the input or patch the rest sits in.
+        return [
+            UserError(
+                path=[str(p) for p in (*(() if e.path[:1] == ("reason",) else where), *e.path)],
+                code=e.code,
+                message=e.message,
+            )
+            for e in exc.errors
+        ]
     return [UserError(path=[str(p) for p in where], code=exc.code, message=exc.detail)]
 
 
@@ -78,9 +86,13 @@ async def _run(
     kind: str,
     write: Callable[[Conn, str], Awaitable[dict[str, Any]]],
     where: tuple[str | int, ...],
+    reason: str | None,
 ) -> Any:
     cls, payload = KINDS[kind]
     changed_by = _writer(info)
+    if reason is not None and len(reason) > writes.MAX_REASON:
+        message = f"must be at most {writes.MAX_REASON} characters"
+        return payload(user_errors=[UserError(path=["reason"], code="TOO_LONG", message=message)])
     try:
         async with info.context.connection() as conn:
             doc = await write(conn, changed_by)
@@ -101,7 +113,11 @@ def _create(kind: str) -> Any:
     async def resolver(info: Info[Context, None], input: Any, reason: str | None = None) -> Any:
         record = as_record(input)
         return await _run(
-            info, kind, lambda conn, by: writes.create(conn, kind, record, changed_by=by, reason=reason), ("input",)
+            info,
+            kind,
+            lambda conn, by: writes.create(conn, kind, record, changed_by=by, reason=reason),
+            ("input",),
+            reason,
         )
 
     resolver.__annotations__ = {
@@ -136,6 +152,7 @@ def _update(kind: str, *, correction: bool) -> Any:
                 expected_version=expected_version,
             ),
             ("patch",),
+            reason,
         )
 
     resolver.__annotations__ = {
@@ -168,6 +185,7 @@ def _retract(kind: str) -> Any:
                 conn, kind, id, changed_by=by, reason=reason, expected_version=expected_version
             ),
             (),
+            reason,
         )
 
     resolver.__annotations__ = {

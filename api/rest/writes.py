@@ -36,7 +36,7 @@ JSON_TYPES = ("application/json", "application/merge-patch+json")
 _QUOTED = re.compile(r'^"[^"]+"$')
 WRITE_PARAMS = frozenset({"reason"})
 CORRECTION_FIELDS = frozenset({"changes", "reason"})
-MAX_REASON = 2000
+MAX_REASON = writes.MAX_REASON
 
 _COLLECTION_OF = {kind: collection for collection, kind in COLLECTIONS.items()}
 

@@ -104,6 +104,32 @@ def test_user_errors_name_each_bad_field(server: LiveServer, write_key: str) -> 
     assert missing["data"]["retractClaim"]["userErrors"] == [{"path": ["id"], "code": "NOT_FOUND"}]
 
 
+def test_a_reason_is_bounded_and_named_at_its_own_argument(server: LiveServer, write_key: str) -> None:
+    """As in REST (2,000 characters), and a refusal of it names ``reason``, not the patch."""
+    actor = gql(server, CREATE_ACTOR, {"input": {"kind": "PERSON", "name": "Reasoned"}}, write_key)
+    actor_id = actor["data"]["createActor"]["actor"]["id"]
+    update = """mutation($id: ID!, $r: String) {
+      updateActor(id: $id, patch: {name: "Renamed"}, reason: $r) { actor { version } userErrors { path code } }
+    }"""
+    long = gql(server, update, {"id": actor_id, "r": "R" * 2001}, write_key)["data"]["updateActor"]
+    assert long == {"actor": None, "userErrors": [{"path": ["reason"], "code": "TOO_LONG"}]}
+    created = gql(
+        server,
+        """mutation($r: String) { createActor(input: {kind: PERSON, name: "Long"}, reason: $r) {
+             actor { id } userErrors { path code } } }""",
+        {"r": "R" * 2001},
+        write_key,
+    )["data"]["createActor"]
+    assert created == {"actor": None, "userErrors": [{"path": ["reason"], "code": "TOO_LONG"}]}
+    correct = """mutation($id: ID!) {
+      correctActor(id: $id, patch: {name: "Fixed"}, reason: " ") { actor { version } userErrors { path code } }
+    }"""
+    blank = gql(server, correct, {"id": actor_id}, write_key)["data"]["correctActor"]
+    assert blank["actor"] is None and [e["path"] for e in blank["userErrors"]] == [["reason"]], blank
+    fine = gql(server, update, {"id": actor_id, "r": "R" * 2000}, write_key)["data"]["updateActor"]
+    assert fine == {"actor": {"version": 2}, "userErrors": []}
+
+
 def test_typed_inputs_take_quote_only_references_and_merge_patch_nulls(server: LiveServer, write_key: str) -> None:
     create = """mutation($input: CreateClaimInput!) {
       createClaim(input: $input) {
