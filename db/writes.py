@@ -621,6 +621,8 @@ async def update(
             good, bad = await validate_batch(conn, kind, [merged], allow_id=False, cited_before=[cited])
             if bad:
                 _raise_rejections(bad, single=True)
+            if kind == "article" and merged.get("body") != current.get("body"):
+                await _check_quoted_body(conn, fact_id, merged.get("body") or "")
             # A recall or release names the version whatever else it changed (a correction's reason stays).
             recall = _recall_kind(current, merged) if kind == "article" else None
             doc, pending = await _write_version(
@@ -638,6 +640,57 @@ async def update(
             return doc
     except asyncpg.PostgresError as exc:
         raise from_postgres(exc) from exc
+
+
+def _broken_quotes_sql() -> str:
+    """Each reference into article ``$1`` that a body ``$2`` would no longer hold at its span: the
+    references of every fact not retracted (a retracted one keeps its last version), and those of
+    its assets (a deployment's), as the kinds declare them."""
+    parts = []
+    for t in FACT_TYPES.values():
+        if not t.sourced:
+            continue
+        a = t.alias
+        cites = f'{a}.article_ids @> ARRAY[$1::text COLLATE "default"] AND {a}.retracted_at IS NULL'
+        parts.append(
+            f"SELECT {a}.id, r.ref FROM {t.table} {a} CROSS JOIN LATERAL jsonb_array_elements({a}.refs) r(ref) WHERE {cites}"  # noqa: S608
+        )
+        if "assets" in t.field_names:
+            nested = (
+                "CASE WHEN jsonb_typeof(x.asset -> 'references') = 'array' THEN x.asset -> 'references' ELSE '[]' END"
+            )
+            parts.append(
+                f"SELECT {a}.id, r.ref FROM {t.table} {a} CROSS JOIN LATERAL jsonb_array_elements({a}.assets) x(asset)"  # noqa: S608
+                f" CROSS JOIN LATERAL jsonb_array_elements({nested}) r(ref) WHERE {cites}"
+            )
+    span = "(q.ref ->> 'charStart')::int"
+    end = "(q.ref ->> 'charEnd')::int"
+    return f"""
+SELECT q.id, {span} AS s, {end} AS e, q.ref ->> 'quoteText' AS quote
+FROM ({" UNION ALL ".join(parts)}) q
+WHERE q.ref ->> 'article' = $1
+  AND jsonb_typeof(q.ref -> 'charStart') = 'number' AND jsonb_typeof(q.ref -> 'charEnd') = 'number'
+  AND ({end} > length($2::text) OR substr($2::text, {span} + 1, {end} - {span}) IS DISTINCT FROM q.ref ->> 'quoteText')
+ORDER BY q.id"""  # noqa: S608 - declared names only
+
+
+_BROKEN_QUOTES = _broken_quotes_sql()
+
+
+async def _check_quoted_body(conn: Conn, article_id: str, body: str) -> None:
+    """Refuses a body that would leave a quote some fact cites pointing at other words: every
+    fact must stay traceable to the words that support it (its references are corrected first)."""
+    broken = await conn.fetch(_BROKEN_QUOTES, article_id, body)
+    if not broken:
+        return
+    first = broken[0]
+    facts = sorted({r["id"] for r in broken})
+    detail = (
+        f"would no longer hold {len(broken)} quote(s) that {len(facts)} fact(s) cite, e.g. {first['id']}"
+        f" at [{first['s']}, {first['e']}): {first['quote']!r}; correct their references first"
+        f" ({', '.join(facts[:10])}{', …' if len(facts) > 10 else ''})"
+    )
+    raise ValidationFailed(f"body {detail}", errors=[FieldError(("body",), "QUOTE_MISMATCH", detail)])
 
 
 async def retract(

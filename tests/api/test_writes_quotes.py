@@ -111,3 +111,27 @@ async def test_offsets_and_occurrence_do_not_mix(server: LiveServer, write_key: 
         assert [e["pointer"] for e in half.json()["errors"]] == ["/references/0/charEnd"]
         both = await _claim(client, write_key, {**ref, "charEnd": start + 10, "occurrence": 1})
         assert [e["pointer"] for e in both.json()["errors"]] == ["/references/0/occurrence"]
+
+
+async def test_an_article_body_that_would_break_a_cited_quote_is_refused(server: LiveServer, write_key: str) -> None:
+    """Every fact stays traceable to the words it cites: a new body that no longer holds a quote at
+    its span is refused, naming the facts to correct first; one that keeps every quote goes in."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        article = await _article(client, write_key)
+        r = await _claim(client, write_key, {"article": article["id"], "quoteText": "no comment"})
+        assert r.status_code == 201, r.text
+        claim = r.json()
+        url = f"/v1/articles/{article['id']}"
+        for body in ("A different body altogether.", None, BODY.replace("no comment", "no answer")):
+            refused = await client.patch(url, json={"body": body}, headers=bearer(write_key))
+            assert refused.status_code == 422, refused.text
+            (error,) = refused.json()["errors"]
+            assert (error["pointer"], error["code"]) == ("/body", "QUOTE_MISMATCH")
+            assert claim["id"] in error["detail"]
+        kept = await client.patch(url, json={"body": BODY + " (Updated.)"}, headers=bearer(write_key))
+        assert kept.status_code == 200, kept.text
+        # The claim is as editable as before.
+        edited = await client.patch(
+            f"/v1/claims/{claim['id']}", json={"statement": "No comment."}, headers=bearer(write_key)
+        )
+        assert edited.status_code == 200, edited.text
