@@ -107,8 +107,11 @@ async def check_in_database(
     batch_ids = {c["id"] for _, _, c in checked if c is not None}
     await resolve_references(conn, kind, checked)
     stored = await _check_refs(conn, kind, checked, batch_ids)
-    await _check_quotes(conn, checked)
+    # The cited articles are locked (FOR KEY SHARE) before the quotes are read against their bodies:
+    # a body change (FOR UPDATE, then its own check of every cited quote) either committed before and
+    # is what the quotes are checked against, or waits for this write and then sees its quotes.
     await _check_withdrawn(conn, checked, cited_before)
+    await _check_quotes(conn, checked)
     drop_refs_to_rejected(checked, {r.id for _, checks, _ in checked for r in checks.refs} - stored)
     return split(checked)
 
