@@ -150,7 +150,9 @@ async def correct(request: Request, kind: str) -> Response:
     if not isinstance(body.get("changes"), dict):
         errors.append(FieldError(("changes",), "REQUIRED", "must be an object (a JSON merge patch of the fact)"))
     reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
+    if reason is not None and not isinstance(reason, str):
+        errors.append(FieldError(("reason",), "INVALID_TYPE", "must be a string saying why the fact is corrected"))
+    elif reason is None or not reason.strip():
         errors.append(FieldError(("reason",), "REQUIRED", "must say why the fact is corrected"))
     elif len(reason) > MAX_REASON:
         errors.append(FieldError(("reason",), "TOO_LONG", f"must be at most {MAX_REASON} characters"))
@@ -166,8 +168,11 @@ async def correct(request: Request, kind: str) -> Response:
                 correction=True, expected_version=expected,
             )  # fmt: skip
         except ValidationFailed as exc:
-            # The fields are inside "changes" in this request's body: point there.
-            exc.errors = [FieldError(("changes", *e.path), e.code, e.message) for e in exc.errors]
+            # The fields are inside "changes" in this request's body: point there, in the detail too.
+            moved = [FieldError(("changes", *e.path), e.code, e.message) for e in exc.errors]
+            for before, after in zip(exc.errors, moved, strict=True):
+                exc.detail = exc.detail.replace(f"at {before.pointer()}", f"at {after.pointer()}")
+            exc.errors = moved
             raise
         return _doc_response(kind, doc)
 

@@ -121,6 +121,11 @@ async def test_correction_needs_a_reason_and_emits_corrected(server: LiveServer,
             url, json={"changes": {"kind": "dragon"}, "reason": "typo"}, headers=bearer(write_key)
         )
         assert bad_change.status_code == 422 and bad_change.json()["errors"][0]["pointer"] == "/changes/kind"
+        unknown = await client.post(url, json={"changes": {"bogus": 1}, "reason": "typo"}, headers=bearer(write_key))
+        assert unknown.status_code == 422 and unknown.json()["errors"][0]["pointer"] == "/changes/bogus"
+        assert "/changes/bogus" in unknown.json()["detail"], unknown.text  # the detail points where the errors do
+        typed = await client.post(url, json={"changes": {"name": "X"}, "reason": 5}, headers=bearer(write_key))
+        assert [(e["pointer"], e["code"]) for e in typed.json()["errors"]] == [("/reason", "INVALID_TYPE")]
         fixed = await client.post(
             url, json={"changes": {"name": "Fixed Name"}, "reason": "misspelt name"}, headers=bearer(write_key)
         )
