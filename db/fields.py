@@ -18,7 +18,7 @@ import orjson
 
 from db.errors import FieldError
 from db.geojson import problem as geojson_problem
-from db.ids import is_id, new_id
+from db.ids import ID_CHARACTERS, is_id, new_id
 
 Path = tuple[str | int, ...]
 
@@ -505,7 +505,7 @@ def _with_ids_shape(kind: str, item_fields: tuple[Field, ...], *, max_items: int
 @shaped(_with_ids_shape)
 def with_ids(kind: str, item_fields: tuple[Field, ...], *, max_items: int = MAX_LIST) -> Validator:
     """A list of nested objects that each keep a stable id (assets): given ids are kept, new ones minted."""
-    id_field = Field("id", pattern_text(r"[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}", f"an id of a {kind}"))
+    id_field = Field("id", pattern_text(rf"[a-z]{{3}}_{ID_CHARACTERS}", f"an id of a {kind}"))
     item = obj((id_field, *item_fields))
 
     def with_id(value: Any, path: Path, checks: Checks) -> Any:

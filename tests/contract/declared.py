@@ -62,7 +62,7 @@ def schema_of(shape: Shape, objects: dict[str, Schema], owner: str) -> Schema:
             return {"type": "string", "description": shape.description}
         if shape.kind in BY_NAME:
             return {"$ref": f"{_REF}{BY_NAME[shape.kind].title}Id"}
-        return {"type": "string", "pattern": "^ast_[0-9A-HJKMNP-TV-Z]{26}$"}
+        return {"type": "string", "pattern": "^ast_[0-7][0-9A-HJKMNP-TV-Z]{25}$"}
     if shape.type == "list":
         assert shape.item is not None
         return {"type": "array", "items": schema_of(shape.item, objects, owner), "maxItems": shape.max_items}

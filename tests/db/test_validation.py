@@ -144,3 +144,11 @@ async def test_an_update_that_breaks_validation_changes_nothing(conn: Conn, coun
     assert await counts(conn) == before
     stored = await conn.fetchrow("SELECT status, version FROM claims WHERE id = $1", claim["id"])
     assert stored is not None and (stored["status"], stored["version"]) == ("reported", 1)
+
+
+@pytest.mark.parametrize("given", ["act_ZZZZZZZZZZZZZZZZZZZZZZZZZZ", "act_80000000000000000000000000"])
+async def test_an_explicit_id_past_128_bits_is_refused(conn: Conn, counts: Counts, given: str) -> None:
+    """A ULID's first character is at most 7: past it the id no longer sorts by its time, and a
+    list in id order would stop being a list in creation order for good."""
+    errors = await _refused(conn, counts, "actor", {"id": given, "kind": "person", "name": "Out of order"})
+    assert _codes(errors) == {(("id",), "INVALID_ID")}
