@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from db.analytics import Analytics, column_facet
 from db.facts import FactType, FilterDef, common_filters, common_orders
-from db.fields import Field, date, enum, list_of, obj, pattern_text, ref, text
+from db.fields import Checks, Field, date, enum, list_of, obj, pattern_text, ref, text
 
 KINDS = (
     "person",
@@ -26,6 +28,14 @@ ROLE = obj(
     ),
     name="Role",
 )
+
+
+def _cross_check(values: dict[str, Any], checks: Checks) -> None:
+    # As a deployment's and an incident's ranges are (ISO dates compare as text).
+    for i, role in enumerate(values["roles"] or ()):
+        if role.get("since") and role.get("until") and role["until"] < role["since"]:
+            checks.fail(("roles", i, "until"), "INVALID_RANGE", "must not be before since")
+
 
 TYPE = FactType(
     kind="actor",
@@ -50,6 +60,7 @@ TYPE = FactType(
         FilterDef("country", pattern_text(r"[A-Z]{2}", "an ISO 3166-1 alpha-2 code"), "a.country = {p}::text"),
     ),
     orders=common_orders("a"),
+    cross_check=_cross_check,
     # What search snippets are cut from: the text the ``search`` column (0001_core.sql) indexes.
     search_text="{a}.name || ' — ' || coalesce({a}.description, '')",
     analytics=Analytics(facets=(column_facet("kind", "kind", values=KINDS), column_facet("country", "country"))),

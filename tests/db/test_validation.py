@@ -152,3 +152,9 @@ async def test_an_explicit_id_past_128_bits_is_refused(conn: Conn, counts: Count
     list in id order would stop being a list in creation order for good."""
     errors = await _refused(conn, counts, "actor", {"id": given, "kind": "person", "name": "Out of order"})
     assert _codes(errors) == {(("id",), "INVALID_ID")}
+
+
+async def test_a_role_that_ends_before_it_starts_is_refused(conn: Conn, counts: Counts) -> None:
+    role = {"title": "Minister", "since": "2025-01-01", "until": "2020-01-01"}
+    errors = await _refused(conn, counts, "actor", {"kind": "person", "name": "Backwards", "roles": [role]})
+    assert _codes(errors) == {(("roles", 0, "until"), "INVALID_RANGE")}
