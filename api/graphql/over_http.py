@@ -26,7 +26,7 @@ from api.graphql.request import (
 )
 from api.settings import Settings
 from api.state import state_of
-from db.errors import FieldError, MethodNotAllowed, NewsfactsError, NotFound, PayloadTooLarge
+from db.errors import FieldError, IncompleteBody, MethodNotAllowed, NewsfactsError, NotFound, PayloadTooLarge
 from db.json_input import decode_object
 from schema import persisted
 
@@ -108,7 +108,8 @@ def _wants_ide(scope: Scope) -> bool:
 
 
 async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """Up to ``limit`` bytes of the request body, and whether that was all of it."""
+    """Up to ``limit`` bytes of the request body, and whether that was all of it (IncompleteBody
+    when the client leaves first)."""
     message = await receive()
     if message["type"] == "http.request" and not message.get("more_body", False):
         body: bytes = message.get("body", b"")
@@ -117,7 +118,9 @@ async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
     size = 0
     while True:
         if message["type"] != "http.request":
-            return b"".join(chunks), False
+            # The client left before its body was whole: not a body too large (it was logged as a 413).
+            detail = f"the client closed the connection after {size} bytes of the body"
+            raise IncompleteBody(detail, errors=[FieldError(("body",), IncompleteBody.code, detail)])
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)

@@ -90,28 +90,31 @@ def test_latency_histograms_export_what_prometheus_clients_own_would() -> None:
 def test_a_client_gone_mid_body_is_counted_as_an_incomplete_body_not_a_500(
     server: LiveServer, database_url: str
 ) -> None:
-    """A client that closes its connection halfway through a write's body: nobody reads the
-    answer, but the metrics (and the access log) say 400 INCOMPLETE_BODY, not a server error."""
+    """A client that closes its connection halfway through a body, on a REST write and on
+    /graphql: nobody reads the answer, but the metrics (and the access log) say 400
+    INCOMPLETE_BODY, not a server error (REST) or a body too large (GraphQL)."""
     secret = asyncio.run(api_key(database_url, "write"))
     with httpx.Client(base_url=server.url, timeout=10) as client:
         before = samples(client.get("/metrics").text)
         url = urlsplit(server.url)
-        for _ in range(2):
+        for path in ("/v1/actors", "/v1/actors", "/graphql", "/graphql"):
             with socket.create_connection((url.hostname, url.port), timeout=5) as s:
                 s.sendall(
-                    b"POST /v1/actors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + secret.encode()
+                    b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + secret.encode()
                     + b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":"
                 )  # fmt: skip
                 time.sleep(0.3)
 
-        def counted(status: str) -> float:
+        def counted(route: str, status: str) -> float:
             after = samples(client.get("/metrics").text)
-            labels = {"route": "/v1/actors", "method": "POST", "status": status}
+            labels = {"route": route, "method": "POST", "status": status}
             return value(after, "newsfacts_http_requests_total", **labels) - value(
                 before, "newsfacts_http_requests_total", **labels
             )
 
         deadline = time.monotonic() + 5
-        while counted("400") < 2 and time.monotonic() < deadline:
+        while counted("/v1/actors", "400") + counted("/graphql", "400") < 4 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert (counted("400"), counted("500")) == (2, 0)
+        assert [counted(route, status) for route in ("/v1/actors", "/graphql") for status in ("400", "413", "500")] == [
+            2, 0, 0, 2, 0, 0
+        ]  # fmt: skip
