@@ -54,7 +54,7 @@ def _fragments(document: Any) -> dict[str, FragmentDefinitionNode]:
     return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
 
-def _fields(
+def inlined_fields(
     selection_set: SelectionSetNode | None,
     fragments: dict[str, FragmentDefinitionNode],
     spread: set[str] | None = None,
@@ -74,12 +74,12 @@ def _fields(
             yield node, None
         elif isinstance(node, InlineFragmentNode):
             cond = node.type_condition.name.value if node.type_condition else None
-            for inner, c in _fields(node.selection_set, fragments, spread):
+            for inner, c in inlined_fields(node.selection_set, fragments, spread):
                 yield inner, c or cond
         elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments and node.name.value not in spread:
             spread.add(node.name.value)
             frag = fragments[node.name.value]
-            for inner, c in _fields(frag.selection_set, fragments, spread):
+            for inner, c in inlined_fields(frag.selection_set, fragments, spread):
                 yield inner, c or frag.type_condition.name.value
 
 
@@ -101,7 +101,7 @@ def depth_rule(max_depth: int) -> type[ValidationRule]:
             # The limit stops recursion, and validation rejects fragment cycles separately.
             if level > max_depth:
                 return level
-            for node, _ in _fields(sel, fragments):
+            for node, _ in inlined_fields(sel, fragments):
                 if node.name.value.startswith("__"):
                     continue
                 child = self._depth(node.selection_set, fragments, level + 1) if node.selection_set else level + 1
@@ -196,7 +196,7 @@ def _cost(
     """Objects under ``sel``: each object field counts once per parent instance (``multiplier``);
     inside a connection, ``nodes`` and ``edges`` count once per item of the page (``page``)."""
     total = 0
-    for node, condition in _fields(sel, fragments):
+    for node, condition in inlined_fields(sel, fragments):
         owner = schema.get_type(condition) if condition else parent
         fields = getattr(owner, "fields", None)
         if not fields or node.name.value not in fields:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+from graphql import FieldNode, SelectionSetNode
 from strawberry.types import Info
+
+from schema.limits import inlined_fields
 
 # kind → GraphQL field → (related kind, document key, is a list of ids)
 RELATIONS: dict[str, dict[str, tuple[str, str, bool]]] = {
@@ -28,20 +30,9 @@ RELATIONS: dict[str, dict[str, tuple[str, str, bool]]] = {
 }
 
 
-def _fields(sel: SelectionSetNode | None, fragments: dict[str, Any], spread: set[str] | None = None) -> list[FieldNode]:
-    """The field nodes of ``sel``, each fragment inlined once (schema/limits.py's _fields says why)."""
-    if spread is None:
-        spread = set()
-    out: list[FieldNode] = []
-    for node in sel.selections if sel is not None else ():
-        if isinstance(node, FieldNode):
-            out.append(node)
-        elif isinstance(node, InlineFragmentNode):
-            out.extend(_fields(node.selection_set, fragments, spread))
-        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments and node.name.value not in spread:
-            spread.add(node.name.value)
-            out.extend(_fields(fragments[node.name.value].selection_set, fragments, spread))
-    return out
+def _fields(sel: SelectionSetNode | None, fragments: dict[str, Any]) -> list[FieldNode]:
+    """The field nodes of ``sel``, fragments inlined (each once, as the limits walk them)."""
+    return [node for node, _ in inlined_fields(sel, fragments)]
 
 
 def node_fields(info: Info[Any, Any]) -> set[str]:

@@ -112,7 +112,7 @@ class Compiler:
         """The fields selected on ``owner`` under ``entries``' selection sets, by response key."""
         out: dict[str, list[Entry]] = {}
         # Each fragment once per condition: a second spread of it under the same condition adds
-        # entries the first did (schema/limits.py's _fields says why that is exponential).
+        # entries the first did (schema/limits.py's inlined_fields says why that is exponential).
         spread: set[tuple[str, Condition]] = set()
         for entry in entries:
             self._visit(owner, entry.node.selection_set, entry.conditions, out, spread)
