@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 from dataclasses import dataclass
 
 import orjson
@@ -29,8 +30,31 @@ def encode(cursor: Cursor) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
 
 
-def decode(value: str, *, order: str, param: str = "cursor") -> Cursor:
-    """Decode a cursor given by a client, naming ``param`` in the error when it is not one of ours."""
+def _fits(key: str, cast: str | None) -> bool:
+    """Whether a sort key is text PostgreSQL wrote for a key of type ``cast``."""
+    try:
+        if cast == "date":
+            dt.date.fromisoformat(key)
+        elif cast == "timestamptz":
+            return dt.datetime.fromisoformat(key).tzinfo is not None
+        elif cast == "float8":
+            float(key)
+    except ValueError:
+        return False
+    return True
+
+
+def _not_ours(param: str) -> BadUserInput:
+    return BadUserInput(
+        f"{param} is not a cursor returned by this API",
+        errors=[FieldError((param,), "INVALID_CURSOR", "is not a cursor returned by this API")],
+    )
+
+
+def decode(value: str, *, order: str, param: str = "cursor", cast: str | None = None) -> Cursor:
+    """Decode a cursor given by a client, naming ``param`` in the error when it is not one of ours
+    (``cast``: the type its sort key must be text of, so a made-up one never reaches PostgreSQL's
+    cast, which refused it as a bad write)."""
     try:
         if len(value) > 1000:
             raise ValueError("too long")
@@ -45,15 +69,15 @@ def decode(value: str, *, order: str, param: str = "cursor") -> Cursor:
         if as_of is not None and timestamp()(as_of, (param,), Checks()) is INVALID:
             raise ValueError("bad asOf")
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise BadUserInput(
-            f"{param} is not a cursor returned by this API",
-            errors=[FieldError((param,), "INVALID_CURSOR", "is not a cursor returned by this API")],
-        ) from None
+        raise _not_ours(param) from None
     if order_name != order:
         raise BadUserInput(
             f"{param} belongs to the order {order_name!r}, not {order!r}",
             errors=[FieldError((param,), "INVALID_CURSOR", f"was issued for order {order_name!r}")],
         )
+    # Of the order asked for, so its key has that order's type.
+    if not _fits(key, cast):
+        raise _not_ours(param)
     return Cursor(order_name, key, ident, as_of)
 
 
