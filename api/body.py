@@ -32,6 +32,5 @@ async def read(request: Request, limit: int) -> bytes:
                     errors=[FieldError(("body",), PayloadTooLarge.code, f"is larger than {limit} bytes")],
                 )
     except ClientDisconnect:
-        detail = f"the client closed the connection after {len(chunks)} bytes of the body"
-        raise IncompleteBody(detail, errors=[FieldError(("body",), IncompleteBody.code, detail)]) from None
+        raise IncompleteBody.after(len(chunks)) from None
     return bytes(chunks)

@@ -100,6 +100,12 @@ class IncompleteBody(MalformedBody):
 
     code = "INCOMPLETE_BODY"
 
+    @classmethod
+    def after(cls, received: int) -> IncompleteBody:
+        """The refusal of a body cut off after ``received`` bytes."""
+        detail = f"the client closed the connection after {received} bytes of the body"
+        return cls(detail, errors=[FieldError(("body",), cls.code, detail)])
+
 
 class NestingTooDeep(MalformedBody):
     """The body nests arrays or objects deeper than 64 levels."""

@@ -119,8 +119,7 @@ async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
     while True:
         if message["type"] != "http.request":
             # The client left before its body was whole: not a body too large (it was logged as a 413).
-            detail = f"the client closed the connection after {size} bytes of the body"
-            raise IncompleteBody(detail, errors=[FieldError(("body",), IncompleteBody.code, detail)])
+            raise IncompleteBody.after(size)
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
