@@ -114,12 +114,10 @@ def none_match(header: str | None, current: str) -> bool:
     return tags is not None and ("*" in tags or current in tags)
 
 
-def if_match(header: str | None, current: str) -> bool:
-    """True when If-Match is absent or names ``current`` (strong comparison, for writes)."""
-    if header is None:
-        return True
-    tags = [t.strip() for t in header.split(",") if t.strip()]
-    return "*" in tags or current in tags
+def if_match_tags(header: str) -> list[str]:
+    """The entity tags of an If-Match header as sent, ``W/`` kept: writes compare strongly
+    (RFC 9110 13.1.1), so a weak tag is well formed and matches nothing."""
+    return [t.strip() for t in header.split(",") if t.strip()]
 
 
 def version_of(tag: str) -> int | None:

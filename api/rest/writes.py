@@ -76,8 +76,7 @@ def _expected_version(request: Request, fact_id: str) -> int | None:
     header = request.headers.get("if-match")
     if header is None:
         return None
-    # Compared strongly (RFC 9110 13.1.1): a weak tag is well formed and matches nothing.
-    tags = [t.strip() for t in header.split(",") if t.strip()]
+    tags = etags.if_match_tags(header)
     if "*" in tags:
         return None
     if not tags or not all(_QUOTED.match(t.removeprefix("W/")) for t in tags):
